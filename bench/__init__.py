@@ -1,0 +1,1 @@
+"""Benchmarks: each module prints figures; none of them pass or fail."""
