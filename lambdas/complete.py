@@ -1,0 +1,210 @@
+"""SageMaker async inference notifications (via SNS) -> terminal job state -> user message.
+
+SageMaker publishes one JSON document per finished request to the success or error topic:
+``{"awsRegion", "eventTime", "receivedTime", "invocationStatus": "Completed" | "Failed",
+"inferenceId", "requestParameters": {"endpointName", "inputLocation", ...},
+"responseParameters": {"contentType", "outputLocation"} (success) or
+{"failureLocation"} (errors, which also carry "failureReason"),
+"eventVersion", "eventSource": "aws:sagemaker", "eventName": "InferenceResult"}``.
+The inference id is our job id. Messages without an inference id (the test notification
+SageMaker sends when the endpoint is created) are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+try:
+    from . import clients, config, jobs, notify, s3_events
+except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
+    import clients
+    import config
+    import jobs
+    import notify
+    import s3_events
+
+log = logging.getLogger("motflow.complete")
+log.setLevel(logging.INFO)
+
+_FAILURE_DETAIL_BYTES = 2048
+_REASON_MAX = 1000
+
+
+class CompleteError(RuntimeError):
+    """Some notifications could not be applied; raised after all others were handled."""
+
+
+class SummaryUnreadable(ValueError):
+    """The success notification's output location holds no readable summary JSON."""
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    job_id: str
+    succeeded: bool
+    status: str
+    output_location: str | None
+    failure_location: str | None
+    failure_reason: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: str | None
+    status: str | None
+    action: str  # succeeded | failed | duplicate | unknown-job | ignored
+
+
+def parse_notification(message: str) -> InferenceResult | None:
+    """The inference result in an SNS message body, or None for test and foreign messages."""
+    try:
+        data = json.loads(message)
+    except (TypeError, json.JSONDecodeError):
+        log.warning("ignoring a non-JSON notification: %.200s", message)
+        return None
+    if not isinstance(data, dict) or not (data.get("inferenceId") and data.get("invocationStatus")):
+        log.info("ignoring a notification without an inference result: %.200s", message)
+        return None
+    response = data.get("responseParameters") or {}
+    status = str(data["invocationStatus"])
+    return InferenceResult(
+        job_id=str(data["inferenceId"]),
+        succeeded=status == "Completed",
+        status=status,
+        output_location=response.get("outputLocation"),
+        failure_location=response.get("failureLocation") or data.get("failureLocation"),
+        failure_reason=data.get("failureReason"),
+    )
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Lambda entry point for SNS events from the success and error topics."""
+    settings = config.NotifySettings.from_env()
+    store = jobs.JobStore(settings.jobs_table)
+    outcomes: list[Outcome] = []
+    failures: list[str] = []
+    for record in event.get("Records", []):
+        message = (record.get("Sns") or {}).get("Message", "")
+        try:
+            result = parse_notification(message)
+            if result is None:
+                outcomes.append(Outcome(None, None, "ignored"))
+            else:
+                outcomes.append(apply_result(result, store, settings.notify_topic_arn))
+        except Exception as error:
+            # One bad message must not block the others; the event is failed at the end.
+            log.exception("notification failed: %.200s", message)
+            failures.append(f"{type(error).__name__}: {error}")
+    if failures:
+        raise CompleteError(f"{len(failures)} notification(s) failed: " + "; ".join(failures))
+    return {"jobs": [asdict(outcome) for outcome in outcomes]}
+
+
+def _can_finish(record: dict[str, Any]) -> bool:
+    return record["status"] == jobs.QUEUED or (
+        record["status"] == jobs.FAILED and record.get("failed_stage") == jobs.STAGE_SUBMIT
+    )
+
+
+def apply_result(result: InferenceResult, store: jobs.JobStore, topic_arn: str) -> Outcome:
+    """Move the job to SUCCEEDED or FAILED once; duplicates and late messages are no-ops."""
+    record = store.get(result.job_id)
+    if record is None:
+        log.warning("notification for unknown job %s: ignored", result.job_id)
+        return Outcome(result.job_id, None, "unknown-job")
+    changed = False
+    if _can_finish(record):
+        if result.succeeded:
+            changed = _succeed(result, store)
+        else:
+            reason = failure_reason(result)
+            details = {}
+            if result.failure_location:
+                details["inference_failure"] = result.failure_location
+            changed = store.fail_inference(result.job_id, reason, details)
+    latest = notify.tell_user_once(store, topic_arn, result.job_id) or record
+    if not changed:
+        log.info(
+            "%s notification for job %s in state %s: no-op",
+            result.status,
+            result.job_id,
+            latest["status"],
+        )
+        return Outcome(result.job_id, latest["status"], "duplicate")
+    return Outcome(result.job_id, latest["status"], latest["status"].lower())
+
+
+def _succeed(result: InferenceResult, store: jobs.JobStore) -> bool:
+    if not result.output_location:
+        reason = "The tracking finished but SageMaker reported no output location."
+        return store.fail_inference(result.job_id, reason, {})
+    try:
+        summary = read_summary(result.output_location)
+    except SummaryUnreadable as error:
+        reason = f"The tracking finished but its summary could not be read: {error}"
+        return store.fail_inference(result.job_id, reason, {})
+    return store.succeed(result.job_id, result_fields(summary, result.output_location))
+
+
+def read_summary(uri: str) -> dict[str, Any]:
+    """The summary JSON object at `uri`. Transient S3 errors propagate (the event is retried)."""
+    bucket, key = s3_events.split_s3_uri(uri)
+    try:
+        body = clients.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            raise SummaryUnreadable(f"{uri} does not exist") from None
+        raise
+    try:
+        summary = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SummaryUnreadable(f"{uri} is not JSON ({error})") from None
+    if not isinstance(summary, dict):
+        raise SummaryUnreadable(f"{uri} holds a JSON {type(summary).__name__}, not an object")
+    return summary
+
+
+def result_fields(summary: dict[str, Any], output_location: str) -> dict[str, Any]:
+    """The record fields a success sets: artifact URIs, counts, timings, video facts."""
+    artifacts = summary.get("artifacts") or {}
+    outputs = {name: uri for name, uri in artifacts.items() if uri}
+    fields: dict[str, Any] = {"outputs": outputs, "summary_location": output_location}
+    for source, target in (("counts", "counts"), ("timings", "timings"), ("video", "video_info")):
+        if isinstance(summary.get(source), dict):
+            fields[target] = summary[source]
+    return fields
+
+
+def failure_reason(result: InferenceResult) -> str:
+    """SageMaker's failure reason, plus the first part of the error body when it is readable."""
+    reason = result.failure_reason or f"The tracking request ended as {result.status}."
+    detail = _failure_detail(result.failure_location) if result.failure_location else None
+    if detail and detail not in reason:
+        reason = f"{reason} Details: {detail}"
+    return reason[:_REASON_MAX]
+
+
+def _failure_detail(uri: str) -> str | None:
+    try:
+        bucket, key = s3_events.split_s3_uri(uri)
+        response = clients.client("s3").get_object(
+            Bucket=bucket, Key=key, Range=f"bytes=0-{_FAILURE_DETAIL_BYTES - 1}"
+        )
+        text = response["Body"].read().decode("utf-8", errors="replace").strip()
+    except (ValueError, ClientError) as error:
+        log.warning("could not read the failure body at %s: %s", uri, error)
+        return None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return text or None
+    if isinstance(parsed, dict):
+        for field in ("message", "error", "errorMessage"):
+            if isinstance(parsed.get(field), str):
+                return parsed[field]
+    return text or None

@@ -1,0 +1,113 @@
+"""Typed settings for the Lambdas, read from the environment (see docs/ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
+MAX_INVOCATION_TIMEOUT_S = 3600
+MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S = 60, 21600
+LAMBDA_MAX_RUNTIME_S = 900
+
+
+class ConfigError(ValueError):
+    """A Lambda environment variable is missing or has a bad value; the message names it."""
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required but not set")
+    return value
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _suffixes(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("VIDEO_SUFFIXES", "").strip()
+    if not raw:
+        return DEFAULT_VIDEO_SUFFIXES
+    names = (part.strip().lower() for part in raw.split(","))
+    suffixes = tuple(name if name.startswith(".") else f".{name}" for name in names if name)
+    if not suffixes:
+        raise ConfigError(f"VIDEO_SUFFIXES must list at least one suffix, got {raw!r}")
+    return suffixes
+
+
+def _job_options(env: Mapping[str, str]) -> dict[str, Any]:
+    raw = env.get("JOB_OPTIONS", "").strip()
+    if not raw:
+        return {}
+    try:
+        options = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"JOB_OPTIONS must be a JSON object: {error}") from None
+    if not isinstance(options, dict):
+        raise ConfigError(f"JOB_OPTIONS must be a JSON object, got {type(options).__name__}")
+    return options
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    jobs_table: str
+    notify_topic_arn: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> NotifySettings:
+        env = os.environ if env is None else env
+        return cls(_required(env, "JOBS_TABLE"), _required(env, "NOTIFY_TOPIC_ARN"))
+
+
+@dataclass(frozen=True)
+class SubmitSettings:
+    jobs_table: str
+    notify_topic_arn: str
+    work_bucket: str
+    endpoint_name: str
+    input_prefix: str
+    video_suffixes: tuple[str, ...]
+    max_video_bytes: int
+    invocation_timeout_s: int
+    request_ttl_s: int
+    job_options: dict[str, Any]
+    invoke_max_attempts: int
+    invoke_lease_s: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SubmitSettings:
+        env = os.environ if env is None else env
+        return cls(
+            jobs_table=_required(env, "JOBS_TABLE"),
+            notify_topic_arn=_required(env, "NOTIFY_TOPIC_ARN"),
+            work_bucket=_required(env, "WORK_BUCKET"),
+            endpoint_name=_required(env, "ENDPOINT_NAME"),
+            input_prefix=env.get("INPUT_PREFIX", "videos/"),
+            video_suffixes=_suffixes(env),
+            max_video_bytes=_integer(env, "MAX_VIDEO_BYTES", 5 * 1024**3, 1, 5 * 1024**4),
+            invocation_timeout_s=_integer(
+                env, "INVOCATION_TIMEOUT_S", MAX_INVOCATION_TIMEOUT_S, 1, MAX_INVOCATION_TIMEOUT_S
+            ),
+            request_ttl_s=_integer(
+                env, "REQUEST_TTL_S", MAX_REQUEST_TTL_S, MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S
+            ),
+            job_options=_job_options(env),
+            invoke_max_attempts=_integer(env, "INVOKE_MAX_ATTEMPTS", 5, 1, 10),
+            invoke_lease_s=_integer(
+                env, "INVOKE_LEASE_S", LAMBDA_MAX_RUNTIME_S, 1, LAMBDA_MAX_RUNTIME_S
+            ),
+        )

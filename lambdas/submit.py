@@ -1,0 +1,294 @@
+"""S3 ObjectCreated -> validated job record -> one InvokeEndpointAsync per upload.
+
+Order per record (crash-safe; docs/RELIABILITY.md explains each step): read the record by the
+deterministic job id; for a new upload validate it cheaply (HeadObject and the first bytes),
+write the manifest, and claim the job with a conditional put; then take a short invoke lease,
+invoke the endpoint, and record the invocation. A record with a recorded invocation makes any
+later event a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+try:
+    from . import clients, config, jobs, notify, s3_events, video_magic
+except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
+    import clients
+    import config
+    import jobs
+    import notify
+    import s3_events
+    import video_magic
+
+log = logging.getLogger("motflow.submit")
+log.setLevel(logging.INFO)
+
+
+class SubmitError(RuntimeError):
+    """Some records of an event could not be submitted; raised after all others were handled,
+    so the event goes to the Lambda retry and then to the on-failure destination for replay."""
+
+
+class JobBusy(RuntimeError):
+    """Another live attempt holds the invoke lease of this job; retry the event later."""
+
+
+class InvocationFailed(RuntimeError):
+    """InvokeEndpointAsync failed after the bounded retries; the job is FAILED (stage submit)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    job_id: str | None
+    status: str | None
+    action: str  # queued | rejected | duplicate | ignored
+    detail: str = ""
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Lambda entry point for S3 ObjectCreated notifications (one or more records)."""
+    settings = config.SubmitSettings.from_env()
+    store = jobs.JobStore(settings.jobs_table)
+    lease_until = _lease_deadline(context, settings)
+    outcomes: list[Outcome] = []
+    failures: list[str] = []
+    for raw in s3_events.records(event):
+        try:
+            obj = s3_events.parse_record(raw)
+            if obj is not None:
+                outcomes.append(submit_object(obj, settings, store, lease_until))
+        except Exception as error:
+            # One bad record must not block the others; the event is failed at the end.
+            key = unquote_plus(raw.get("s3", {}).get("object", {}).get("key", "?"))
+            log.exception("record for key %s failed", key)
+            failures.append(f"{key}: {type(error).__name__}: {error}")
+    if failures:
+        raise SubmitError(f"{len(failures)} record(s) failed: " + "; ".join(failures))
+    return {"jobs": [asdict(outcome) for outcome in outcomes]}
+
+
+def _lease_deadline(context: Any, settings: config.SubmitSettings) -> float:
+    """Epoch seconds after which this invocation can no longer be running."""
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining_ms):
+        return time.time() + remaining_ms() / 1000.0
+    return time.time() + settings.invoke_lease_s
+
+
+def submit_object(
+    obj: s3_events.S3Object,
+    settings: config.SubmitSettings,
+    store: jobs.JobStore,
+    lease_until: float,
+) -> Outcome:
+    """Take one uploaded object to QUEUED-and-invoked or REJECTED, at most once."""
+    if obj.key.endswith("/"):
+        log.info("ignoring folder marker %s", obj.uri)
+        return Outcome(obj.key, None, None, "ignored", "folder marker")
+    if not obj.key.startswith(settings.input_prefix):
+        log.warning("ignoring %s: outside the input prefix %s", obj.uri, settings.input_prefix)
+        return Outcome(obj.key, None, None, "ignored", "outside the input prefix")
+    version = obj.version_id or obj.etag or _current_etag(obj)
+    job_id = jobs.job_id_for(obj.bucket, obj.key, version)
+    record = store.get(job_id)
+    if record is None:
+        record = _register(obj, job_id, settings, store)
+    if _needs_invocation(record):
+        return _invoke_once(record, settings, store, lease_until)
+    if record["status"] == jobs.REJECTED and "notified_status" not in record:
+        notify.tell_user_once(store, settings.notify_topic_arn, job_id)
+        log.info("job %s rejected: %s", job_id, record.get("reason"))
+        return Outcome(obj.key, job_id, jobs.REJECTED, "rejected", record.get("reason", ""))
+    log.info("duplicate event for job %s (%s): no-op", job_id, record["status"])
+    notify.tell_user_once(store, settings.notify_topic_arn, job_id)
+    return Outcome(obj.key, job_id, record["status"], "duplicate")
+
+
+def _needs_invocation(record: dict[str, Any]) -> bool:
+    if "invoked_at" in record:
+        return False
+    return record["status"] == jobs.QUEUED or (
+        record["status"] == jobs.FAILED and record.get("failed_stage") == jobs.STAGE_SUBMIT
+    )
+
+
+def _current_etag(obj: s3_events.S3Object) -> str | None:
+    head = clients.client("s3").head_object(Bucket=obj.bucket, Key=obj.key)
+    return s3_events.normalise_etag(head.get("ETag"))
+
+
+def _register(
+    obj: s3_events.S3Object, job_id: str, settings: config.SubmitSettings, store: jobs.JobStore
+) -> dict[str, Any]:
+    """Validate a first-seen upload and create its record; the first writer wins."""
+    now = jobs.utc_now()
+    record: dict[str, Any] = {
+        "job_id": job_id,
+        "created_at": now,
+        "updated_at": now,
+        "bucket": obj.bucket,
+        "key": obj.key,
+        "version_id": obj.version_id,
+        "etag": obj.etag,
+        "video": obj.uri,
+    }
+    reason, facts = inspect_upload(obj, settings)
+    record.update(facts)
+    if reason:
+        record.update(status=jobs.REJECTED, reason=reason, failed_stage=jobs.STAGE_VALIDATION)
+    else:
+        record.update(
+            status=jobs.QUEUED,
+            manifest=write_manifest(job_id, obj, settings),
+            output=results_uri(settings.work_bucket, job_id),
+        )
+    if store.create(record):
+        log.info("job %s created as %s for %s", job_id, record["status"], obj.uri)
+        return record
+    existing = store.get(job_id)
+    if existing is None:
+        raise RuntimeError(f"job {job_id} could not be created and does not exist")
+    return existing
+
+
+def results_uri(work_bucket: str, job_id: str) -> str:
+    return f"s3://{work_bucket}/results/{job_id}/"
+
+
+def _human_bytes(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    value = size / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            break
+        value /= 1024
+    return f"{value:.1f} {unit}"
+
+
+def inspect_upload(
+    obj: s3_events.S3Object, settings: config.SubmitSettings
+) -> tuple[str | None, dict[str, Any]]:
+    """(rejection reason or None, facts) from HeadObject and a ranged read of the first bytes."""
+    name = obj.key.rsplit("/", 1)[-1]
+    if not obj.key.lower().endswith(settings.video_suffixes):
+        accepted = ", ".join(settings.video_suffixes)
+        return f"'{name}' is not a video file name (accepted extensions: {accepted}).", {}
+    s3 = clients.client("s3")
+    if obj.version_id:
+        selector = {"VersionId": obj.version_id}
+    elif obj.etag:
+        selector = {"IfMatch": f'"{obj.etag}"'}
+    else:
+        selector = {}
+    try:
+        head = s3.head_object(Bucket=obj.bucket, Key=obj.key, **selector)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code"))
+        if code in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
+            return "The upload was deleted before it could be checked.", {}
+        if code in ("412", "PreconditionFailed"):
+            return (
+                "The file was replaced by a newer upload before it could be checked;"
+                " the newer upload is processed as its own job.",
+                {},
+            )
+        raise
+    size = int(head["ContentLength"])
+    facts: dict[str, Any] = {"size_bytes": size}
+    if size == 0:
+        return f"'{name}' is empty (0 bytes).", facts
+    if size > settings.max_video_bytes:
+        limit = _human_bytes(settings.max_video_bytes)
+        return f"'{name}' is {_human_bytes(size)}, over the {limit} limit.", facts
+    head_range = f"bytes=0-{video_magic.HEAD_BYTES - 1}"
+    first = s3.get_object(Bucket=obj.bucket, Key=obj.key, Range=head_range, **selector)
+    leading = first["Body"].read()
+    container = video_magic.detect_container(leading)
+    if container is None:
+        return (
+            f"'{name}' is not a video we can read: it starts with "
+            f"{video_magic.describe_bytes(leading)}, not an MP4/MOV, Matroska/WebM or AVI header.",
+            facts,
+        )
+    facts["container"] = video_magic.CONTAINER_NAMES[container]
+    return None, facts
+
+
+def write_manifest(job_id: str, obj: s3_events.S3Object, settings: config.SubmitSettings) -> str:
+    """Write ``jobs/<job_id>.json`` (deterministic content, so rewriting it is harmless)."""
+    manifest = {
+        "job_id": job_id,
+        "video": obj.uri,
+        "output": results_uri(settings.work_bucket, job_id),
+        "options": settings.job_options,
+    }
+    key = f"jobs/{job_id}.json"
+    clients.client("s3").put_object(
+        Bucket=settings.work_bucket,
+        Key=key,
+        Body=json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+        ContentType="application/json",
+    )
+    return f"s3://{settings.work_bucket}/{key}"
+
+
+def _describe_error(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
+        code = details.get("Code", "error")
+        message = details.get("Message") or "no message"
+        return f"{code}: {message} (after {attempts} attempt(s))"
+    return f"{type(error).__name__}: {error}"
+
+
+def _invoke_once(
+    record: dict[str, Any],
+    settings: config.SubmitSettings,
+    store: jobs.JobStore,
+    lease_until: float,
+) -> Outcome:
+    """Invoke the endpoint for a job with no recorded invocation, under an exclusive lease."""
+    job_id = record["job_id"]
+    token = uuid.uuid4().hex
+    if not store.acquire_invoke_lease(job_id, token, lease_until):
+        latest = store.get(job_id) or record
+        if not _needs_invocation(latest):
+            log.info("job %s was invoked by another attempt: no-op", job_id)
+            return Outcome(record["key"], job_id, latest["status"], "duplicate")
+        raise JobBusy(
+            f"job {job_id} is being submitted by another attempt until epoch"
+            f" {latest.get('lease_until')}; the event will be retried"
+        )
+    runtime = clients.client("sagemaker-runtime", max_attempts=settings.invoke_max_attempts)
+    try:
+        response = runtime.invoke_endpoint_async(
+            EndpointName=settings.endpoint_name,
+            InputLocation=record["manifest"],
+            ContentType="application/json",
+            InferenceId=job_id,
+            InvocationTimeoutSeconds=settings.invocation_timeout_s,
+            RequestTTLSeconds=settings.request_ttl_s,
+        )
+    except (ClientError, BotoCoreError) as error:
+        reason = f"The tracking endpoint did not accept the job: {_describe_error(error)}"
+        if store.fail_submission(job_id, token, reason):
+            notify.tell_user_once(store, settings.notify_topic_arn, job_id)
+        raise InvocationFailed(f"job {job_id}: {reason}") from error
+    if not store.record_invocation(
+        job_id, token, response["OutputLocation"], response.get("FailureLocation")
+    ):
+        log.warning("job %s: invoke lease lost before the invocation was recorded", job_id)
+    log.info("job %s queued on %s", job_id, settings.endpoint_name)
+    return Outcome(record["key"], job_id, jobs.QUEUED, "queued")

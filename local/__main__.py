@@ -1,0 +1,150 @@
+"""`python -m local run VIDEO [VIDEO ...]`: the whole upload -> track -> notify flow locally."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from local.stack import LocalStack, StackError, local_stack
+from stacks.settings import Settings, SettingsError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RUNS_DIR = REPO_ROOT / ".local-runs"
+RESULTS_DIR = REPO_ROOT / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    videos = [Path(video) for video in args.videos]
+    missing = [str(video) for video in videos if not video.is_file()]
+    if missing:
+        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        settings = local_settings(args.context, annotate=args.annotate)
+    except (ValueError, SettingsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    # Background shells start children with SIGINT ignored; Ctrl-C and kill must both stop us.
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+    run_name = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_dir = RUNS_DIR / run_name
+    results_dir = Path(args.results) if args.results else RESULTS_DIR / run_name
+    started = time.monotonic()
+    try:
+        print(f"starting the local stack in {run_dir} ...", file=sys.stderr)
+        with local_stack(run_dir, settings) as stack:
+            print(f"stack ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
+            rows = run_videos(stack, videos, results_dir, args.timeout)
+    except KeyboardInterrupt:
+        print("interrupted: the local stack was stopped", file=sys.stderr)
+        if not args.keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        return 130
+    except Exception as error:
+        kind = "" if isinstance(error, StackError) else f"{type(error).__name__}: "
+        print(f"error: the local stack failed: {kind}{error}", file=sys.stderr)
+        print(f"run state (logs) kept in {run_dir}", file=sys.stderr)
+        return 1
+    if not args.keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
+        print(f"run state kept in {run_dir}", file=sys.stderr)
+    _print_locations(rows)
+    return 0
+
+
+def run_videos(
+    stack: LocalStack, videos: list[Path], results_dir: Path, timeout_s: float
+) -> list[dict[str, Any]]:
+    """Upload every video, wait for every job, print one JSON line each, download results."""
+    uploads = []
+    for video in videos:
+        key, job_id = stack.upload(video)
+        uploads.append((key, job_id, time.monotonic()))
+        print(f"uploaded {video} -> s3://{stack.resources.input_bucket}/{key}", file=sys.stderr)
+    finished_at: dict[str, float] = {}
+    records = stack.wait_terminal([job_id for _, job_id, _ in uploads], timeout_s, finished_at)
+    rows = []
+    for key, job_id, uploaded_at in uploads:
+        record = records[job_id]
+        files = stack.download_results(job_id, results_dir / job_id)
+        row = {
+            "key": key,
+            "job_id": job_id,
+            "status": record.get("status"),
+            "reason": record.get("reason"),
+            "outputs": record.get("outputs"),
+            "seconds": round(finished_at[job_id] - uploaded_at, 1),
+            "local_results": [str(path) for path in files],
+        }
+        print(json.dumps(row, default=str), flush=True)
+        rows.append(row)
+    return rows
+
+
+def local_settings(context: list[str], *, annotate: bool) -> Settings:
+    """Deployment settings from `KEY=VALUE` pairs (as `cdk -c`), annotating unless told not to."""
+    values: dict[str, Any] = {"annotate": annotate}
+    for pair in context:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--context expects KEY=VALUE, got {pair!r}")
+        values[name.strip()] = value
+    return Settings.from_context(values)
+
+
+def _print_locations(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        paths = {Path(path).name: path for path in row["local_results"]}
+        if "tracks.txt" not in paths:
+            print(f"{row['key']}: {row['status']}, no tracks ({row['reason']})", file=sys.stderr)
+            continue
+        print(f"tracks ({row['key']}): {paths['tracks.txt']}", file=sys.stderr)
+        if "annotated.mp4" in paths:
+            print(f"annotated video ({row['key']}): {paths['annotated.mp4']}", file=sys.stderr)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="start the local stack and track the given videos")
+    run.add_argument("videos", nargs="+", metavar="VIDEO", help="video files to upload")
+    run.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all jobs")
+    run.add_argument("--keep", action="store_true", help="keep .local-runs/<run>/ (logs, model)")
+    run.add_argument("--results", help="folder for downloaded results (default results/<run>/)")
+    run.add_argument(
+        "--no-annotate",
+        dest="annotate",
+        action="store_false",
+        help="skip the annotated video (written by default for local runs)",
+    )
+    run.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a deployment setting, as with `cdk -c` (e.g. -c stride=2); repeatable",
+    )
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Create the deployment's buckets, topics, table, queues and event wiring inside moto."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import boto3
+
+# How often a message may be received (and its handler fail) before it moves to the queue's DLQ.
+MAX_RECEIVE_COUNT = 3
+
+
+class ResourceNamesLike(Protocol):
+    input_bucket: str
+    work_bucket: str
+    jobs_table: str
+    success_topic: str
+    error_topic: str
+    notifications_topic: str
+    endpoint_name: str
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """What exists in moto after `create_resources`: names, ARNs and queue URLs."""
+
+    input_bucket: str
+    work_bucket: str
+    jobs_table: str
+    endpoint_name: str
+    success_topic_arn: str
+    error_topic_arn: str
+    notifications_topic_arn: str
+    uploads_queue_url: str
+    success_queue_url: str
+    error_queue_url: str
+    notifications_queue_url: str
+    dead_letter_queue_urls: dict[str, str]
+
+
+def create_resources(
+    session: boto3.Session, names: ResourceNamesLike, *, input_prefix: str
+) -> LocalResources:
+    """Create everything the Lambdas and the emulator talk to, named as in a deployment."""
+    s3 = session.client("s3")
+    sns = session.client("sns")
+    sqs = session.client("sqs")
+    dynamodb = session.client("dynamodb")
+
+    for bucket in (names.input_bucket, names.work_bucket):
+        s3.create_bucket(Bucket=bucket)
+    _create_jobs_table(dynamodb, names.jobs_table)
+
+    topic_arns = {
+        name: sns.create_topic(Name=name)["TopicArn"]
+        for name in (names.success_topic, names.error_topic, names.notifications_topic)
+    }
+    dead_letters: dict[str, str] = {}
+    uploads_url, uploads_arn = _create_queue_with_dlq(
+        sqs, f"{names.input_bucket}-uploads", dead_letters
+    )
+    s3.put_bucket_notification_configuration(
+        Bucket=names.input_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": uploads_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": input_prefix}]}},
+                }
+            ]
+        },
+    )
+    queue_urls = {}
+    for topic_name, topic_arn in topic_arns.items():
+        url, arn = _create_queue_with_dlq(sqs, f"{topic_name}-events", dead_letters)
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+        queue_urls[topic_name] = url
+
+    return LocalResources(
+        input_bucket=names.input_bucket,
+        work_bucket=names.work_bucket,
+        jobs_table=names.jobs_table,
+        endpoint_name=names.endpoint_name,
+        success_topic_arn=topic_arns[names.success_topic],
+        error_topic_arn=topic_arns[names.error_topic],
+        notifications_topic_arn=topic_arns[names.notifications_topic],
+        uploads_queue_url=uploads_url,
+        success_queue_url=queue_urls[names.success_topic],
+        error_queue_url=queue_urls[names.error_topic],
+        notifications_queue_url=queue_urls[names.notifications_topic],
+        dead_letter_queue_urls=dead_letters,
+    )
+
+
+def _create_jobs_table(dynamodb: Any, table_name: str) -> None:
+    dynamodb.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "job_id", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_status",
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
+def _create_queue_with_dlq(sqs: Any, name: str, dead_letters: dict[str, str]) -> tuple[str, str]:
+    """A queue whose messages move to `<name>-dlq` after MAX_RECEIVE_COUNT failed receives.
+
+    The DLQ's URL is recorded in `dead_letters` under `name`.
+    """
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    dead_letters[name] = dlq_url
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": "10"},
+    )["QueueUrl"]
+    return url, _queue_arn(sqs, url)
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return attributes["Attributes"]["QueueArn"]

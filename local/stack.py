@@ -1,0 +1,259 @@
+"""The whole local stack: moto, TorchServe, the async-endpoint emulator and the event pump.
+
+`local_stack(run_dir)` starts everything on free 127.0.0.1 ports and tears it all down when the
+context exits, on error or on interrupt. The Lambdas run in this process, unchanged, with the
+environment the CDK stack gives them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tarfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local.async_endpoint import AsyncEndpointEmulator, EndpointConfig
+from local.environment import patched_environ
+from local.event_pump import EventPump, Route, s3_event_from_sqs, sns_event_from_sqs
+from local.moto_service import ACCOUNT, REGION, MotoServer, fake_aws_environment, start_moto
+from local.resources import LocalResources, create_resources
+from local.torchserve_service import TorchServe, start_torchserve
+from stacks.model_artifact import build_model_artifact
+from stacks.settings import Settings
+
+# docs/ARCHITECTURE.md, Buckets and keys: where SageMaker writes async outputs and failures.
+ASYNC_OUTPUT_PREFIX = "async-output/"
+ASYNC_FAILURE_PREFIX = "async-failures/"
+RESULTS_PREFIX = "results/"
+
+
+class StackError(RuntimeError):
+    """The local stack itself failed (not a job): the message says which part and why."""
+
+
+@dataclass
+class LocalStack:
+    run_dir: Path
+    settings: Settings
+    resources: LocalResources
+    session: boto3.Session
+    moto: MotoServer
+    torchserve: TorchServe
+    emulator: AsyncEndpointEmulator
+    pump: EventPump
+    submit: Any
+    complete: Any
+    jobs: Any
+    s3_events: Any
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service)
+
+    def upload(self, video: Path, key: str | None = None) -> tuple[str, str]:
+        """Put `video` under the input prefix (keeping its base name); return (key, job_id)."""
+        key = key or f"{self.settings.input_prefix}{video.name}"
+        with open(video, "rb") as body:
+            reply = self.client("s3").put_object(
+                Bucket=self.resources.input_bucket, Key=key, Body=body
+            )
+        version = reply.get("VersionId") or self.s3_events.normalise_etag(reply["ETag"])
+        return key, self.jobs.job_id_for(self.resources.input_bucket, key, version)
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        return self.jobs.get_job(job_id, self.resources.jobs_table)
+
+    def wait_terminal(
+        self,
+        job_ids: list[str],
+        timeout_s: float,
+        finished_at: dict[str, float] | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Records of `job_ids` once all are terminal; StackError on timeout or a dead server.
+
+        `finished_at`, when given, receives the monotonic time each job was seen terminal.
+        """
+        deadline = time.monotonic() + timeout_s
+        records: dict[str, dict[str, Any]] = {}
+        while True:
+            for job_id in job_ids:
+                if job_id not in records:
+                    record = self.job(job_id)
+                    if record and record.get("status") in self.jobs.TERMINAL_STATES:
+                        records[job_id] = record
+                        if finished_at is not None:
+                            finished_at[job_id] = time.monotonic()
+            if len(records) == len(job_ids):
+                return records
+            self.check_alive()
+            if time.monotonic() >= deadline:
+                waiting = {j: (self.job(j) or {}).get("status", "no record") for j in job_ids}
+                raise StackError(
+                    f"jobs not terminal after {timeout_s:.0f} s: "
+                    + ", ".join(f"{j} ({s})" for j, s in waiting.items() if j not in records)
+                    + self.diagnostics()
+                )
+            time.sleep(0.5)
+
+    def check_alive(self) -> None:
+        """StackError when a server died or an event went to a dead-letter queue."""
+        sqs = self.client("sqs")
+        for queue, url in self.resources.dead_letter_queue_urls.items():
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            if int(attributes["ApproximateNumberOfMessages"]):
+                raise StackError(
+                    f"an event on {queue} failed its handler repeatedly and went to its "
+                    f"dead-letter queue{self.diagnostics()}"
+                )
+        for process in (self.moto.process, self.torchserve.process):
+            reason = process.exit_reason()
+            if reason:
+                raise StackError(f"{process.name} stopped while jobs were running: {reason}")
+
+    def diagnostics(self) -> str:
+        lines = []
+        for route, stats in self.pump.stats.items():
+            if stats.failures:
+                lines.append(f"{route} handler failed {stats.failures}x: {stats.last_error}")
+        lines.append(f"logs: {self.run_dir / 'logs'}, {self.torchserve.log_dir}")
+        return "\n" + "\n".join(lines)
+
+    def download_results(self, job_id: str, destination: Path) -> list[Path]:
+        """Copy s3://<work>/results/<job_id>/* to `destination`; returns the local files."""
+        s3 = self.client("s3")
+        prefix = f"{RESULTS_PREFIX}{job_id}/"
+        files = []
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.resources.work_bucket, Prefix=prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                target = destination / item["Key"][len(prefix) :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(self.resources.work_bucket, item["Key"], str(target))
+                files.append(target)
+        return files
+
+
+def lambda_environment(
+    settings: Settings, resources: LocalResources, endpoint_url: str
+) -> dict[str, str]:
+    """What the CDK stack sets on the submit and complete Lambdas, pointed at the local stack."""
+    env = settings.submit_environment()
+    env.update(
+        {
+            "JOBS_TABLE": resources.jobs_table,
+            "NOTIFY_TOPIC_ARN": resources.notifications_topic_arn,
+            "WORK_BUCKET": resources.work_bucket,
+            "ENDPOINT_NAME": resources.endpoint_name,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint_url,
+        }
+    )
+    return env
+
+
+def unpack_model(settings: Settings, run_dir: Path) -> Path:
+    """Build model.tar.gz exactly as a deployment does, unpack it to `<run>/ml/model`."""
+    artifact = run_dir / "model.tar.gz"
+    build_model_artifact(artifact, settings)
+    model_dir = run_dir / "ml" / "model"
+    model_dir.mkdir(parents=True)
+    with tarfile.open(artifact, "r:gz") as archive:
+        archive.extractall(model_dir, filter="data")
+    return model_dir
+
+
+def model_environment(settings: Settings, model_dir: Path) -> dict[str, str]:
+    """The SageMaker model's environment with container paths mapped to the unpacked model."""
+    env = settings.model_environment()
+    env["SAGEMAKER_SUBMIT_DIRECTORY"] = str(model_dir / "code")
+    return env
+
+
+@contextlib.contextmanager
+def local_stack(run_dir: Path, settings: Settings | None = None) -> Iterator[LocalStack]:
+    """Start every component; yield the running stack; stop everything on exit."""
+    settings = settings or Settings()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        moto = _start(stack, "moto server", lambda: start_moto(run_dir, os.environ))
+        stack.enter_context(patched_environ(fake_aws_environment(moto.endpoint_url, REGION)))
+        session = boto3.Session(region_name=REGION)
+        names = settings.resource_names(account=ACCOUNT, region=REGION)
+        resources = create_resources(session, names, input_prefix=settings.input_prefix)
+        model_dir = unpack_model(settings, run_dir)
+        torchserve = _start(
+            stack,
+            "TorchServe",
+            lambda: start_torchserve(
+                run_dir,
+                model_dir,
+                model_env=model_environment(settings, model_dir),
+                base_env=dict(os.environ),
+            ),
+        )
+        emulator = AsyncEndpointEmulator(
+            EndpointConfig(
+                endpoint_name=resources.endpoint_name,
+                account=ACCOUNT,
+                region=REGION,
+                model_url=torchserve.inference_url,
+                output_path=f"s3://{resources.work_bucket}/{ASYNC_OUTPUT_PREFIX}",
+                failure_path=f"s3://{resources.work_bucket}/{ASYNC_FAILURE_PREFIX}",
+                success_topic_arn=resources.success_topic_arn,
+                error_topic_arn=resources.error_topic_arn,
+                max_concurrent_invocations=settings.max_concurrent_invocations_per_instance,
+            ),
+            session,
+        )
+        stack.enter_context(emulator)
+        stack.enter_context(patched_environ(lambda_environment(settings, resources, emulator.url)))
+        from lambdas import complete, jobs, s3_events, submit
+
+        pump = EventPump(
+            session,
+            [
+                Route("submit", resources.uploads_queue_url, submit.handler, s3_event_from_sqs),
+                Route(
+                    "complete-success",
+                    resources.success_queue_url,
+                    complete.handler,
+                    sns_event_from_sqs,
+                ),
+                Route(
+                    "complete-error",
+                    resources.error_queue_url,
+                    complete.handler,
+                    sns_event_from_sqs,
+                ),
+            ],
+        )
+        stack.enter_context(pump)
+        yield LocalStack(
+            run_dir=run_dir,
+            settings=settings,
+            resources=resources,
+            session=session,
+            moto=moto,
+            torchserve=torchserve,
+            emulator=emulator,
+            pump=pump,
+            submit=submit,
+            complete=complete,
+            jobs=jobs,
+            s3_events=s3_events,
+        )
+
+
+def _start(stack: contextlib.ExitStack, what: str, start: Any) -> Any:
+    try:
+        return stack.enter_context(start())
+    except (RuntimeError, TimeoutError, OSError) as error:
+        raise StackError(f"could not start {what}: {error}") from error

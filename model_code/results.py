@@ -1,0 +1,215 @@
+"""Result writers: MOT txt, JSONL, summary JSON and the optional annotated H.264 video.
+
+Every writer streams: rows go to disk as frames arrive, nothing accumulates per frame.
+Boxes arrive as xyxy in source pixels and are written as `x, y, w, h` with two decimals.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import json
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import numpy as np
+
+TRACKS_MOT = "tracks.txt"
+TRACKS_JSONL = "tracks.jsonl"
+SUMMARY_JSON = "summary.json"
+ANNOTATED_MP4 = "annotated.mp4"
+
+
+def xyxy_to_xywh(boxes_xyxy: np.ndarray) -> np.ndarray:
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    return np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+
+
+def label_name(class_names: Sequence[str] | Mapping[int, str] | None, label: int) -> str:
+    """The class name for a COCO id, or the id as text when the detector has no name for it."""
+    if class_names is not None:
+        try:
+            return str(class_names[label])
+        except (IndexError, KeyError, TypeError):
+            pass
+    return str(label)
+
+
+class _TextWriter:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._handle: IO[str] | None = self.path.open("w", encoding="utf-8", newline="\n")
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def _write(self, text: str) -> None:
+        if self._handle is None:
+            raise ValueError(f"{self.path.name} is already closed")
+        self._handle.write(text)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class MotWriter(_TextWriter):
+    """`frame,id,x,y,w,h,score,-1,-1,-1` rows; counts what it wrote for the summary."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self.rows = 0
+        self.track_ids: set[int] = set()
+
+    def write(
+        self, frame: int, ids: np.ndarray, boxes_xyxy: np.ndarray, scores: np.ndarray
+    ) -> None:
+        xywh = xyxy_to_xywh(boxes_xyxy)
+        lines = [
+            f"{frame},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{float(score):.2f},-1,-1,-1\n"
+            for track_id, (x, y, w, h), score in zip(ids, xywh, scores, strict=True)
+        ]
+        self._write("".join(lines))
+        self.rows += len(lines)
+        self.track_ids.update(int(i) for i in ids)
+
+
+class JsonlWriter(_TextWriter):
+    """One JSON object per processed frame: `{"frame", "t", "objects": [...]}`."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float,
+        class_names: Sequence[str] | Mapping[int, str] | None = None,
+    ) -> None:
+        super().__init__(path)
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.fps = fps
+        self.class_names = class_names
+
+    def write(
+        self,
+        frame: int,
+        ids: np.ndarray,
+        boxes_xyxy: np.ndarray,
+        scores: np.ndarray,
+        labels: np.ndarray,
+    ) -> None:
+        objects = [
+            {
+                "id": int(track_id),
+                "box": [round(float(v), 2) for v in box],
+                "score": round(float(score), 2),
+                "label": label_name(self.class_names, int(label)),
+            }
+            for track_id, box, score, label in zip(
+                ids, xyxy_to_xywh(boxes_xyxy), scores, labels, strict=True
+            )
+        ]
+        record = {"frame": frame, "t": round((frame - 1) / self.fps, 3), "objects": objects}
+        self._write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+def write_summary(path: str | Path, summary: Mapping[str, Any]) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def id_colour(track_id: int) -> tuple[int, int, int]:
+    """A stable, well-spread BGR colour for a track id (golden-ratio hue steps)."""
+    hue = (track_id * 0.618033988749895) % 1.0
+    red, green, blue = colorsys.hsv_to_rgb(hue, 0.85, 0.95)
+    return int(blue * 255), int(green * 255), int(red * 255)
+
+
+def draw_tracks(image: np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
+    """Boxes and id tags drawn in place on a BGR image."""
+    import cv2
+
+    for track_id, box in zip(ids, np.asarray(boxes_xyxy).reshape(-1, 4), strict=True):
+        colour = id_colour(int(track_id))
+        x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+        cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2)
+        tag = str(int(track_id))
+        (tw, th), baseline = cv2.getTextSize(tag, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        top = max(y1 - th - baseline - 2, 0)
+        cv2.rectangle(image, (x1, top), (x1 + tw + 4, top + th + baseline + 2), colour, -1)
+        cv2.putText(
+            image,
+            tag,
+            (x1 + 2, top + th + 1),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+    return image
+
+
+class AnnotatedVideoWriter:
+    """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes and ids drawn.
+
+    yuv420p needs even dimensions, so an odd last row or column is cropped.
+    """
+
+    def __init__(self, path: str | Path, width: int, height: int, fps: float) -> None:
+        import av
+
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.path = Path(path)
+        self.width, self.height = width - width % 2, height - height % 2
+        if self.width < 2 or self.height < 2:
+            raise ValueError(f"frame size {width}x{height} is too small to encode")
+        self.frames = 0
+        rate = Fraction(fps).limit_denominator(1001)
+        self._container = av.open(str(self.path), "w")
+        self._stream = self._container.add_stream("libx264", rate=rate)
+        self._stream.width, self._stream.height = self.width, self.height
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"preset": "veryfast", "crf": "23"}
+        self._av = av
+
+    def write(self, image_bgr: np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray) -> None:
+        """Encode one frame; the boxes may be drawn onto `image_bgr` itself."""
+        canvas = np.ascontiguousarray(image_bgr[: self.height, : self.width])
+        draw_tracks(canvas, ids, boxes_xyxy)
+        frame = self._av.VideoFrame.from_ndarray(canvas, format="bgr24")
+        frame.pts = self.frames
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._container is None:
+            return
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        self._container = None
+
+    def __enter__(self) -> AnnotatedVideoWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

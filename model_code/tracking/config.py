@@ -1,0 +1,139 @@
+"""Validated ByteTrack settings."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+class TrackerConfigError(ValueError):
+    """A tracker setting is unknown or has a bad value; the message names it."""
+
+
+_UNIT_INTERVAL = (
+    "high_threshold",
+    "low_threshold",
+    "new_track_threshold",
+    "match_threshold",
+    "low_match_threshold",
+    "unconfirmed_match_threshold",
+    "duplicate_iou",
+    "noise_scale_floor",
+    "lost_box_expansion",
+)
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """ByteTrack thresholds, lost-track buffer, Kalman options and the output filter.
+
+    Detections scoring at least `high_threshold` take part in the first association (against
+    tracked and lost tracks); those between `low_threshold` and `high_threshold` only in the second
+    (against tracks still unmatched). Match thresholds are maximum costs, `1 - IoU` (times the
+    detection score in the first and tentative stages when `fuse_score`). A new track starts from
+    an unmatched detection scoring at least `new_track_threshold` and is reported once it is matched
+    again on a later frame (tracks started on the first frame are reported at once). Lost tracks
+    are kept for `track_buffer` frames at 30 fps, scaled to the tracker's frame rate.
+
+    `score_scaled_noise` multiplies the Kalman measurement noise by
+    `max(noise_scale_gain * (1 - score), noise_scale_floor)`: confident boxes pull the state
+    harder (down to the floor, so one box cannot wipe out the velocity estimate) and weak,
+    often occluded or merged, boxes from the second stage barely move it. `lost_box_expansion`
+    grows lost tracks' and detections' boxes by that fraction per side when re-finding lost
+    tracks (0: off), since a lost track's coasted prediction drifts from where the person is.
+    A tracked/lost pair of the same class overlapping by more than `duplicate_iou` is one object
+    twice; the younger track is dropped.
+
+    Reported tracks must have an area over `min_box_area` px² and a width/height of at most
+    `max_aspect_ratio`; 0 and None switch those filters off.
+    """
+
+    high_threshold: float = 0.5
+    low_threshold: float = 0.1
+    new_track_threshold: float = 0.8
+    match_threshold: float = 0.9
+    low_match_threshold: float = 0.5
+    unconfirmed_match_threshold: float = 0.7
+    track_buffer: int = 45
+    fuse_score: bool = True
+    score_scaled_noise: bool = True
+    noise_scale_floor: float = 0.5
+    noise_scale_gain: float = 5.0
+    lost_box_expansion: float = 0.1
+    duplicate_iou: float = 0.85
+    min_box_area: float = 100.0
+    max_aspect_ratio: float | None = 1.6
+
+    def __post_init__(self) -> None:
+        for name in _UNIT_INTERVAL:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TrackerConfigError(f"tracker option {name} must be a number, got {value!r}")
+            if not 0.0 <= value <= 1.0:
+                raise TrackerConfigError(f"tracker option {name} must be in [0, 1], got {value}")
+        if self.low_threshold > self.high_threshold:
+            raise TrackerConfigError(
+                f"tracker option low_threshold ({self.low_threshold}) must not exceed "
+                f"high_threshold ({self.high_threshold})"
+            )
+        if isinstance(self.track_buffer, bool) or not isinstance(self.track_buffer, int):
+            raise TrackerConfigError(
+                f"tracker option track_buffer must be a whole number of frames, "
+                f"got {self.track_buffer!r}"
+            )
+        if self.track_buffer < 1:
+            raise TrackerConfigError(
+                f"tracker option track_buffer must be at least 1, got {self.track_buffer}"
+            )
+        gain = self.noise_scale_gain
+        if (
+            isinstance(gain, bool)
+            or not isinstance(gain, int | float)
+            or not (gain > 0 and math.isfinite(gain))
+        ):
+            raise TrackerConfigError(
+                f"tracker option noise_scale_gain must be a positive number, got {gain!r}"
+            )
+        for name in ("fuse_score", "score_scaled_noise"):
+            if not isinstance(getattr(self, name), bool):
+                raise TrackerConfigError(
+                    f"tracker option {name} must be true or false, got {getattr(self, name)!r}"
+                )
+        area = self.min_box_area
+        if isinstance(area, bool) or not isinstance(area, int | float) or not area >= 0:
+            raise TrackerConfigError(
+                f"tracker option min_box_area must be a number >= 0, got {area!r}"
+            )
+        ratio = self.max_aspect_ratio
+        if ratio is not None and (
+            isinstance(ratio, bool)
+            or not isinstance(ratio, int | float)
+            or not (ratio > 0 and math.isfinite(ratio))
+        ):
+            raise TrackerConfigError(
+                f"tracker option max_aspect_ratio must be a positive number or null, got {ratio!r}"
+            )
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> TrackerConfig:
+        """Defaults overridden by `values`; unknown keys are an error that names them."""
+        if values is None:
+            return cls()
+        if not isinstance(values, Mapping):
+            raise TrackerConfigError(
+                f"tracker options must be a mapping of option names to values, "
+                f"got {type(values).__name__}"
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(str(key) for key in values if key not in known)
+        if unknown:
+            raise TrackerConfigError(
+                f"unknown tracker option(s): {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        return cls(**dict(values))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,301 @@
+"""ByteTrack: two-stage association of high- then low-score detections with Kalman-predicted tracks.
+
+Track state is kept as parallel numpy arrays (one row per track), so every step works on all
+tracks at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from model_code.tracking import kalman
+from model_code.tracking.config import TrackerConfig
+from model_code.tracking.matching import association_cost, iou_matrix, linear_assignment
+
+_NO_INDEX = np.zeros(0, dtype=np.intp)
+
+
+@dataclass(frozen=True)
+class TrackedObjects:
+    """The tracks reported for one frame: ids (M,) int64, boxes (M, 4) xyxy, scores, labels."""
+
+    ids: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _as_inputs(
+    boxes_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64)
+    if boxes.size == 0:
+        boxes = boxes.reshape(0, 4)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must have shape (N, 4) as x1,y1,x2,y2; got {boxes.shape}")
+    if len(scores) != len(boxes):
+        raise ValueError(f"got {len(boxes)} boxes but {len(scores)} scores")
+    if labels is None:
+        label_array = np.zeros(len(boxes), dtype=np.int64)
+    else:
+        label_array = np.asarray(labels).reshape(-1).astype(np.int64)
+        if len(label_array) != len(boxes):
+            raise ValueError(f"got {len(boxes)} boxes but {len(label_array)} labels")
+    if len(boxes) and not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+        raise ValueError("boxes and scores must be finite numbers")
+    return boxes, scores, label_array
+
+
+def _expand(boxes: np.ndarray, ratio: float) -> np.ndarray:
+    """Boxes grown by `ratio` of their width and height on every side."""
+    margin = np.empty_like(boxes)
+    margin[:, :2] = (boxes[:, 2:] - boxes[:, :2]) * -ratio
+    margin[:, 2:] = -margin[:, :2]
+    return boxes + margin
+
+
+class ByteTracker:
+    """Online multi-object tracker; call `update` once per processed frame, empty frames too."""
+
+    def __init__(self, config: TrackerConfig | None = None, frame_rate: float = 30.0) -> None:
+        if config is None:
+            config = TrackerConfig()
+        if not isinstance(config, TrackerConfig):
+            raise TypeError(f"config must be a TrackerConfig, got {type(config).__name__}")
+        if not (
+            isinstance(frame_rate, int | float) and math.isfinite(frame_rate) and frame_rate > 0
+        ):
+            raise ValueError(
+                f"frame_rate must be a positive number of frames per second, got {frame_rate!r}"
+            )
+        self.config = config
+        self.frame_rate = float(frame_rate)
+        self.buffer_frames = max(1, round(config.track_buffer * self.frame_rate / 30.0))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track; the next id is 1 again."""
+        self.frame_id = 0
+        self._next_id = 1
+        self._mean = np.zeros((0, 8))
+        self._cov = np.zeros((0, 3, 4))
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._lost = np.zeros(0, dtype=bool)
+        self._confirmed = np.zeros(0, dtype=bool)
+        self._scores = np.zeros(0)
+        self._labels = np.zeros(0, dtype=np.int64)
+        self._last_seen = np.zeros(0, dtype=np.int64)
+        self._first_seen = np.zeros(0, dtype=np.int64)
+
+    def update(
+        self, boxes_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray | None = None
+    ) -> TrackedObjects:
+        """Associate this frame's detections and return the confirmed tracks seen in it."""
+        boxes, scores, labels = _as_inputs(boxes_xyxy, scores, labels)
+        self.frame_id += 1
+        cfg = self.config
+
+        if len(self._ids):
+            self._predict()
+        track_boxes = kalman.xyah_to_xyxy(self._mean)
+        track_labels = self._labels
+
+        is_high = scores >= cfg.high_threshold
+        high = np.flatnonzero(is_high)
+        low = np.flatnonzero(~is_high & (scores >= cfg.low_threshold))
+        high_weights = scores if cfg.fuse_score else None
+
+        # 1) high-score detections against every confirmed track, tracked or lost.
+        pool = np.flatnonzero(self._confirmed)
+        first, pool_left, high_left = self._associate(
+            pool,
+            high,
+            track_boxes,
+            boxes,
+            high_weights,
+            track_labels,
+            labels,
+            cfg.match_threshold,
+            cfg.lost_box_expansion,
+        )
+        # 2) low-score detections against tracks that were being tracked and are still unmatched.
+        tracked_left = pool_left[~self._lost[pool_left]]
+        second, tracked_unmatched, _ = self._associate(
+            tracked_left,
+            low,
+            track_boxes,
+            boxes,
+            None,
+            track_labels,
+            labels,
+            cfg.low_match_threshold,
+        )
+        # 3) tentative tracks (seen on one frame only) against the remaining high-score detections.
+        tentative = np.flatnonzero(~self._confirmed)
+        third, tentative_unmatched, high_unused = self._associate(
+            tentative,
+            high_left,
+            track_boxes,
+            boxes,
+            high_weights,
+            track_labels,
+            labels,
+            cfg.unconfirmed_match_threshold,
+        )
+
+        matched_tracks = np.concatenate([first[0], second[0], third[0]])
+        matched_dets = np.concatenate([first[1], second[1], third[1]])
+        if len(matched_tracks):
+            self._correct(matched_tracks, boxes[matched_dets], scores[matched_dets])
+        self._lost[tracked_unmatched] = True
+
+        self._drop_expired(tentative_unmatched)
+        spawn = high_unused[scores[high_unused] >= cfg.new_track_threshold]
+        if len(spawn):
+            self._spawn(boxes[spawn], scores[spawn], labels[spawn])
+        return self._report()
+
+    def _predict(self) -> None:
+        lost = self._lost
+        if lost.any():
+            # Lost tracks coast at their last speed, but their size stops changing.
+            self._mean[lost, 7] = 0.0
+        kalman.predict(self._mean, self._cov)
+
+    def _associate(
+        self,
+        track_index: np.ndarray,
+        det_index: np.ndarray,
+        track_boxes: np.ndarray,
+        boxes: np.ndarray,
+        weights: np.ndarray | None,
+        track_labels: np.ndarray,
+        labels: np.ndarray,
+        threshold: float,
+        expand_lost: float = 0.0,
+    ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
+        """Match a subset of tracks to a subset of detections.
+
+        Returns `((matched track rows, matched det indices), unmatched tracks, unmatched dets)`.
+        """
+        if len(track_index) == 0 or len(det_index) == 0:
+            return (_NO_INDEX, _NO_INDEX), track_index, det_index
+        cost = association_cost(
+            track_boxes[track_index],
+            boxes[det_index],
+            None if weights is None else weights[det_index],
+            track_labels[track_index],
+            labels[det_index],
+        )
+        if expand_lost > 0.0:
+            lost = self._lost[track_index]
+            if lost.any():
+                cost[lost] = association_cost(
+                    _expand(track_boxes[track_index[lost]], expand_lost),
+                    _expand(boxes[det_index], expand_lost),
+                    None if weights is None else weights[det_index],
+                    track_labels[track_index[lost]],
+                    labels[det_index],
+                )
+        pairs, free_tracks, free_dets = linear_assignment(cost, threshold)
+        matched = (track_index[pairs[:, 0]], det_index[pairs[:, 1]])
+        return matched, track_index[free_tracks], det_index[free_dets]
+
+    def _correct(self, rows: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> None:
+        cfg = self.config
+        noise_scale = (
+            np.maximum(cfg.noise_scale_gain * (1.0 - scores), cfg.noise_scale_floor)
+            if cfg.score_scaled_noise
+            else None
+        )
+        self._mean[rows], self._cov[rows] = kalman.update(
+            self._mean[rows], self._cov[rows], kalman.xyxy_to_xyah(boxes), noise_scale
+        )
+        self._lost[rows] = False
+        self._last_seen[rows] = self.frame_id
+        self._scores[rows] = scores
+        newly_confirmed = rows[~self._confirmed[rows]]
+        if len(newly_confirmed):
+            self._confirmed[newly_confirmed] = True
+            self._ids[newly_confirmed] = self._take_ids(len(newly_confirmed))
+
+    def _take_ids(self, count: int) -> np.ndarray:
+        ids = np.arange(self._next_id, self._next_id + count, dtype=np.int64)
+        self._next_id += count
+        return ids
+
+    def _drop_expired(self, unmatched_tentative: np.ndarray) -> None:
+        keep = ~(self._lost & (self.frame_id - self._last_seen > self.buffer_frames))
+        keep[unmatched_tentative] = False
+        keep &= ~self._duplicates()
+        if not keep.all():
+            self._keep_rows(keep)
+
+    def _duplicates(self) -> np.ndarray:
+        """Rows in same-class lost/tracked pairs that overlap almost entirely; the younger goes."""
+        duplicate = np.zeros(len(self._ids), dtype=bool)
+        lost_rows = np.flatnonzero(self._lost)
+        tracked_rows = np.flatnonzero(~self._lost)
+        if len(lost_rows) == 0 or len(tracked_rows) == 0:
+            return duplicate
+        boxes = kalman.xyah_to_xyxy(self._mean)
+        overlap = iou_matrix(boxes[tracked_rows], boxes[lost_rows]) > self.config.duplicate_iou
+        overlap &= self._labels[tracked_rows, None] == self._labels[lost_rows]
+        if not overlap.any():
+            return duplicate
+        t, lo = np.nonzero(overlap)
+        t, lo = tracked_rows[t], lost_rows[lo]
+        tracked_older = self._first_seen[t] <= self._first_seen[lo]
+        duplicate[lo[tracked_older]] = True
+        duplicate[t[~tracked_older]] = True
+        return duplicate
+
+    def _keep_rows(self, keep: np.ndarray) -> None:
+        self._mean = self._mean[keep]
+        self._cov = self._cov[keep]
+        self._ids = self._ids[keep]
+        self._lost = self._lost[keep]
+        self._confirmed = self._confirmed[keep]
+        self._scores = self._scores[keep]
+        self._labels = self._labels[keep]
+        self._last_seen = self._last_seen[keep]
+        self._first_seen = self._first_seen[keep]
+
+    def _spawn(self, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> None:
+        count = len(boxes)
+        mean, cov = kalman.initiate(kalman.xyxy_to_xyah(boxes))
+        # On the very first frame there is nothing to confirm against, so tracks start confirmed.
+        confirmed = self.frame_id == 1
+        ids = self._take_ids(count) if confirmed else np.zeros(count, dtype=np.int64)
+        frame = np.full(count, self.frame_id, dtype=np.int64)
+        self._mean = np.concatenate([self._mean, mean])
+        self._cov = np.concatenate([self._cov, cov])
+        self._ids = np.concatenate([self._ids, ids])
+        self._lost = np.concatenate([self._lost, np.zeros(count, dtype=bool)])
+        self._confirmed = np.concatenate([self._confirmed, np.full(count, confirmed)])
+        self._scores = np.concatenate([self._scores, scores])
+        self._labels = np.concatenate([self._labels, labels])
+        self._last_seen = np.concatenate([self._last_seen, frame])
+        self._first_seen = np.concatenate([self._first_seen, frame])
+
+    def _report(self) -> TrackedObjects:
+        rows = np.flatnonzero(self._confirmed & ~self._lost)
+        cfg = self.config
+        boxes = kalman.xyah_to_xyxy(self._mean[rows])
+        if len(rows) and (cfg.min_box_area > 0 or cfg.max_aspect_ratio is not None):
+            w = boxes[:, 2] - boxes[:, 0]
+            h = boxes[:, 3] - boxes[:, 1]
+            keep = w * h > cfg.min_box_area if cfg.min_box_area > 0 else np.ones(len(rows), bool)
+            if cfg.max_aspect_ratio is not None:
+                keep &= w <= cfg.max_aspect_ratio * h
+            rows, boxes = rows[keep], boxes[keep]
+        return TrackedObjects(
+            ids=self._ids[rows], boxes=boxes, scores=self._scores[rows], labels=self._labels[rows]
+        )

@@ -1,0 +1,67 @@
+"""Builds the motflow stacks into a CDK app; shared by ``app.py`` and the infrastructure tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aws_cdk import App, Environment, Tags
+
+from stacks.data_stack import DataStack
+from stacks.settings import Settings, SettingsError
+from stacks.tracking_stack import DEFAULT_BUILD_DIR, TrackingStack
+
+FALLBACK_REGION = "us-east-1"
+
+
+def settings_from_app(app: App) -> Settings:
+    """Settings from the app's context (cdk.json plus ``-c key=value``)."""
+    names = Settings.__dataclass_fields__
+    return Settings.from_context({name: app.node.try_get_context(name) for name in names})
+
+
+def deployment_environment(settings: Settings) -> Environment:
+    """The target account and region: the CLI's (``CDK_DEFAULT_*``) unless context sets a region.
+
+    The region must be concrete because the base image URI is a Docker build argument.
+    """
+    region = settings.region or os.environ.get("CDK_DEFAULT_REGION") or FALLBACK_REGION
+    return Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=region)
+
+
+def build_stacks(
+    app: App,
+    settings: Settings | None = None,
+    *,
+    environment: Environment | None = None,
+    build_dir: Path = DEFAULT_BUILD_DIR,
+) -> tuple[DataStack, TrackingStack]:
+    try:
+        settings = settings or settings_from_app(app)
+    except SettingsError as exc:
+        raise SystemExit(f"motflow: {exc}") from None
+    env = environment or deployment_environment(settings)
+    prefix = settings.name_prefix
+    data = DataStack(
+        app,
+        f"{_stack_name(prefix)}Data",
+        settings=settings,
+        env=env,
+        description=f"{prefix}: videos, results, jobs table and key (stateful, retained)",
+    )
+    tracking = TrackingStack(
+        app,
+        f"{_stack_name(prefix)}Tracking",
+        settings=settings,
+        data=data,
+        build_dir=build_dir,
+        env=env,
+        description=f"{prefix}: async tracking endpoint, Lambdas, topics, monitoring",
+    )
+    tracking.add_stack_dependency(data)
+    Tags.of(app).add("project", prefix)
+    return data, tracking
+
+
+def _stack_name(prefix: str) -> str:
+    return "".join(part.capitalize() for part in prefix.split("-"))

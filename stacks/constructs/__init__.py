@@ -1,0 +1,1 @@
+"""One logical unit of the tracking stack per module."""

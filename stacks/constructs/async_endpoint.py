@@ -1,0 +1,303 @@
+"""A SageMaker asynchronous endpoint that scales between 0 and N instances.
+
+L1 resources on purpose: the alpha SageMaker L2 has no async support and turns a minimum of 0
+into 1. Scaling uses two policies because target tracking on the per-instance backlog cannot
+leave 0 (there is no instance to divide by): a step policy on ``HasBacklogWithoutCapacity``
+adds the first instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from stacks import policies
+from stacks.nag import acknowledge_wildcards
+from stacks.sagemaker_platform import has_instance_storage
+from stacks.settings import Settings
+
+VARIANT_NAME = "AllTraffic"
+SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+ENDPOINT_METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"
+OUTPUT_PREFIX = "async-output/"
+FAILURE_PREFIX = "async-failures/"
+RESULTS_PREFIX = "results/"
+MANIFEST_PREFIX = "jobs/"
+SCALING_ROLE_NAME = (
+    "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+)
+SCALE_IN_COOLDOWN = Duration.minutes(10)
+SCALE_OUT_COOLDOWN = Duration.minutes(2)
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """Where ``model.tar.gz`` was uploaded."""
+
+    bucket_name: str
+    object_key: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket_name}/{self.object_key}"
+
+
+class AsyncEndpoint(Construct):
+    """Model, endpoint config, endpoint, execution role and autoscaling 0..N."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        endpoint_name: str,
+        image_uri: str,
+        image_repository: ecr.IRepository,
+        model_data: ModelData,
+        key: kms.IKey,
+        input_bucket: s3.IBucket,
+        work_bucket: s3.IBucket,
+        success_topic: sns.ITopic,
+        error_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.endpoint_name = endpoint_name
+        self.variant_name = VARIANT_NAME
+        self.role = self._execution_role(
+            settings, image_repository, model_data, key, input_bucket, work_bucket,
+            success_topic, error_topic,
+        )  # fmt: skip
+        self.model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=image_uri,
+                model_data_url=model_data.url,
+                environment=settings.model_environment(),
+            ),
+        )
+        self.model.node.add_dependency(self.role)
+        self.config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT_NAME,
+                    model_name=self.model.attr_model_name,
+                    instance_type=settings.instance_type,
+                    initial_instance_count=1,
+                    initial_variant_weight=1.0,
+                )
+            ],
+            async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+                client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+                    max_concurrent_invocations_per_instance=(
+                        settings.max_concurrent_invocations_per_instance
+                    )
+                ),
+                output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+                    s3_output_path=work_bucket.s3_url_for_object(OUTPUT_PREFIX),
+                    s3_failure_path=work_bucket.s3_url_for_object(FAILURE_PREFIX),
+                    kms_key_id=key.key_arn,
+                    notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+                        success_topic=success_topic.topic_arn,
+                        error_topic=error_topic.topic_arn,
+                    ),
+                ),
+            ),
+            # Instances with NVMe instance storage encrypt it in hardware and reject a volume key.
+            kms_key_id=None if has_instance_storage(settings.instance_type) else key.key_arn,
+        )
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=endpoint_name,
+            endpoint_config_name=self.config.attr_endpoint_config_name,
+            # Keep the instance count autoscaling chose when a deploy swaps the config.
+            retain_all_variant_properties=True,
+        )
+        self.endpoint.node.add_dependency(self.role)
+        self.scalable_target = self._autoscaling(settings)
+
+    @property
+    def endpoint_arn(self) -> str:
+        return Stack.of(self).format_arn(
+            service="sagemaker", resource="endpoint", resource_name=self.endpoint_name
+        )
+
+    def backlog_metric(self, name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=SAGEMAKER_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"EndpointName": self.endpoint_name},
+            statistic=statistic,
+            period=Duration.minutes(1),
+        )
+
+    def _execution_role(
+        self,
+        settings: Settings,
+        image_repository: ecr.IRepository,
+        model_data: ModelData,
+        key: kms.IKey,
+        input_bucket: s3.IBucket,
+        work_bucket: s3.IBucket,
+        success_topic: sns.ITopic,
+        error_topic: sns.ITopic,
+    ) -> iam.Role:
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="motflow async endpoint: read videos and manifests, write results",
+        )
+        model_bucket = s3.Bucket.from_bucket_name(self, "ModelDataBucket", model_data.bucket_name)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[model_bucket.arn_for_objects(model_data.object_key)],
+            )
+        )
+        for statement in (
+            policies.encrypt_with(key),
+            policies.publish_to(success_topic, error_topic),
+            iam.PolicyStatement(
+                actions=[
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                ],
+                resources=[image_repository.repository_arn],
+            ),
+        ):
+            role.add_to_policy(statement)
+        self._allow_with_reason(
+            role,
+            [
+                policies.read_objects(input_bucket, [settings.input_prefix]),
+                policies.read_objects(work_bucket, [MANIFEST_PREFIX]),
+                policies.write_objects(
+                    work_bucket, [RESULTS_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX]
+                ),
+            ],
+            "The container reads uploaded videos and job manifests and writes results, async "
+            "outputs and failures; object keys are only known per job, so access is scoped to "
+            "those prefixes.",
+        )
+        log_group_arn = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self._allow_with_reason(
+            role,
+            [
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+                    resources=[f"{log_group_arn}:*"],
+                ),
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[f"{log_group_arn}:log-stream:*"],
+                ),
+            ],
+            "SageMaker names the log streams per instance at run time; access is limited to "
+            "this endpoint's own log group.",
+        )
+        self._allow_with_reason(
+            role,
+            [
+                iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+                iam.PolicyStatement(
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {
+                            "cloudwatch:namespace": [
+                                SAGEMAKER_NAMESPACE,
+                                ENDPOINT_METRICS_NAMESPACE,
+                            ]
+                        }
+                    },
+                ),
+            ],
+            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no resource ARNs; "
+            "metric writes are limited to the SageMaker namespaces by condition.",
+        )
+        return role
+
+    @staticmethod
+    def _allow_with_reason(
+        role: iam.Role, statements: list[iam.PolicyStatement], reason: str
+    ) -> None:
+        for statement in statements:
+            role.add_to_policy(statement)
+        acknowledge_wildcards(role, statements, reason)
+
+    def _autoscaling(self, settings: Settings) -> appscaling.ScalableTarget:
+        stack = Stack.of(self)
+        scaling_role = iam.Role.from_role_arn(
+            self,
+            "ScalingServiceLinkedRole",
+            stack.format_arn(
+                service="iam", region="", resource="role", resource_name=SCALING_ROLE_NAME
+            ),
+            mutable=False,
+        )
+        target = appscaling.ScalableTarget(
+            self,
+            "ScalableTarget",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{VARIANT_NAME}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=settings.min_capacity,
+            max_capacity=settings.max_capacity,
+            role=scaling_role,
+        )
+        target.node.add_dependency(self.endpoint)
+        target.scale_to_track_metric(
+            "BacklogPerInstance",
+            target_value=settings.target_backlog_per_instance,
+            custom_metric=self.backlog_metric("ApproximateBacklogSizePerInstance", "Average"),
+            scale_in_cooldown=SCALE_IN_COOLDOWN,
+            scale_out_cooldown=SCALE_OUT_COOLDOWN,
+        )
+        scale_out_from_zero = appscaling.StepScalingAction(
+            self,
+            "ScaleOutFromZero",
+            scaling_target=target,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
+            cooldown=SCALE_OUT_COOLDOWN,
+        )
+        scale_out_from_zero.add_adjustment(adjustment=1, lower_bound=0)
+        self.backlog_without_capacity_alarm = cloudwatch.Alarm(
+            self,
+            "BacklogWithoutCapacity",
+            alarm_description="Requests are queued while the endpoint has no instance: add one.",
+            metric=self.backlog_metric("HasBacklogWithoutCapacity", "Maximum"),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.backlog_without_capacity_alarm.add_alarm_action(
+            cloudwatch_actions.ApplicationScalingAction(scale_out_from_zero)
+        )
+        return target

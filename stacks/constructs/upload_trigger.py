@@ -1,0 +1,114 @@
+"""Uploads under the input prefix start jobs: S3 ObjectCreated -> ``submit`` Lambda.
+
+S3 key filters are case-sensitive, so each suffix is registered in lower and upper case
+(``.mp4`` and ``.MP4``); mixed case such as ``.Mp4`` is not delivered (docs/OPERATIONS.md).
+The submit Lambda checks suffixes case-insensitively itself, so a wider filter stays safe.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3_notifications
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks import policies
+from stacks.constructs.async_endpoint import MANIFEST_PREFIX
+from stacks.constructs.handler_function import HandlerFunction
+from stacks.nag import acknowledge
+from stacks.settings import Settings
+
+SUBMIT_HANDLER = "submit.handler"
+# aws-cdk-lib adds one provider per stack for notifications on buckets it does not own.
+NOTIFICATIONS_PROVIDER_ID = "BucketNotificationsHandler"
+
+
+def suffix_filters(suffixes: tuple[str, ...]) -> list[str]:
+    """Each suffix in lower and upper case, in a stable order."""
+    filters: list[str] = []
+    for suffix in suffixes:
+        for variant in (suffix.lower(), suffix.upper()):
+            if variant not in filters:
+                filters.append(variant)
+    return filters
+
+
+class UploadTrigger(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        code: lambda_.Code,
+        input_bucket_name: str,
+        work_bucket: s3.IBucket,
+        jobs_table: dynamodb.ITable,
+        key: kms.IKey,
+        endpoint_name: str,
+        endpoint_arn: str,
+        notifications_topic: sns.ITopic,
+        failed_events: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Imported by name so the notification resource lives in this stack: attaching it to
+        # the data stack's bucket would make the two stacks depend on each other.
+        self.input_bucket = s3.Bucket.from_bucket_name(self, "InputBucket", input_bucket_name)
+        self.submit = HandlerFunction(
+            self,
+            "Submit",
+            code=code,
+            handler=SUBMIT_HANDLER,
+            description="motflow: validate an upload, record the job, queue it on the endpoint",
+            environment={
+                **settings.submit_environment(),
+                "JOBS_TABLE": jobs_table.table_name,
+                "NOTIFY_TOPIC_ARN": notifications_topic.topic_arn,
+                "WORK_BUCKET": work_bucket.bucket_name,
+                "ENDPOINT_NAME": endpoint_name,
+            },
+            failed_events=failed_events,
+            log_retention_days=settings.log_retention_days,
+            timeout=Duration.minutes(1),
+            reserved_concurrency=settings.submit_reserved_concurrency,
+        )
+        self.submit.allow(
+            policies.read_objects(self.input_bucket, [settings.input_prefix]),
+            policies.write_objects(work_bucket, [MANIFEST_PREFIX]),
+            wildcard_reason="Uploaded video keys are chosen by users under the input prefix and "
+            "manifest keys are job ids under jobs/; access stops at those prefixes.",
+        )
+        self.submit.allow(
+            iam.PolicyStatement(
+                actions=["sagemaker:InvokeEndpointAsync"], resources=[endpoint_arn]
+            ),
+            policies.read_write_items(jobs_table),
+            policies.publish_to(notifications_topic),
+            policies.encrypt_with(key),
+        )
+        destination = s3_notifications.LambdaDestination(self.submit.function)
+        for suffix in suffix_filters(settings.video_suffixes):
+            self.input_bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                destination,
+                s3.NotificationKeyFilter(prefix=settings.input_prefix, suffix=suffix),
+            )
+        self._acknowledge_notifications_provider()
+
+    def _acknowledge_notifications_provider(self) -> None:
+        stack = Stack.of(self)
+        for child in stack.node.children:
+            if child.node.id.startswith(NOTIFICATIONS_PROVIDER_ID):
+                acknowledge(
+                    child,
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                    "service-role/AWSLambdaBasicExecutionRole]",
+                    "aws-cdk-lib's own bucket-notification provider (runs only during "
+                    "deployments) writes its logs through the AWS managed basic execution policy.",
+                )

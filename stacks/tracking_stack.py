@@ -1,0 +1,165 @@
+"""Stateless resources: image, model artifact, async endpoint, Lambdas, topics and monitoring.
+
+Safe to destroy and redeploy: all data lives in the DataStack.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from aws_cdk import AssetHashType, AssetStaging, CfnOutput, Duration, Stack
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.constructs.async_endpoint import AsyncEndpoint, ModelData
+from stacks.constructs.job_events import JobEvents
+from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.upload_trigger import UploadTrigger
+from stacks.data_stack import DataStack
+from stacks.model_artifact import build_model_artifact
+from stacks.nag import acknowledge
+from stacks.sagemaker_platform import base_image_uri
+from stacks.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LAMBDAS_DIR = REPO_ROOT / "lambdas"
+DOCKERFILE = Path("container") / "Dockerfile"
+MODEL_REQUIREMENTS = Path("requirements") / "model.txt"
+DEFAULT_BUILD_DIR = REPO_ROOT / "build"
+LAMBDA_EXCLUDES = ["__pycache__", "*.pyc", "tests"]
+
+
+class TrackingStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        data: DataStack,
+        build_dir: Path = DEFAULT_BUILD_DIR,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # Names from this stack's own account and region tokens: same values as the data
+        # stack's, without cross-stack references inside IAM resource ARNs.
+        names = settings.resource_names(self.account, self.region)
+        input_bucket = s3.Bucket.from_bucket_name(self, "InputBucket", names.input_bucket)
+        work_bucket = s3.Bucket.from_bucket_name(self, "WorkBucket", names.work_bucket)
+        stage = Path(build_dir) / settings.name_prefix
+        code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=LAMBDA_EXCLUDES)
+        self.failed_events = sqs.Queue(
+            self,
+            "FailedEvents",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.failed_events,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter destination for failed Lambda events.",
+        )
+        self.job_events = JobEvents(
+            self,
+            "JobEvents",
+            settings=settings,
+            names=names,
+            key=data.key,
+            code=code,
+            jobs_table=data.jobs_table,
+            work_bucket=work_bucket,
+            failed_events=self.failed_events,
+        )
+        self.image = ecr_assets.DockerImageAsset(
+            self,
+            "Image",
+            directory=str(_stage_container_context(stage / "container-context")),
+            file=str(DOCKERFILE),
+            build_args={"BASE_IMAGE": base_image_uri(self.region, settings.instance_type)},
+            platform=ecr_assets.Platform.LINUX_AMD64,
+        )
+        self.endpoint = AsyncEndpoint(
+            self,
+            "AsyncEndpoint",
+            settings=settings,
+            endpoint_name=names.endpoint_name,
+            image_uri=self.image.image_uri,
+            image_repository=self.image.repository,
+            model_data=self._model_data(build_model_artifact(stage / "model.tar.gz", settings)),
+            key=data.key,
+            input_bucket=input_bucket,
+            work_bucket=work_bucket,
+            success_topic=self.job_events.success_topic,
+            error_topic=self.job_events.error_topic,
+        )
+        self.upload_trigger = UploadTrigger(
+            self,
+            "UploadTrigger",
+            settings=settings,
+            code=code,
+            input_bucket_name=names.input_bucket,
+            work_bucket=work_bucket,
+            jobs_table=data.jobs_table,
+            key=data.key,
+            endpoint_name=names.endpoint_name,
+            endpoint_arn=self.endpoint.endpoint_arn,
+            notifications_topic=self.job_events.notifications_topic,
+            failed_events=self.failed_events,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            settings=settings,
+            endpoint=self.endpoint,
+            functions={
+                "submit": self.upload_trigger.submit.function,
+                "complete": self.job_events.complete.function,
+            },
+            failed_events=self.failed_events,
+            notifications_topic=self.job_events.notifications_topic,
+        )
+        CfnOutput(self, "InputBucketName", value=names.input_bucket)
+        CfnOutput(self, "UploadPrefix", value=settings.input_prefix)
+        CfnOutput(self, "WorkBucketName", value=names.work_bucket)
+        CfnOutput(self, "JobsTableName", value=names.jobs_table)
+        CfnOutput(self, "EndpointName", value=names.endpoint_name)
+        CfnOutput(
+            self, "NotificationsTopicArn", value=self.job_events.notifications_topic.topic_arn
+        )
+
+    def _model_data(self, artifact: Path) -> ModelData:
+        """Upload ``model.tar.gz`` under a key that keeps the ``.tar.gz`` name.
+
+        The default synthesizer names a file asset ``<hash><last extension>``, which turns
+        ``model.tar.gz`` into ``<hash>.gz``. Registering the staged file with the source hash
+        ``<hash>.tar`` yields the key ``<hash>.tar.gz``. The hash is CDK's fingerprint of the
+        archive, which is byte-identical for unchanged inputs: same key, no model redeploy.
+        """
+        staging = AssetStaging(
+            self, "ModelArtifact", source_path=str(artifact), asset_hash_type=AssetHashType.SOURCE
+        )
+        location = self.synthesizer.add_file_asset(
+            file_name=staging.relative_staged_path(self),
+            packaging=staging.packaging,
+            source_hash=f"{staging.asset_hash}.tar",
+            display_name="model.tar.gz",
+        )
+        return ModelData(bucket_name=location.bucket_name, object_key=location.object_key)
+
+
+def _stage_container_context(context_dir: Path) -> Path:
+    """The image build context: only the Dockerfile and the pinned model requirements.
+
+    Same relative layout as the repository, so ``docker build -f container/Dockerfile .`` from
+    the repository root builds the same image.
+    """
+    for relative in (DOCKERFILE, MODEL_REQUIREMENTS):
+        target = context_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / relative, target)
+    return context_dir

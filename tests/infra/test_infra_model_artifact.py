@@ -1,0 +1,93 @@
+"""model.tar.gz: the layout the SageMaker toolkit expects, byte-identical across builds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from stacks.model_artifact import (
+    DARKNET_FILES,
+    FIXED_MTIME,
+    MODEL_CODE_DIR,
+    ModelArtifactError,
+    build_model_artifact,
+)
+from stacks.settings import Settings
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory) -> Path:
+    return build_model_artifact(tmp_path_factory.mktemp("a") / "model.tar.gz", Settings())
+
+
+def test_two_builds_are_byte_identical(artifact: Path, tmp_path: Path) -> None:
+    # A copy of the package with fresh mtimes must not change a single byte.
+    code_copy = tmp_path / "model_code"
+    shutil.copytree(MODEL_CODE_DIR, code_copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in code_copy.rglob("*"):
+        os.utime(path, (1_900_000_000, 1_900_000_000))
+    second = build_model_artifact(tmp_path / "model.tar.gz", Settings(), model_code_dir=code_copy)
+    assert sha256(second) == sha256(artifact)
+
+
+def test_layout_is_what_the_toolkit_loads(artifact: Path) -> None:
+    with tarfile.open(artifact) as tar:
+        names = tar.getnames()
+        members = tar.getmembers()
+        config = json.loads(tar.extractfile("config.json").read())
+        handler = tar.extractfile("code/inference.py").read()
+    assert "code/inference.py" in names
+    assert "code/model_code/__init__.py" in names
+    assert "code/model_code/inference.py" in names
+    for name in DARKNET_FILES:
+        assert f"weights/{name}" in names
+    assert handler == (MODEL_CODE_DIR / "inference.py").read_bytes()
+    assert config == Settings().engine_config()
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.startswith(("/", "..")) or "/../" in n]
+    files = [m for m in members if m.isfile()]
+    assert [m.name for m in files] == sorted(m.name for m in files)
+    for member in members:
+        assert (member.uid, member.gid, member.uname, member.gname) == (0, 0, "", "")
+        assert member.mtime == FIXED_MTIME
+        assert member.mode == (0o755 if member.isdir() else 0o644)
+
+
+def test_gzip_header_carries_no_time_or_name(artifact: Path) -> None:
+    header = artifact.read_bytes()[:10]
+    assert header[:2] == b"\x1f\x8b"
+    assert header[3] & 0x08 == 0  # FNAME flag: no file name stored
+    assert header[4:8] == b"\x00\x00\x00\x00"  # MTIME
+
+
+def test_yolox_weights_replace_the_darknet_files(tmp_path: Path) -> None:
+    weights = tmp_path / "yolox_s.onnx"
+    weights.write_bytes(b"not really onnx, only packaged")
+    settings = Settings(detector="yolox-onnx", weights=str(weights))
+    artifact = build_model_artifact(tmp_path / "out" / "model.tar.gz", settings)
+    with tarfile.open(artifact) as tar:
+        names = tar.getnames()
+        config = json.loads(tar.extractfile("config.json").read())
+        packaged = tar.extractfile("weights/yolox_s.onnx").read()
+    assert packaged == weights.read_bytes()
+    assert not [n for n in names if n.startswith("weights/yolov3")]
+    assert config["detector"] == "yolox-onnx"
+    assert config["weights"] == "weights/yolox_s.onnx"
+
+
+def test_missing_handler_is_a_clear_error(tmp_path: Path) -> None:
+    package = tmp_path / "model_code"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    with pytest.raises(ModelArtifactError, match="inference.py"):
+        build_model_artifact(tmp_path / "model.tar.gz", Settings(), model_code_dir=package)

@@ -1,0 +1,104 @@
+"""Fixtures: a moto server over HTTP, a fake SageMaker runtime endpoint, and fresh resources."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.integration.lambdas.fake_sagemaker_runtime import FakeAsyncEndpoint
+from tests.integration.lambdas.lambda_harness import (
+    ENDPOINT,
+    JOB_OPTIONS,
+    MAX_VIDEO_BYTES,
+    REGION,
+    TABLE,
+    WORK_BUCKET,
+    Aws,
+    create_resources,
+    free_port,
+    wait_for,
+)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """A moto server in its own process on a free loopback port."""
+    port = free_port()
+    server = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/moto-api/data.json", timeout_s=30)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def fake_endpoint() -> Iterator[FakeAsyncEndpoint]:
+    endpoint = FakeAsyncEndpoint(work_bucket=WORK_BUCKET).start()
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
+def aws(moto_url: str, fake_endpoint: FakeAsyncEndpoint, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    """Fresh moto state, the Lambda environment, and handles to feed and observe the handlers."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"))
+    fake_endpoint.reset()
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": fake_endpoint.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    config = Config(max_pool_connections=32)
+    s3, sqs, sns, dynamodb = (
+        boto3.client(service, config=config) for service in ("s3", "sqs", "sns", "dynamodb")
+    )
+    made = create_resources(s3, sqs, sns, dynamodb)
+    for name, value in {
+        "JOBS_TABLE": TABLE,
+        "NOTIFY_TOPIC_ARN": made["notify_topic"],
+        "WORK_BUCKET": WORK_BUCKET,
+        "ENDPOINT_NAME": ENDPOINT,
+        "INPUT_PREFIX": "videos/",
+        "VIDEO_SUFFIXES": ".mp4,.mov,.avi,.mkv,.webm",
+        "MAX_VIDEO_BYTES": str(MAX_VIDEO_BYTES),
+        "INVOCATION_TIMEOUT_S": "3600",
+        "REQUEST_TTL_S": "21600",
+        "JOB_OPTIONS": json.dumps(JOB_OPTIONS),
+        "INVOKE_MAX_ATTEMPTS": "3",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return Aws(
+        endpoint=fake_endpoint,
+        s3=s3,
+        sqs=sqs,
+        sns=sns,
+        events_queue=made["up"],
+        inbox_queue=made["inbox"],
+        inference_queue=made["sm"],
+        notify_topic=made["notify_topic"],
+        results_topic=made["results_topic"],
+    )

@@ -1,0 +1,160 @@
+"""TrackOptions validation and track_video with the real yolov3-tiny detector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from model_code.detectors import Detector
+from model_code.pipeline import OptionsError, TrackOptions, detector_for, track_video
+from model_code.video import VideoError
+
+
+@pytest.fixture(scope="module")
+def yolo() -> Detector:
+    return detector_for(TrackOptions())
+
+
+def test_default_options_round_trip() -> None:
+    options = TrackOptions()
+    assert TrackOptions.from_dict({}) == options
+    assert TrackOptions.from_dict(options.to_dict()) == options
+    assert options.to_dict() == {
+        "detector": "yolov3-tiny",
+        "stride": 1,
+        "classes": ["person"],
+        "annotate": False,
+        "score_threshold": 0.1,
+        "batch_size": 1,
+        "tracker": {},
+    }
+
+
+def test_batch_size_defaults_per_detector() -> None:
+    base = TrackOptions.from_dict({})
+    assert TrackOptions.from_dict({"detector": "yolox-onnx"}, base=base).batch_size == 8
+    assert TrackOptions.from_dict({"stride": 2}, base=base).batch_size == 1
+    assert TrackOptions.from_dict({"batch_size": 4}).batch_size == 4
+
+
+def test_options_override_a_base_and_merge_tracker_settings() -> None:
+    base = TrackOptions.from_dict({"stride": 2, "tracker": {"track_buffer": 60}})
+    options = TrackOptions.from_dict(
+        {"classes": "person, car", "tracker": {"high_threshold": 0.5}}, base=base
+    )
+    assert options.stride == 2
+    assert options.classes == ("person", "car")
+    assert options.tracker == {"track_buffer": 60, "high_threshold": 0.5}
+
+
+def test_unknown_options_are_named() -> None:
+    with pytest.raises(OptionsError, match="unknown option\\(s\\): colour, fps;"):
+        TrackOptions.from_dict({"colour": "red", "fps": 3, "stride": 2})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"stride": 0}, "'stride' must be >= 1"),
+        ({"stride": "2"}, "'stride' must be a whole number"),
+        ({"stride": True}, "'stride' must be a whole number"),
+        ({"batch_size": 0}, "'batch_size' must be between 1 and 64"),
+        ({"score_threshold": 1.5}, "'score_threshold' must be within 0..1"),
+        ({"annotate": "yes"}, "'annotate' must be true or false"),
+        ({"classes": []}, "'classes' must name at least one class"),
+        ({"classes": [1]}, "'classes' must be a list of class names"),
+        ({"detector": ""}, "'detector' must be a detector name"),
+        ({"tracker": {"bogus": 1}}, "bogus"),
+        ({"tracker": {"high_threshold": 2}}, "high_threshold"),
+        ({"tracker": []}, "'tracker' must be an object"),
+    ],
+)
+def test_bad_options_say_what_is_wrong(options: dict, message: str) -> None:
+    with pytest.raises(OptionsError, match=message):
+        TrackOptions.from_dict(options)
+
+
+def test_options_must_be_an_object() -> None:
+    with pytest.raises(OptionsError, match="must be a JSON object"):
+        TrackOptions.from_dict(["stride", 2])  # type: ignore[arg-type]
+
+
+def _mot_rows(path: Path) -> np.ndarray:
+    text = path.read_text().strip()
+    return np.loadtxt(path, delimiter=",", ndmin=2) if text else np.zeros((0, 10))
+
+
+@pytest.mark.slow
+def test_sample_clip_strided_counts_match_the_tracks_file(
+    sample_video: Path, tmp_path: Path, yolo: Detector
+) -> None:
+    options = TrackOptions.from_dict({"stride": 10, "batch_size": 4, "annotate": True})
+    summary = track_video(sample_video, tmp_path, options, detector=yolo, job_id="job-1")
+
+    rows = _mot_rows(tmp_path / "tracks.txt")
+    assert len(rows) > 0, "the sample clip has people in it; expected some tracks"
+    assert summary["counts"] == {
+        "frames_processed": 30,
+        "frames_decoded": 300,
+        "tracks": len(set(rows[:, 1].astype(int))),
+        "detections": len(rows),
+    }
+    assert set(rows[:, 0].astype(int)) <= set(range(1, 301, 10))
+    assert rows[:, 1].min() == 1
+    assert (rows[:, 7:] == -1).all()
+
+    lines = [json.loads(line) for line in (tmp_path / "tracks.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in lines] == list(range(1, 301, 10))
+    assert sum(len(r["objects"]) for r in lines) == len(rows)
+    assert {o["label"] for r in lines for o in r["objects"]} == {"person"}
+
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    assert summary["job_id"] == "job-1" and summary["status"] == "SUCCEEDED"
+    assert summary["video"] == {
+        "codec": "h264",
+        "fps": 10.0,
+        "frames": 300,
+        "width": 768,
+        "height": 432,
+        "duration_s": 30.0,
+    }
+    assert summary["options"] == options.to_dict()
+    assert summary["versions"]["detector"] == "yolov3-tiny"
+    assert set(summary["timings"]) == {
+        "download_s",
+        "decode_s",
+        "detect_s",
+        "track_s",
+        "write_s",
+        "total_s",
+    }
+    assert summary["artifacts"]["annotated"] == str(tmp_path / "annotated.mp4")
+    with av.open(summary["artifacts"]["annotated"]) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert float(stream.average_rate) == pytest.approx(1.0)
+        assert sum(1 for _ in container.decode(stream)) == 30
+
+
+@pytest.mark.slow
+def test_truncated_video_is_tracked_as_far_as_it_decodes(
+    make_clip, tmp_path: Path, yolo: Detector
+) -> None:
+    data = make_clip(frames=40, faststart=True, noise=True).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    summary = track_video(cut, tmp_path / "out", TrackOptions(stride=2), detector=yolo)
+    assert 0 < summary["counts"]["frames_processed"] < 20
+    assert summary["video"]["frames"] == 40
+    assert any("probably truncated" in w for w in summary["warnings"])
+
+
+def test_unusable_video_raises_video_error(tmp_path: Path, yolo: Detector) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    with pytest.raises(VideoError, match="not a video"):
+        track_video(bad, tmp_path / "out", detector=yolo)

@@ -1,0 +1,96 @@
+"""The writers: MOT txt, JSONL, summary JSON and the annotated H.264 video."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from model_code.results import (
+    AnnotatedVideoWriter,
+    JsonlWriter,
+    MotWriter,
+    id_colour,
+    label_name,
+    write_summary,
+)
+
+IDS = np.array([1, 7], np.int64)
+BOXES = np.array([[10.0, 20.0, 40.5, 80.25], [100.126, 5.0, 120.0, 45.0]], np.float32)
+SCORES = np.array([0.91234, 0.3], np.float32)
+LABELS = np.array([0, 2], np.int64)
+
+
+def test_mot_rows_are_xywh_with_two_decimals_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "tracks.txt"
+    with MotWriter(path) as mot:
+        mot.write(4, IDS, BOXES, SCORES)
+        mot.write(7, IDS[:0], BOXES[:0], SCORES[:0])
+        mot.write(10, IDS[1:], BOXES[1:], SCORES[1:])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "4,1,10.00,20.00,30.50,60.25,0.91,-1,-1,-1"
+    assert lines[1] == "4,7,100.13,5.00,19.87,40.00,0.30,-1,-1,-1"
+    assert lines[2].startswith("10,7,")
+    assert (mot.rows, mot.track_ids) == (3, {1, 7})
+    parsed = np.loadtxt(path, delimiter=",")
+    assert parsed.shape == (3, 10)
+    assert parsed[:, 0].tolist() == [4, 4, 10]
+
+
+def test_jsonl_has_one_line_per_frame_with_times_from_source_fps(tmp_path: Path) -> None:
+    path = tmp_path / "tracks.jsonl"
+    with JsonlWriter(path, fps=10.0, class_names=("person", "bicycle", "car")) as jsonl:
+        jsonl.write(1, IDS, BOXES, SCORES, LABELS)
+        jsonl.write(4, IDS[:0], BOXES[:0], SCORES[:0], LABELS[:0])
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["frame"] for r in records] == [1, 4]
+    assert [r["t"] for r in records] == [0.0, 0.3]
+    assert records[1]["objects"] == []
+    first = records[0]["objects"]
+    assert first[0] == {"id": 1, "box": [10.0, 20.0, 30.5, 60.25], "score": 0.91, "label": "person"}
+    assert first[1]["label"] == "car" and first[1]["id"] == 7
+
+
+def test_label_names_fall_back_to_the_id() -> None:
+    assert label_name(("person",), 0) == "person"
+    assert label_name(("person",), 5) == "5"
+    assert label_name(None, 3) == "3"
+
+
+def test_summary_round_trips(tmp_path: Path) -> None:
+    summary = {"job_id": "j1", "counts": {"tracks": 2}, "artifacts": {"annotated": None}}
+    path = write_summary(tmp_path / "summary.json", summary)
+    assert json.loads(path.read_text()) == summary
+
+
+def test_id_colours_are_stable_and_distinct() -> None:
+    assert id_colour(3) == id_colour(3)
+    assert len({id_colour(i) for i in range(1, 21)}) == 20
+
+
+def test_annotated_video_is_h264_with_even_size_and_every_frame(tmp_path: Path) -> None:
+    path = tmp_path / "annotated.mp4"
+    with AnnotatedVideoWriter(path, width=161, height=97, fps=10 / 3) as writer:
+        for _ in range(12):
+            image = np.full((97, 161, 3), 40, np.uint8)
+            writer.write(image, IDS[:1], BOXES[:1])
+    assert writer.frames == 12
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.average_rate == Fraction(10, 3)
+        frames = [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
+    assert len(frames) == 12
+    assert frames[0].shape == (96, 160, 3)
+    # The box outline is drawn in id 1's colour (BGR) on the grey background.
+    edge = frames[0][50, 10].astype(int)
+    assert np.abs(edge - np.array(id_colour(1))).max() < 40
+
+
+def test_annotated_writer_rejects_bad_rate(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="fps must be positive"):
+        AnnotatedVideoWriter(tmp_path / "x.mp4", 64, 64, 0.0)
