@@ -18,6 +18,10 @@ export CDK_HOME := $(CURDIR)/.cache/cdk
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONPATH := $(CURDIR)
+# Libraries that cache under XDG (onnxruntime writes a device id on import) stay in the checkout;
+# pip keeps its own cache where it always is.
+export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
+export XDG_CACHE_HOME := $(CURDIR)/.cache/xdg
 
 # Stamps are keyed on the content of the pinned sets, so an unchanged set is a no-op.
 PY_HASH := $(shell cat requirements/model.txt requirements/infra.txt requirements/dev.txt requirements/weights.txt | sha256sum | cut -c1-16)

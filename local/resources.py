@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import boto3
 
+from stacks.settings import ResourceNames
+
 # How often a message may be received (and its handler fail) before it moves to the queue's DLQ.
 MAX_RECEIVE_COUNT = 3
-
-
-class ResourceNamesLike(Protocol):
-    input_bucket: str
-    work_bucket: str
-    jobs_table: str
-    success_topic: str
-    error_topic: str
-    notifications_topic: str
-    endpoint_name: str
 
 
 @dataclass(frozen=True)
@@ -41,7 +33,7 @@ class LocalResources:
 
 
 def create_resources(
-    session: boto3.Session, names: ResourceNamesLike, *, input_prefix: str
+    session: boto3.Session, names: ResourceNames, *, input_prefix: str
 ) -> LocalResources:
     """Create everything the Lambdas and the emulator talk to, named as in a deployment."""
     s3 = session.client("s3")
@@ -51,7 +43,7 @@ def create_resources(
 
     for bucket in (names.input_bucket, names.work_bucket):
         s3.create_bucket(Bucket=bucket)
-    _create_jobs_table(dynamodb, names.jobs_table)
+    create_jobs_table(dynamodb, names.jobs_table)
 
     topic_arns = {
         name: sns.create_topic(Name=name)["TopicArn"]
@@ -95,7 +87,8 @@ def create_resources(
     )
 
 
-def _create_jobs_table(dynamodb: Any, table_name: str) -> None:
+def create_jobs_table(dynamodb: Any, table_name: str) -> None:
+    """The jobs table as the data stack defines it: key `job_id`, index `by_status`."""
     dynamodb.create_table(
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",

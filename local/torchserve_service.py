@@ -77,7 +77,7 @@ def write_config(run_dir: Path, env: Mapping[str, str]) -> tuple[Path, dict[str,
         f"inference_address=http://{LOCALHOST}:{ports['inference']}",
         f"management_address=http://{LOCALHOST}:{ports['management']}",
         f"metrics_address=http://{LOCALHOST}:{ports['metrics']}",
-        f"vmargs=-XX:-UseContainerSupport -Djava.io.tmpdir={tmp_dir}",
+        f"vmargs=-XX:-UseContainerSupport -XX:-UsePerfData -Djava.io.tmpdir={tmp_dir}",
         f"model_store={run_dir / 'model-store'}",
     ]
     config_path = run_dir / "ts.properties"
@@ -103,7 +103,7 @@ def start_torchserve(
             "TMPDIR": str(ts_dir / "tmp"),
             "LOG_LOCATION": str(ts_dir / "logs"),
             "METRICS_LOCATION": str(ts_dir / "logs"),
-            "JAVA_TOOL_OPTIONS": f"-Djava.io.tmpdir={ts_dir / 'tmp'}",
+            "JAVA_TOOL_OPTIONS": f"-XX:-UsePerfData -Djava.io.tmpdir={ts_dir / 'tmp'}",
         }
     )
     config_path, ports = write_config(ts_dir, env)

@@ -11,10 +11,11 @@ import json
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import numpy as np
+
+from model_code.closing import Closing
 
 TRACKS_MOT = "tracks.txt"
 TRACKS_JSONL = "tracks.jsonl"
@@ -37,7 +38,7 @@ def label_name(class_names: Sequence[str] | Mapping[int, str] | None, label: int
     return str(label)
 
 
-class _TextWriter:
+class _TextWriter(Closing):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._handle: IO[str] | None = self.path.open("w", encoding="utf-8", newline="\n")
@@ -51,17 +52,6 @@ class _TextWriter:
         if self._handle is None:
             raise ValueError(f"{self.path.name} is already closed")
         self._handle.write(text)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class MotWriter(_TextWriter):
@@ -161,7 +151,7 @@ def draw_tracks(image: np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray) -> n
     return image
 
 
-class AnnotatedVideoWriter:
+class AnnotatedVideoWriter(Closing):
     """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes and ids drawn.
 
     yuv420p needs even dimensions, so an odd last row or column is cropped.
@@ -202,14 +192,3 @@ class AnnotatedVideoWriter:
             self._container.mux(packet)
         self._container.close()
         self._container = None
-
-    def __enter__(self) -> AnnotatedVideoWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -15,10 +15,11 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import cv2
 import numpy as np
+
+from model_code.closing import Closing
 
 FALLBACK_FPS = 30.0
 MAX_PLAUSIBLE_FPS = 1000.0
@@ -92,7 +93,7 @@ def _looks_like_mp4(path: Path) -> bool:
     return len(head) >= 8 and head[4:8] == b"ftyp"
 
 
-class VideoReader:
+class VideoReader(Closing):
     """`with VideoReader(path, stride=3) as video:` then `for frame_number, bgr in video:`.
 
     Frame numbers are 1-based source frame numbers: stride 3 yields frames 1, 4, 7, ...
@@ -195,14 +196,3 @@ class VideoReader:
         if self._capture is not None:
             self._capture.release()
             self._capture = None
-
-    def __enter__(self) -> VideoReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

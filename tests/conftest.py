@@ -14,6 +14,7 @@ os.environ.setdefault("JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(REPO_ROOT / ".cache
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 os.environ.setdefault("CDK_HOME", str(REPO_ROOT / ".cache" / "cdk"))
+os.environ.setdefault("XDG_CACHE_HOME", str(REPO_ROOT / ".cache" / "xdg"))
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ _UNIT_INTERVAL = (
     "duplicate_iou",
     "noise_scale_floor",
     "lost_box_expansion",
+    "momentum_weight",
 )
 
 
@@ -43,6 +44,9 @@ class TrackerConfig:
     often occluded or merged, boxes from the second stage barely move it. `lost_box_expansion`
     grows lost tracks' and detections' boxes by that fraction per side when re-finding lost
     tracks (0: off), since a lost track's coasted prediction drifts from where the person is.
+    `momentum_weight` adds to the first-stage cost that weight times how far (in half turns,
+    minus a quarter turn, times the score) a detection lies off the track's observed direction of
+    motion over its last few observations (0: off).
     A tracked/lost pair of the same class overlapping by more than `duplicate_iou` is one object
     twice; the younger track is dropped.
 
@@ -50,8 +54,8 @@ class TrackerConfig:
     `max_aspect_ratio`; 0 and None switch those filters off.
     """
 
-    high_threshold: float = 0.5
-    low_threshold: float = 0.1
+    high_threshold: float = 0.55
+    low_threshold: float = 0.2
     new_track_threshold: float = 0.8
     match_threshold: float = 0.9
     low_match_threshold: float = 0.5
@@ -59,9 +63,10 @@ class TrackerConfig:
     track_buffer: int = 45
     fuse_score: bool = True
     score_scaled_noise: bool = True
-    noise_scale_floor: float = 0.5
+    noise_scale_floor: float = 0.7
     noise_scale_gain: float = 5.0
-    lost_box_expansion: float = 0.1
+    lost_box_expansion: float = 0.15
+    momentum_weight: float = 0.1
     duplicate_iou: float = 0.85
     min_box_area: float = 100.0
     max_aspect_ratio: float | None = 1.6

@@ -16,6 +16,8 @@ from model_code.tracking.config import TrackerConfig
 from model_code.tracking.matching import association_cost, iou_matrix, linear_assignment
 
 _NO_INDEX = np.zeros(0, dtype=np.intp)
+# Observations spanned by a track's motion direction for the momentum cost.
+_DIRECTION_SPAN = 3
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,11 @@ class ByteTracker:
         self._labels = np.zeros(0, dtype=np.int64)
         self._last_seen = np.zeros(0, dtype=np.int64)
         self._first_seen = np.zeros(0, dtype=np.int64)
+        # Last observed box (xyah), the origin of the momentum term's direction to a detection.
+        self._observed = np.zeros((0, 4))
+        # Centres of the last few observations (oldest first) and the unit direction across them.
+        self._recent_centres = np.zeros((0, _DIRECTION_SPAN, 2))
+        self._direction = np.zeros((0, 2))
 
     def update(
         self, boxes_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray | None = None
@@ -124,6 +131,7 @@ class ByteTracker:
             labels,
             cfg.match_threshold,
             cfg.lost_box_expansion,
+            cfg.momentum_weight,
         )
         # 2) low-score detections against tracks that were being tracked and are still unmatched.
         tracked_left = pool_left[~self._lost[pool_left]]
@@ -180,6 +188,7 @@ class ByteTracker:
         labels: np.ndarray,
         threshold: float,
         expand_lost: float = 0.0,
+        momentum_weight: float = 0.0,
     ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
         """Match a subset of tracks to a subset of detections.
 
@@ -204,9 +213,44 @@ class ByteTracker:
                     track_labels[track_index[lost]],
                     labels[det_index],
                 )
+        if momentum_weight > 0.0:
+            self._add_direction_cost(
+                cost, track_index, boxes[det_index], det_index, weights, momentum_weight
+            )
         pairs, free_tracks, free_dets = linear_assignment(cost, threshold)
         matched = (track_index[pairs[:, 0]], det_index[pairs[:, 1]])
         return matched, track_index[free_tracks], det_index[free_dets]
+
+    def _add_direction_cost(
+        self,
+        cost: np.ndarray,
+        track_index: np.ndarray,
+        det_boxes: np.ndarray,
+        det_index: np.ndarray,
+        weights: np.ndarray | None,
+        momentum_weight: float,
+    ) -> None:
+        """Add, in place, `momentum_weight` times a term in [-0.5, 0.5] (times the score).
+
+        The term is low when a detection lies along the track's recent direction of motion: the
+        angle between that direction and the line from the track's last observed centre to the
+        detection's centre, in half turns, minus a quarter turn. Tracks without a direction yet
+        get 0. Only overlapping pairs get it, since the others are far above any match threshold.
+        """
+        rows, cols = np.nonzero(cost < 1.0)
+        if len(rows) == 0:
+            return
+        tracks = track_index[rows]
+        direction = self._direction[tracks]
+        box = det_boxes[cols]
+        offset = 0.5 * (box[:, :2] + box[:, 2:]) - self._observed[tracks, :2]
+        length = np.sqrt((offset * offset).sum(axis=1))
+        cosine = (offset * direction).sum(axis=1) / np.maximum(length, 1e-6)
+        term = (np.arccos(np.clip(cosine, -1.0, 1.0)) - 0.5 * np.pi) / np.pi
+        term[~direction.any(axis=1)] = 0.0
+        if weights is not None:
+            term *= weights[det_index[cols]]
+        cost[rows, cols] += momentum_weight * term
 
     def _correct(self, rows: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> None:
         cfg = self.config
@@ -215,9 +259,12 @@ class ByteTracker:
             if cfg.score_scaled_noise
             else None
         )
+        measurements = kalman.xyxy_to_xyah(boxes)
         self._mean[rows], self._cov[rows] = kalman.update(
-            self._mean[rows], self._cov[rows], kalman.xyxy_to_xyah(boxes), noise_scale
+            self._mean[rows], self._cov[rows], measurements, noise_scale
         )
+        self._observed[rows] = measurements
+        self._record_direction(rows, measurements[:, :2])
         self._lost[rows] = False
         self._last_seen[rows] = self.frame_id
         self._scores[rows] = scores
@@ -225,6 +272,18 @@ class ByteTracker:
         if len(newly_confirmed):
             self._confirmed[newly_confirmed] = True
             self._ids[newly_confirmed] = self._take_ids(len(newly_confirmed))
+
+    def _record_direction(self, rows: np.ndarray, centres: np.ndarray) -> None:
+        history = self._recent_centres[rows]
+        offset = centres - history[:, 0]
+        length = np.sqrt((offset**2).sum(axis=1, keepdims=True))
+        moved = length[:, 0] > 1e-6
+        direction = self._direction[rows]
+        direction[moved] = offset[moved] / length[moved]
+        self._direction[rows] = direction
+        history[:, :-1] = history[:, 1:]
+        history[:, -1] = centres
+        self._recent_centres[rows] = history
 
     def _take_ids(self, count: int) -> np.ndarray:
         ids = np.arange(self._next_id, self._next_id + count, dtype=np.int64)
@@ -267,10 +326,14 @@ class ByteTracker:
         self._labels = self._labels[keep]
         self._last_seen = self._last_seen[keep]
         self._first_seen = self._first_seen[keep]
+        self._observed = self._observed[keep]
+        self._recent_centres = self._recent_centres[keep]
+        self._direction = self._direction[keep]
 
     def _spawn(self, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> None:
         count = len(boxes)
-        mean, cov = kalman.initiate(kalman.xyxy_to_xyah(boxes))
+        measurements = kalman.xyxy_to_xyah(boxes)
+        mean, cov = kalman.initiate(measurements)
         # On the very first frame there is nothing to confirm against, so tracks start confirmed.
         confirmed = self.frame_id == 1
         ids = self._take_ids(count) if confirmed else np.zeros(count, dtype=np.int64)
@@ -284,6 +347,10 @@ class ByteTracker:
         self._labels = np.concatenate([self._labels, labels])
         self._last_seen = np.concatenate([self._last_seen, frame])
         self._first_seen = np.concatenate([self._first_seen, frame])
+        self._observed = np.concatenate([self._observed, measurements])
+        centres = np.repeat(measurements[:, None, :2], _DIRECTION_SPAN, axis=1)
+        self._recent_centres = np.concatenate([self._recent_centres, centres])
+        self._direction = np.concatenate([self._direction, np.zeros((count, 2))])
 
     def _report(self) -> TrackedObjects:
         rows = np.flatnonzero(self._confirmed & ~self._lost)

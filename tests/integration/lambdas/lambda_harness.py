@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdas import complete, jobs, submit
+from local.resources import create_jobs_table
 from tests.integration.lambdas.fake_sagemaker_runtime import FakeAsyncEndpoint
 
 REGION = "us-east-1"
@@ -179,26 +180,7 @@ class Aws:
 def create_resources(s3: Any, sqs: Any, sns: Any, dynamodb: Any) -> dict[str, str]:
     s3.create_bucket(Bucket=INPUT_BUCKET)
     s3.create_bucket(Bucket=WORK_BUCKET)
-    dynamodb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "job_id", "AttributeType": "S"},
-            {"AttributeName": "status", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": jobs.STATUS_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "status", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    create_jobs_table(dynamodb, TABLE)
     urls = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("up", "inbox", "sm")}
     arns = {
         name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
