@@ -42,24 +42,36 @@ def ours(config: TrackerConfig | None = None) -> Runner:
     return Runner("ours", make)
 
 
-def authors() -> Runner:
-    """ifzhang/ByteTrack via the `bytetracker` PyPI packaging (takes a torch (N, 6) tensor)."""
+def authors_input(boxes: np.ndarray, scores: np.ndarray):
+    """The authors' tracker input: a float32 torch (N, 6) tensor of x1, y1, x2, y2, score, 0."""
     import torch
+
+    dets = np.zeros((len(boxes), 6), dtype=np.float32)
+    dets[:, :4] = boxes
+    dets[:, 4] = scores
+    return torch.from_numpy(dets)
+
+
+def authors_tracker(fps: float):
+    """ifzhang/ByteTrack via the `bytetracker` PyPI packaging, with the anchor settings."""
     from bytetracker import BYTETracker
 
+    return BYTETracker(
+        track_thresh=ANCHOR_HIGH,
+        track_buffer=ANCHOR_BUFFER,
+        match_thresh=ANCHOR_MATCH,
+        frame_rate=fps,
+    )
+
+
+def authors() -> Runner:
+    import bytetracker  # noqa: F401  (fail here, with ImportError, when the peer is missing)
+
     def make(fps: float) -> UpdateFn:
-        tracker = BYTETracker(
-            track_thresh=ANCHOR_HIGH,
-            track_buffer=ANCHOR_BUFFER,
-            match_thresh=ANCHOR_MATCH,
-            frame_rate=fps,
-        )
+        tracker = authors_tracker(fps)
 
         def update(boxes: np.ndarray, scores: np.ndarray) -> Frame:
-            dets = np.zeros((len(boxes), 6), dtype=np.float32)
-            dets[:, :4] = boxes
-            dets[:, 4] = scores
-            out = tracker.update(torch.from_numpy(dets), None)
+            out = tracker.update(authors_input(boxes, scores), None)
             if len(out) == 0:
                 return np.zeros(0, dtype=np.int64), np.zeros((0, 4)), np.zeros(0)
             return out[:, 4].astype(np.int64), out[:, :4].astype(np.float64), out[:, 6]
@@ -69,27 +81,39 @@ def authors() -> Runner:
     return Runner("authors (bytetracker 0.3.2)", make)
 
 
-def roboflow() -> Runner:
-    """`trackers` 2.6.1 ByteTrackTracker (reports detection boxes; untracked ones get id -1)."""
+def roboflow_input(boxes: np.ndarray, scores: np.ndarray):
+    """`trackers` input: supervision Detections, all of one class."""
     import supervision as sv
+
+    return sv.Detections(
+        xyxy=boxes.astype(np.float32).reshape(-1, 4),
+        confidence=scores.astype(np.float32),
+        class_id=np.zeros(len(boxes), dtype=int),
+    )
+
+
+def roboflow_tracker(fps: float):
+    """`trackers` 2.6.1 ByteTrackTracker with the anchor settings."""
     from trackers import ByteTrackTracker
 
+    return ByteTrackTracker(
+        lost_track_buffer=ANCHOR_BUFFER,
+        frame_rate=fps,
+        high_conf_det_threshold=ANCHOR_HIGH,
+        track_activation_threshold=ANCHOR_HIGH + 0.1,
+        minimum_iou_threshold=1.0 - ANCHOR_MATCH,
+    )
+
+
+def roboflow() -> Runner:
+    """`trackers` reports detection boxes; untracked ones get id -1 and are dropped."""
+    import trackers  # noqa: F401  (fail here, with ImportError, when the peer is missing)
+
     def make(fps: float) -> UpdateFn:
-        tracker = ByteTrackTracker(
-            lost_track_buffer=ANCHOR_BUFFER,
-            frame_rate=fps,
-            high_conf_det_threshold=ANCHOR_HIGH,
-            track_activation_threshold=ANCHOR_HIGH + 0.1,
-            minimum_iou_threshold=1.0 - ANCHOR_MATCH,
-        )
+        tracker = roboflow_tracker(fps)
 
         def update(boxes: np.ndarray, scores: np.ndarray) -> Frame:
-            dets = sv.Detections(
-                xyxy=boxes.astype(np.float32).reshape(-1, 4),
-                confidence=scores.astype(np.float32),
-                class_id=np.zeros(len(boxes), dtype=int),
-            )
-            out = tracker.update(dets)
+            out = tracker.update(roboflow_input(boxes, scores))
             ids = np.asarray(out.tracker_id if out.tracker_id is not None else [], dtype=np.int64)
             keep = ids >= 0
             conf = out.confidence if out.confidence is not None else np.ones(len(ids))

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.peers import ANCHOR_BUFFER, ANCHOR_HIGH, ANCHOR_MATCH
+from bench import peers
 from model_code.tracking import ByteTracker
 
 REPEATS = 3
@@ -88,49 +88,22 @@ def ours() -> SpeedPeer:
 
 
 def authors() -> SpeedPeer:
-    import torch
-    from bytetracker import BYTETracker
-
-    def prepare(boxes: np.ndarray, scores: np.ndarray):
-        dets = np.zeros((len(boxes), 6), dtype=np.float32)
-        dets[:, :4] = boxes
-        dets[:, 4] = scores
-        return torch.from_numpy(dets)
+    import bytetracker  # noqa: F401  (ImportError when the peer is missing)
 
     def make(fps: float):
-        tracker = BYTETracker(
-            track_thresh=ANCHOR_HIGH,
-            track_buffer=ANCHOR_BUFFER,
-            match_thresh=ANCHOR_MATCH,
-            frame_rate=fps,
-        )
+        tracker = peers.authors_tracker(fps)
         return lambda dets: tracker.update(dets, None)
 
-    return SpeedPeer("authors (bytetracker 0.3.2)", prepare, make)
+    return SpeedPeer("authors (bytetracker 0.3.2)", peers.authors_input, make)
 
 
 def roboflow() -> SpeedPeer:
-    import supervision as sv
-    from trackers import ByteTrackTracker
-
-    def prepare(boxes: np.ndarray, scores: np.ndarray):
-        return sv.Detections(
-            xyxy=boxes.astype(np.float32).reshape(-1, 4),
-            confidence=scores.astype(np.float32),
-            class_id=np.zeros(len(boxes), dtype=int),
-        )
+    import trackers  # noqa: F401  (ImportError when the peer is missing)
 
     def make(fps: float):
-        tracker = ByteTrackTracker(
-            lost_track_buffer=ANCHOR_BUFFER,
-            frame_rate=fps,
-            high_conf_det_threshold=ANCHOR_HIGH,
-            track_activation_threshold=ANCHOR_HIGH + 0.1,
-            minimum_iou_threshold=1 - ANCHOR_MATCH,
-        )
-        return tracker.update
+        return peers.roboflow_tracker(fps).update
 
-    return SpeedPeer("trackers 2.6.1", prepare, make)
+    return SpeedPeer("trackers 2.6.1", peers.roboflow_input, make)
 
 
 def ms_per_frame(peer: SpeedPeer, frames: list[FrameInput], fps: float) -> float:
