@@ -15,17 +15,13 @@ from typing import IO, Any
 
 import numpy as np
 
+from model_code.boxes import mot_rows, xyxy_to_xywh
 from model_code.closing import Closing
 
 TRACKS_MOT = "tracks.txt"
 TRACKS_JSONL = "tracks.jsonl"
 SUMMARY_JSON = "summary.json"
 ANNOTATED_MP4 = "annotated.mp4"
-
-
-def xyxy_to_xywh(boxes_xyxy: np.ndarray) -> np.ndarray:
-    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
-    return np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
 
 
 def label_name(class_names: Sequence[str] | Mapping[int, str] | None, label: int) -> str:
@@ -65,13 +61,8 @@ class MotWriter(_TextWriter):
     def write(
         self, frame: int, ids: np.ndarray, boxes_xyxy: np.ndarray, scores: np.ndarray
     ) -> None:
-        xywh = xyxy_to_xywh(boxes_xyxy)
-        lines = [
-            f"{frame},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{float(score):.2f},-1,-1,-1\n"
-            for track_id, (x, y, w, h), score in zip(ids, xywh, scores, strict=True)
-        ]
-        self._write("".join(lines))
-        self.rows += len(lines)
+        self._write(mot_rows(frame, ids, boxes_xyxy, scores))
+        self.rows += len(ids)
         self.track_ids.update(int(i) for i in ids)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model_code.boxes import mot_rows, xywh_to_xyxy
 from model_code.tracking import ByteTracker, TrackerConfig
 
 
@@ -91,14 +92,6 @@ def track_detection_rows(
     return tracks, ms_per_frame
 
 
-def format_mot_rows(tracks: np.ndarray) -> str:
-    """MOT text, one `frame,id,x,y,w,h,score,-1,-1,-1` line per row."""
-    return "".join(
-        f"{int(f)},{int(i)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{s:.4f},-1,-1,-1\n"
-        for f, i, x, y, w, h, s in tracks.tolist()
-    )
-
-
 def track_detections_file(
     det_path: str | Path,
     fps: float,
@@ -112,6 +105,6 @@ def track_detections_file(
     tracks, ms_per_frame = track_detection_rows(rows, float(fps), config)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(format_mot_rows(tracks))
+    out.write_text(mot_rows(tracks[:, 0], tracks[:, 1], xywh_to_xyxy(tracks[:, 2:6]), tracks[:, 6]))
     frames = int(rows[:, 0].max()) if len(rows) else 0
     return TrackDetsResult(frames=frames, update_ms_per_frame=ms_per_frame, rows=len(tracks))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from model_code.boxes import iou_matrix
+
 try:
     import lap
 except ImportError:  # pragma: no cover - lap is pinned; scipy is the documented fallback
@@ -12,21 +14,6 @@ except ImportError:  # pragma: no cover - lap is pinned; scipy is the documented
 
 # Cost for pairs that must never match (different labels); far above any usable threshold.
 FORBIDDEN = 1e6
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in `a` (N, 4) with every box in `b` (M, 4), both xyxy; shape (N, M)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    ax1, ay1, ax2, ay2 = a[:, 0:1], a[:, 1:2], a[:, 2:3], a[:, 3:4]
-    bx1, by1, bx2, by2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
-    iw = np.minimum(ax2, bx2) - np.maximum(ax1, bx1)
-    ih = np.minimum(ay2, by2) - np.maximum(ay1, by1)
-    np.maximum(iw, 0.0, out=iw)
-    np.maximum(ih, 0.0, out=ih)
-    inter = iw * ih
-    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
-    return inter / np.maximum(union, 1e-9)
 
 
 def association_cost(

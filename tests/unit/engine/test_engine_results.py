@@ -25,15 +25,15 @@ SCORES = np.array([0.91234, 0.3], np.float32)
 LABELS = np.array([0, 2], np.int64)
 
 
-def test_mot_rows_are_xywh_with_two_decimals_and_counted(tmp_path: Path) -> None:
+def test_mot_rows_have_xywh_boxes_four_decimal_scores_and_are_counted(tmp_path: Path) -> None:
     path = tmp_path / "tracks.txt"
     with MotWriter(path) as mot:
         mot.write(4, IDS, BOXES, SCORES)
         mot.write(7, IDS[:0], BOXES[:0], SCORES[:0])
         mot.write(10, IDS[1:], BOXES[1:], SCORES[1:])
     lines = path.read_text().splitlines()
-    assert lines[0] == "4,1,10.00,20.00,30.50,60.25,0.91,-1,-1,-1"
-    assert lines[1] == "4,7,100.13,5.00,19.87,40.00,0.30,-1,-1,-1"
+    assert lines[0] == "4,1,10.00,20.00,30.50,60.25,0.9123,-1,-1,-1"
+    assert lines[1] == "4,7,100.13,5.00,19.87,40.00,0.3000,-1,-1,-1"
     assert lines[2].startswith("10,7,")
     assert (mot.rows, mot.track_ids) == (3, {1, 7})
     parsed = np.loadtxt(path, delimiter=",")
