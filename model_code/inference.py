@@ -26,6 +26,7 @@ from sagemaker_inference.errors import GenericInferenceToolkitError
 
 from model_code.detectors import Detector, DetectorError
 from model_code.pipeline import OptionsError, TrackOptions, detector_for, track_video
+from model_code.pricing import job_cost
 from model_code.results import SUMMARY_JSON, TRACKS_MOT, write_summary
 from model_code.storage import (
     StorageError,
@@ -265,6 +266,7 @@ def predict_fn(job: ManifestJob | RawVideoJob, model: EngineModel) -> dict[str, 
         summary = track_video(video, out_dir, options, detector=detector, job_id=job.job_id)
         summary["timings"]["download_s"] = round(download_s, 3)
         summary["timings"]["total_s"] = round(summary["timings"]["total_s"] + download_s, 3)
+        summary["cost"] = job_cost(summary["timings"]["total_s"])
         if isinstance(job, ManifestJob):
             summary["artifacts"] = {
                 name: artifact_uri(job.output, Path(local).name) if local else None

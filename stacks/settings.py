@@ -166,6 +166,8 @@ class Settings:
         workers = str(self.workers_per_model)
         return {
             "SAGEMAKER_PROGRAM": "inference.py",
+            # The container prices each job from its instance type (model_code/pricing.py).
+            "MOTFLOW_INSTANCE_TYPE": self.instance_type,
             "SAGEMAKER_SUBMIT_DIRECTORY": MODEL_DIR_CODE,
             "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
             "SAGEMAKER_MODEL_SERVER_TIMEOUT": timeout,

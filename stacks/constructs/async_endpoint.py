@@ -25,6 +25,7 @@ from constructs import Construct
 from stacks import policies
 from stacks.nag import acknowledge_wildcards
 from stacks.sagemaker_platform import has_instance_storage
+from stacks.scaling import CHANGE_IN_CAPACITY, EXACT_CAPACITY, scaling_policy
 from stacks.settings import Settings
 
 VARIANT_NAME = "AllTraffic"
@@ -34,12 +35,14 @@ OUTPUT_PREFIX = "async-output/"
 FAILURE_PREFIX = "async-failures/"
 RESULTS_PREFIX = "results/"
 MANIFEST_PREFIX = "jobs/"
+ADJUSTMENT_TYPES = {
+    CHANGE_IN_CAPACITY: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+    EXACT_CAPACITY: appscaling.AdjustmentType.EXACT_CAPACITY,
+}
 SCALING_ROLE_NAME = (
     "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
     "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 )
-SCALE_IN_COOLDOWN = Duration.minutes(10)
-SCALE_OUT_COOLDOWN = Duration.minutes(2)
 
 
 @dataclass(frozen=True)
@@ -260,33 +263,36 @@ class AsyncEndpoint(Construct):
             ),
             mutable=False,
         )
+        policy = scaling_policy(settings)
         target = appscaling.ScalableTarget(
             self,
             "ScalableTarget",
             service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
             resource_id=f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{VARIANT_NAME}",
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=settings.min_capacity,
-            max_capacity=settings.max_capacity,
+            min_capacity=policy.min_capacity,
+            max_capacity=policy.max_capacity,
             role=scaling_role,
         )
         target.node.add_dependency(self.endpoint)
         target.scale_to_track_metric(
             "BacklogPerInstance",
-            target_value=settings.target_backlog_per_instance,
+            target_value=policy.target_backlog_per_instance,
             custom_metric=self.backlog_metric("ApproximateBacklogSizePerInstance", "Average"),
-            scale_in_cooldown=SCALE_IN_COOLDOWN,
-            scale_out_cooldown=SCALE_OUT_COOLDOWN,
+            scale_in_cooldown=Duration.seconds(policy.scale_in_cooldown_s),
+            scale_out_cooldown=Duration.seconds(policy.scale_out_cooldown_s),
         )
+        # Exactly one instance, not +1: the alarm stays on while the first instance boots and
+        # would add more (bench/scale_sim.py, docs/OPERATIONS.md "Scaling: what the model says").
         scale_out_from_zero = appscaling.StepScalingAction(
             self,
             "ScaleOutFromZero",
             scaling_target=target,
-            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            adjustment_type=ADJUSTMENT_TYPES[policy.step_adjustment_type],
             metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
-            cooldown=SCALE_OUT_COOLDOWN,
+            cooldown=Duration.seconds(policy.step_cooldown_s),
         )
-        scale_out_from_zero.add_adjustment(adjustment=1, lower_bound=0)
+        scale_out_from_zero.add_adjustment(adjustment=policy.step_adjustment, lower_bound=0)
         self.backlog_without_capacity_alarm = cloudwatch.Alarm(
             self,
             "BacklogWithoutCapacity",
@@ -294,7 +300,7 @@ class AsyncEndpoint(Construct):
             metric=self.backlog_metric("HasBacklogWithoutCapacity", "Maximum"),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
+            evaluation_periods=policy.alarm_evaluation_periods,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.backlog_without_capacity_alarm.add_alarm_action(

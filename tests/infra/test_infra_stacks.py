@@ -264,7 +264,8 @@ def test_step_scaling_leaves_zero_on_backlog_without_capacity(templates) -> None
     policies = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy")
     (step_id,) = [k for k, p in policies.items() if p["Properties"]["PolicyType"] == "StepScaling"]
     step = policies[step_id]["Properties"]["StepScalingPolicyConfiguration"]
-    assert step["AdjustmentType"] == "ChangeInCapacity"
+    # Exactly one instance: +1 would be re-applied while the first one boots (bench/scale_sim.py).
+    assert step["AdjustmentType"] == "ExactCapacity"
     assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
     alarms = [
         a["Properties"]

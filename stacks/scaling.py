@@ -1,0 +1,54 @@
+"""The endpoint's autoscaling as plain numbers, read by the construct and by the scale model.
+
+`stacks/constructs/async_endpoint.py` builds the two policies from `scaling_policy(settings)`, and
+`bench/scale_sim.py` simulates the same object, so the simulated policy cannot drift from the
+deployed one. Pure Python (no `aws_cdk` import), like `stacks/settings.py`.
+
+Why the values (docs/OPERATIONS.md, "Scaling: what the model says"):
+- The step policy leaves zero by setting the capacity to exactly one instance. With
+  `ChangeInCapacity +1` and a 120 s cooldown, CloudWatch re-invokes the policy every minute while
+  `HasBacklogWithoutCapacity` stays in alarm, which it does until the first instance is in
+  service (minutes for a GPU instance): the model shows it adding a second and third instance
+  for a single video. `ExactCapacity 1` cannot do that whatever the start-up time.
+- Target tracking takes over once an instance serves: it scales out on three one-minute
+  datapoints above the target and in on fifteen below 90% of it (how Application Auto Scaling
+  builds its alarms); the scale-in cooldown keeps a briefly empty queue from dropping to zero
+  between uploads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stacks.settings import Settings
+
+CHANGE_IN_CAPACITY = "ChangeInCapacity"
+EXACT_CAPACITY = "ExactCapacity"
+
+
+@dataclass(frozen=True)
+class ScalingPolicy:
+    """Everything that decides how many instances the endpoint runs."""
+
+    min_capacity: int
+    max_capacity: int
+    concurrency: int  # MaxConcurrentInvocationsPerInstance
+    target_backlog_per_instance: float
+    scale_in_cooldown_s: int = 600
+    scale_out_cooldown_s: int = 120
+    # Step policy on the HasBacklogWithoutCapacity alarm (Maximum over a period, >= 1).
+    step_adjustment_type: str = EXACT_CAPACITY
+    step_adjustment: int = 1
+    step_cooldown_s: int = 120
+    alarm_period_s: int = 60
+    alarm_evaluation_periods: int = 1
+
+
+def scaling_policy(settings: Settings) -> ScalingPolicy:
+    """The policy a deployment with these settings gets."""
+    return ScalingPolicy(
+        min_capacity=settings.min_capacity,
+        max_capacity=settings.max_capacity,
+        concurrency=settings.max_concurrent_invocations_per_instance,
+        target_backlog_per_instance=settings.target_backlog_per_instance,
+    )
