@@ -424,7 +424,8 @@ def fan_out(
     result = _Run(policy, workload, startup_s, 0, step_policy=False)
     result.set_capacity(instances)
     sim = result.run(horizon_s=30 * 24 * 3600.0)
-    return FanOut(instances, len(workload.arrivals), sim.drain_s, sim.instance_seconds)
+    # Every instance is billed from launch until the video is done.
+    return FanOut(instances, len(workload.arrivals), sim.drain_s, instances * sim.drain_s)
 
 
 def _pct(model: float, published: float) -> str:
