@@ -141,6 +141,7 @@ def plot(rows: Sequence[CostRow]) -> None:
         colours = ["tab:blue" if r.throughput.source == "measured" else "tab:gray" for r in rows]
         bars = ax.barh(names, values, color=colours + ["tab:red", "tab:red"])
         ax.set_xscale("log")
+        ax.set_xlim(right=3 * max(values))
         ax.bar_label(bars, labels=[f"${v:.2f}" for v in values], padding=3)
         ax.set_xlabel("USD per video-hour (grey: throughput scaled or assumed)")
         ax.invert_yaxis()

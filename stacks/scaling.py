@@ -18,6 +18,7 @@ Why the values (docs/OPERATIONS.md, "Scaling: what the model says"):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from stacks.settings import Settings
@@ -42,6 +43,16 @@ class ScalingPolicy:
     step_cooldown_s: int = 120
     alarm_period_s: int = 60
     alarm_evaluation_periods: int = 1
+    # Not deployed (bench/scale_sim.py evaluates it): an alarm on IF(HasBacklogWithoutCapacity,
+    # ApproximateBacklogSize, 0) with ExactCapacity steps of one instance per target backlog.
+    step_scales_with_backlog: bool = False
+
+    def step_capacity(self, backlog: float) -> int:
+        """Instances the step policy asks for with `backlog` queued and nothing serving."""
+        if not self.step_scales_with_backlog:
+            return self.step_adjustment
+        wanted = math.floor(backlog / self.target_backlog_per_instance) + 1
+        return max(1, min(self.max_capacity, wanted))
 
 
 def scaling_policy(settings: Settings) -> ScalingPolicy:
