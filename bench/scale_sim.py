@@ -519,7 +519,9 @@ def report_search(policy: ScalingPolicy, instance_job_s: float, usd_per_hour: fl
         )
 
 
-def report_fan_out(policy: ScalingPolicy, fps: float) -> list[tuple[int, float, float]]:
+def report_fan_out(
+    policy: ScalingPolicy, fps: float
+) -> tuple[list[tuple[int, float, float]], float]:
     video_s = 2 * 3600.0
     per_video_s = 30.0 / fps
     single = fan_out(video_s, per_video_s, 1, policy.concurrency, video_s)
@@ -540,7 +542,7 @@ def report_fan_out(policy: ScalingPolicy, fps: float) -> list[tuple[int, float, 
         f"under 10 minutes (warm instances) needs {need[0] if need else 'more than 12'} "
         f"instances; the default max_capacity is {policy.max_capacity}"
     )
-    return rows
+    return rows, single.finish_s
 
 
 def plot_burst(result: SimResult, name: str, title: str) -> None:
@@ -560,6 +562,21 @@ def plot_burst(result: SimResult, name: str, title: str) -> None:
         ax.figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
 
 
+def plot_fan_out(rows: list[tuple[int, float, float]], single_s: float) -> None:
+    from bench.plots import figure
+
+    with figure("fan_out", "One 2-hour 1080p30 video split into 10-minute segments") as ax:
+        counts = [n for n, _, _ in rows]
+        ax.plot(counts, [w / 60 for _, w, _ in rows], marker="o", label="warm instances")
+        ax.plot(counts, [c / 60 for *_, c in rows], marker="s", label="instances started at upload")
+        ax.axhline(single_s / 60, color="gray", ls=":", label="single piece, one warm instance")
+        ax.axhline(10, color="tab:red", ls="--", label="10-minute target")
+        ax.set_xlabel("instances")
+        ax.set_ylabel("minutes to finish")
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from bench.cost import THROUGHPUT
     from model_code.pricing import hourly_price
@@ -577,11 +594,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The published figure: 30 s per video with 2 running at once, i.e. 15 s of instance time.
     report_search(policy, PUBLISHED_BURST["service_s"] / PUBLISHED_BURST["concurrency"], price)
     print()
-    report_fan_out(policy, THROUGHPUT[settings.instance_type].fps)
+    fan, single_s = report_fan_out(policy, THROUGHPUT[settings.instance_type].fps)
     if not args.no_plot:
         plot_burst(burst, "burst_published", "AWS burst experiment through the model")
         ours = simulate(policy, Workload.burst(1000, policy.concurrency * 15.0), GPU_STARTUP_S)
         plot_burst(ours, "burst_defaults", "1,000 videos from zero, deployed defaults")
+        plot_fan_out(fan, single_s)
     return 0
 
 

@@ -129,3 +129,14 @@ def test_fan_out_of_a_long_video_by_hand() -> None:
 def test_workload_needs_matching_lengths() -> None:
     with pytest.raises(ValueError, match="service time"):
         simulate(fixed(1, 1), Workload((0.0, 1.0), (5.0,)), 0.0)
+
+
+def test_backlog_step_asks_one_instance_per_target_backlog() -> None:
+    policy = replace(scaling_policy(Settings(max_capacity=3)), step_scales_with_backlog=True)
+    # Target 4: 1-3 queued -> 1 instance, 4-7 -> 2, 8 and more -> 3 (the maximum).
+    assert [policy.step_capacity(b) for b in (1, 3, 4, 7, 8, 100)] == [1, 1, 2, 2, 3, 3]
+    assert scaling_policy(Settings()).step_capacity(100) == 1  # the deployed ExactCapacity 1
+    ten = simulate(policy, Workload.burst(10, 300.0), startup_s=300.0)
+    # The first datapoint already shows 10 queued: three instances start together at 120 s.
+    assert ten.launched == 3
+    assert sorted(ten.starts)[:6] == [420.0] * 6
