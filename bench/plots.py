@@ -73,8 +73,14 @@ def tracker_speed(results: list[tuple[str, str, float]]) -> None:
             points.sort()
             if points:
                 ax.plot(*zip(*points, strict=True), marker="o", label=tracker)
+        from matplotlib.ticker import FuncFormatter
+
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(plain)
+            axis.set_minor_formatter(plain)
         ax.set_xlabel("objects per frame")
         ax.set_ylabel("ms per frame")
         ax.legend(fontsize=8)
