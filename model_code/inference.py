@@ -39,7 +39,7 @@ from model_code.video import VideoError
 
 CONFIG_FILE = "config.json"
 CONFIG_KEYS = ("detector", "weights", "options", "tracker")
-MANIFEST_KEYS = ("job_id", "video", "output", "options")
+MANIFEST_KEYS = ("job_id", "video", "video_version", "output", "options")
 JSON_TYPE = "application/json"
 RAW_VIDEO_TYPES = {
     "video/mp4": ".mp4",
@@ -122,6 +122,7 @@ class ManifestJob:
     video: str
     output: str
     options: dict[str, Any]
+    video_version: str | None = None  # S3 version id, or quoted ETag; None reads the latest
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,10 @@ def _manifest(data: Any) -> ManifestJob:
     parse_s3_uri(data["output"], prefix=True)
     options = data.get("options") or {}
     TrackOptions.from_dict(options)
-    return ManifestJob(job_id, data["video"], data["output"], dict(options))
+    version = data.get("video_version")
+    if version is not None and (not isinstance(version, str) or not version.strip()):
+        raise RequestError(f"video_version must be a non-empty string or null, got {version!r}")
+    return ManifestJob(job_id, data["video"], data["output"], dict(options), version)
 
 
 @_as_http_errors
@@ -255,7 +259,9 @@ def predict_fn(job: ManifestJob | RawVideoJob, model: EngineModel) -> dict[str, 
         (work / "input").mkdir()
         started = time.perf_counter()
         if isinstance(job, ManifestJob):
-            video = download_to_file(job.video, work / "input" / _local_name(job.video))
+            video = download_to_file(
+                job.video, work / "input" / _local_name(job.video), version=job.video_version
+            )
         else:
             video = work / "input" / f"request-body{job.suffix}"
             video.write_bytes(job.body)

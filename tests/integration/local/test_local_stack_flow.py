@@ -16,7 +16,8 @@ from typing import Any
 import av
 import pytest
 
-from local.stack import ASYNC_OUTPUT_PREFIX, LocalStack, local_stack
+from local.stack import LocalStack, local_stack
+from stacks.contract import ASYNC_OUTPUT_PREFIX
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
