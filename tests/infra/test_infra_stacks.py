@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match
 
 from stacks import contract
 from stacks.settings import Settings
-from tests.infra.deployment_constants import ACCOUNT, ALT_CONTEXT, REGION
+from tests.infra.deployment_constants import ACCOUNT, ALT_CONTEXT, ALT_DIGEST, REGION
 
 DATA = "MotflowData"
 TRACKING = "MotflowTracking"
@@ -151,13 +151,15 @@ def test_destroy_policy_is_opt_in(templates) -> None:
 
 
 def test_image_extends_the_regional_pytorch_inference_image(synthesized) -> None:
-    for stack, processor in ((TRACKING, "gpu"), (ALT_TRACKING, "cpu")):
+    repository = f"763104351884.dkr.ecr.{REGION}.amazonaws.com/pytorch-inference"
+    for stack, base in (
+        (TRACKING, f"{repository}:2.6.0-gpu-py312"),  # no digest set: the tag
+        (ALT_TRACKING, f"{repository}@{ALT_DIGEST}"),  # base_image_digest pins the build
+    ):
         manifest = json.loads((synthesized.outdir / f"{stack}.assets.json").read_text())
         (image,) = manifest["dockerImages"].values()
         assert image["source"]["dockerFile"] == "container/Dockerfile"
-        assert image["source"]["dockerBuildArgs"]["BASE_IMAGE"] == (
-            f"763104351884.dkr.ecr.{REGION}.amazonaws.com/pytorch-inference:2.6.0-{processor}-py312"
-        )
+        assert image["source"]["dockerBuildArgs"]["BASE_IMAGE"] == base
         context = synthesized.outdir / image["source"]["directory"]
         files = [p for p in context.rglob("*") if p.is_file()]
         assert sorted(p.relative_to(context).as_posix() for p in files) == [
