@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import boto3
@@ -22,6 +23,7 @@ import pytest
 from sagemaker_inference.errors import GenericInferenceToolkitError
 
 from model_code.jobs import InlineOutput, Job, RequestBody, S3Output, S3Video
+from tests.unit.engine.s3_setup import s3_with_video
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIG = {
@@ -154,10 +156,7 @@ def test_raw_video_body_returns_the_summary_with_tracks_inline(
 def test_manifest_job_streams_from_s3_and_uploads_artifacts(
     service: tuple, people_clip: bytes, scratch: Path, aws_s3: str
 ) -> None:
-    s3 = boto3.client("s3")
-    for bucket in ("input", "work"):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket="input", Key="videos/people walking.mp4", Body=people_clip)
+    s3: Any = s3_with_video("videos/people walking.mp4", people_clip)
     manifest = {
         "job_id": "job-42",
         "video": "s3://input/videos/people walking.mp4",

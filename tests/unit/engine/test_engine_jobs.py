@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import boto3
 import numpy as np
@@ -22,6 +23,7 @@ from model_code.jobs import (
     run_job,
 )
 from model_code.pipeline import TrackOptions, detector_for
+from tests.unit.engine.s3_setup import s3_with_video
 
 OPTIONS = TrackOptions.from_dict({"stride": 30})
 
@@ -94,10 +96,7 @@ def test_the_cli_job_writes_files_and_the_summary_once(
 def test_manifest_and_raw_body_jobs_give_the_same_tracks(
     sample_video: Path, tmp_path: Path, yolo: Detector, aws_s3: str
 ) -> None:
-    s3 = boto3.client("s3")
-    for bucket in ("input", "work"):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket="input", Key="videos/walk.mp4", Body=sample_video.read_bytes())
+    s3: Any = s3_with_video("videos/walk.mp4", sample_video.read_bytes())
 
     manifest = Job("job-7", S3Video("s3://input/videos/walk.mp4"), S3Output("s3://work/r/job-7/"))
     stored = run_job(manifest, OPTIONS, yolo, *folders(tmp_path / "m"))
