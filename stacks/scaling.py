@@ -1,8 +1,10 @@
 """The endpoint's autoscaling as plain numbers, read by the construct and by the scale model.
 
-`stacks/constructs/async_endpoint.py` builds the two policies from `scaling_policy(settings)`, and
-`bench/scale_sim.py` simulates the same object, so the simulated policy cannot drift from the
-deployed one. Pure Python (no `aws_cdk` import), like `stacks/settings.py`.
+`stacks/constructs/async_endpoint.py` builds the two policies from a `ScalingPolicy` of its sizing
+and `bench/scale_sim.py` simulates `scaling_policy(settings)`, the same object built from the same
+values, so the simulated policy cannot drift from the deployed one
+(`tests/infra/test_infra_scaling.py` compares the template with it). Pure Python (no `aws_cdk`
+import), like `stacks/settings.py`.
 
 Why the values (docs/OPERATIONS.md, "Scaling: what the model says"):
 - The step policy leaves zero by setting the capacity to exactly one instance. With
