@@ -43,20 +43,24 @@ def figure(name: str, title: str, size: tuple[float, float] = (7.0, 4.0)) -> Ite
 
 def tracker_accuracy(results: list[tuple[str, str, dict]]) -> None:
     """Grouped bars: MOTA and IDF1 per benchmark row, one bar per tracker."""
+    import textwrap
+
     rows = list(dict.fromkeys(r for r, _, _ in results))
     trackers = list(dict.fromkeys(t for _, t, _ in results))
     values = {(r, t): m for r, t, m in results}
     width = 0.8 / max(1, len(trackers))
     for metric in ("mota", "idf1"):
-        with figure(f"tracker_{metric}", f"Tracker {metric.upper()} per row (%)", (8, 4)) as ax:
+        with figure(f"tracker_{metric}", f"Tracker {metric.upper()} per row (%)", (8, 4.5)) as ax:
             for i, tracker in enumerate(trackers):
                 xs = [j + i * width for j in range(len(rows))]
                 ys = [100 * values[(r, tracker)][metric] if (r, tracker) in values else 0
                       for r in rows]  # fmt: skip
-                ax.bar(xs, ys, width, label=tracker)
+                bars = ax.bar(xs, ys, width, label=tracker)
+                ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
             ax.set_xticks([j + width * (len(trackers) - 1) / 2 for j in range(len(rows))])
-            ax.set_xticklabels([r[:18] for r in rows], rotation=15, fontsize=8)
-            ax.legend(fontsize=8)
+            ax.set_xticklabels([textwrap.fill(r, 22) for r in rows], fontsize=8)
+            ax.set_ylim(0, 100)
+            ax.figure.legend(loc="outside lower center", ncols=len(trackers), fontsize=8)
 
 
 def tracker_speed(results: list[tuple[str, str, float]]) -> None:
