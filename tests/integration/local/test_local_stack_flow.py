@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLIP_FIRST_FRAME = 181
 CLIP_FRAMES = 120
 JOB_TIMEOUT_S = 150.0
+OVERWRITE_FRAMES = (20, 40)  # two short clips of different lengths, uploaded to one key
 
 
 @pytest.fixture(scope="module")
@@ -130,15 +131,15 @@ def test_an_overwrite_right_after_upload_leaves_each_job_its_own_video(
     """Two uploads to one key, the second while the first is still queued: two jobs, each
     tracking the bytes it was submitted for (the input bucket is versioned, as deployed)."""
     short, long = tmp_path / "short.mp4", tmp_path / "long.mp4"
-    write_short_clip(sample_video, short, CLIP_FIRST_FRAME, CLIP_FRAMES // 2)
-    write_short_clip(sample_video, long, CLIP_FIRST_FRAME, CLIP_FRAMES)
+    write_short_clip(sample_video, short, CLIP_FIRST_FRAME, OVERWRITE_FRAMES[0])
+    write_short_clip(sample_video, long, CLIP_FIRST_FRAME, OVERWRITE_FRAMES[1])
     key = f"{stack.settings.input_prefix}same-name.mp4"
     _, first_job = stack.upload(short, key)
     _, second_job = stack.upload(long, key)
     assert first_job != second_job
 
     records = stack.wait_terminal([first_job, second_job], 2 * JOB_TIMEOUT_S)
-    for job_id, frames in ((first_job, CLIP_FRAMES // 2), (second_job, CLIP_FRAMES)):
+    for job_id, frames in zip((first_job, second_job), OVERWRITE_FRAMES, strict=True):
         assert records[job_id]["status"] == "SUCCEEDED", records[job_id]
         files = {p.name: p for p in stack.download_results(job_id, tmp_path / job_id)}
         summary = json.loads(files["summary.json"].read_text())
