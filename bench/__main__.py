@@ -10,6 +10,7 @@ BENCHMARKS = (
     "bench.tracker_accuracy",
     "bench.tracker_speed",
     "bench.end_to_end",
+    "bench.overlap",
     "bench.memory",
 )
 
