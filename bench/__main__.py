@@ -38,6 +38,7 @@ BENCHMARKS = {
     "end_to_end": Benchmark(
         "bench.end_to_end", "the CLI on PETS09-S2L1: MOTA/IDF1, fps, stage split", needs_data=True
     ),
+    "overlap": Benchmark("bench.overlap", "wall time with and without the decode thread"),
     "memory": Benchmark("bench.memory", "peak RSS against video length"),
     "cost": Benchmark("bench.cost", "cost per video-hour, idle and cold-start cost per instance"),
     "scale_sim": Benchmark(

@@ -5,8 +5,10 @@ Inside a model directory this file is `code/inference.py`, imported as the top-l
 
 Requests are a job manifest (`application/json`, the async path: the video is streamed from S3 and
 the artifacts are written under the manifest's output prefix) or a raw video body (`video/*` or
-`application/octet-stream`: the tracks come back inline). Problems with the request come back as
-HTTP 400 (415 for an unsupported content type) with a message meant for the caller.
+`application/octet-stream`: the tracks come back inline). Both become a `Job` (model_code/jobs.py:
+a source to fetch, an output to publish to) and run through the same `run_job`. Problems with the
+request come back as HTTP 400 (415 for an unsupported content type) with a message meant for the
+caller.
 """
 
 from __future__ import annotations

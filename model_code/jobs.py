@@ -97,8 +97,7 @@ class S3Video:
     version: str | None = None
 
     def fetch(self, folder: Path) -> Path:
-        pinned = {"version": self.version} if self.version else {}
-        return download_to_file(self.uri, folder / local_name(self.uri), **pinned)
+        return download_to_file(self.uri, folder / local_name(self.uri), version=self.version)
 
 
 class FolderOutput:

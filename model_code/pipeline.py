@@ -136,10 +136,13 @@ class TrackOptions:
         }
 
     def for_detector(self, detector: Detector) -> TrackOptions:
-        """These options with the batch size settled: the detector class's default when unset."""
+        """These options with the batch size settled when unset: the detector's own `batch_size`
+        (it may depend on the device), else its class's `default_batch_size`, else 8."""
         if self.batch_size is not None:
             return self
-        default = getattr(detector, "default_batch_size", FALLBACK_BATCH_SIZE)
+        default = getattr(detector, "batch_size", None) or getattr(
+            detector, "default_batch_size", FALLBACK_BATCH_SIZE
+        )
         return replace(self, batch_size=min(int(default), MAX_BATCH_SIZE))
 
 

@@ -3,7 +3,8 @@ summary file.
 
 `track_video` feeds every sink each processed frame in frame order (`write(frame, image, tracks)`)
 and closes them at the end. File sinks stream: rows go to disk as frames arrive, nothing
-accumulates per frame. Boxes arrive as xyxy in source pixels and are written as `x, y, w, h`.
+accumulates per frame. Boxes arrive as xyxy in source pixels and are written as `x, y, w, h`,
+rounded as `model_code.boxes` says (the same in tracks.txt, tracks.jsonl and inline replies).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
-from model_code.boxes import mot_records, mot_rows, xyxy_to_xywh
+from model_code.boxes import (
+    BOX_DECIMALS,
+    SCORE_DECIMALS,
+    mot_records,
+    mot_rows,
+    xyxy_to_xywh,
+)
 from model_code.closing import Closing
 
 TRACKS_MOT = "tracks.txt"
@@ -133,8 +140,8 @@ class JsonlWriter(_TextWriter):
         objects = [
             {
                 "id": int(track_id),
-                "box": [round(float(v), 2) for v in box],
-                "score": round(float(score), 2),
+                "box": [round(float(v), BOX_DECIMALS) for v in box],
+                "score": round(float(score), SCORE_DECIMALS),
                 "label": label_name(self.class_names, int(label)),
             }
             for track_id, box, score, label in zip(

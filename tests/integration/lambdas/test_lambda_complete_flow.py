@@ -28,7 +28,6 @@ def _summary(job_id: str) -> dict[str, Any]:
     results = f"s3://{WORK_BUCKET}/results/{job_id}"
     return {
         "job_id": job_id,
-        "status": "SUCCEEDED",
         "video": {"codec": "h264", "fps": 10.0, "frames": 300, "width": 768, "height": 432,
                   "duration_s": 30.0},
         "options": {"stride": 2},

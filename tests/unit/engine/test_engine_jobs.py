@@ -10,7 +10,6 @@ import boto3
 import numpy as np
 import pytest
 
-import model_code.jobs as jobs
 from model_code.detectors import Detector
 from model_code.jobs import (
     FolderOutput,
@@ -55,22 +54,18 @@ def test_an_s3_video_is_streamed_to_a_file_named_after_the_key(tmp_path: Path, a
     assert path == tmp_path / "Walk _1__.mp4" and path.read_bytes() == b"video bytes"
 
 
-def test_an_s3_video_version_is_passed_to_the_download(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls = []
-
-    def download(uri: str, path: Path, **kwargs: object) -> Path:
-        calls.append((uri, path, kwargs))
-        return path
-
-    monkeypatch.setattr(jobs, "download_to_file", download)
-    S3Video("s3://input/v.mp4", "v3").fetch(tmp_path)
-    S3Video("s3://input/v.mp4").fetch(tmp_path)
-    assert calls == [
-        ("s3://input/v.mp4", tmp_path / "v.mp4", {"version": "v3"}),
-        ("s3://input/v.mp4", tmp_path / "v.mp4", {}),
-    ]
+@pytest.mark.integration
+def test_an_s3_video_with_a_version_reads_exactly_that_version(tmp_path: Path, aws_s3: str) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="input")
+    s3.put_bucket_versioning(Bucket="input", VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket="input", Key="videos/v.mp4", Body=b"first upload")["VersionId"]
+    s3.put_object(Bucket="input", Key="videos/v.mp4", Body=b"second upload")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    pinned = S3Video("s3://input/videos/v.mp4", first).fetch(tmp_path / "a")
+    latest = S3Video("s3://input/videos/v.mp4").fetch(tmp_path / "b")
+    assert (pinned.read_bytes(), latest.read_bytes()) == (b"first upload", b"second upload")
 
 
 @pytest.mark.slow

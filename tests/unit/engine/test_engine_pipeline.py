@@ -58,6 +58,17 @@ def test_batch_size_comes_from_the_detector_class_unless_chosen() -> None:
     assert plain.batch_size == FALLBACK_BATCH_SIZE
 
 
+class _OnDevice(_Batched):
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+
+def test_a_detectors_own_batch_size_wins_over_its_class_default() -> None:
+    options = TrackOptions()
+    assert options.for_detector(_OnDevice(32)).batch_size == 32  # type: ignore[arg-type]
+    assert options.for_detector(_OnDevice(100)).batch_size == 64  # capped at MAX_BATCH_SIZE
+
+
 def test_options_override_a_base_and_merge_tracker_settings() -> None:
     base = TrackOptions.from_dict({"stride": 2, "tracker": {"track_buffer": 60}})
     options = TrackOptions.from_dict(

@@ -59,7 +59,8 @@ def test_jsonl_has_one_line_per_frame_with_times_from_source_fps(tmp_path: Path)
     assert [r["t"] for r in records] == [0.0, 0.3]
     assert records[1]["objects"] == []
     first = records[0]["objects"]
-    assert first[0] == {"id": 1, "box": [10.0, 20.0, 30.5, 60.25], "score": 0.91, "label": "person"}
+    expected = {"id": 1, "box": [10.0, 20.0, 30.5, 60.25], "score": 0.9123, "label": "person"}
+    assert first[0] == expected
     assert first[1]["label"] == "car" and first[1]["id"] == 7
 
 
