@@ -20,11 +20,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, config, jobs, notify, s3_events
+    from . import clients, config, jobs, lifecycle, notify, s3_events
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
     import jobs
+    import lifecycle
     import notify
     import s3_events
 
@@ -105,12 +106,6 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return {"jobs": [asdict(outcome) for outcome in outcomes]}
 
 
-def _can_finish(record: dict[str, Any]) -> bool:
-    return record["status"] == jobs.QUEUED or (
-        record["status"] == jobs.FAILED and record.get("failed_stage") == jobs.STAGE_SUBMIT
-    )
-
-
 def apply_result(result: InferenceResult, store: jobs.JobStore, topic_arn: str) -> Outcome:
     """Move the job to SUCCEEDED or FAILED once; duplicates and late messages are no-ops."""
     record = store.get(result.job_id)
@@ -118,7 +113,9 @@ def apply_result(result: InferenceResult, store: jobs.JobStore, topic_arn: str) 
         log.warning("notification for unknown job %s: ignored", result.job_id)
         return Outcome(result.job_id, None, "unknown-job")
     changed = False
-    if _can_finish(record):
+    phase = lifecycle.phase_of(record)
+    event = lifecycle.INFERENCE_OK if result.succeeded else lifecycle.INFERENCE_FAILED
+    if lifecycle.next_phase(phase, event) is not None:
         if result.succeeded:
             changed = _succeed(result, store)
         else:

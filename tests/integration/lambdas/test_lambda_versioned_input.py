@@ -15,8 +15,9 @@ import pytest
 
 from lambdas import jobs
 from local.event_pump import VersionIdFiller
-from model_code.inference import ManifestJob, input_fn
-from model_code.storage import StorageError, download_to_file
+from model_code.inference import input_fn
+from model_code.jobs import S3Video
+from model_code.storage import StorageError
 from tests.integration.lambdas.lambda_harness import INPUT_BUCKET, MP4_HEADER, Aws
 
 pytestmark = pytest.mark.integration
@@ -43,9 +44,10 @@ def _submit(aws: Aws, body: bytes, *, versioned: bool) -> tuple[str, dict[str, A
 def _container_reads(manifest: dict[str, Any], tmp_path: Path) -> bytes:
     """What the endpoint's handler downloads for this manifest."""
     job = input_fn(json.dumps(manifest), "application/json")
-    assert isinstance(job, ManifestJob)
-    target = tmp_path / f"{job.job_id}.mp4"
-    return download_to_file(job.video, target, version=job.video_version).read_bytes()
+    assert isinstance(job.source, S3Video)
+    folder = tmp_path / str(job.job_id)
+    folder.mkdir(exist_ok=True)
+    return job.source.fetch(folder).read_bytes()
 
 
 def test_an_overwrite_while_queued_leaves_each_job_its_own_bytes(aws: Aws, tmp_path) -> None:
