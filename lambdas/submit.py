@@ -238,7 +238,9 @@ def video_version(obj: s3_events.S3Object) -> str | None:
     return f'"{obj.etag}"' if obj.etag else None
 
 
-def write_manifest(job_id: str, obj: s3_events.S3Object, settings: config.SubmitSettings) -> str:
+def write_manifest(
+    job_id: str, obj: s3_events.S3Object, settings: config.SubmitSettings, attempt: int = 1
+) -> str:
     """Write the job manifest (deterministic content, so rewriting it is harmless).
 
     It names exactly the uploaded version of the video, so an overwrite while the job waits in
@@ -250,6 +252,7 @@ def write_manifest(job_id: str, obj: s3_events.S3Object, settings: config.Submit
         "video_version": video_version(obj),
         "output": settings.results_uri(job_id),
         "options": settings.job_options,
+        "attempt": attempt,
     }
     key = settings.manifest_key(job_id)
     clients.client("s3").put_object(
