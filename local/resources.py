@@ -65,7 +65,7 @@ def create_resources(
                 {
                     "QueueArn": uploads_arn,
                     "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": input_prefix}]}},
+                    "Filter": {"Key": {"FilterRules": _filter_rules(input_prefix)}},
                 }
             ]
         },
@@ -90,6 +90,12 @@ def create_resources(
         notifications_queue_url=queue_urls[names.notifications_topic],
         dead_letter_queue_urls=dead_letters,
     )
+
+
+def _filter_rules(input_prefix: str) -> list[dict[str, str]]:
+    """The deployment's upload trigger filter (stacks/contract.py) as S3 API filter rules."""
+    rules = contract.upload_key_filter(input_prefix)
+    return [{"Name": name, "Value": value} for name, value in rules.items()]
 
 
 def create_jobs_table(dynamodb: Any, table_name: str) -> None:

@@ -132,11 +132,32 @@ class LocalStack:
         )
         for page in pages:
             for item in page.get("Contents", []):
-                target = destination / item["Key"][len(prefix) :]
+                relative = result_file_name(item["Key"], prefix)
+                if relative is None:
+                    continue
+                target = destination / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(self.resources.work_bucket, item["Key"], str(target))
                 files.append(target)
         return files
+
+
+def result_file_name(key: str, prefix: str) -> str | None:
+    """The local name of a result object: a plain file name directly under the job's folder.
+
+    None for bookkeeping objects (the container's attempt claims) and for any key that would
+    leave the folder (``..``, absolute parts, control characters).
+    """
+    relative = key[len(prefix) :] if key.startswith(prefix) else ""
+    if (
+        not relative
+        or "/" in relative
+        or "\\" in relative
+        or relative in (".", "..")
+        or not relative.isprintable()
+    ):
+        return None
+    return relative
 
 
 def lambda_environment(

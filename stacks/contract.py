@@ -94,6 +94,15 @@ def resource_names(prefix: str, account: str, region: str) -> ResourceNames:
     )
 
 
+def upload_key_filter(input_prefix: str) -> dict[str, str]:
+    """The upload trigger's S3 key filter, for the stack and local/ alike: the prefix only.
+
+    Every upload under the prefix reaches submit, which rejects a non-video suffix with a
+    reason (S3 suffix filters are case-sensitive and would drop `.Mp4` or `.txt` silently).
+    """
+    return {"prefix": input_prefix}
+
+
 def manifest_key(job_id: str) -> str:
     return f"{MANIFEST_PREFIX}{job_id}.json"
 

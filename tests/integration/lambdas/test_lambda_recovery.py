@@ -217,7 +217,7 @@ def test_warnings_reach_the_record_and_the_notification(aws: Aws) -> None:
         ),
         (
             "ClientError: Received server error (500) from primary",
-            "boom\nTraceback (most recent call last):\n  File \"/tmp/x.py\"\nValueError: at /tmp/a",
+            'boom\nTraceback (most recent call last):\n  File "/tmp/x.py"\nValueError: at /tmp/a',
             "The tracking engine failed with ValueError. Upload the video again",
         ),
         (
