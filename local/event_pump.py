@@ -124,6 +124,7 @@ class Route:
     queue_url: str
     handler: Handler
     to_event: Callable[[str], dict[str, Any]]
+    timeout_s: int = 900  # the deployed function's timeout (its context's remaining time)
 
 
 @dataclass
@@ -178,7 +179,7 @@ class EventPump:
         stats = self.stats[route.name]
         try:
             event = route.to_event(message["Body"])
-            route.handler(event, LambdaContext(function_name=route.name))
+            route.handler(event, LambdaContext(function_name=route.name, timeout_s=route.timeout_s))
         except Exception as error:
             stats.failures += 1
             stats.last_error = f"{type(error).__name__}: {error}"
