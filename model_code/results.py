@@ -60,6 +60,8 @@ class StreamFacts:
     height: int
     processed_fps: float
     class_names: Sequence[str]
+    # Seconds of a frame from the first one (its presentation timestamp); None: (n - 1) / fps.
+    time_of: Callable[[int], float] | None = None
 
 
 SinkFactory = Callable[[StreamFacts], Sequence[Sink]]
@@ -122,12 +124,14 @@ class JsonlWriter(_TextWriter):
         path: str | Path,
         fps: float,
         class_names: Sequence[str] | Mapping[int, str] | None = None,
+        time_of: Callable[[int], float] | None = None,
     ) -> None:
         super().__init__(path)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.fps = fps
         self.class_names = class_names
+        self.time_of = time_of or (lambda frame: (frame - 1) / self.fps)
 
     def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
         objects = [
@@ -141,7 +145,7 @@ class JsonlWriter(_TextWriter):
                 tracks.ids, xyxy_to_xywh(tracks.boxes), tracks.scores, tracks.labels, strict=True
             )
         ]
-        record = {"frame": frame, "t": round((frame - 1) / self.fps, 3), "objects": objects}
+        record = {"frame": frame, "t": round(self.time_of(frame), 3), "objects": objects}
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
@@ -233,7 +237,7 @@ def file_sinks(out_dir: Path, annotate: bool) -> SinkFactory:
         out_dir.mkdir(parents=True, exist_ok=True)
         sinks: list[Sink] = [
             MotWriter(out_dir / TRACKS_MOT),
-            JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names),
+            JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names, stream.time_of),
         ]
         if annotate:
             sinks.append(
