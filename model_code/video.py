@@ -107,10 +107,17 @@ def codec_name(fourcc: int) -> str:
     return _CODEC_NAMES.get(tag, tag)
 
 
-def _looks_like_mp4(path: Path) -> bool:
+def _container_kind(path: Path) -> str | None:
+    """ "an MP4", "a Matroska/WebM file" or "an AVI" from the first bytes, else None."""
     with path.open("rb") as handle:
         head = handle.read(12)
-    return len(head) >= 8 and head[4:8] == b"ftyp"
+    if len(head) >= 8 and head[4:8] == b"ftyp":
+        return "an MP4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "a Matroska/WebM file"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "an AVI"
+    return None
 
 
 class VideoReader(Closing):
@@ -151,9 +158,10 @@ class VideoReader(Closing):
         try:
             container = av.open(str(self.path))
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
-            if _looks_like_mp4(self.path):
+            kind = _container_kind(self.path)
+            if kind:
                 raise VideoError(
-                    f"'{name}' starts like an MP4 but cannot be opened: the file is probably "
+                    f"'{name}' starts like {kind} but cannot be opened: the file is probably "
                     "truncated (for example an incomplete upload) or damaged"
                 ) from None
             raise VideoError(
@@ -170,7 +178,7 @@ class VideoReader(Closing):
         if not container.streams.video:
             kinds = sorted({stream.type for stream in container.streams})
             self.close()
-            holds = f"only {' and '.join(kinds)}" if kinds else "no streams"
+            holds = f"only {' and '.join(kinds)}" if kinds else "no audio or video at all"
             raise VideoError(f"'{name}' has no video track (it holds {holds})")
         stream = container.streams.video[0]
         self._header_frames = max(int(stream.frames or 0), 0)
