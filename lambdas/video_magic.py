@@ -88,13 +88,14 @@ def _track_facts(moov: bytes) -> Mp4Tracks:
         if kind != b"trak":
             continue
         handler, count = None, 0
-        stack = [(start, end)]
+        stack = [(b"trak", start, end)]
         while stack:
-            lo, hi = stack.pop()
+            parent, lo, hi = stack.pop()
             for child, child_start, child_end in _boxes(moov, lo, hi):
                 if child in _CONTAINER_BOXES:
-                    stack.append((child_start, child_end))
-                elif child == b"hdlr" and child_end - child_start >= 12:
+                    stack.append((child, child_start, child_end))
+                elif child == b"hdlr" and parent == b"mdia" and child_end - child_start >= 12:
+                    # QuickTime also has a data-handler hdlr ("url ", "alis") inside minf.
                     handler = moov[child_start + 8 : child_start + 12]
                 elif child in (b"stsz", b"stz2") and child_end - child_start >= 12:
                     # Both keep the sample count 8 bytes into their payload.

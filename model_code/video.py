@@ -44,6 +44,8 @@ MAX_CONSECUTIVE_BAD = 250
 _TIMES_KEPT = 8192
 # Container formats the service accepts (FFmpeg demuxer names).
 _VIDEO_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "avi"})
+# Decoder names that differ from the codec they decode.
+_DECODER_CODECS = {"libdav1d": "av1", "libaom-av1": "av1", "libvpx-vp9": "vp9", "libvpx": "vp8"}
 _FORMAT_NAMES = {"png_pipe": "a PNG image", "jpeg_pipe": "a JPEG image", "gif": "a GIF image"}
 
 _CODEC_NAMES = {
@@ -208,7 +210,8 @@ class VideoReader(Closing):
         elif self._header_frames:
             duration = self._header_frames / fps
         return VideoInfo(
-            codec=stream.codec_context.name or "unknown",
+            codec=_DECODER_CODECS.get(stream.codec_context.name, stream.codec_context.name)
+            or "unknown",
             fps=fps,
             frame_count=self._header_frames,
             width=width,

@@ -78,9 +78,14 @@ def test_an_mp4_cut_before_its_index_is_rejected_in_submit(aws: Aws, tmp_path: P
     assert "without its index" in record["reason"]
 
 
-@pytest.mark.parametrize("faststart", [True, False])
-def test_a_good_mp4_passes_the_track_check(aws: Aws, tmp_path: Path, faststart: bool) -> None:
-    body = _clip(tmp_path / "g.mp4", video=True, audio=True, faststart=faststart)
-    record = _submitted(aws, "good.mp4", body)
+@pytest.mark.parametrize(
+    ("faststart", "name"), [(True, "g.mp4"), (False, "g.mp4"), (True, "g.mov")]
+)
+def test_a_good_mp4_passes_the_track_check(
+    aws: Aws, tmp_path: Path, faststart: bool, name: str
+) -> None:
+    # A QuickTime .mov also carries a data-handler hdlr ("url ") that is not the track's type.
+    body = _clip(tmp_path / name, video=True, audio=True, faststart=faststart)
+    record = _submitted(aws, f"good{Path(name).suffix}", body)
     assert record["status"] == jobs.QUEUED, record.get("reason")
     assert len(aws.endpoint.accepted()) == 1
