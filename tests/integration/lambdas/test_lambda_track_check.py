@@ -12,6 +12,7 @@ import pytest
 
 from lambdas import jobs
 from tests.integration.lambdas.lambda_harness import Aws
+from tests.integration.local.video_fixtures import write_silence
 
 pytestmark = pytest.mark.integration
 
@@ -27,16 +28,7 @@ def _clip(
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         streams.append(stream)
     if audio:
-        sound = container.add_stream("aac", rate=48000)
-        for index in range(5):
-            chunk = av.AudioFrame.from_ndarray(
-                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-            )
-            chunk.sample_rate, chunk.pts = 48000, index * 1024
-            for packet in sound.encode(chunk):
-                container.mux(packet)
-        for packet in sound.encode():
-            container.mux(packet)
+        write_silence(container, container.add_stream("aac", rate=48000))
     if video:
         for index in range(frames):
             image = np.full((48, 64, 3), (index * 20) % 256, np.uint8)

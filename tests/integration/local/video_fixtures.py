@@ -56,16 +56,18 @@ def encode(
         for packet in stream.encode():
             container.mux(packet)
         if sound is not None:
-            _write_silence(container, sound)
+            write_silence(container, sound)
     return path
 
 
-def _write_silence(container: av.container.OutputContainer, sound: av.AudioStream) -> None:
+def write_silence(container: av.container.OutputContainer, sound: av.AudioStream) -> None:
+    """Five frames of mono silence on `sound` (an aac or opus stream at 48 kHz)."""
+    samples = 960 if sound.codec_context.name in ("libopus", "opus") else 1024
     for index in range(5):
         chunk = av.AudioFrame.from_ndarray(
-            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+            np.zeros((1, samples), np.float32), format="fltp", layout="mono"
         )
-        chunk.sample_rate, chunk.pts = 48000, index * 1024
+        chunk.sample_rate, chunk.pts = 48000, index * samples
         for packet in sound.encode(chunk):
             container.mux(packet)
     for packet in sound.encode():
@@ -73,8 +75,10 @@ def _write_silence(container: av.container.OutputContainer, sound: av.AudioStrea
 
 
 def audio_only(path: Path) -> Path:
+    """Audio and nothing else: aac in MP4/MOV, opus in WebM/Matroska."""
+    codec = "libopus" if path.suffix in (".webm", ".mkv") else "aac"
     with av.open(str(path), "w") as container:
-        _write_silence(container, container.add_stream("aac", rate=48000))
+        write_silence(container, container.add_stream(codec, rate=48000))
     return path
 
 
@@ -82,7 +86,7 @@ def no_video_frames(path: Path) -> Path:
     container = av.open(str(path), "w", options={"movflags": "faststart"})
     stream = container.add_stream("libx264", rate=10)
     stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-    _write_silence(container, container.add_stream("aac", rate=48000))
+    write_silence(container, container.add_stream("aac", rate=48000))
     container.close()
     return path
 

@@ -18,6 +18,7 @@ from model_code.pipeline import TrackOptions, detector_for, track_video
 from model_code.results import AnnotatedVideoWriter, file_sinks
 from model_code.tracking.tracker import TrackedObjects
 from model_code.video import VideoError, VideoReader
+from tests.integration.local.video_fixtures import audio_only
 from tests.unit.engine.conftest import write_clip
 
 GARBAGE_BYTES = 30_000
@@ -61,26 +62,10 @@ def test_decoding_continues_past_damaged_frames_and_says_so(tmp_path: Path) -> N
     assert any("damaged frame" in w or "truncated" in w for w in video.warnings)
 
 
-def _audio_only(path: Path, container_format: str | None = None) -> Path:
-    codec = "libopus" if path.suffix == ".webm" else "aac"
-    with av.open(str(path), "w", format=container_format) as container:
-        stream = container.add_stream(codec, rate=48000)
-        for index in range(10):
-            frame = av.AudioFrame.from_ndarray(
-                np.zeros((1, 960), np.float32), format="fltp", layout="mono"
-            )
-            frame.sample_rate, frame.pts = 48000, index * 960
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 @pytest.mark.parametrize("name", ["voice.mp4", "voice.webm"])
 def test_a_file_without_a_video_track_says_exactly_that(tmp_path: Path, name: str) -> None:
     with pytest.raises(VideoError, match=r"has no video track \(it holds only audio\)"):
-        VideoReader(_audio_only(tmp_path / name))
+        VideoReader(audio_only(tmp_path / name))
 
 
 @pytest.mark.parametrize("name", ["empty-track.mp4", "empty-track.mkv"])
