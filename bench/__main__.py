@@ -44,6 +44,10 @@ BENCHMARKS = {
     "scale_sim": Benchmark(
         "bench.scale_sim", "async endpoint scale model: AWS burst, settings search, fan-out"
     ),
+    "burst": Benchmark(
+        "bench.burst", "short clips through the local stack: jobs/min, p50/p95, losses",
+        default=False,
+    ),
     "gpu_pipeline": Benchmark(
         "bench.gpu_pipeline", "decode/detector/end-to-end fps at 1080p (for a GPU machine)",
         default=False,

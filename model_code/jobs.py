@@ -58,6 +58,7 @@ class Job:
     source: JobSource
     output: JobOutput
     options: Mapping[str, Any] = field(default_factory=dict)
+    attempt: int = 1  # the submitter's attempt number; the container claims each one once
 
 
 def local_name(key: str) -> str:

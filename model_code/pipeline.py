@@ -203,7 +203,9 @@ def track_video(
         options = options.for_detector(detector)
         processed_fps = info.fps / options.stride
         tracker = ByteTracker(TrackerConfig.from_dict(options.tracker), frame_rate=processed_fps)
-        facts = StreamFacts(info.fps, info.width, info.height, processed_fps, detector.class_names)
+        facts = StreamFacts(
+            info.fps, info.width, info.height, processed_fps, detector.class_names, video.time_of
+        )
         outputs = list(sinks(facts))
         for sink in reversed(outputs):
             stack.callback(_timed_close, sink, timings)
@@ -234,7 +236,7 @@ def track_video(
         feed.close()
         timings["decode_s"], timings["decode_wait_s"] = feed.produce_s, feed.wait_s
     return TrackingRun(
-        video={**info.to_dict(), "frames": info.frame_count or video.frames_read},
+        video={**video.info.to_dict(), "frames_skipped": video.frames_skipped},
         options=options,
         detector=detector.name,
         runtime=detector_runtime(detector, options),

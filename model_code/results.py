@@ -67,6 +67,8 @@ class StreamFacts:
     height: int
     processed_fps: float
     class_names: Sequence[str]
+    # Seconds of a frame from the first one (its presentation timestamp); None: (n - 1) / fps.
+    time_of: Callable[[int], float] | None = None
 
 
 SinkFactory = Callable[[StreamFacts], Sequence[Sink]]
@@ -129,12 +131,14 @@ class JsonlWriter(_TextWriter):
         path: str | Path,
         fps: float,
         class_names: Sequence[str] | Mapping[int, str] | None = None,
+        time_of: Callable[[int], float] | None = None,
     ) -> None:
         super().__init__(path)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.fps = fps
         self.class_names = class_names
+        self.time_of = time_of or (lambda frame: (frame - 1) / self.fps)
 
     def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
         objects = [
@@ -148,7 +152,7 @@ class JsonlWriter(_TextWriter):
                 tracks.ids, xyxy_to_xywh(tracks.boxes), tracks.scores, tracks.labels, strict=True
             )
         ]
-        record = {"frame": frame, "t": round((frame - 1) / self.fps, 3), "objects": objects}
+        record = {"frame": frame, "t": round(self.time_of(frame), 3), "objects": objects}
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
@@ -193,7 +197,8 @@ def draw_tracks(image: np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray) -> n
 class AnnotatedVideoWriter(Closing):
     """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes and ids drawn.
 
-    yuv420p needs even dimensions, so an odd last row or column is cropped.
+    yuv420p needs even dimensions of at least 2, so an odd or 1-pixel side is padded with black
+    (a 641x359 or 1x64 video is annotated too; no source pixel is dropped).
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float) -> None:
@@ -202,9 +207,9 @@ class AnnotatedVideoWriter(Closing):
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.path = Path(path)
-        self.width, self.height = width - width % 2, height - height % 2
-        if self.width < 2 or self.height < 2:
-            raise ValueError(f"frame size {width}x{height} is too small to encode")
+        if width < 1 or height < 1:
+            raise ValueError(f"frame size {width}x{height} has no pixels")
+        self.width, self.height = max(2, width + width % 2), max(2, height + height % 2)
         self.frames = 0
         rate = Fraction(fps).limit_denominator(1001)
         self._container = av.open(str(self.path), "w")
@@ -216,7 +221,8 @@ class AnnotatedVideoWriter(Closing):
 
     def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
         """Encode one frame; the boxes may be drawn onto `image` itself."""
-        canvas = np.ascontiguousarray(image[: self.height, : self.width])
+        canvas = np.zeros((self.height, self.width, 3), np.uint8)
+        canvas[: image.shape[0], : image.shape[1]] = image[: self.height, : self.width]
         draw_tracks(canvas, tracks.ids, tracks.boxes)
         frame = self._av.VideoFrame.from_ndarray(canvas, format="bgr24")
         frame.pts = self.frames
@@ -240,7 +246,7 @@ def file_sinks(out_dir: Path, annotate: bool) -> SinkFactory:
         out_dir.mkdir(parents=True, exist_ok=True)
         sinks: list[Sink] = [
             MotWriter(out_dir / TRACKS_MOT),
-            JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names),
+            JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names, stream.time_of),
         ]
         if annotate:
             sinks.append(

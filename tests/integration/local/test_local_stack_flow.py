@@ -103,20 +103,27 @@ def test_corrupt_video_fails_on_the_error_path(
     stack: LocalStack, sample_video: Path, tmp_path: Path
 ) -> None:
     corrupt = tmp_path / "broken.mp4"
-    # A real MP4 start (so the upload passes the type check), then bytes no decoder can read.
-    corrupt.write_bytes(sample_video.read_bytes()[:64] + bytes(range(256)) * 256)
+    # An intact MP4 index (so the upload passes submit's checks) whose coded frames are blanked:
+    # only the container finds out, on the error path.
+    data = bytearray(sample_video.read_bytes())
+    payload = data.index(b"mdat") + 4
+    end = data.index(b"moov") - 4 if data.index(b"moov") > payload else len(data)
+    data[payload:end] = bytes(end - payload)
+    corrupt.write_bytes(bytes(data))
     _, job_id = stack.upload(corrupt)
 
     record = stack.wait_terminal([job_id], JOB_TIMEOUT_S)[job_id]
     assert record["status"] == "FAILED", record
-    assert "cannot be opened" in record["reason"], record
+    assert "contains no decodable video frames" in record["reason"], record
+    assert "Traceback" not in record["reason"]
 
     messages = notifications_for(stack, job_id)
     assert [m["MessageAttributes"]["status"]["Value"] for m in messages] == ["FAILED"]
 
     s3 = stack.client("s3")
     work = stack.resources.work_bucket
-    assert s3.list_objects_v2(Bucket=work, Prefix=f"results/{job_id}/").get("KeyCount") == 0
+    listed = s3.list_objects_v2(Bucket=work, Prefix=f"results/{job_id}/").get("Contents", [])
+    assert [o["Key"] for o in listed] == [f"results/{job_id}/_claims/attempt-1.json"]  # no results
     assert (
         s3.list_objects_v2(Bucket=work, Prefix=f"{ASYNC_OUTPUT_PREFIX}{job_id}").get("KeyCount")
         == 0

@@ -151,6 +151,7 @@ def test_sample_clip_strided_counts_match_the_tracks_file(
         "width": 768,
         "height": 432,
         "duration_s": 30.0,
+        "frames_skipped": 0,
     }
     assert summary["options"] == options.to_dict()
     assert summary["runtime"]["batch_size"] == 4
@@ -204,7 +205,7 @@ def test_truncated_video_is_tracked_as_far_as_it_decodes(
     cut.write_bytes(data[: len(data) // 2])
     run = track_video(cut, file_sinks(tmp_path / "out", False), TrackOptions(stride=2), yolo)
     assert 0 < run.frames_processed < 20
-    assert run.video["frames"] == 40
+    assert 0 < run.video["frames"] < 40  # frames are counted as decoded, not as declared
     assert any("probably truncated" in w for w in run.warnings)
 
 

@@ -128,7 +128,9 @@ def test_annotated_video_is_h264_with_even_size_and_every_frame(tmp_path: Path) 
         assert stream.average_rate == Fraction(10, 3)
         frames = [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
     assert len(frames) == 12
-    assert frames[0].shape == (96, 160, 3)
+    # Odd sides are padded to even ones (never cropped): the last row and column are black.
+    assert frames[0].shape == (98, 162, 3)
+    assert frames[0][97, :, :].max() < 40 and frames[0][:, 161, :].max() < 40
     # The box outline is drawn in id 1's colour (BGR) on the grey background.
     edge = frames[0][50, 10].astype(int)
     assert np.abs(edge - np.array(id_colour(1))).max() < 40
