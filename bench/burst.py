@@ -138,7 +138,7 @@ def run_burst(stack: LocalStack, clips: list[Path], timeout_s: float) -> BurstRe
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
+    args = argv or []
     count = int(args[0]) if args else DEFAULT_CLIPS
     settings = Settings.from_context({"max_concurrent_invocations_per_instance": CONCURRENCY})
     with tempfile.TemporaryDirectory(prefix="motflow-burst-") as folder:
@@ -156,4 +156,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
