@@ -19,7 +19,7 @@ from model_code.detectors.base import (
     resolve_class_ids,
 )
 
-DETECTOR_NAMES: tuple[str, ...] = ("yolov3-tiny", "yolox-torchscript", "yolox-onnx")
+DETECTOR_NAMES: tuple[str, ...] = ("nanodet-g", "yolov3-tiny", "yolox-torchscript", "yolox-onnx")
 DEFAULT_DETECTOR = "yolov3-tiny"
 
 __all__ = [
@@ -65,14 +65,19 @@ def build_detector(
         "nms_iou": nms_iou,
         "input_size": input_size,
     }
-    if name == "yolov3-tiny":
+    if name == "nanodet-g":
+        from model_code.detectors.nanodet import NanoDetDetector
+
+        factory: Any = NanoDetDetector
+        common["device"] = device
+    elif name == "yolov3-tiny":
         from model_code.detectors.yolov3_tiny import YoloV3TinyDetector
 
         if device not in (None, "cpu"):
             raise DetectorError(
                 f"yolov3-tiny runs on the CPU through OpenCV; got device={device!r}"
             )
-        factory: Any = YoloV3TinyDetector
+        factory = YoloV3TinyDetector
     elif name in ("yolox-torchscript", "yolox-onnx"):
         if weights is None:
             suffix = ".torchscript" if name == "yolox-torchscript" else ".onnx"
