@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from model_code import __version__
-from model_code.detectors import Detector, build_detector
+from model_code import __version__, detectors
+from model_code.detectors import DEFAULT_DETECTOR, Detector, DetectorError, build_detector
 from model_code.results import (
     ANNOTATED_MP4,
     SUMMARY_JSON,
@@ -26,15 +26,16 @@ from model_code.tracking import ByteTracker, TrackerConfig
 from model_code.video import VideoReader
 
 MAX_BATCH_SIZE = 64
-# Frames per detector call when the options do not say. OpenCV DNN on CPU is fastest, and
-# smallest in memory, one frame at a time (measured: batch 8 costs 1.4-1.6x the time per frame
-# and twice the peak RSS); the torch / onnxruntime YOLOX detectors gain from batches.
-DEFAULT_BATCH_SIZES = {"yolov3-tiny": 1}
+# Frames per detector call when the options do not say: each detector class carries its own
+# measured default (`default_batch_size`); an unknown name falls back here and fails later.
 FALLBACK_BATCH_SIZE = 8
 
 
 def default_batch_size(detector: str) -> int:
-    return DEFAULT_BATCH_SIZES.get(detector, FALLBACK_BATCH_SIZE)
+    try:
+        return detectors.default_batch_size(detector)
+    except DetectorError:
+        return FALLBACK_BATCH_SIZE
 
 
 class OptionsError(ValueError):
@@ -74,7 +75,7 @@ def _tracker_overrides(value: Any) -> dict[str, Any]:
 class TrackOptions:
     """What a job may choose. Build from untrusted input with `TrackOptions.from_dict`."""
 
-    detector: str = "yolov3-tiny"
+    detector: str = DEFAULT_DETECTOR
     stride: int = 1
     classes: tuple[str, ...] = ("person",)
     annotate: bool = False

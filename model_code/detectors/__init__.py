@@ -22,7 +22,7 @@ from model_code.detectors.base import (
 )
 
 DETECTOR_NAMES: tuple[str, ...] = ("nanodet-g", "yolov3-tiny", "yolox-torchscript", "yolox-onnx")
-DEFAULT_DETECTOR = "yolov3-tiny"
+DEFAULT_DETECTOR = "nanodet-g"
 
 __all__ = [
     "COCO_CLASS_NAMES",
@@ -33,8 +33,31 @@ __all__ = [
     "Detector",
     "DetectorError",
     "build_detector",
+    "default_batch_size",
     "resolve_class_ids",
 ]
+
+
+def detector_class(name: str) -> type:
+    """The class behind a detector name (imports its module, and torch for the torch ones)."""
+    if name == "nanodet-g":
+        from model_code.detectors.nanodet import NanoDetDetector
+
+        return NanoDetDetector
+    if name == "yolov3-tiny":
+        from model_code.detectors.yolov3_tiny import YoloV3TinyDetector
+
+        return YoloV3TinyDetector
+    if name in ("yolox-torchscript", "yolox-onnx"):
+        from model_code.detectors import yolox
+
+        return yolox.YoloxTorchScript if name == "yolox-torchscript" else yolox.YoloxOnnx
+    raise DetectorError(f"unknown detector {name!r}; valid names: {', '.join(DETECTOR_NAMES)}")
+
+
+def default_batch_size(name: str) -> int:
+    """Frames per network call the named detector runs best with on the CPU (measured)."""
+    return int(detector_class(name).default_batch_size)
 
 
 def build_detector(
@@ -70,26 +93,11 @@ def build_detector(
         "nms_iou": nms_iou,
         "input_size": input_size,
     }
-    if name == "nanodet-g":
-        from model_code.detectors.nanodet import NanoDetDetector
-
-        factory: Any = NanoDetDetector
-        common["device"] = device
-    elif name == "yolov3-tiny":
-        from model_code.detectors.yolov3_tiny import YoloV3TinyDetector
-
-        factory = YoloV3TinyDetector
-        common["device"] = device
-    elif name in ("yolox-torchscript", "yolox-onnx"):
-        if weights is None:
-            suffix = ".torchscript" if name == "yolox-torchscript" else ".onnx"
-            raise DetectorError(f"{name} needs weights=<path to the exported {suffix} model file>")
-        from model_code.detectors import yolox
-
-        factory = yolox.YoloxTorchScript if name == "yolox-torchscript" else yolox.YoloxOnnx
-        common["device"] = device
-    else:
-        raise DetectorError(f"unknown detector {name!r}; valid names: {', '.join(DETECTOR_NAMES)}")
+    factory: Any = detector_class(name)
+    if name.startswith("yolox") and weights is None:
+        suffix = ".torchscript" if name == "yolox-torchscript" else ".onnx"
+        raise DetectorError(f"{name} needs weights=<path to the exported {suffix} model file>")
+    common["device"] = device
     try:
         return factory(weights, **common, **options)
     except TypeError as exc:

@@ -61,6 +61,7 @@ class _YoloxDetector(ABC):
 
     name = "yolox"
     max_batch = MAX_BATCH
+    default_batch_size = 8
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ def test_defaults_match_the_documented_deployment() -> None:
     assert settings.instance_type == "ml.g4dn.xlarge"
     assert settings.min_capacity == 0
     assert settings.max_capacity >= 1
-    assert settings.detector == "yolov3-tiny"
+    assert settings.detector == "nanodet-g"
     assert settings.input_prefix == "videos/"
     assert settings.video_suffixes == (".mp4", ".mov", ".avi", ".mkv", ".webm")
     assert settings.removal_policy == "retain"
@@ -114,7 +114,7 @@ def test_submit_environment_is_the_documented_contract() -> None:
     assert int(env["INVOCATION_TIMEOUT_S"]) <= MAX_INVOCATION_TIMEOUT_S
     options = json.loads(env["JOB_OPTIONS"])
     assert options == {
-        "detector": "yolov3-tiny",
+        "detector": "nanodet-g",
         "stride": 3,
         "classes": ["person"],
         "annotate": True,
@@ -144,7 +144,7 @@ def test_model_environment_keeps_every_timeout_at_the_invocation_timeout() -> No
 def test_engine_config_is_the_model_directory_contract() -> None:
     config = Settings(stride=2, classes=("person", "car")).engine_config()
     assert config == {
-        "detector": "yolov3-tiny",
+        "detector": "nanodet-g",
         "weights": "weights",
         "options": {"stride": 2, "classes": ["person", "car"], "annotate": False},
         "tracker": {},
