@@ -11,6 +11,8 @@ BENCHMARKS = (
     "bench.tracker_speed",
     "bench.end_to_end",
     "bench.memory",
+    "bench.detector_accuracy",
+    "bench.detector_speed",
 )
 
 

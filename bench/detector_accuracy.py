@@ -11,6 +11,7 @@ Run: `python -m bench.detector_accuracy [--data DIR] [--step 3] [--only NAME]`.
 from __future__ import annotations
 
 import argparse
+import sys
 import statistics
 import time
 from pathlib import Path
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--step", type=int, default=3)
     parser.add_argument("--only", help="detector name to keep, e.g. nanodet-g")
-    args = parser.parse_args(argv)
+    args = parser.parse_args([] if argv is None else argv)
     video = args.data / "PETS09-S2L1" / "vtest.avi"
     gt_file = args.data / "MOT15" / "train" / "PETS09-S2L1" / "gt" / "gt.txt"
     if not video.is_file() or not gt_file.is_file():
@@ -138,4 +139,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

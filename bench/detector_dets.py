@@ -11,6 +11,7 @@ video (if present) and the bundled sample; files go to .cache/bench/<video>-<det
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--detector", default=DEFAULT_DETECTOR)
     parser.add_argument("--out", type=Path, default=CACHE)
     parser.add_argument("videos", nargs="*", type=Path)
-    args = parser.parse_args(argv)
+    args = parser.parse_args([] if argv is None else argv)
     videos = args.videos or [v for v in (PETS_VIDEO, SAMPLE_VIDEO) if v.is_file()]
     detector = build_detector(args.detector)
     print(f"detector: {getattr(detector, 'runtime', lambda: detector.name)()}")
@@ -74,4 +75,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -11,6 +11,7 @@ Run: `python -m bench.detector_speed [--repeats 5] [--device auto|cpu|cuda]`.
 from __future__ import annotations
 
 import argparse
+import sys
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="auto")
-    args = parser.parse_args(argv)
+    args = parser.parse_args([] if argv is None else argv)
     import torch
 
     cuda = torch.cuda.is_available() and args.device != "cpu"
@@ -112,4 +113,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -250,6 +250,9 @@ def track_video(
                     clock.add("write_s", t)
         warnings = list(video.warnings)
         frames_decoded = video.frames_read
+    runtime = detector.runtime()
+    if runtime.get("warning"):
+        warnings.append(runtime["warning"])
 
     timings = {key: round(value, 3) for key, value in clock.seconds.items()}
     summary: dict[str, Any] = {
@@ -266,6 +269,7 @@ def track_video(
         "timings": {"download_s": 0.0, **timings, "total_s": 0.0},
         "artifacts": {name: str(path) if path else None for name, path in paths.items()},
         "versions": {"motflow": __version__, "detector": detector.name, "tracker": "bytetrack"},
+        "detector": runtime,
         "warnings": warnings,
     }
     summary["timings"]["total_s"] = round(time.perf_counter() - started, 3)

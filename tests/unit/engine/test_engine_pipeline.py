@@ -124,6 +124,8 @@ def test_sample_clip_strided_counts_match_the_tracks_file(
     }
     assert summary["options"] == options.to_dict()
     assert summary["versions"]["detector"] == "nanodet-g"
+    assert summary["detector"] == yolo.runtime()
+    assert {"device", "backend", "precision", "batch_size"} <= set(summary["detector"])
     assert set(summary["timings"]) == {
         "download_s",
         "decode_s",
