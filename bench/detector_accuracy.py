@@ -11,8 +11,8 @@ Run: `python -m bench.detector_accuracy [--data DIR] [--step 3] [--only NAME]`.
 from __future__ import annotations
 
 import argparse
-import sys
 import statistics
+import sys
 import time
 from pathlib import Path
 

@@ -11,8 +11,8 @@ Run: `python -m bench.detector_speed [--repeats 5] [--device auto|cpu|cuda]`.
 from __future__ import annotations
 
 import argparse
-import sys
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
