@@ -3,15 +3,15 @@
 On the CPU every torch detector runs on both CPU backends (onnxruntime and plain torch) at batch
 1 and 4; on CUDA each runs in fp16 at batch 1, 8 and 32. OpenCV DNN's yolov3-tiny (the previous
 default and the naive peer) is timed on the same frames for reference. Frames are the bundled
-sample's (768x432), repeated; each figure is the median of `--repeats` timed calls after a warm-up.
+sample's (768x432), repeated; each figure is the fastest of `--repeats` timed calls after a
+warm-up (the least disturbed one on a shared machine).
 
-Run: `python -m bench.detector_speed [--repeats 5] [--device auto|cpu|cuda]`.
+Run: `python -m bench.detector_speed [--repeats 10] [--device auto|cpu|cuda]`.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -51,7 +51,7 @@ def ms_per_frame(
         started = time.perf_counter()
         run(frames)
         times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times) / len(frames)
+    return 1000 * min(times) / len(frames)
 
 
 def opencv_yolov3_tiny() -> Callable[[Sequence[np.ndarray]], object]:
@@ -78,7 +78,7 @@ def opencv_yolov3_tiny() -> Callable[[Sequence[np.ndarray]], object]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args([] if argv is None else argv)
     import torch

@@ -17,6 +17,7 @@ from model_code.detectors.yolov3_tiny import (
     load_yolov3_tiny,
     patch_cfg,
 )
+from tests.unit.detectors.sample_frames import read_frames
 
 SIZES = ((416, 256), (512, 288))
 FRAME = 60  # 0-based frame of the sample with a person walking
@@ -24,12 +25,7 @@ FRAME = 60  # 0-based frame of the sample with a person walking
 
 @pytest.fixture(scope="module")
 def frame(sample_video: Path) -> np.ndarray:
-    capture = cv2.VideoCapture(str(sample_video))
-    for _ in range(FRAME + 1):
-        ok, image = capture.read()
-        assert ok
-    capture.release()
-    return image
+    return read_frames(sample_video, [FRAME])[0]
 
 
 def opencv_rows(image: np.ndarray, fix_mask: bool) -> np.ndarray:

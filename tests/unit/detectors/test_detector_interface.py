@@ -11,6 +11,7 @@ import pytest
 
 from model_code.detectors import (
     COCO_CLASS_NAMES,
+    DEFAULT_DETECTOR,
     DETECTOR_NAMES,
     Detections,
     Detector,
@@ -83,7 +84,7 @@ def test_bad_options_are_detector_errors(options: dict[str, object], message: st
 def test_default_detector_follows_the_protocol_and_rejects_bad_frames() -> None:
     detector = build_detector()
     assert isinstance(detector, Detector)
-    assert detector.name == "yolov3-tiny"
+    assert detector.name == DEFAULT_DETECTOR == "nanodet-g"
     assert detector.class_names[0] == "person" and len(detector.class_names) == 80
     with pytest.raises(ValueError, match="frame 0 must be a uint8"):
         detector.detect([np.zeros((8, 8, 3), np.float32)])

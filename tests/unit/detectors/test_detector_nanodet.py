@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -25,6 +24,7 @@ from model_code.detectors.nanodet import (
     load_nanodet,
 )
 from model_code.detectors.tfjs import read_graph
+from tests.unit.detectors.sample_frames import read_frames
 from tests.unit.detectors.tfjs_reference import evaluate
 
 FRAMES = (60, 230)  # 0-based frames of the sample: the woman walking, then the man
@@ -45,15 +45,7 @@ def module() -> NanoDet:
 
 @pytest.fixture(scope="module")
 def frames(sample_video: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(sample_video))
-    found = []
-    for index in range(max(FRAMES) + 1):
-        ok, frame = capture.read()
-        assert ok, f"could not read frame {index} of {sample_video}"
-        if index in FRAMES:
-            found.append(frame)
-    capture.release()
-    return found
+    return read_frames(sample_video, FRAMES)
 
 
 @pytest.fixture(scope="module")
