@@ -9,8 +9,10 @@ on the CPU it runs either in torch or, exported once in memory to ONNX, in onnxr
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,7 @@ from model_code.detectors.letterbox import input_size_for, letterbox, parse_inpu
 from model_code.detectors.postprocess import detections_from_best
 
 ONNX_OPSET = 17
+LOG = logging.getLogger(__name__)
 
 
 class Predictor(nn.Module):
@@ -116,8 +119,16 @@ class TorchDetector:
         self.module = module
         self._session: Any = None
         if self.plan.backend == "onnxruntime":
-            self._session = _onnx_session(module)
-        else:
+            try:
+                self._session = _onnx_session(module)
+            except Exception as exc:  # the exporter and onnxruntime raise many unrelated types
+                LOG.warning(
+                    "ONNX export for onnxruntime failed (%s: %s); the detector runs in torch",
+                    type(exc).__name__,
+                    exc,
+                )
+                self.plan = replace(self.plan, backend="torch")
+        if self._session is None:
             module.to(self.plan.device)
             if self.plan.precision == "fp16":
                 module.half()

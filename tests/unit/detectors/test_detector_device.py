@@ -131,3 +131,18 @@ def test_frames_are_batched_by_size_and_returned_in_order(monkeypatch):
 def test_batch_size_must_be_positive():
     with pytest.raises(DetectorError, match="batch_size"):
         TorchDetector(FrameMarker(), device="cpu", backend="torch", batch_size=-1)
+
+
+def test_failed_onnx_export_falls_back_to_torch(monkeypatch, caplog):
+    from model_code.detectors import torch_detector
+
+    def broken(module):
+        raise RuntimeError("exporter unavailable")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch_detector, "_onnx_session", broken)
+    with caplog.at_level(logging.WARNING):
+        detector = TorchDetector(FrameMarker(), device="auto", score_threshold=0.0)
+    assert detector.runtime()["backend"] == "torch"
+    assert "exporter unavailable" in caplog.text
+    assert len(detector.detect([frame(100)])[0]) == 1
