@@ -55,9 +55,19 @@ def detector_class(name: str) -> type:
     raise DetectorError(f"unknown detector {name!r}; valid names: {', '.join(DETECTOR_NAMES)}")
 
 
-def default_batch_size(name: str) -> int:
-    """Frames per network call the named detector runs best with on the CPU (measured)."""
-    return int(detector_class(name).default_batch_size)
+def default_batch_size(name: str, *, cuda: bool | None = None) -> int:
+    """Frames per network call the named detector runs best with: its class's
+    `gpu_batch_size` when CUDA is available (torch detectors), else `default_batch_size`."""
+    cls = detector_class(name)
+    gpu_batch = getattr(cls, "gpu_batch_size", None)
+    if gpu_batch is not None:
+        if cuda is None:
+            import torch
+
+            cuda = torch.cuda.is_available()
+        if cuda:
+            return int(gpu_batch)
+    return int(cls.default_batch_size)
 
 
 def build_detector(

@@ -146,3 +146,14 @@ def test_failed_onnx_export_falls_back_to_torch(monkeypatch, caplog):
     assert detector.runtime()["backend"] == "torch"
     assert "exporter unavailable" in caplog.text
     assert len(detector.detect([frame(100)])[0]) == 1
+
+
+@pytest.mark.parametrize("name", ["nanodet-g", "yolov3-tiny"])
+def test_default_batch_size_follows_the_device(name, monkeypatch):
+    from model_code.detectors import default_batch_size, detector_class
+
+    cls = detector_class(name)
+    assert default_batch_size(name, cuda=False) == cls.default_batch_size
+    assert default_batch_size(name, cuda=True) == cls.gpu_batch_size > cls.default_batch_size
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert default_batch_size(name) == cls.gpu_batch_size
