@@ -6,13 +6,16 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from model_code.detectors.base import DetectorError
 
 LOG = logging.getLogger(__name__)
 CPU_BACKENDS = ("onnxruntime", "torch")
-# SageMaker sets SM_NUM_GPUS on its instances; MOTFLOW_EXPECT_GPU=1 says the same elsewhere.
+# SageMaker sets SM_NUM_GPUS in its containers; MOTFLOW_EXPECT_GPU=1 says the same elsewhere.
 GPU_ENV_VARS = ("SM_NUM_GPUS", "MOTFLOW_EXPECT_GPU")
+# The NVIDIA driver's files exist on a GPU machine even when torch cannot use the GPU.
+NVIDIA_DRIVER_FILE = Path("/proc/driver/nvidia/version")
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,13 @@ class DevicePlan:
         return self.device.startswith("cuda")
 
 
-def gpu_expected(environ: Mapping[str, str] | None = None) -> bool:
-    """True on a machine that was provisioned with a GPU (SageMaker GPU instance or a setting)."""
+def gpu_expected(
+    environ: Mapping[str, str] | None = None, driver_file: Path | None = NVIDIA_DRIVER_FILE
+) -> bool:
+    """True on a machine provisioned with a GPU: the NVIDIA driver is loaded, or the
+    environment says so (SM_NUM_GPUS > 0 or MOTFLOW_EXPECT_GPU=1)."""
+    if driver_file is not None and driver_file.exists():
+        return True
     env = os.environ if environ is None else environ
     for name in GPU_ENV_VARS:
         try:
@@ -46,6 +54,7 @@ def plan_device(
     cpu_backend: str = "onnxruntime",
     half: bool | None = None,
     environ: Mapping[str, str] | None = None,
+    driver_file: Path | None = NVIDIA_DRIVER_FILE,
 ) -> DevicePlan:
     """Pick the device: "auto"/None means CUDA when torch sees one, else the CPU.
 
@@ -75,7 +84,7 @@ def plan_device(
     if half:
         raise DetectorError("fp16 (half=True) needs a CUDA device; the CPU runs fp32")
     warning = None
-    if gpu_expected(environ):
+    if gpu_expected(environ, driver_file):
         warning = (
             "this machine was provisioned with a GPU but the detector runs on the CPU "
             f"(device={requested or 'auto'!r}, torch CUDA available: {cuda_available})"

@@ -46,7 +46,7 @@ def frame(value: int, height: int = 120, width: int = 160) -> np.ndarray:
     ],
 )
 def test_auto_picks_cuda_when_present(requested, cuda, device, precision, backend):
-    plan = plan_device(requested, cuda_available=cuda, environ={})
+    plan = plan_device(requested, cuda_available=cuda, environ={}, driver_file=None)
     assert (plan.device, plan.precision, plan.backend) == (device, precision, backend)
     assert plan.warning is None
 
@@ -82,8 +82,11 @@ def test_gpu_instance_on_cpu_warns(caplog):
     [({}, False), ({"SM_NUM_GPUS": "0"}, False), ({"SM_NUM_GPUS": "4"}, True),
      ({"MOTFLOW_EXPECT_GPU": "1"}, True), ({"SM_NUM_GPUS": "many"}, False)],
 )  # fmt: skip
-def test_gpu_expected_reads_the_instance_environment(environ, expected):
-    assert gpu_expected(environ) is expected
+def test_gpu_expected_reads_the_instance_environment(environ, expected, tmp_path):
+    assert gpu_expected(environ, driver_file=tmp_path / "absent") is expected
+    driver = tmp_path / "version"
+    driver.write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module")
+    assert gpu_expected(environ, driver_file=driver) is True
 
 
 def test_detector_on_fake_cuda_reports_gpu_runtime(monkeypatch):
