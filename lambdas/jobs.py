@@ -28,7 +28,10 @@ QUEUED, SUCCEEDED, FAILED, REJECTED = "QUEUED", "SUCCEEDED", "FAILED", "REJECTED
 STATES = (QUEUED, SUCCEEDED, FAILED, REJECTED)
 TERMINAL_STATES = frozenset({SUCCEEDED, FAILED, REJECTED})
 STAGE_VALIDATION, STAGE_SUBMIT, STAGE_INFERENCE = "validation", "submit", "inference"
+# The table's key, index and TTL attribute: stacks/contract.py creates them with these names.
+TABLE_KEY = "job_id"
 STATUS_INDEX = "by_status"
+TTL_ATTRIBUTE = "expires_at"
 
 _SLUG_MAX = 32
 _HASH_HEX = 16
@@ -54,6 +57,11 @@ def utc_now() -> str:
     """ISO-8601 UTC with milliseconds, e.g. ``2026-11-21T11:20:00.123Z`` (sorts as text)."""
     now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def expiry_epoch(days: int) -> int:
+    """Epoch seconds `days` from now: the record's TTL attribute (DynamoDB deletes it later)."""
+    return int(time.time()) + days * 86400
 
 
 def to_dynamo(item: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +98,7 @@ class JobStore:
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         response = self._db.get_item(
-            TableName=self.table_name, Key={"job_id": {"S": job_id}}, ConsistentRead=True
+            TableName=self.table_name, Key={TABLE_KEY: {"S": job_id}}, ConsistentRead=True
         )
         item = response.get("Item")
         return from_dynamo(item) if item else None
@@ -244,7 +252,7 @@ class JobStore:
         return self._write(
             self._db.update_item,
             TableName=self.table_name,
-            Key={"job_id": {"S": job_id}},
+            Key={TABLE_KEY: {"S": job_id}},
             UpdateExpression=update,
             ConditionExpression=condition,
             ExpressionAttributeNames={k: v for k, v in all_names.items() if k in used},

@@ -9,6 +9,7 @@ later event a no-op.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -98,8 +99,9 @@ def submit_object(
     if not obj.key.startswith(settings.input_prefix):
         log.warning("ignoring %s: outside the input prefix %s", obj.uri, settings.input_prefix)
         return Outcome(obj.key, None, None, "ignored", "outside the input prefix")
-    version = obj.version_id or obj.etag or _current_etag(obj)
-    job_id = jobs.job_id_for(obj.bucket, obj.key, version)
+    if not (obj.version_id or obj.etag):
+        obj = dataclasses.replace(obj, etag=_current_etag(obj))
+    job_id = jobs.job_id_for(obj.bucket, obj.key, obj.version_id or obj.etag)
     record = store.get(job_id)
     if record is None:
         record = _register(obj, job_id, settings, store)
@@ -150,8 +152,10 @@ def _register(
         record.update(
             status=jobs.QUEUED,
             manifest=write_manifest(job_id, obj, settings),
-            output=results_uri(settings.work_bucket, job_id),
+            output=settings.results_uri(job_id),
         )
+    if settings.job_retention_days:
+        record[jobs.TTL_ATTRIBUTE] = jobs.expiry_epoch(settings.job_retention_days)
     if store.create(record):
         log.info("job %s created as %s for %s", job_id, record["status"], obj.uri)
         return record
@@ -159,10 +163,6 @@ def _register(
     if existing is None:
         raise RuntimeError(f"job {job_id} could not be created and does not exist")
     return existing
-
-
-def results_uri(work_bucket: str, job_id: str) -> str:
-    return f"s3://{work_bucket}/results/{job_id}/"
 
 
 def _human_bytes(size: int) -> str:
@@ -225,15 +225,30 @@ def inspect_upload(
     return None, facts
 
 
+def video_version(obj: s3_events.S3Object) -> str | None:
+    """The manifest's ``video_version``: the S3 version id, else the ETag in its quoted form.
+
+    Version ids never contain quotes, so the container tells the two apart by the quotes.
+    """
+    if obj.version_id:
+        return obj.version_id
+    return f'"{obj.etag}"' if obj.etag else None
+
+
 def write_manifest(job_id: str, obj: s3_events.S3Object, settings: config.SubmitSettings) -> str:
-    """Write ``jobs/<job_id>.json`` (deterministic content, so rewriting it is harmless)."""
+    """Write the job manifest (deterministic content, so rewriting it is harmless).
+
+    It names exactly the uploaded version of the video, so an overwrite while the job waits in
+    the endpoint queue does not change what the job reads.
+    """
     manifest = {
         "job_id": job_id,
         "video": obj.uri,
-        "output": results_uri(settings.work_bucket, job_id),
+        "video_version": video_version(obj),
+        "output": settings.results_uri(job_id),
         "options": settings.job_options,
     }
-    key = f"jobs/{job_id}.json"
+    key = settings.manifest_key(job_id)
     clients.client("s3").put_object(
         Bucket=settings.work_bucket,
         Key=key,

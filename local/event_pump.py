@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 
@@ -47,6 +48,45 @@ class LambdaContext:
 def s3_event_from_sqs(body: str) -> dict[str, Any]:
     """S3 -> SQS bodies are the S3 event document Lambda would receive."""
     return json.loads(body)
+
+
+class VersionIdFiller:
+    """Adds the ``versionId`` AWS puts in S3 events for versioned buckets and moto leaves out.
+
+    The version is the newest one of the key whose ETag and size match the event's: exactly the
+    version AWS would name, unless two versions have identical bytes (then either has the same
+    content). Records that already carry a version, or come from unversioned buckets, pass as is.
+    """
+
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+
+    def __call__(self, body: str) -> dict[str, Any]:
+        event = s3_event_from_sqs(body)
+        for record in event.get("Records", []):
+            obj = record.get("s3", {}).get("object", {})
+            if obj.get("versionId") or "key" not in obj:
+                continue
+            version = self._version_of(record["s3"]["bucket"]["name"], obj)
+            if version:
+                obj["versionId"] = version
+        return event
+
+    def _version_of(self, bucket: str, obj: dict[str, Any]) -> str | None:
+        key = unquote_plus(obj["key"])
+        etag = str(obj.get("eTag", "")).strip('"')
+        reply = self._s3.list_object_versions(Bucket=bucket, Prefix=key)
+        matches = [
+            version
+            for version in reply.get("Versions", [])
+            if version["Key"] == key
+            and version["ETag"].strip('"') == etag
+            and version.get("Size") == obj.get("size", version.get("Size"))
+            and version.get("VersionId") not in (None, "null")
+        ]
+        if not matches:
+            return None
+        return max(matches, key=lambda version: version["LastModified"])["VersionId"]
 
 
 def sns_event_from_sqs(body: str, subscription_arn: str = "") -> dict[str, Any]:

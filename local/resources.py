@@ -8,7 +8,8 @@ from typing import Any
 
 import boto3
 
-from stacks.settings import ResourceNames
+from stacks import contract
+from stacks.contract import ResourceNames
 
 # How often a message may be received (and its handler fail) before it moves to the queue's DLQ.
 MAX_RECEIVE_COUNT = 3
@@ -43,6 +44,10 @@ def create_resources(
 
     for bucket in (names.input_bucket, names.work_bucket):
         s3.create_bucket(Bucket=bucket)
+    # As in the data stack: jobs read exactly the uploaded version of a video.
+    s3.put_bucket_versioning(
+        Bucket=names.input_bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
     create_jobs_table(dynamodb, names.jobs_table)
 
     topic_arns = {
@@ -88,26 +93,33 @@ def create_resources(
 
 
 def create_jobs_table(dynamodb: Any, table_name: str) -> None:
-    """The jobs table as the data stack defines it: key `job_id`, index `by_status`."""
+    """The jobs table as the data stack defines it (stacks/contract.py names)."""
     dynamodb.create_table(
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
-            {"AttributeName": "job_id", "AttributeType": "S"},
-            {"AttributeName": "status", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in (
+                contract.TABLE_KEY,
+                contract.STATUS_INDEX_PARTITION,
+                contract.STATUS_INDEX_SORT,
+            )
         ],
-        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        KeySchema=[{"AttributeName": contract.TABLE_KEY, "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
             {
-                "IndexName": "by_status",
+                "IndexName": contract.STATUS_INDEX,
                 "KeySchema": [
-                    {"AttributeName": "status", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    {"AttributeName": contract.STATUS_INDEX_PARTITION, "KeyType": "HASH"},
+                    {"AttributeName": contract.STATUS_INDEX_SORT, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             }
         ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": contract.TTL_ATTRIBUTE},
     )
 
 

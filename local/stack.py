@@ -20,17 +20,14 @@ import boto3
 
 from local.async_endpoint import AsyncEndpointEmulator, EndpointConfig
 from local.environment import patched_environ
-from local.event_pump import EventPump, Route, s3_event_from_sqs, sns_event_from_sqs
+from local.event_pump import EventPump, Route, VersionIdFiller, sns_event_from_sqs
 from local.moto_service import ACCOUNT, REGION, MotoServer, fake_aws_environment, start_moto
 from local.resources import LocalResources, create_resources
 from local.torchserve_service import TorchServe, start_torchserve
+from stacks import contract
+from stacks.contract import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX
 from stacks.model_artifact import build_model_artifact
 from stacks.settings import Settings
-
-# docs/ARCHITECTURE.md, Buckets and keys: where SageMaker writes async outputs and failures.
-ASYNC_OUTPUT_PREFIX = "async-output/"
-ASYNC_FAILURE_PREFIX = "async-failures/"
-RESULTS_PREFIX = "results/"
 
 
 class StackError(RuntimeError):
@@ -128,7 +125,7 @@ class LocalStack:
     def download_results(self, job_id: str, destination: Path) -> list[Path]:
         """Copy s3://<work>/results/<job_id>/* to `destination`; returns the local files."""
         s3 = self.client("s3")
-        prefix = f"{RESULTS_PREFIX}{job_id}/"
+        prefix = contract.results_prefix(job_id)
         files = []
         pages = s3.get_paginator("list_objects_v2").paginate(
             Bucket=self.resources.work_bucket, Prefix=prefix
@@ -146,17 +143,16 @@ def lambda_environment(
     settings: Settings, resources: LocalResources, endpoint_url: str
 ) -> dict[str, str]:
     """What the CDK stack sets on the submit and complete Lambdas, pointed at the local stack."""
-    env = settings.submit_environment()
-    env.update(
-        {
-            "JOBS_TABLE": resources.jobs_table,
-            "NOTIFY_TOPIC_ARN": resources.notifications_topic_arn,
-            "WORK_BUCKET": resources.work_bucket,
-            "ENDPOINT_NAME": resources.endpoint_name,
-            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint_url,
-        }
-    )
-    return env
+    return {
+        **contract.submit_environment(
+            jobs_table=resources.jobs_table,
+            notify_topic_arn=resources.notifications_topic_arn,
+            work_bucket=resources.work_bucket,
+            endpoint_name=resources.endpoint_name,
+            defaults=contract.job_defaults(settings),
+        ),
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint_url,
+    }
 
 
 def unpack_model(settings: Settings, run_dir: Path) -> Path:
@@ -172,7 +168,7 @@ def unpack_model(settings: Settings, run_dir: Path) -> Path:
 
 def model_environment(settings: Settings, model_dir: Path) -> dict[str, str]:
     """The SageMaker model's environment with container paths mapped to the unpacked model."""
-    env = settings.model_environment()
+    env = contract.deployment_model_environment(settings)
     env["SAGEMAKER_SUBMIT_DIRECTORY"] = str(model_dir / "code")
     return env
 
@@ -186,7 +182,7 @@ def local_stack(run_dir: Path, settings: Settings | None = None) -> Iterator[Loc
         moto = _start(stack, "moto server", lambda: start_moto(run_dir, os.environ))
         stack.enter_context(patched_environ(fake_aws_environment(moto.endpoint_url, REGION)))
         session = boto3.Session(region_name=REGION)
-        names = settings.resource_names(account=ACCOUNT, region=REGION)
+        names = contract.resource_names(settings.name_prefix, ACCOUNT, REGION)
         resources = create_resources(session, names, input_prefix=settings.input_prefix)
         model_dir = unpack_model(settings, run_dir)
         torchserve = _start(
@@ -220,7 +216,12 @@ def local_stack(run_dir: Path, settings: Settings | None = None) -> Iterator[Loc
         pump = EventPump(
             session,
             [
-                Route("submit", resources.uploads_queue_url, submit.handler, s3_event_from_sqs),
+                Route(
+                    "submit",
+                    resources.uploads_queue_url,
+                    submit.handler,
+                    VersionIdFiller(session.client("s3")),
+                ),
                 Route(
                     "complete-success",
                     resources.success_queue_url,

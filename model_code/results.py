@@ -1,27 +1,68 @@
-"""Result writers: MOT txt, JSONL, summary JSON and the optional annotated H.264 video.
+"""Result sinks: MOT txt, JSONL, the optional annotated H.264 video, in-memory MOT rows; and the
+summary file.
 
-Every writer streams: rows go to disk as frames arrive, nothing accumulates per frame.
-Boxes arrive as xyxy in source pixels and are written as `x, y, w, h` with two decimals.
+`track_video` feeds every sink each processed frame in frame order (`write(frame, image, tracks)`)
+and closes them at the end. File sinks stream: rows go to disk as frames arrive, nothing
+accumulates per frame. Boxes arrive as xyxy in source pixels and are written as `x, y, w, h`.
 """
 
 from __future__ import annotations
 
 import colorsys
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import numpy as np
 
-from model_code.boxes import mot_rows, xyxy_to_xywh
+from model_code.boxes import mot_records, mot_rows, xyxy_to_xywh
 from model_code.closing import Closing
 
 TRACKS_MOT = "tracks.txt"
 TRACKS_JSONL = "tracks.jsonl"
 SUMMARY_JSON = "summary.json"
 ANNOTATED_MP4 = "annotated.mp4"
+# The summary's `artifacts` keys and the file each names.
+ARTIFACTS: dict[str, str] = {
+    "tracks_mot": TRACKS_MOT,
+    "tracks_jsonl": TRACKS_JSONL,
+    "annotated": ANNOTATED_MP4,
+    "summary": SUMMARY_JSON,
+}
+
+
+class FrameTracks(Protocol):
+    """The tracks reported for one frame: ids (M,), xyxy boxes (M, 4), scores, labels."""
+
+    ids: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+
+class Sink(Protocol):
+    """Where tracked frames go: `write` once per processed frame in order, then `close`."""
+
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StreamFacts:
+    """What sinks may need before the first frame arrives."""
+
+    fps: float
+    width: int
+    height: int
+    processed_fps: float
+    class_names: Sequence[str]
+
+
+SinkFactory = Callable[[StreamFacts], Sequence[Sink]]
 
 
 def label_name(class_names: Sequence[str] | Mapping[int, str] | None, label: int) -> str:
@@ -51,19 +92,26 @@ class _TextWriter(Closing):
 
 
 class MotWriter(_TextWriter):
-    """`frame,id,x,y,w,h,score,-1,-1,-1` rows; counts what it wrote for the summary."""
+    """`frame,id,x,y,w,h,score,-1,-1,-1` rows in a file."""
 
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path)
-        self.rows = 0
-        self.track_ids: set[int] = set()
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
+        self._write(mot_rows(frame, tracks.ids, tracks.boxes, tracks.scores))
 
-    def write(
-        self, frame: int, ids: np.ndarray, boxes_xyxy: np.ndarray, scores: np.ndarray
-    ) -> None:
-        self._write(mot_rows(frame, ids, boxes_xyxy, scores))
-        self.rows += len(ids)
-        self.track_ids.update(int(i) for i in ids)
+
+class MotRows(Closing):
+    """MOT rows `[frame, id, x, y, w, h, score]` kept in memory, for replies that carry them.
+
+    Only for short inputs (a request body): the rows grow with the video.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[list[float]] = []
+
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
+        self.rows.extend(mot_records(frame, tracks.ids, tracks.boxes, tracks.scores))
+
+    def close(self) -> None:
+        pass
 
 
 class JsonlWriter(_TextWriter):
@@ -81,14 +129,7 @@ class JsonlWriter(_TextWriter):
         self.fps = fps
         self.class_names = class_names
 
-    def write(
-        self,
-        frame: int,
-        ids: np.ndarray,
-        boxes_xyxy: np.ndarray,
-        scores: np.ndarray,
-        labels: np.ndarray,
-    ) -> None:
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
         objects = [
             {
                 "id": int(track_id),
@@ -97,7 +138,7 @@ class JsonlWriter(_TextWriter):
                 "label": label_name(self.class_names, int(label)),
             }
             for track_id, box, score, label in zip(
-                ids, xyxy_to_xywh(boxes_xyxy), scores, labels, strict=True
+                tracks.ids, xyxy_to_xywh(tracks.boxes), tracks.scores, tracks.labels, strict=True
             )
         ]
         record = {"frame": frame, "t": round((frame - 1) / self.fps, 3), "objects": objects}
@@ -166,10 +207,10 @@ class AnnotatedVideoWriter(Closing):
         self._stream.options = {"preset": "veryfast", "crf": "23"}
         self._av = av
 
-    def write(self, image_bgr: np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray) -> None:
-        """Encode one frame; the boxes may be drawn onto `image_bgr` itself."""
-        canvas = np.ascontiguousarray(image_bgr[: self.height, : self.width])
-        draw_tracks(canvas, ids, boxes_xyxy)
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
+        """Encode one frame; the boxes may be drawn onto `image` itself."""
+        canvas = np.ascontiguousarray(image[: self.height, : self.width])
+        draw_tracks(canvas, tracks.ids, tracks.boxes)
         frame = self._av.VideoFrame.from_ndarray(canvas, format="bgr24")
         frame.pts = self.frames
         for packet in self._stream.encode(frame):
@@ -183,3 +224,23 @@ class AnnotatedVideoWriter(Closing):
             self._container.mux(packet)
         self._container.close()
         self._container = None
+
+
+def file_sinks(out_dir: Path, annotate: bool) -> SinkFactory:
+    """Sinks writing tracks.txt, tracks.jsonl and (with `annotate`) annotated.mp4 in `out_dir`."""
+
+    def open_sinks(stream: StreamFacts) -> list[Sink]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        sinks: list[Sink] = [
+            MotWriter(out_dir / TRACKS_MOT),
+            JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names),
+        ]
+        if annotate:
+            sinks.append(
+                AnnotatedVideoWriter(
+                    out_dir / ANNOTATED_MP4, stream.width, stream.height, stream.processed_fps
+                )
+            )
+        return sinks
+
+    return open_sinks

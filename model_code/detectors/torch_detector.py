@@ -111,8 +111,9 @@ class TorchDetector:
             cpu_backend=backend or self.cpu_backend,
             half=half,
         )
-        default = self.gpu_batch_size if self.plan.cuda else self.default_batch_size
-        self.batch_size = int(batch_size or default)
+        # The instance's default is its device's: the pipeline reads it to size its batches.
+        self.default_batch_size = self.gpu_batch_size if self.plan.cuda else self.default_batch_size
+        self.batch_size = int(batch_size or self.default_batch_size)
         if self.batch_size < 1:
             raise DetectorError(f"batch_size must be at least 1, got {batch_size}")
         module = module.eval()

@@ -20,6 +20,7 @@ TABLE = "motflow-jobs"
 ENDPOINT = "motflow-endpoint"
 MAX_VIDEO_BYTES = 1_000_000
 JOB_OPTIONS = {"stride": 2, "annotate": False}
+JOB_RETENTION_DAYS = 90
 
 # The leading bytes of each container kind, padded; only submit's header check reads them.
 MP4_HEADER = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00" * 64

@@ -16,7 +16,8 @@ from typing import Any
 import av
 import pytest
 
-from local.stack import ASYNC_OUTPUT_PREFIX, LocalStack, local_stack
+from local.stack import LocalStack, local_stack
+from stacks.contract import ASYNC_OUTPUT_PREFIX
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -24,6 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLIP_FIRST_FRAME = 181
 CLIP_FRAMES = 120
 JOB_TIMEOUT_S = 150.0
+OVERWRITE_FRAMES = (20, 40)  # two short clips of different lengths, uploaded to one key
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +123,24 @@ def test_corrupt_video_fails_on_the_error_path(
     )
     failures = s3.list_objects_v2(Bucket=work, Prefix=f"async-failures/{job_id}")
     assert failures.get("KeyCount") == 1
+
+
+def test_an_overwrite_right_after_upload_leaves_each_job_its_own_video(
+    stack: LocalStack, sample_video: Path, tmp_path: Path
+) -> None:
+    """Two uploads to one key, the second while the first is still queued: two jobs, each
+    tracking the bytes it was submitted for (the input bucket is versioned, as deployed)."""
+    short, long = tmp_path / "short.mp4", tmp_path / "long.mp4"
+    write_short_clip(sample_video, short, CLIP_FIRST_FRAME, OVERWRITE_FRAMES[0])
+    write_short_clip(sample_video, long, CLIP_FIRST_FRAME, OVERWRITE_FRAMES[1])
+    key = f"{stack.settings.input_prefix}same-name.mp4"
+    _, first_job = stack.upload(short, key)
+    _, second_job = stack.upload(long, key)
+    assert first_job != second_job
+
+    records = stack.wait_terminal([first_job, second_job], 2 * JOB_TIMEOUT_S)
+    for job_id, frames in zip((first_job, second_job), OVERWRITE_FRAMES, strict=True):
+        assert records[job_id]["status"] == "SUCCEEDED", records[job_id]
+        files = {p.name: p for p in stack.download_results(job_id, tmp_path / job_id)}
+        summary = json.loads(files["summary.json"].read_text())
+        assert summary["video"]["frames"] == frames, job_id

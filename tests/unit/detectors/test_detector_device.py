@@ -91,7 +91,9 @@ def test_gpu_expected_reads_the_instance_environment(environ, expected, tmp_path
 
 def test_detector_on_fake_cuda_reports_gpu_runtime(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    runtime = TorchDetector(FrameMarker(), device="auto").runtime()
+    detector = TorchDetector(FrameMarker(), device="auto")
+    runtime = detector.runtime()
+    assert detector.default_batch_size == TorchDetector.gpu_batch_size  # what the pipeline reads
     assert runtime["device"] == "cuda:0"
     assert runtime["precision"] == "fp16"
     assert runtime["backend"] == "torch"
