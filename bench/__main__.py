@@ -48,6 +48,13 @@ BENCHMARKS = {
         "bench.burst", "short clips through the local stack: jobs/min, p50/p95, losses",
         default=False,
     ),
+    "detector_accuracy": Benchmark(
+        "bench.detector_accuracy", "detector AP50/recall/precision against input size (PETS)",
+        needs_data=True,
+    ),
+    "detector_speed": Benchmark(
+        "bench.detector_speed", "detector ms/frame by backend and batch (fp16 on CUDA)"
+    ),
     "gpu_pipeline": Benchmark(
         "bench.gpu_pipeline", "decode/detector/end-to-end fps at 1080p (for a GPU machine)",
         default=False,

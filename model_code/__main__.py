@@ -9,6 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from model_code.detectors import DEFAULT_DETECTOR
+
 EXIT_USAGE = 2
 
 
@@ -19,8 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     track = commands.add_parser("track", help="detect and track objects in a video file")
     track.add_argument("video", help="video file (mp4, mov, avi, mkv, webm)")
     track.add_argument("--out", required=True, help="folder for tracks.txt, tracks.jsonl, ...")
-    track.add_argument("--detector", default="yolov3-tiny", help="detector name")
-    track.add_argument("--weights", help="weights folder (yolov3-tiny) or model file (YOLOX)")
+    track.add_argument("--detector", default=DEFAULT_DETECTOR, help="detector name")
+    track.add_argument("--weights", help="weights folder (nanodet-g, yolov3-tiny) or file (YOLOX)")
     track.add_argument("--stride", type=int, default=1, help="keep every Nth frame")
     track.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
     track.add_argument("--classes", default="person", help="comma-separated class names")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from model_code.detectors import Detector, build_detector
+from model_code.detectors import DEFAULT_DETECTOR, Detector, build_detector
 from model_code.prefetch import BatchFeed, preparation
 from model_code.results import SinkFactory, StreamFacts
 from model_code.tracking import ByteTracker, TrackerConfig
@@ -61,7 +61,7 @@ def _tracker_overrides(value: Any) -> dict[str, Any]:
 class TrackOptions:
     """What a job may choose. Build from untrusted input with `TrackOptions.from_dict`."""
 
-    detector: str = "yolov3-tiny"
+    detector: str = DEFAULT_DETECTOR
     stride: int = 1
     classes: tuple[str, ...] = ("person",)
     annotate: bool = False
@@ -235,18 +235,20 @@ def track_video(
                 track_ids.update(int(i) for i in tracked.ids)
         feed.close()
         timings["decode_s"], timings["decode_wait_s"] = feed.produce_s, feed.wait_s
+    runtime = detector_runtime(detector, options)
     return TrackingRun(
         video={**video.info.to_dict(), "frames_skipped": video.frames_skipped},
         options=options,
         detector=detector.name,
-        runtime=detector_runtime(detector, options),
+        runtime=runtime,
         frames_processed=frames_processed,
         frames_decoded=video.frames_read,
         tracks=len(track_ids),
         detections=detections,
         timings=timings,
         seconds=time.perf_counter() - started,
-        warnings=list(video.warnings),
+        # e.g. a GPU machine whose detector ended up on the CPU
+        warnings=list(video.warnings) + ([runtime["warning"]] if runtime.get("warning") else []),
     )
 
 

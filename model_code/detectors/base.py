@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -70,6 +70,11 @@ class Detector(Protocol):
     class_names: Sequence[str]
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]: ...
+
+    def runtime(self) -> dict[str, Any]:
+        """What it runs on: name, device, backend, precision, batch_size, input size, and a
+        `warning` when a GPU machine ended up on the CPU."""
+        ...
 
 
 def resolve_class_ids(

@@ -29,15 +29,38 @@ def detections_from_scores(
     allowed = class_scores[:, class_ids]
     best = allowed.argmax(axis=1)
     scores = allowed[np.arange(len(allowed)), best]
+    return detections_from_best(
+        cxcywh_to_xyxy(np.asarray(boxes_cxcywh, np.float32)),
+        scores,
+        class_ids[best],
+        score_threshold=score_threshold,
+        nms_iou=nms_iou,
+        placement=placement,
+    )
+
+
+def detections_from_best(
+    boxes_xyxy: np.ndarray,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    *,
+    score_threshold: float,
+    nms_iou: float,
+    placement: Letterbox,
+) -> Detections:
+    """Threshold each anchor's best (score, label), class-aware NMS, map to source pixels.
+
+    `boxes_xyxy` are (N, 4) in network-input pixels.
+    """
     candidates = np.flatnonzero(scores >= score_threshold)
     if candidates.size == 0:
         return Detections.empty()
     if candidates.size > MAX_CANDIDATES:
         top = np.argpartition(-scores[candidates], MAX_CANDIDATES)[:MAX_CANDIDATES]
         candidates = candidates[top]
-    boxes = cxcywh_to_xyxy(boxes_cxcywh[candidates].astype(np.float32))
+    boxes = np.asarray(boxes_xyxy[candidates], dtype=np.float32)
     scores = scores[candidates].astype(np.float32)
-    labels = class_ids[best[candidates]]
+    labels = labels[candidates]
     keep = batched_nms(boxes, scores, labels, nms_iou)
     source_boxes = placement.to_source(boxes[keep])
     has_area = (source_boxes[:, 2] > source_boxes[:, 0]) & (source_boxes[:, 3] > source_boxes[:, 1])

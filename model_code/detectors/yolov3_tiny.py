@@ -1,33 +1,23 @@
-"""The offline default detector: darknet yolov3-tiny (COCO) run through OpenCV DNN."""
+"""darknet yolov3-tiny (COCO): weights lookup, the cfg mask fix, and the torch detector."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
 
-from model_code.detectors.base import (
-    DEFAULT_CLASSES,
-    Detections,
-    DetectorError,
-    check_frames,
-    check_thresholds,
-    resolve_class_ids,
-)
-from model_code.detectors.letterbox import input_size_for, letterbox, parse_input_size
-from model_code.detectors.postprocess import detections_from_scores
+from model_code.detectors.base import DetectorError
+from model_code.detectors.darknet import SECTION_HEADER, Darknet, parse_cfg
+from model_code.detectors.torch_detector import TorchDetector
 
 CFG_FILE = "yolov3-tiny.cfg"
 WEIGHTS_FILE = "yolov3-tiny.weights"
 NAMES_FILE = "coco.names"
 WEIGHTS_ENV = "MOTFLOW_WEIGHTS_DIR"
-MAX_BATCH = 16
-_SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 _MASK = re.compile(r"^(\s*mask\s*=\s*)(.*?)\s*$")
 
 
@@ -64,7 +54,7 @@ def yolo_masks(cfg_text: str) -> list[tuple[int, ...]]:
     masks: list[tuple[int, ...]] = []
     section = ""
     for line in cfg_text.splitlines():
-        header = _SECTION.match(line)
+        header = SECTION_HEADER.match(line)
         if header:
             section = header.group(1).strip().lower()
             continue
@@ -86,7 +76,7 @@ def patch_cfg(cfg_text: str, *, fix_mask: bool = True) -> str:
     section = ""
     yolo_index = -1
     for line in cfg_text.splitlines():
-        header = _SECTION.match(line)
+        header = SECTION_HEADER.match(line)
         if header:
             section = header.group(1).strip().lower()
             out.append(line)
@@ -109,22 +99,9 @@ def patch_cfg(cfg_text: str, *, fix_mask: bool = True) -> str:
     return "\n".join(out) + "\n"
 
 
-def _sections(cfg_text: str) -> list[tuple[str, dict[str, str]]]:
-    sections: list[tuple[str, dict[str, str]]] = []
-    for line in cfg_text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        header = _SECTION.match(line)
-        if header:
-            sections.append((header.group(1).strip().lower(), {}))
-        elif "=" in line and sections:
-            key, value = line.split("=", 1)
-            sections[-1][1][key.strip()] = value.strip()
-    return sections
-
-
 def expected_weight_floats(cfg_text: str) -> int:
     """How many float32 parameters a darknet .weights file needs for this cfg."""
-    sections = _sections(cfg_text)
+    sections = parse_cfg(cfg_text)
     if not sections or sections[0][0] not in ("net", "network"):
         raise DetectorError("the yolov3-tiny cfg does not start with a [net] section")
     channels = [int(sections[0][1].get("channels", 3))]  # input channels, then one per layer
@@ -158,95 +135,36 @@ def check_weights_size(cfg_text: str, weights: bytes, path: Path) -> None:
         )
 
 
-class YoloV3TinyDetector:
-    """yolov3-tiny through OpenCV DNN, letterboxed to an input near the source size.
+def load_yolov3_tiny(folder: Path, *, fix_mask: bool = True) -> tuple[Darknet, str]:
+    """The network with the shipped weights, in eval mode, and the cfg it was built from."""
+    cfg_text = patch_cfg((folder / CFG_FILE).read_text(), fix_mask=fix_mask)
+    weights = (folder / WEIGHTS_FILE).read_bytes()
+    check_weights_size(cfg_text, weights, folder / WEIGHTS_FILE)
+    return Darknet(cfg_text).load_weights(weights).eval(), cfg_text
 
-    `input_size` is an int (square) or (width, height); None derives it per frame size (multiples
-    of 32, long side at most `max_side`). `fix_mask=False` loads the shipped cfg unpatched, for
-    comparison only.
-    """
+
+class YoloV3TinyDetector(TorchDetector):
+    """yolov3-tiny as a torch module built from the darknet cfg (see TorchDetector for device,
+    backend, batching and input size). `fix_mask=False` keeps the shipped cfg's wrong mask, for
+    comparison only."""
 
     name = "yolov3-tiny"
+    default_batch_size = 1
+    gpu_batch_size = 32
+    default_max_side = 512
 
     def __init__(
         self,
         weights_dir: str | os.PathLike[str] | None = None,
         *,
-        classes: str | int | Iterable[str | int] | None = DEFAULT_CLASSES,
-        score_threshold: float = 0.1,
-        nms_iou: float = 0.45,
-        input_size: int | tuple[int, int] | None = None,
-        max_side: int = 960,
         fix_mask: bool = True,
+        **options: Any,
     ) -> None:
-        check_thresholds(score_threshold, nms_iou)
         folder = find_weights_dir(weights_dir)
         self.weights_dir = folder
-        self.class_names: tuple[str, ...] = tuple(
+        self.class_names = tuple(
             n.strip() for n in (folder / NAMES_FILE).read_text().splitlines() if n.strip()
         )
-        self.class_ids = resolve_class_ids(classes, self.class_names)
-        self.score_threshold = float(score_threshold)
-        self.nms_iou = float(nms_iou)
-        self.input_size = parse_input_size(input_size)
-        self.max_side = int(max_side)
-        cfg_text = patch_cfg((folder / CFG_FILE).read_text(), fix_mask=fix_mask)
+        module, cfg_text = load_yolov3_tiny(folder, fix_mask=fix_mask)
         self.yolo_masks = yolo_masks(cfg_text)
-        weights = (folder / WEIGHTS_FILE).read_bytes()
-        check_weights_size(cfg_text, weights, folder / WEIGHTS_FILE)
-        try:
-            self._net = cv2.dnn.readNetFromDarknet(
-                np.frombuffer(cfg_text.encode(), dtype=np.uint8),
-                np.frombuffer(weights, dtype=np.uint8),
-            )
-        except cv2.error as exc:
-            raise DetectorError(f"OpenCV could not load yolov3-tiny from {folder}: {exc}") from exc
-        if self._net.empty():
-            raise DetectorError(f"OpenCV loaded an empty network from {folder}")
-        self._output_names = list(self._net.getUnconnectedOutLayersNames())
-        self._num_columns = 5 + len(self.class_names)
-
-    def network_size(self, width: int, height: int) -> tuple[int, int]:
-        """The network input (width, height) used for a source frame of this size."""
-        return self.input_size or input_size_for(width, height, max_side=self.max_side)
-
-    def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
-        check_frames(frames)
-        results: list[Detections] = [Detections.empty()] * len(frames)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, frame in enumerate(frames):
-            groups.setdefault(self.network_size(frame.shape[1], frame.shape[0]), []).append(i)
-        for size, indices in groups.items():
-            for start in range(0, len(indices), MAX_BATCH):
-                chunk = indices[start : start + MAX_BATCH]
-                for i, dets in zip(
-                    chunk, self._detect_same_size([frames[i] for i in chunk], size), strict=True
-                ):
-                    results[i] = dets
-        return results
-
-    def _detect_same_size(
-        self, frames: list[np.ndarray], size: tuple[int, int]
-    ) -> list[Detections]:
-        boxed = [letterbox(frame, size) for frame in frames]
-        blob = cv2.dnn.blobFromImages(
-            [image for image, _ in boxed], 1 / 255.0, size, swapRB=True, crop=False
-        )
-        self._net.setInput(blob)
-        outputs = self._net.forward(self._output_names)
-        rows = np.concatenate(
-            [out.reshape(len(frames), -1, self._num_columns) for out in outputs], axis=1
-        )
-        scale = np.array([size[0], size[1], size[0], size[1]], dtype=np.float32)
-        # OpenCV's yolo layer already multiplies objectness into the class columns.
-        return [
-            detections_from_scores(
-                per_frame[:, :4] * scale,
-                per_frame[:, 5:],
-                self.class_ids,
-                score_threshold=self.score_threshold,
-                nms_iou=self.nms_iou,
-                placement=placement,
-            )
-            for per_frame, (_, placement) in zip(rows, boxed, strict=True)
-        ]
+        super().__init__(module, **options)

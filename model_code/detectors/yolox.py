@@ -61,6 +61,7 @@ class _YoloxDetector(ABC):
 
     name = "yolox"
     max_batch = MAX_BATCH
+    default_batch_size = 8
 
     def __init__(
         self,
@@ -104,6 +105,23 @@ class _YoloxDetector(ABC):
     def network_size(self) -> tuple[int, int]:
         """The network input (width, height)."""
         return self.input_size or DEFAULT_INPUT_SIZE
+
+    def runtime(self) -> dict[str, Any]:
+        """What this detector actually runs on, for the job summary."""
+        device = str(self.device)
+        half = bool(getattr(self, "half", False)) or self._precision_fp16()
+        return {
+            "name": self.name,
+            "device": device,
+            "backend": "torch" if self.name == "yolox-torchscript" else "onnxruntime",
+            "precision": "fp16" if half else "fp32",
+            "batch_size": self.max_batch,
+            "input_size": list(self.network_size),
+            "max_side": None,
+        }
+
+    def _precision_fp16(self) -> bool:
+        return getattr(self, "_input_dtype", np.float32) == np.float16
 
     def preprocess(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, list[Letterbox]]:
         """Letterboxed NCHW float32 batch and where each frame went in it."""

@@ -15,8 +15,10 @@ from stacks.model_artifact import (
     DARKNET_FILES,
     FIXED_MTIME,
     MODEL_CODE_DIR,
+    NANODET_FILES,
     ModelArtifactError,
     build_model_artifact,
+    nanodet_weights_dir,
 )
 from stacks.settings import Settings
 
@@ -49,8 +51,9 @@ def test_layout_is_what_the_toolkit_loads(artifact: Path) -> None:
     assert "code/inference.py" in names
     assert "code/model_code/__init__.py" in names
     assert "code/model_code/inference.py" in names
-    for name in DARKNET_FILES:
+    for name in NANODET_FILES:  # the default detector's weights ship with their notices
         assert f"weights/{name}" in names
+    assert not [n for n in names if n.startswith("weights/yolov3")]
     assert handler == (MODEL_CODE_DIR / "inference.py").read_bytes()
     assert config == Settings().engine_config()
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
@@ -83,6 +86,31 @@ def test_yolox_weights_replace_the_darknet_files(tmp_path: Path) -> None:
     assert not [n for n in names if n.startswith("weights/yolov3")]
     assert config["detector"] == "yolox-onnx"
     assert config["weights"] == "weights/yolox_s.onnx"
+
+
+def test_yolov3_tiny_packs_the_darknet_files(tmp_path: Path) -> None:
+    settings = Settings(detector="yolov3-tiny")
+    artifact = build_model_artifact(tmp_path / "model.tar.gz", settings)
+    with tarfile.open(artifact) as tar:
+        names = tar.getnames()
+        config = json.loads(tar.extractfile("config.json").read())
+    assert all(f"weights/{name}" in names for name in DARKNET_FILES)
+    assert not [n for n in names if n.startswith("weights/nanodet")]
+    assert (config["detector"], config["weights"]) == ("yolov3-tiny", "weights")
+
+
+def test_nanodet_notice_travels_with_the_weights(artifact: Path) -> None:
+    with tarfile.open(artifact) as tar:
+        notice = tar.extractfile("weights/NOTICE").read().decode()
+        licence = tar.extractfile("weights/LICENSE-Apache-2.0.txt").read().decode()
+    assert "RangiLyu" in notice and "converted" in notice and "Apache License" in notice
+    assert "Apache License" in licence and "Version 2.0" in licence
+
+
+def test_unfetched_nanodet_weights_say_to_run_setup(tmp_path: Path) -> None:
+    (tmp_path / "nanodet.json").write_text("{}")
+    with pytest.raises(ModelArtifactError, match="lacks nanodet.bin, NOTICE.*make setup"):
+        nanodet_weights_dir(tmp_path)
 
 
 def test_missing_handler_is_a_clear_error(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ def test_defaults_match_the_documented_deployment() -> None:
     assert settings.instance_type == "ml.g4dn.xlarge"
     assert settings.min_capacity == 0
     assert settings.max_capacity >= 1
-    assert settings.detector == "yolov3-tiny"
+    assert settings.detector == "nanodet-g"
     assert settings.input_prefix == "videos/"
     assert settings.video_suffixes == (".mp4", ".mov", ".avi", ".mkv", ".webm")
     assert settings.removal_policy == "retain"
@@ -148,7 +148,7 @@ def test_base_image_digest_must_be_a_sha256_digest() -> None:
 def test_engine_config_is_the_model_directory_contract() -> None:
     config = Settings(stride=2, classes=("person", "car")).engine_config()
     assert config == {
-        "detector": "yolov3-tiny",
+        "detector": "nanodet-g",
         "weights": "weights",
         "options": {"stride": 2, "classes": ["person", "car"], "annotate": False},
         "tracker": {},

@@ -1,4 +1,4 @@
-"""yolov3-tiny through OpenCV DNN: the cfg mask fix, weight lookup, and real person detections."""
+"""yolov3-tiny (our torch module): the cfg mask fix, weight lookup, and real person detections."""
 
 from __future__ import annotations
 
@@ -20,21 +20,14 @@ from model_code.detectors.yolov3_tiny import (
     patch_cfg,
     yolo_masks,
 )
+from tests.unit.detectors.sample_frames import read_frames
 
 PERSON_FRAMES = (40, 65, 90)  # 0-based frames of the sample where one person walks away
 
 
 @pytest.fixture(scope="module")
 def person_frames(sample_video: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(sample_video))
-    frames = []
-    for index in range(max(PERSON_FRAMES) + 1):
-        ok, frame = capture.read()
-        assert ok, f"could not read frame {index} of {sample_video}"
-        if index in PERSON_FRAMES:
-            frames.append(frame)
-    capture.release()
-    return frames
+    return read_frames(sample_video, PERSON_FRAMES)
 
 
 @pytest.fixture(scope="module")

@@ -199,8 +199,14 @@ def test_runtimes_agree_with_each_other_and_a_reference_decode(
     image = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)  # network size: no resize
     other = rng.integers(0, 256, (150, 100, 3), dtype=np.uint8)
     common = {"class_names": CLASS_NAMES, "classes": None, "input_size": (128, 96), "device": "cpu"}
-    by_script = build_detector("yolox-torchscript", weights=script, **common).detect([image, other])
-    by_onnx = build_detector("yolox-onnx", weights=onnx, **common).detect([image, other])
+    script_detector = build_detector("yolox-torchscript", weights=script, **common)
+    onnx_detector = build_detector("yolox-onnx", weights=onnx, **common)
+    by_script = script_detector.detect([image, other])
+    by_onnx = onnx_detector.detect([image, other])
+    for detector, backend in ((script_detector, "torch"), (onnx_detector, "onnxruntime")):
+        runtime = detector.runtime()
+        assert (runtime["device"], runtime["backend"]) == ("cpu", backend)
+        assert (runtime["precision"], runtime["input_size"]) == ("fp32", [128, 96])
 
     for a, b in zip(by_script, by_onnx, strict=True):
         assert len(a) == len(b) > 3

@@ -339,7 +339,7 @@ def test_model_fn_reads_config_and_defaults(handler_module, tmp_path: Path) -> N
     bare = handler_module.model_fn(str(make_model_dir(tmp_path / "b", None)))
     assert bare.defaults == handler_module.TrackOptions()
     assert bare.weights is None
-    assert bare.detector(bare.defaults).name == "yolov3-tiny"
+    assert bare.detector(bare.defaults).name == "nanodet-g"
 
 
 @pytest.mark.parametrize(

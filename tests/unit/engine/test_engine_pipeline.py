@@ -1,4 +1,4 @@
-"""TrackOptions validation, and track_video feeding sinks with the real yolov3-tiny detector."""
+"""TrackOptions validation, and track_video feeding sinks with the real default detector."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_default_options_round_trip() -> None:
     assert TrackOptions.from_dict({}) == options
     assert TrackOptions.from_dict(options.to_dict()) == options
     assert options.to_dict() == {
-        "detector": "yolov3-tiny",
+        "detector": "nanodet-g",
         "stride": 1,
         "classes": ["person"],
         "annotate": False,
@@ -155,7 +155,8 @@ def test_sample_clip_strided_counts_match_the_tracks_file(
     }
     assert summary["options"] == options.to_dict()
     assert summary["runtime"]["batch_size"] == 4
-    assert summary["versions"]["detector"] == "yolov3-tiny"
+    assert summary["versions"]["detector"] == "nanodet-g"
+    assert {"device", "backend", "precision", "input_size"} <= set(summary["runtime"])
     assert set(summary["timings"]) == {
         "download_s",
         "decode_s",
