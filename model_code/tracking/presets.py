@@ -1,0 +1,70 @@
+"""Tracker defaults per detector, in one place.
+
+Detectors score on different scales: a clear, unoccluded person gets about 0.95-0.99 from a
+Faster R-CNN or yolov3-tiny, but rarely more than 0.85 from NanoDet-g. Each preset records the top
+of its detector's scale, and the score thresholds are the same fractions of it for every
+detector (`ScoreFractions`), so one choice of fractions, made on all the shared benchmark sets at
+once (`python -m bench tracker_defaults`, docs/BENCHMARKS.md), serves them all. Every other
+setting (durations in seconds, match costs, Kalman options, output filter) is shared and lives in
+`TrackerConfig`'s defaults, which equal the generic preset.
+
+`tracker_config(detector, overrides)` is what callers use: the preset for the detector's name,
+then `TrackerConfig` overrides on top, validated (unknown keys are rejected by name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from model_code.tracking.config import TrackerConfig, TrackerConfigError
+
+# Detections from a detector we know nothing about (`track-dets`), scored on a 0..1 scale.
+GENERIC = "generic"
+
+# The score a clear, unoccluded person gets from each detector: the top of its scale.
+SCORE_SCALE: dict[str, float] = {
+    GENERIC: 1.0,
+    "yolov3-tiny": 1.0,
+    "nanodet-g": 0.85,
+}
+
+
+@dataclass(frozen=True)
+class ScoreFractions:
+    """Score thresholds as fractions of a detector's scale.
+
+    `high` and `low` split the detections into BYTE's two association stages. A new track needs
+    a score `new_track_margin` of the way from the high threshold to the top of the scale, so it
+    starts only from a detection clearly above those that merely keep a track alive.
+    """
+
+    high: float = 0.6
+    low: float = 0.2
+    new_track_margin: float = 0.25
+
+    def thresholds(self, scale: float) -> dict[str, float]:
+        high = self.high * scale
+        return {
+            "high_threshold": round(high, 4),
+            "low_threshold": round(self.low * scale, 4),
+            "new_track_threshold": round(high + self.new_track_margin * (scale - high), 4),
+        }
+
+
+def preset(detector: str = GENERIC, fractions: ScoreFractions | None = None) -> TrackerConfig:
+    """The tracker defaults for detections from `detector` (a name in `SCORE_SCALE`)."""
+    if detector not in SCORE_SCALE:
+        raise TrackerConfigError(
+            f"no tracker preset for detector {detector!r} (known: {', '.join(sorted(SCORE_SCALE))})"
+        )
+    fractions = fractions or ScoreFractions()
+    return TrackerConfig().with_overrides(fractions.thresholds(SCORE_SCALE[detector]))
+
+
+def tracker_config(
+    detector: str = GENERIC, overrides: Mapping[str, Any] | None = None
+) -> TrackerConfig:
+    """`detector`'s preset with `overrides` (TrackerConfig option names) applied on top."""
+    return preset(detector).with_overrides(overrides)
