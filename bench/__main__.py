@@ -8,6 +8,7 @@ import time
 
 BENCHMARKS = (
     "bench.tracker_accuracy",
+    "bench.tracker_defaults",
     "bench.tracker_speed",
     "bench.end_to_end",
     "bench.memory",

@@ -1,12 +1,14 @@
 """Tracker defaults per detector, in one place.
 
-Detectors score on different scales: a clear, unoccluded person gets about 0.95-0.99 from a
-Faster R-CNN or yolov3-tiny, but rarely more than 0.85 from NanoDet-g. Each preset records the top
-of its detector's scale, and the score thresholds are the same fractions of it for every
-detector (`ScoreFractions`), so one choice of fractions, made on all the shared benchmark sets at
-once (`python -m bench tracker_defaults`, docs/BENCHMARKS.md), serves them all. Every other
-setting (durations in seconds, match costs, Kalman options, output filter) is shared and lives in
-`TrackerConfig`'s defaults, which equal the generic preset.
+Detectors score on different scales: a clear, unoccluded person gets 0.99-1.0 from a Faster
+R-CNN or Keypoint R-CNN and up to 0.99 from yolov3-tiny, but never more than about 0.88 from
+NanoDet-g. Each preset records the top of its detector's scale (measured, not fitted: the highest
+score the detector gives on the shared PETS video and the bundled sample). The score thresholds
+are the same fractions of it for every detector (`ScoreFractions`), so one choice of fractions,
+made on all the shared benchmark sets at once (`python -m bench tracker_defaults`, see
+docs/BENCHMARKS.md), serves them all. Every other setting (durations in seconds, match costs,
+Kalman options, output filter) is shared and lives in `TrackerConfig`'s defaults, which equal the
+generic preset.
 
 `tracker_config(detector, overrides)` is what callers use: the preset for the detector's name,
 then `TrackerConfig` overrides on top, validated (unknown keys are rejected by name).
@@ -27,7 +29,7 @@ GENERIC = "generic"
 SCORE_SCALE: dict[str, float] = {
     GENERIC: 1.0,
     "yolov3-tiny": 1.0,
-    "nanodet-g": 0.85,
+    "nanodet-g": 0.88,
 }
 
 

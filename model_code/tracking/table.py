@@ -22,7 +22,7 @@ class TrackState(IntEnum):
 STATE_DTYPE = np.int8
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TrackTable:
     """Columns of equal length; `select` and `append` keep them in step.
 
@@ -47,8 +47,8 @@ class TrackTable:
     direction: np.ndarray
 
     def __post_init__(self) -> None:
-        lengths = {name: len(getattr(self, name)) for name in _COLUMNS}
-        if len(set(lengths.values())) > 1:
+        if len({len(getattr(self, name)) for name in _COLUMNS}) > 1:
+            lengths = {name: len(getattr(self, name)) for name in _COLUMNS}
             raise ValueError(f"track table columns differ in length: {lengths}")
 
     def __len__(self) -> int:
@@ -86,7 +86,7 @@ class TrackTable:
 
     def has(self, state: TrackState) -> np.ndarray:
         """Boolean mask of the rows in `state`."""
-        return self.state == state
+        return self.state == int(state)
 
 
 _COLUMNS = tuple(f.name for f in fields(TrackTable))

@@ -17,7 +17,8 @@ from model_code.tracking.matching import association_cost, iou_matrix, linear_as
 from model_code.tracking.table import DIRECTION_SPAN, STATE_DTYPE, TrackState, TrackTable
 
 _NO_INDEX = np.zeros(0, dtype=np.intp)
-TENTATIVE, TRACKED, LOST = TrackState.TENTATIVE, TrackState.TRACKED, TrackState.LOST
+# Plain ints: numpy compares them with the int8 state column faster than enum members.
+TENTATIVE, TRACKED, LOST = (int(state) for state in TrackState)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class ByteTracker:
 
         # 1) high-score detections against every confirmed track, tracked or lost.
         first, pool_left, high_left = self._associate(
-            np.flatnonzero(~tracks.has(TENTATIVE)),
+            np.flatnonzero(tracks.state != TENTATIVE),
             high,
             track_boxes,
             boxes,
@@ -141,7 +142,7 @@ class ByteTracker:
         )
         # 3) tentative tracks against the remaining high-score detections.
         third, tentative_unmatched, high_unused = self._associate(
-            np.flatnonzero(tracks.has(TENTATIVE)),
+            np.flatnonzero(tracks.state == TENTATIVE),
             high_left,
             track_boxes,
             boxes,
@@ -164,7 +165,7 @@ class ByteTracker:
 
     def _predict(self) -> None:
         tracks = self.tracks
-        lost = tracks.has(LOST)
+        lost = tracks.state == LOST
         if lost.any():
             # Lost tracks coast at their last speed, but their size stops changing.
             tracks.mean[lost, 7] = 0.0
@@ -289,7 +290,7 @@ class ByteTracker:
 
     def _drop_expired(self, unmatched_tentative: np.ndarray) -> None:
         tracks = self.tracks
-        keep = ~(tracks.has(LOST) & (self.frame_id - tracks.last_seen > self.buffer_frames))
+        keep = ~((tracks.state == LOST) & (self.frame_id - tracks.last_seen > self.buffer_frames))
         keep[unmatched_tentative] = False
         keep &= ~self._duplicates()
         if not keep.all():
@@ -299,8 +300,8 @@ class ByteTracker:
         """Rows in same-class lost/tracked pairs that overlap almost entirely; the younger goes."""
         tracks = self.tracks
         duplicate = np.zeros(len(tracks), dtype=bool)
-        lost_rows = np.flatnonzero(tracks.has(LOST))
-        tracked_rows = np.flatnonzero(tracks.has(TRACKED))
+        lost_rows = np.flatnonzero(tracks.state == LOST)
+        tracked_rows = np.flatnonzero(tracks.state == TRACKED)
         if len(lost_rows) == 0 or len(tracked_rows) == 0:
             return duplicate
         boxes = kalman.xyah_to_xyxy(tracks.mean)
@@ -341,9 +342,11 @@ class ByteTracker:
     def _shown(self) -> np.ndarray:
         """Rows reported on this frame: tracked ones, and lost ones within the coast period."""
         tracks = self.tracks
-        shown = tracks.has(TRACKED)
+        shown = tracks.state == TRACKED
         if self.coast_frames:
-            shown |= tracks.has(LOST) & (self.frame_id - tracks.last_seen <= self.coast_frames)
+            shown |= (tracks.state == LOST) & (
+                self.frame_id - tracks.last_seen <= self.coast_frames
+            )
         return shown
 
     def _report(self) -> TrackedObjects:
