@@ -57,15 +57,15 @@ class TrackerConfig:
     `max_aspect_ratio`; 0 and None switch those filters off.
     """
 
-    high_threshold: float = 0.6
+    high_threshold: float = 0.7
     low_threshold: float = 0.2
-    new_track_threshold: float = 0.7
+    new_track_threshold: float = 0.775
     match_threshold: float = 0.9
     low_match_threshold: float = 0.5
     unconfirmed_match_threshold: float = 0.7
     track_buffer_s: float = 1.5
     tentative_s: float = 0.0
-    coast_s: float = 0.2
+    coast_s: float = 0.3
     fuse_score: bool = True
     score_scaled_noise: bool = True
     noise_scale_floor: float = 0.7

@@ -42,7 +42,7 @@ class ScoreFractions:
     starts only from a detection clearly above those that merely keep a track alive.
     """
 
-    high: float = 0.6
+    high: float = 0.7
     low: float = 0.2
     new_track_margin: float = 0.25
 
