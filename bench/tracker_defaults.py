@@ -32,7 +32,7 @@ from bench.mot_eval import evaluate_many, pooled
 from bench.tracker_accuracy import CACHE, BenchRow, Sequence, bench_rows, run_tracker
 from model_code.track_dets import read_detection_rows
 from model_code.tracking import GENERIC, preset
-from model_code.tracking.presets import ScoreFractions
+from model_code.tracking.presets import ScoreFractions, observed_score_scale, scaled_preset
 
 HIGH = (0.5, 0.6, 0.7)
 NEW_TRACK_MARGIN = (0.25, 0.5)
@@ -52,11 +52,17 @@ class Candidate:
     new_track_margin: float
     coast_s: float
 
-    def config(self, detector: str):
+    def config(self, item: Item):
+        """The row's detector preset, or for external rows the scale read off the detections."""
         fractions = ScoreFractions(
             high=self.high, low=ScoreFractions().low, new_track_margin=self.new_track_margin
         )
-        return preset(detector, fractions).with_overrides({"coast_s": self.coast_s})
+        if item.detector == GENERIC:
+            scale = observed_score_scale(item.sequence.det_rows[:, 6])
+            base = scaled_preset(scale, fractions)
+        else:
+            base = preset(item.detector, fractions)
+        return base.with_overrides({"coast_s": self.coast_s})
 
     def __str__(self) -> str:
         return f"high {self.high:.2f} margin {self.new_track_margin:.2f} coast {self.coast_s:.1f}s"
@@ -84,6 +90,11 @@ def items(rows: list[BenchRow]) -> list[Item]:
         for row in rows
         for seq in row.sequences
         if row.detector in (GENERIC, "nanodet-g")
+    ] + [
+        Item("c-ext", seq, GENERIC)
+        for row in rows
+        for seq in row.sequences
+        if row.detector == "nanodet-g"
     ]
 
 
@@ -169,7 +180,7 @@ def main() -> None:
     candidates += [defaults] if defaults not in candidates else []
     scores = {
         candidate: {
-            item.label: evaluate(peers.ours(candidate.config(item.detector)), item, anchor=False)
+            item.label: evaluate(peers.ours(candidate.config(item)), item, anchor=False)
             for item in chosen
         }
         for candidate in candidates

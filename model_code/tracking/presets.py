@@ -11,7 +11,9 @@ Kalman options, output filter) is shared and lives in `TrackerConfig`'s defaults
 generic preset.
 
 `tracker_config(detector, overrides)` is what callers use: the preset for the detector's name,
-then `TrackerConfig` overrides on top, validated (unknown keys are rejected by name).
+then `TrackerConfig` overrides on top, validated (unknown keys are rejected by name). Detections
+from an unknown detector (`track-dets`) get `scaled_preset(observed_score_scale(scores))`: the
+top of the scale is read off the detections themselves.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from model_code.tracking.config import TrackerConfig, TrackerConfigError
 
 # Detections from a detector we know nothing about (`track-dets`), scored on a 0..1 scale.
 GENERIC = "generic"
 
+# The lowest scale read off detections (below it the thresholds would admit nearly anything).
+MIN_SCORE_SCALE = 0.3
 # The score a clear, unoccluded person gets from each detector: the top of its scale.
 SCORE_SCALE: dict[str, float] = {
     GENERIC: 1.0,
@@ -61,8 +67,26 @@ def preset(detector: str = GENERIC, fractions: ScoreFractions | None = None) -> 
         raise TrackerConfigError(
             f"no tracker preset for detector {detector!r} (known: {', '.join(sorted(SCORE_SCALE))})"
         )
+    return scaled_preset(SCORE_SCALE[detector], fractions)
+
+
+def scaled_preset(score_scale: float, fractions: ScoreFractions | None = None) -> TrackerConfig:
+    """The tracker defaults for a detector whose scores top out at `score_scale` (0 < s <= 1)."""
+    if not 0.0 < score_scale <= 1.0:
+        raise TrackerConfigError(f"score scale must be in (0, 1], got {score_scale}")
     fractions = fractions or ScoreFractions()
-    return TrackerConfig().with_overrides(fractions.thresholds(SCORE_SCALE[detector]))
+    return TrackerConfig().with_overrides(fractions.thresholds(score_scale))
+
+
+def observed_score_scale(scores: np.ndarray) -> float:
+    """The top of an unknown detector's scale, read off its detections: their highest score.
+
+    Scores lie in [0, 1], so an outlier can only push this up towards the generic scale of 1.
+    With no detections, the generic scale.
+    """
+    if len(scores) == 0:
+        return SCORE_SCALE[GENERIC]
+    return float(np.clip(np.max(scores), MIN_SCORE_SCALE, 1.0))
 
 
 def tracker_config(

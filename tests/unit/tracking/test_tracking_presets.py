@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from model_code.tracking import GENERIC, TrackerConfig, TrackerConfigError, preset, tracker_config
-from model_code.tracking.presets import SCORE_SCALE, ScoreFractions
+from model_code.tracking.presets import (
+    MIN_SCORE_SCALE,
+    SCORE_SCALE,
+    ScoreFractions,
+    observed_score_scale,
+    scaled_preset,
+)
 
 
 def test_generic_preset_is_the_config_default():
@@ -55,3 +62,21 @@ def test_overrides_apply_on_top_of_the_preset_and_unknown_keys_are_named():
 def test_unknown_detector_has_no_preset():
     with pytest.raises(TrackerConfigError, match="no tracker preset for detector 'yolo9'"):
         preset("yolo9")
+
+
+def test_unknown_detectors_scale_is_read_off_its_scores():
+    assert observed_score_scale(np.array([0.2, 0.7, 0.84])) == pytest.approx(0.84)
+    assert observed_score_scale(np.zeros(0)) == SCORE_SCALE[GENERIC]
+    assert observed_score_scale(np.array([0.01])) == MIN_SCORE_SCALE
+    assert scaled_preset(1.0) == preset(GENERIC)
+    assert scaled_preset(SCORE_SCALE["nanodet-g"]) == preset("nanodet-g")
+    with pytest.raises(TrackerConfigError, match="score scale"):
+        scaled_preset(0.0)
+
+
+def test_track_dets_defaults_follow_the_scale_of_the_det_rows():
+    from model_code.track_dets import external_config
+
+    rows = np.array([[1, -1, 0, 0, 10, 20, 0.5], [2, -1, 0, 0, 10, 20, 0.8]])
+    assert external_config(rows) == scaled_preset(0.8)
+    assert external_config(rows).new_track_threshold < preset(GENERIC).new_track_threshold
