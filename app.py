@@ -1,10 +1,8 @@
 #!/usr/bin/env python3
-"""CDK entry point: read the settings from context, build the stacks, synthesize."""
+"""CDK entry point: read the settings from context, build the stacks, synthesize (cdk-nag on)."""
 
-from aws_cdk import App
+from stacks.application import build_stacks, create_app
 
-from stacks.application import build_stacks
-
-app = App()
+app = create_app()
 build_stacks(app)
 app.synth()

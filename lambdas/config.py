@@ -1,4 +1,9 @@
-"""Typed settings for the Lambdas, read from the environment (see docs/ARCHITECTURE.md)."""
+"""Typed settings for the Lambdas, read from the environment (see docs/ARCHITECTURE.md).
+
+The stack sets every variable (``stacks/contract.py`` builds them); each one is required here, so
+a missing or malformed value fails the first invocation with a message naming it instead of
+running on a silent default.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 MAX_INVOCATION_TIMEOUT_S = 3600
 MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S = 60, 21600
 LAMBDA_MAX_RUNTIME_S = 900
+MAX_VIDEO_BYTES_LIMIT = 5 * 1024**4  # S3's largest object
+MAX_RETENTION_DAYS = 100 * 365
 
 
 class ConfigError(ValueError):
@@ -25,10 +31,8 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _integer(env: Mapping[str, str], name: str, low: int, high: int) -> int:
+    raw = _required(env, name)
     try:
         value = int(raw)
     except ValueError:
@@ -38,10 +42,15 @@ def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: in
     return value
 
 
+def _prefix(env: Mapping[str, str], name: str) -> str:
+    value = _required(env, name)
+    if not value.endswith("/") or value.startswith("/"):
+        raise ConfigError(f"{name} must be a key prefix ending in '/', got {value!r}")
+    return value
+
+
 def _suffixes(env: Mapping[str, str]) -> tuple[str, ...]:
-    raw = env.get("VIDEO_SUFFIXES", "").strip()
-    if not raw:
-        return DEFAULT_VIDEO_SUFFIXES
+    raw = _required(env, "VIDEO_SUFFIXES")
     names = (part.strip().lower() for part in raw.split(","))
     suffixes = tuple(name if name.startswith(".") else f".{name}" for name in names if name)
     if not suffixes:
@@ -50,9 +59,7 @@ def _suffixes(env: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def _job_options(env: Mapping[str, str]) -> dict[str, Any]:
-    raw = env.get("JOB_OPTIONS", "").strip()
-    if not raw:
-        return {}
+    raw = _required(env, "JOB_OPTIONS")
     try:
         options = json.loads(raw)
     except json.JSONDecodeError as error:
@@ -80,11 +87,14 @@ class SubmitSettings:
     work_bucket: str
     endpoint_name: str
     input_prefix: str
+    manifest_prefix: str
+    results_prefix: str
     video_suffixes: tuple[str, ...]
     max_video_bytes: int
     invocation_timeout_s: int
     request_ttl_s: int
     job_options: dict[str, Any]
+    job_retention_days: int  # 0: records are kept
     invoke_max_attempts: int
     invoke_lease_s: int
 
@@ -96,18 +106,43 @@ class SubmitSettings:
             notify_topic_arn=_required(env, "NOTIFY_TOPIC_ARN"),
             work_bucket=_required(env, "WORK_BUCKET"),
             endpoint_name=_required(env, "ENDPOINT_NAME"),
-            input_prefix=env.get("INPUT_PREFIX", "videos/"),
+            input_prefix=_prefix(env, "INPUT_PREFIX"),
+            manifest_prefix=_prefix(env, "MANIFEST_PREFIX"),
+            results_prefix=_prefix(env, "RESULTS_PREFIX"),
             video_suffixes=_suffixes(env),
-            max_video_bytes=_integer(env, "MAX_VIDEO_BYTES", 5 * 1024**3, 1, 5 * 1024**4),
-            invocation_timeout_s=_integer(
-                env, "INVOCATION_TIMEOUT_S", MAX_INVOCATION_TIMEOUT_S, 1, MAX_INVOCATION_TIMEOUT_S
-            ),
-            request_ttl_s=_integer(
-                env, "REQUEST_TTL_S", MAX_REQUEST_TTL_S, MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S
-            ),
+            max_video_bytes=_integer(env, "MAX_VIDEO_BYTES", 1, MAX_VIDEO_BYTES_LIMIT),
+            invocation_timeout_s=_integer(env, "INVOCATION_TIMEOUT_S", 1, MAX_INVOCATION_TIMEOUT_S),
+            request_ttl_s=_integer(env, "REQUEST_TTL_S", MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S),
             job_options=_job_options(env),
-            invoke_max_attempts=_integer(env, "INVOKE_MAX_ATTEMPTS", 5, 1, 10),
-            invoke_lease_s=_integer(
-                env, "INVOKE_LEASE_S", LAMBDA_MAX_RUNTIME_S, 1, LAMBDA_MAX_RUNTIME_S
-            ),
+            job_retention_days=_integer(env, "JOB_RETENTION_DAYS", 0, MAX_RETENTION_DAYS),
+            invoke_max_attempts=_integer(env, "INVOKE_MAX_ATTEMPTS", 1, 10),
+            invoke_lease_s=_integer(env, "INVOKE_LEASE_S", 1, LAMBDA_MAX_RUNTIME_S),
+        )
+
+    def manifest_key(self, job_id: str) -> str:
+        return f"{self.manifest_prefix}{job_id}.json"
+
+    def results_uri(self, job_id: str) -> str:
+        return f"s3://{self.work_bucket}/{self.results_prefix}{job_id}/"
+
+
+@dataclass(frozen=True)
+class SweeperSettings:
+    jobs_table: str
+    notify_topic_arn: str
+    invocation_timeout_s: int
+    request_ttl_s: int
+    pending_after_s: int
+    grace_s: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SweeperSettings:
+        env = os.environ if env is None else env
+        return cls(
+            jobs_table=_required(env, "JOBS_TABLE"),
+            notify_topic_arn=_required(env, "NOTIFY_TOPIC_ARN"),
+            invocation_timeout_s=_integer(env, "INVOCATION_TIMEOUT_S", 1, MAX_INVOCATION_TIMEOUT_S),
+            request_ttl_s=_integer(env, "REQUEST_TTL_S", MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S),
+            pending_after_s=_integer(env, "SWEEP_PENDING_AFTER_S", 60, 7 * 86400),
+            grace_s=_integer(env, "SWEEP_GRACE_S", 0, 86400),
         )

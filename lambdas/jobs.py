@@ -1,8 +1,8 @@
 """Job ids, the job record, and its conditional state transitions in the DynamoDB jobs table.
 
 States: QUEUED -> SUCCEEDED | FAILED, or REJECTED at submission. Every transition is a
-conditional write, so duplicate and late events can never move a job backwards; see
-docs/RELIABILITY.md for the whole state machine.
+conditional write whose condition comes from the transition table in ``lifecycle``, so duplicate
+and late events can never move a job backwards; docs/RELIABILITY.md prints the table.
 """
 
 from __future__ import annotations
@@ -20,15 +20,29 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients
+    from . import clients, lifecycle
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
+    import lifecycle
 
-QUEUED, SUCCEEDED, FAILED, REJECTED = "QUEUED", "SUCCEEDED", "FAILED", "REJECTED"
+# Re-exported: callers read the states from here.
+QUEUED, SUCCEEDED, FAILED, REJECTED = (
+    lifecycle.QUEUED,
+    lifecycle.SUCCEEDED,
+    lifecycle.FAILED,
+    lifecycle.REJECTED,
+)
+STAGE_VALIDATION, STAGE_SUBMIT = lifecycle.STAGE_VALIDATION, lifecycle.STAGE_SUBMIT
+STAGE_INFERENCE, STAGE_TIMEOUT = lifecycle.STAGE_INFERENCE, lifecycle.STAGE_TIMEOUT
+
 STATES = (QUEUED, SUCCEEDED, FAILED, REJECTED)
 TERMINAL_STATES = frozenset({SUCCEEDED, FAILED, REJECTED})
-STAGE_VALIDATION, STAGE_SUBMIT, STAGE_INFERENCE = "validation", "submit", "inference"
+# How long a notification claim protects a publisher before another delivery may take it over.
+NOTICE_HOLD_S = 120.0
+# The table's key, index and TTL attribute: stacks/contract.py creates them with these names.
+TABLE_KEY = "job_id"
 STATUS_INDEX = "by_status"
+TTL_ATTRIBUTE = "expires_at"
 
 _SLUG_MAX = 32
 _HASH_HEX = 16
@@ -54,6 +68,11 @@ def utc_now() -> str:
     """ISO-8601 UTC with milliseconds, e.g. ``2026-11-21T11:20:00.123Z`` (sorts as text)."""
     now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def expiry_epoch(days: int) -> int:
+    """Epoch seconds `days` from now: the record's TTL attribute (DynamoDB deletes it later)."""
+    return int(time.time()) + days * 86400
 
 
 def to_dynamo(item: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +109,7 @@ class JobStore:
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         response = self._db.get_item(
-            TableName=self.table_name, Key={"job_id": {"S": job_id}}, ConsistentRead=True
+            TableName=self.table_name, Key={TABLE_KEY: {"S": job_id}}, ConsistentRead=True
         )
         item = response.get("Item")
         return from_dynamo(item) if item else None
@@ -125,23 +144,17 @@ class JobStore:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def acquire_invoke_lease(self, job_id: str, token: str, lease_until: float) -> bool:
-        """Claim the right to invoke the endpoint for a job that has no recorded invocation.
-
-        Holds for QUEUED jobs and for jobs whose submission failed (a replay retries them, and
-        they go back to QUEUED), unless another live attempt holds an unexpired lease.
-        """
-        return self._update(
+        """Claim the right to invoke the endpoint (event ``lease``), unless another live attempt
+        holds an unexpired lease. A submit-stage failure goes back to QUEUED (a replay)."""
+        return self._transition(
             job_id,
+            lifecycle.LEASE,
             "SET #s = :queued, invoke_lease = :token, lease_until = :until, updated_at = :now,"
             " invoke_attempts = if_not_exists(invoke_attempts, :zero) + :one"
             " REMOVE reason, failed_stage",
-            "attribute_exists(job_id) AND attribute_not_exists(invoked_at)"
-            " AND (#s = :queued OR (#s = :failed AND failed_stage = :submit))"
-            " AND (attribute_not_exists(lease_until) OR lease_until < :epoch)",
+            "attribute_not_exists(lease_until) OR lease_until < :epoch",
             {
                 ":queued": QUEUED,
-                ":failed": FAILED,
-                ":submit": STAGE_SUBMIT,
                 ":token": token,
                 ":until": round(lease_until, 3),
                 ":epoch": round(time.time(), 3),
@@ -151,84 +164,172 @@ class JobStore:
         )
 
     def record_invocation(
-        self, job_id: str, token: str, output_location: str, failure_location: str | None
+        self,
+        job_id: str,
+        token: str,
+        output_location: str,
+        failure_location: str | None,
+        requests: int = 1,
     ) -> bool:
-        """Record the accepted invocation and release the lease (only by the lease holder)."""
+        """Record the accepted invocation and release the lease (only by the lease holder).
+
+        `requests` counts the InvokeEndpointAsync requests this attempt sent (retries included).
+        """
         failure = ", inference_failure = :fail" if failure_location else ""
-        return self._update(
+        return self._transition(
             job_id,
-            f"SET invoked_at = :now, updated_at = :now, inference_output = :out{failure}"
+            lifecycle.INVOKE_OK,
+            f"SET invoked_at = :now, updated_at = :now, inference_output = :out{failure},"
+            " invoke_requests = if_not_exists(invoke_requests, :zero) + :requests"
             " REMOVE invoke_lease, lease_until",
             "invoke_lease = :token",
-            {":token": token, ":out": output_location, ":fail": failure_location},
+            {
+                ":token": token,
+                ":out": output_location,
+                ":fail": failure_location,
+                ":zero": 0,
+                ":requests": requests,
+            },
         )
 
     def fail_submission(self, job_id: str, token: str, reason: str) -> bool:
         """QUEUED -> FAILED (stage submit) by the lease holder whose invocation finally failed."""
-        return self._update(
+        return self._transition(
             job_id,
+            lifecycle.INVOKE_FAILED,
             "SET #s = :failed, reason = :reason, failed_stage = :submit, updated_at = :now"
             " REMOVE invoke_lease, lease_until",
-            "invoke_lease = :token AND #s = :queued",
-            {
-                ":failed": FAILED,
-                ":queued": QUEUED,
-                ":submit": STAGE_SUBMIT,
-                ":reason": reason,
-                ":token": token,
-            },
+            "invoke_lease = :token",
+            {":failed": FAILED, ":submit": STAGE_SUBMIT, ":reason": reason, ":token": token},
+        )
+
+    def retry(self, job_id: str, attempt: int, reason: str) -> bool:
+        """INVOKED -> QUEUED for a new attempt after a transient failure of attempt `attempt`."""
+        return self._transition(
+            job_id,
+            lifecycle.RETRY,
+            "SET attempt = :next, last_failure = :reason, updated_at = :now"
+            " REMOVE invoked_at, inference_output, inference_failure",
+            "attribute_not_exists(attempt) OR attempt = :attempt",
+            {":next": attempt + 1, ":attempt": attempt, ":reason": reason},
         )
 
     def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
-        """QUEUED -> SUCCEEDED with the result fields; also over a submit-stage failure, because
-        an invocation whose acknowledgement was lost did run. Never over another terminal state."""
+        """-> SUCCEEDED with the result fields, from every phase the table allows (a success
+        after a lost acknowledgement or a timeout did run). Never over a final state."""
         names = {f"#r{i}": name for i, name in enumerate(result)}
         sets = ", ".join(f"#r{i} = :r{i}" for i in range(len(result)))
         values = {f":r{i}": value for i, value in enumerate(result.values())}
-        return self._update(
+        return self._transition(
             job_id,
+            lifecycle.INFERENCE_OK,
             f"SET #s = :succeeded, completed_at = :now, updated_at = :now, {sets}"
-            " REMOVE reason, failed_stage",
-            "attribute_exists(job_id)"
-            " AND (#s = :queued OR (#s = :failed AND failed_stage = :submit))",
-            {
-                ":succeeded": SUCCEEDED,
-                ":queued": QUEUED,
-                ":failed": FAILED,
-                ":submit": STAGE_SUBMIT,
-                **values,
-            },
+            " REMOVE reason, failed_stage, invoke_lease, lease_until",
+            None,
+            {":succeeded": SUCCEEDED, **values},
             names,
         )
 
     def fail_inference(self, job_id: str, reason: str, details: dict[str, Any]) -> bool:
-        """QUEUED -> FAILED (stage inference); a late error after any terminal state is a no-op."""
+        """-> FAILED (stage inference); a late error after a final state is a no-op."""
+        return self._fail(job_id, lifecycle.INFERENCE_FAILED, STAGE_INFERENCE, reason, details)
+
+    def time_out(self, job_id: str, reason: str, seen_updated_at: str) -> bool:
+        """-> FAILED (stage timeout), if the record is unchanged since the sweeper read it."""
+        return self._fail(
+            job_id,
+            lifecycle.TIMEOUT,
+            STAGE_TIMEOUT,
+            reason,
+            {},
+            "updated_at = :seen",
+            {":seen": seen_updated_at},
+        )
+
+    def _fail(
+        self,
+        job_id: str,
+        event: str,
+        stage: str,
+        reason: str,
+        details: dict[str, Any],
+        extra: str | None = None,
+        extra_values: dict[str, Any] | None = None,
+    ) -> bool:
         names = {f"#d{i}": name for i, name in enumerate(details)}
         sets = "".join(f", #d{i} = :d{i}" for i in range(len(details)))
         values = {f":d{i}": value for i, value in enumerate(details.values())}
-        return self._update(
+        return self._transition(
             job_id,
-            "SET #s = :failed, reason = :reason, failed_stage = :inference,"
-            f" completed_at = :now, updated_at = :now{sets}",
-            "attribute_exists(job_id) AND #s = :queued",
+            event,
+            "SET #s = :failed, reason = :reason, failed_stage = :stage,"
+            f" completed_at = :now, updated_at = :now{sets} REMOVE invoke_lease, lease_until",
+            extra,
             {
                 ":failed": FAILED,
-                ":queued": QUEUED,
-                ":inference": STAGE_INFERENCE,
+                ":stage": stage,
                 ":reason": reason,
                 **values,
+                **(extra_values or {}),
             },
             names,
         )
 
-    def mark_notified(self, job_id: str, status: str) -> bool:
-        """Remember that the user was told about `status`, so replays re-send only what was lost."""
+    def claim_notice(self, job_id: str, phase: str, hold_s: float = NOTICE_HOLD_S) -> bool:
+        """Claim the one message for `phase` before publishing it (conditional write).
+
+        Holds while the record is in `phase`, that phase was not announced yet, and no other
+        live publisher holds the claim. A claim whose holder died expires after `hold_s`.
+        """
+        now = time.time()
         return self._update(
             job_id,
-            "SET notified_status = :status, notified_at = :now",
-            "attribute_exists(job_id) AND #s = :status",
-            {":status": status},
+            "SET notice_claim = :phase, notice_claimed_until = :until",
+            f"{lifecycle.PHASE_CONDITIONS[phase]}"
+            " AND (attribute_not_exists(notified_phase) OR notified_phase <> :phase)"
+            " AND (attribute_not_exists(notice_claim) OR notice_claim <> :phase"
+            " OR notice_claimed_until < :epoch)",
+            {
+                **lifecycle.PHASE_VALUES,
+                ":phase": phase,
+                ":until": round(now + hold_s, 3),
+                ":epoch": round(now, 3),
+            },
         )
+
+    def confirm_notice(self, job_id: str, phase: str, status: str) -> bool:
+        """The claimed message for `phase` was published: remember it, drop the claim."""
+        return self._update(
+            job_id,
+            "SET notified_phase = :phase, notified_status = :status, notified_at = :now"
+            " REMOVE notice_claim, notice_claimed_until",
+            "notice_claim = :phase",
+            {":phase": phase, ":status": status},
+        )
+
+    def release_notice(self, job_id: str, phase: str) -> bool:
+        """Publishing failed: give the claim back so the next delivery can announce `phase`."""
+        return self._update(
+            job_id,
+            "REMOVE notice_claim, notice_claimed_until",
+            "notice_claim = :phase",
+            {":phase": phase},
+        )
+
+    def _transition(
+        self,
+        job_id: str,
+        event: str,
+        update: str,
+        extra: str | None,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        """A write for `event`, conditional on the phases the transition table lets it change."""
+        condition = lifecycle.condition_for(event)
+        if extra:
+            condition = f"{condition} AND " + (f"({extra})" if " OR " in extra else extra)
+        return self._update(job_id, update, condition, {**lifecycle.PHASE_VALUES, **values}, names)
 
     def _update(
         self,
@@ -244,7 +345,7 @@ class JobStore:
         return self._write(
             self._db.update_item,
             TableName=self.table_name,
-            Key={"job_id": {"S": job_id}},
+            Key={TABLE_KEY: {"S": job_id}},
             UpdateExpression=update,
             ConditionExpression=condition,
             ExpressionAttributeNames={k: v for k, v in all_names.items() if k in used},

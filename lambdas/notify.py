@@ -6,10 +6,11 @@ import logging
 from typing import Any
 
 try:
-    from . import clients, jobs
+    from . import clients, jobs, lifecycle
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import jobs
+    import lifecycle
 
 log = logging.getLogger("motflow.notify")
 
@@ -41,7 +42,11 @@ def body_for(record: dict[str, Any]) -> str:
     status = record["status"]
     lines = [f"Video: {record.get('video', _file_name(record))}", f"Job: {record['job_id']}"]
     if status == jobs.SUCCEEDED:
-        lines.insert(0, "Your video was tracked.")
+        warnings = record.get("warnings") or []
+        if warnings:
+            lines[:0] = ["Your video was tracked, with warnings:", *(f"- {w}" for w in warnings)]
+        else:
+            lines.insert(0, "Your video was tracked.")
         counts = record.get("counts") or {}
         if counts:
             lines.append(
@@ -83,16 +88,26 @@ def publish_job(topic_arn: str, record: dict[str, Any]) -> str:
 
 
 def tell_user_once(store: jobs.JobStore, topic_arn: str, job_id: str) -> dict[str, Any] | None:
-    """Publish the job's terminal state unless that state was already announced.
+    """Publish the job's current outcome unless it was already announced; returns the record.
 
-    Called after every transition and on every duplicate event, so a notification lost to a
-    crash between the state change and the publish is sent by the next replay.
+    Called after every transition and on every duplicate event, so a message lost to a crash
+    between the state change and the publish is sent by the next delivery. The message is
+    claimed with a conditional write first, so concurrent deliveries publish it once; a failed
+    publish gives the claim back and raises (the event is retried).
     """
     record = store.get(job_id)
-    if record is None or record["status"] not in jobs.TERMINAL_STATES:
+    if record is None:
+        return None
+    phase = lifecycle.phase_of(record)
+    if phase not in lifecycle.ANNOUNCED or record.get("notified_phase") == phase:
         return record
-    if record.get("notified_status") == record["status"]:
+    if not store.claim_notice(job_id, phase):
+        log.info("job %s: the %s message is sent by another delivery (or was sent)", job_id, phase)
         return record
-    publish_job(topic_arn, record)
-    store.mark_notified(job_id, record["status"])
+    try:
+        publish_job(topic_arn, record)
+    except Exception:
+        store.release_notice(job_id, phase)
+        raise
+    store.confirm_notice(job_id, phase, record["status"])
     return record

@@ -9,22 +9,30 @@ later event a no-op.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import random
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+)
 
 try:
-    from . import clients, config, jobs, notify, s3_events, video_magic
+    from . import clients, config, jobs, lifecycle, notify, s3_events, video_magic
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
     import jobs
+    import lifecycle
     import notify
     import s3_events
     import video_magic
@@ -98,14 +106,15 @@ def submit_object(
     if not obj.key.startswith(settings.input_prefix):
         log.warning("ignoring %s: outside the input prefix %s", obj.uri, settings.input_prefix)
         return Outcome(obj.key, None, None, "ignored", "outside the input prefix")
-    version = obj.version_id or obj.etag or _current_etag(obj)
-    job_id = jobs.job_id_for(obj.bucket, obj.key, version)
+    if not (obj.version_id or obj.etag):
+        obj = dataclasses.replace(obj, etag=_current_etag(obj))
+    job_id = jobs.job_id_for(obj.bucket, obj.key, obj.version_id or obj.etag)
     record = store.get(job_id)
     if record is None:
         record = _register(obj, job_id, settings, store)
     if _needs_invocation(record):
         return _invoke_once(record, settings, store, lease_until)
-    if record["status"] == jobs.REJECTED and "notified_status" not in record:
+    if record["status"] == jobs.REJECTED and "notified_phase" not in record:
         notify.tell_user_once(store, settings.notify_topic_arn, job_id)
         log.info("job %s rejected: %s", job_id, record.get("reason"))
         return Outcome(obj.key, job_id, jobs.REJECTED, "rejected", record.get("reason", ""))
@@ -115,11 +124,7 @@ def submit_object(
 
 
 def _needs_invocation(record: dict[str, Any]) -> bool:
-    if "invoked_at" in record:
-        return False
-    return record["status"] == jobs.QUEUED or (
-        record["status"] == jobs.FAILED and record.get("failed_stage") == jobs.STAGE_SUBMIT
-    )
+    return lifecycle.next_phase(lifecycle.phase_of(record), lifecycle.LEASE) is not None
 
 
 def _current_etag(obj: s3_events.S3Object) -> str | None:
@@ -150,8 +155,10 @@ def _register(
         record.update(
             status=jobs.QUEUED,
             manifest=write_manifest(job_id, obj, settings),
-            output=results_uri(settings.work_bucket, job_id),
+            output=settings.results_uri(job_id),
         )
+    if settings.job_retention_days:
+        record[jobs.TTL_ATTRIBUTE] = jobs.expiry_epoch(settings.job_retention_days)
     if store.create(record):
         log.info("job %s created as %s for %s", job_id, record["status"], obj.uri)
         return record
@@ -159,10 +166,6 @@ def _register(
     if existing is None:
         raise RuntimeError(f"job {job_id} could not be created and does not exist")
     return existing
-
-
-def results_uri(work_bucket: str, job_id: str) -> str:
-    return f"s3://{work_bucket}/results/{job_id}/"
 
 
 def _human_bytes(size: int) -> str:
@@ -222,18 +225,67 @@ def inspect_upload(
             facts,
         )
     facts["container"] = video_magic.CONTAINER_NAMES[container]
+    if container == "iso-bmff":
+        return _inspect_mp4_tracks(name, size, s3, obj, selector), facts
     return None, facts
 
 
-def write_manifest(job_id: str, obj: s3_events.S3Object, settings: config.SubmitSettings) -> str:
-    """Write ``jobs/<job_id>.json`` (deterministic content, so rewriting it is harmless)."""
+def _inspect_mp4_tracks(
+    name: str, size: int, s3: Any, obj: s3_events.S3Object, selector: dict[str, str]
+) -> str | None:
+    """A reason when the MP4's index says it cannot be tracked: no index, no video track, or
+    a video track without frames (a few small ranged reads, never the whole file)."""
+
+    def read(offset: int, length: int) -> bytes:
+        last = min(offset + length, size) - 1
+        reply = s3.get_object(
+            Bucket=obj.bucket, Key=obj.key, Range=f"bytes={offset}-{last}", **selector
+        )
+        return reply["Body"].read()
+
+    tracks = video_magic.mp4_tracks(read, size)
+    if tracks is None:
+        return None
+    if not tracks.has_index:
+        return (
+            f"'{name}' is an MP4 without its index (no moov box): the upload is probably"
+            " incomplete or the file was cut. Upload the complete file."
+        )
+    if tracks.video_tracks == 0:
+        holds = " and ".join(tracks.other_tracks) or "no tracks"
+        return f"'{name}' has no video track (it holds only {holds}). Upload a video file."
+    if tracks.video_samples == 0 and not tracks.fragmented:
+        return f"'{name}' has a video track with no frames. Upload a video with frames."
+    return None
+
+
+def video_version(obj: s3_events.S3Object) -> str | None:
+    """The manifest's ``video_version``: the S3 version id, else the ETag in its quoted form.
+
+    Version ids never contain quotes, so the container tells the two apart by the quotes.
+    """
+    if obj.version_id:
+        return obj.version_id
+    return f'"{obj.etag}"' if obj.etag else None
+
+
+def write_manifest(
+    job_id: str, obj: s3_events.S3Object, settings: config.SubmitSettings, attempt: int = 1
+) -> str:
+    """Write the job manifest (deterministic content, so rewriting it is harmless).
+
+    It names exactly the uploaded version of the video, so an overwrite while the job waits in
+    the endpoint queue does not change what the job reads.
+    """
     manifest = {
         "job_id": job_id,
         "video": obj.uri,
-        "output": results_uri(settings.work_bucket, job_id),
+        "video_version": video_version(obj),
+        "output": settings.results_uri(job_id),
         "options": settings.job_options,
+        "attempt": attempt,
     }
-    key = f"jobs/{job_id}.json"
+    key = settings.manifest_key(job_id)
     clients.client("s3").put_object(
         Bucket=settings.work_bucket,
         Key=key,
@@ -244,13 +296,79 @@ def write_manifest(job_id: str, obj: s3_events.S3Object, settings: config.Submit
 
 
 def _describe_error(error: Exception) -> str:
+    attempts = getattr(error, "motflow_attempts", 1)
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
-        attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
         code = details.get("Code", "error")
         message = details.get("Message") or "no message"
-        return f"{code}: {message} (after {attempts} attempt(s))"
-    return f"{type(error).__name__}: {error}"
+        return f"{code}: {message}, after {attempts} attempt(s)"
+    return f"{type(error).__name__}, after {attempts} attempt(s)"
+
+
+# Errors after which the endpoint certainly did not accept the request: retrying cannot run a
+# job twice. Read timeouts, dropped connections and 5xx are ambiguous (SageMaker may have
+# queued it and does not deduplicate on InferenceId); they are retried too, because the
+# container claims each attempt before working (model_code/claims.py), so a duplicate request
+# is a cheap no-op there and `complete` ignores its result.
+_REFUSED_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
+_FINAL_CODES = frozenset({"ValidationError", "ValidationException", "AccessDeniedException"})
+_RETRY_BASE_S = 0.2
+_RETRY_CAP_S = 5.0
+
+
+def retry_decision(error: Exception) -> str:
+    """``"refused"`` (safe to resend), ``"ambiguous"`` (maybe accepted) or ``"final"``."""
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in _REFUSED_CODES or status == 429:
+            return "refused"
+        if code in _FINAL_CODES or 400 <= status < 500:
+            return "final"
+        return "ambiguous"
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+        return "refused"  # nothing reached the service
+    return "ambiguous"
+
+
+def invoke_endpoint(
+    record: dict[str, Any], settings: config.SubmitSettings, lease_until: float
+) -> tuple[dict[str, Any], int]:
+    """InvokeEndpointAsync, sent by a single-shot client; we decide on each retry ourselves.
+
+    Retries are bounded by ``INVOKE_MAX_ATTEMPTS`` and by the lease (never past the time this
+    Lambda invocation may still run). Returns the reply and the number of requests sent; the
+    final error carries that number as ``motflow_attempts``.
+    """
+    runtime = clients.client("sagemaker-runtime", max_attempts=1)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            reply = runtime.invoke_endpoint_async(
+                EndpointName=settings.endpoint_name,
+                InputLocation=record["manifest"],
+                ContentType="application/json",
+                InferenceId=record["job_id"],
+                InvocationTimeoutSeconds=settings.invocation_timeout_s,
+                RequestTTLSeconds=settings.request_ttl_s,
+            )
+            return reply, attempt
+        except (ClientError, BotoCoreError) as error:
+            decision = retry_decision(error)
+            pause = min(_RETRY_CAP_S, _RETRY_BASE_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1)
+            log.warning(
+                "job %s: InvokeEndpointAsync attempt %d failed (%s): %s",
+                record["job_id"],
+                attempt,
+                decision,
+                error,
+            )
+            out_of_time = time.time() + pause + 30 > lease_until
+            if decision == "final" or attempt >= settings.invoke_max_attempts or out_of_time:
+                error.motflow_attempts = attempt  # type: ignore[attr-defined]
+                raise
+            time.sleep(pause)
 
 
 def _invoke_once(
@@ -271,23 +389,18 @@ def _invoke_once(
             f"job {job_id} is being submitted by another attempt until epoch"
             f" {latest.get('lease_until')}; the event will be retried"
         )
-    runtime = clients.client("sagemaker-runtime", max_attempts=settings.invoke_max_attempts)
     try:
-        response = runtime.invoke_endpoint_async(
-            EndpointName=settings.endpoint_name,
-            InputLocation=record["manifest"],
-            ContentType="application/json",
-            InferenceId=job_id,
-            InvocationTimeoutSeconds=settings.invocation_timeout_s,
-            RequestTTLSeconds=settings.request_ttl_s,
-        )
+        response, requests = invoke_endpoint(record, settings, lease_until)
     except (ClientError, BotoCoreError) as error:
-        reason = f"The tracking endpoint did not accept the job: {_describe_error(error)}"
+        reason = (
+            "The tracking service did not accept the job "
+            f"({_describe_error(error)}); it is kept and retried automatically."
+        )
         if store.fail_submission(job_id, token, reason):
             notify.tell_user_once(store, settings.notify_topic_arn, job_id)
         raise InvocationFailed(f"job {job_id}: {reason}") from error
     if not store.record_invocation(
-        job_id, token, response["OutputLocation"], response.get("FailureLocation")
+        job_id, token, response["OutputLocation"], response.get("FailureLocation"), requests
     ):
         log.warning("job %s: invoke lease lost before the invocation was recorded", job_id)
     log.info("job %s queued on %s", job_id, settings.endpoint_name)

@@ -20,17 +20,15 @@ import boto3
 
 from local.async_endpoint import AsyncEndpointEmulator, EndpointConfig
 from local.environment import patched_environ
-from local.event_pump import EventPump, Route, s3_event_from_sqs, sns_event_from_sqs
+from local.event_pump import EventPump, Route, VersionIdFiller, sns_event_from_sqs
 from local.moto_service import ACCOUNT, REGION, MotoServer, fake_aws_environment, start_moto
 from local.resources import LocalResources, create_resources
+from local.schedule import Schedule
 from local.torchserve_service import TorchServe, start_torchserve
+from stacks import contract
+from stacks.contract import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX
 from stacks.model_artifact import build_model_artifact
 from stacks.settings import Settings
-
-# docs/ARCHITECTURE.md, Buckets and keys: where SageMaker writes async outputs and failures.
-ASYNC_OUTPUT_PREFIX = "async-output/"
-ASYNC_FAILURE_PREFIX = "async-failures/"
-RESULTS_PREFIX = "results/"
 
 
 class StackError(RuntimeError):
@@ -73,11 +71,16 @@ class LocalStack:
         job_ids: list[str],
         timeout_s: float,
         finished_at: dict[str, float] | None = None,
+        *,
+        partial: bool = False,
     ) -> dict[str, dict[str, Any]]:
         """Records of `job_ids` once all are terminal; StackError on timeout or a dead server.
 
         `finished_at`, when given, receives the monotonic time each job was seen terminal.
+        With `partial`, a timeout returns the records that did finish instead of raising.
+        Each distinct job id is waited on once, however often it is listed.
         """
+        job_ids = list(dict.fromkeys(job_ids))
         deadline = time.monotonic() + timeout_s
         records: dict[str, dict[str, Any]] = {}
         while True:
@@ -91,6 +94,8 @@ class LocalStack:
             if len(records) == len(job_ids):
                 return records
             self.check_alive()
+            if time.monotonic() >= deadline and partial:
+                return records
             if time.monotonic() >= deadline:
                 waiting = {j: (self.job(j) or {}).get("status", "no record") for j in job_ids}
                 raise StackError(
@@ -128,35 +133,61 @@ class LocalStack:
     def download_results(self, job_id: str, destination: Path) -> list[Path]:
         """Copy s3://<work>/results/<job_id>/* to `destination`; returns the local files."""
         s3 = self.client("s3")
-        prefix = f"{RESULTS_PREFIX}{job_id}/"
+        prefix = contract.results_prefix(job_id)
         files = []
         pages = s3.get_paginator("list_objects_v2").paginate(
             Bucket=self.resources.work_bucket, Prefix=prefix
         )
         for page in pages:
             for item in page.get("Contents", []):
-                target = destination / item["Key"][len(prefix) :]
+                relative = result_file_name(item["Key"], prefix)
+                if relative is None:
+                    continue
+                target = destination / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(self.resources.work_bucket, item["Key"], str(target))
                 files.append(target)
         return files
 
 
+def result_file_name(key: str, prefix: str) -> str | None:
+    """The local name of a result object: a plain file name directly under the job's folder.
+
+    None for bookkeeping objects (the container's attempt claims) and for any key that would
+    leave the folder (``..``, absolute parts, control characters).
+    """
+    relative = key[len(prefix) :] if key.startswith(prefix) else ""
+    if (
+        not relative
+        or "/" in relative
+        or "\\" in relative
+        or relative in (".", "..")
+        or not relative.isprintable()
+    ):
+        return None
+    return relative
+
+
 def lambda_environment(
     settings: Settings, resources: LocalResources, endpoint_url: str
 ) -> dict[str, str]:
     """What the CDK stack sets on the submit and complete Lambdas, pointed at the local stack."""
-    env = settings.submit_environment()
-    env.update(
-        {
-            "JOBS_TABLE": resources.jobs_table,
-            "NOTIFY_TOPIC_ARN": resources.notifications_topic_arn,
-            "WORK_BUCKET": resources.work_bucket,
-            "ENDPOINT_NAME": resources.endpoint_name,
-            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint_url,
-        }
-    )
-    return env
+    defaults = contract.job_defaults(settings)
+    return {
+        **contract.sweeper_environment(
+            jobs_table=resources.jobs_table,
+            notify_topic_arn=resources.notifications_topic_arn,
+            defaults=defaults,
+        ),
+        **contract.submit_environment(
+            jobs_table=resources.jobs_table,
+            notify_topic_arn=resources.notifications_topic_arn,
+            work_bucket=resources.work_bucket,
+            endpoint_name=resources.endpoint_name,
+            defaults=defaults,
+        ),
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint_url,
+    }
 
 
 def unpack_model(settings: Settings, run_dir: Path) -> Path:
@@ -172,21 +203,30 @@ def unpack_model(settings: Settings, run_dir: Path) -> Path:
 
 def model_environment(settings: Settings, model_dir: Path) -> dict[str, str]:
     """The SageMaker model's environment with container paths mapped to the unpacked model."""
-    env = settings.model_environment()
+    env = contract.deployment_model_environment(settings)
     env["SAGEMAKER_SUBMIT_DIRECTORY"] = str(model_dir / "code")
     return env
 
 
 @contextlib.contextmanager
-def local_stack(run_dir: Path, settings: Settings | None = None) -> Iterator[LocalStack]:
-    """Start every component; yield the running stack; stop everything on exit."""
+def local_stack(
+    run_dir: Path,
+    settings: Settings | None = None,
+    *,
+    sweep_interval_s: float = contract.SWEEP_INTERVAL_S,
+) -> Iterator[LocalStack]:
+    """Start every component; yield the running stack; stop everything on exit.
+
+    The sweeper runs on the deployed schedule unless `sweep_interval_s` says otherwise; its
+    deadlines are the deployed ones either way.
+    """
     settings = settings or Settings()
     run_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         moto = _start(stack, "moto server", lambda: start_moto(run_dir, os.environ))
         stack.enter_context(patched_environ(fake_aws_environment(moto.endpoint_url, REGION)))
         session = boto3.Session(region_name=REGION)
-        names = settings.resource_names(account=ACCOUNT, region=REGION)
+        names = contract.resource_names(settings.name_prefix, ACCOUNT, REGION)
         resources = create_resources(session, names, input_prefix=settings.input_prefix)
         model_dir = unpack_model(settings, run_dir)
         torchserve = _start(
@@ -215,27 +255,45 @@ def local_stack(run_dir: Path, settings: Settings | None = None) -> Iterator[Loc
         )
         stack.enter_context(emulator)
         stack.enter_context(patched_environ(lambda_environment(settings, resources, emulator.url)))
-        from lambdas import complete, jobs, s3_events, submit
+        from lambdas import complete, jobs, s3_events, submit, sweeper
 
         pump = EventPump(
             session,
             [
-                Route("submit", resources.uploads_queue_url, submit.handler, s3_event_from_sqs),
+                Route(
+                    "submit",
+                    resources.uploads_queue_url,
+                    submit.handler,
+                    VersionIdFiller(session.client("s3")),
+                    contract.SUBMIT_TIMEOUT_S,
+                ),
                 Route(
                     "complete-success",
                     resources.success_queue_url,
                     complete.handler,
                     sns_event_from_sqs,
+                    contract.COMPLETE_TIMEOUT_S,
                 ),
                 Route(
                     "complete-error",
                     resources.error_queue_url,
                     complete.handler,
                     sns_event_from_sqs,
+                    contract.COMPLETE_TIMEOUT_S,
                 ),
             ],
         )
         stack.enter_context(pump)
+        stack.enter_context(
+            Schedule(
+                "sweeper",
+                sweeper.handler,
+                sweep_interval_s,
+                account=ACCOUNT,
+                region=REGION,
+                timeout_s=contract.SWEEPER_TIMEOUT_S,
+            )
+        )
         yield LocalStack(
             run_dir=run_dir,
             settings=settings,

@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     track.add_argument(
         "--batch-size", type=int, help="frames per detector call (default: the detector's best)"
     )
+    track.add_argument(
+        "--prefetch",
+        type=int,
+        help="batches decoded ahead on a thread; 0 decodes on the tracking thread",
+    )
 
     dets = commands.add_parser("track-dets", help="run the tracker alone on MOTChallenge det rows")
     dets.add_argument("det_txt", help="det.txt rows: frame,-1,x,y,w,h,score,...")
@@ -42,20 +47,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _track(args: argparse.Namespace) -> None:
-    from model_code.pipeline import TrackOptions, detector_for, track_video
+    from pathlib import Path
 
-    options = TrackOptions.from_dict(
-        {
-            "detector": args.detector,
-            "stride": args.stride,
-            "classes": args.classes,
-            "annotate": args.annotate,
-            "score_threshold": args.score_threshold,
-            "batch_size": args.batch_size,
-        }
-    )
-    detector = detector_for(options, args.weights) if args.weights else None
-    summary = track_video(args.video, args.out, options, detector=detector)
+    from model_code.jobs import FolderOutput, Job, LocalVideo, run_job
+    from model_code.pipeline import TrackOptions, detector_for
+
+    chosen = {
+        "detector": args.detector,
+        "stride": args.stride,
+        "classes": args.classes,
+        "annotate": args.annotate,
+        "score_threshold": args.score_threshold,
+        "batch_size": args.batch_size,
+        "prefetch": args.prefetch,
+    }
+    options = TrackOptions.from_dict({k: v for k, v in chosen.items() if v is not None})
+    detector = detector_for(options, args.weights)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    job = Job(None, LocalVideo(Path(args.video)), FolderOutput())
+    summary = run_job(job, options, detector, out, out)
     counts, timings, video = summary["counts"], summary["timings"], summary["video"]
     speed = counts["frames_processed"] / timings["total_s"] if timings["total_s"] else 0.0
     line = (

@@ -19,6 +19,13 @@ def xywh_to_xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
     return np.column_stack([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]])
 
 
+def cxcywh_to_xyxy(boxes_cxcywh: np.ndarray) -> np.ndarray:
+    """(centre x, centre y, width, height) to xyxy, keeping the dtype."""
+    boxes = np.asarray(boxes_cxcywh).reshape(-1, 4)
+    half = boxes[:, 2:4] / 2
+    return np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1)
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box in `a` (N, 4) with every box in `b` (M, 4), both xyxy; shape (N, M)."""
     if len(a) == 0 or len(b) == 0:
@@ -34,17 +41,32 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(union, 1e-9)
 
 
+BOX_DECIMALS = 2
+SCORE_DECIMALS = 4
+
+
+def mot_records(
+    frame: int | np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray, scores: np.ndarray
+) -> list[list[float]]:
+    """MOTChallenge values `[frame, id, x, y, w, h, score]` per box, rounded as the files are.
+
+    `frame` is one frame number for all boxes or one per box. Coordinates keep BOX_DECIMALS and
+    scores SCORE_DECIMALS, the same in every file and reply the engine writes.
+    """
+    xywh = np.round(xyxy_to_xywh(boxes_xyxy), BOX_DECIMALS)
+    frames = np.broadcast_to(np.asarray(frame), (len(xywh),))
+    return [
+        [int(f), int(i), *(float(v) for v in box), round(float(s), SCORE_DECIMALS)]
+        for f, i, box, s in zip(frames, ids, xywh, scores, strict=True)
+    ]
+
+
 def mot_rows(
     frame: int | np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray, scores: np.ndarray
 ) -> str:
-    """MOTChallenge rows `frame,id,x,y,w,h,score,-1,-1,-1` (one per box, newline-terminated).
-
-    `frame` is one frame number for all boxes or one per box. Coordinates keep two decimals and
-    scores four, the same in every file the engine writes.
-    """
-    xywh = xyxy_to_xywh(boxes_xyxy)
-    frames = np.broadcast_to(np.asarray(frame), (len(xywh),))
+    """MOTChallenge rows `frame,id,x,y,w,h,score,-1,-1,-1` (one per box, newline-terminated)."""
+    box, score = f".{BOX_DECIMALS}f", f".{SCORE_DECIMALS}f"
     return "".join(
-        f"{int(f)},{int(i)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{float(s):.4f},-1,-1,-1\n"
-        for f, i, (x, y, w, h), s in zip(frames, ids, xywh, scores, strict=True)
+        f"{f},{i},{x:{box}},{y:{box}},{w:{box}},{h:{box}},{s:{score}},-1,-1,-1\n"
+        for f, i, x, y, w, h, s in mot_records(frame, ids, boxes_xyxy, scores)
     )

@@ -5,17 +5,17 @@ Inside a model directory this file is `code/inference.py`, imported as the top-l
 
 Requests are a job manifest (`application/json`, the async path: the video is streamed from S3 and
 the artifacts are written under the manifest's output prefix) or a raw video body (`video/*` or
-`application/octet-stream`: the tracks come back inline). Problems with the request come back as
-HTTP 400 (415 for an unsupported content type) with a message meant for the caller.
+`application/octet-stream`: the tracks come back inline). Both become a `Job` (model_code/jobs.py:
+a source to fetch, an output to publish to) and run through the same `run_job`. Problems with the
+request come back as HTTP 400 (415 for an unsupported content type) with a message meant for the
+caller.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import re
 import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,22 +24,17 @@ from typing import Any, TypeVar
 
 from sagemaker_inference.errors import GenericInferenceToolkitError
 
+from model_code.claims import claim_attempt, duplicate_reply
 from model_code.detectors import Detector, DetectorError
-from model_code.pipeline import OptionsError, TrackOptions, detector_for, track_video
-from model_code.results import SUMMARY_JSON, TRACKS_MOT, write_summary
-from model_code.storage import (
-    StorageError,
-    artifact_uri,
-    download_to_file,
-    parse_s3_uri,
-    upload_folder,
-)
+from model_code.jobs import InlineOutput, Job, RequestBody, S3Output, S3Video, run_job
+from model_code.pipeline import OptionsError, TrackOptions, detector_for
+from model_code.storage import StorageError, parse_s3_uri
 from model_code.tracking import TrackerConfigError
 from model_code.video import VideoError
 
 CONFIG_FILE = "config.json"
 CONFIG_KEYS = ("detector", "weights", "options", "tracker")
-MANIFEST_KEYS = ("job_id", "video", "output", "options")
+MANIFEST_KEYS = ("job_id", "video", "video_version", "output", "options", "attempt")
 JSON_TYPE = "application/json"
 RAW_VIDEO_TYPES = {
     "video/mp4": ".mp4",
@@ -116,21 +111,6 @@ class EngineModel:
         return self._detectors[key]
 
 
-@dataclass(frozen=True)
-class ManifestJob:
-    job_id: str
-    video: str
-    output: str
-    options: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RawVideoJob:
-    body: bytes
-    suffix: str
-    job_id: str = field(default_factory=lambda: f"direct-{uuid.uuid4().hex[:12]}")
-
-
 def read_model_config(model_dir: str | Path) -> dict[str, Any]:
     """config.json from the model directory; an absent file means all defaults."""
     path = Path(model_dir) / CONFIG_FILE
@@ -176,7 +156,7 @@ def _base_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def _manifest(data: Any) -> ManifestJob:
+def _manifest(data: Any) -> Job:
     if not isinstance(data, dict):
         raise RequestError("the job manifest must be a JSON object")
     unknown = sorted(set(data) - set(MANIFEST_KEYS))
@@ -199,13 +179,28 @@ def _manifest(data: Any) -> ManifestJob:
         )
     parse_s3_uri(data["video"])
     parse_s3_uri(data["output"], prefix=True)
+    version = data.get("video_version")
+    if version is not None and (not isinstance(version, str) or not version.strip()):
+        raise RequestError(
+            f"video_version must be the video's S3 version id or ETag, got {version!r}"
+        )
+    attempt = data.get("attempt", 1)
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        raise RequestError(f"attempt must be a whole number >= 1, got {attempt!r}")
     options = data.get("options") or {}
     TrackOptions.from_dict(options)
-    return ManifestJob(job_id, data["video"], data["output"], dict(options))
+    source = S3Video(data["video"], version)
+    return Job(job_id, source, S3Output(data["output"]), dict(options), attempt)
+
+
+def raw_body_job(body: bytes, suffix: str) -> Job:
+    """A direct invocation: the video is the body, the tracks go back in the reply."""
+    job_id = f"direct-{uuid.uuid4().hex[:12]}"
+    return Job(job_id, RequestBody(body, suffix), InlineOutput())
 
 
 @_as_http_errors
-def input_fn(body: str | bytes, content_type: str) -> ManifestJob | RawVideoJob:
+def input_fn(body: str | bytes, content_type: str) -> Job:
     """A job manifest (JSON) or a raw video body, validated before any work starts."""
     base = _base_type(content_type)
     if base == JSON_TYPE:
@@ -219,63 +214,27 @@ def input_fn(body: str | bytes, content_type: str) -> ManifestJob | RawVideoJob:
         payload = body.encode() if isinstance(body, str) else bytes(body or b"")
         if not payload:
             raise RequestError("the request body is empty: send the video bytes")
-        return RawVideoJob(payload, RAW_VIDEO_TYPES.get(base, ".video"))
+        return raw_body_job(payload, RAW_VIDEO_TYPES.get(base, ".video"))
     raise UnsupportedContentType(
         f"unsupported content type {content_type!r}: send a job manifest as application/json "
         "or a video as video/* (or application/octet-stream)"
     )
 
 
-def _local_name(key: str) -> str:
-    """A safe local file name that keeps the object's base name, so errors name the upload."""
-    base = re.sub(r"[^A-Za-z0-9._ -]", "_", key.rsplit("/", 1)[-1]).strip(" .")
-    return base[-120:] or "video"
-
-
-def _mot_rows(path: Path) -> list[list[float]]:
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            frame, track_id, x, y, w, h, score = line.split(",")[:7]
-            rows.append(
-                [int(frame), int(track_id), float(x), float(y), float(w), float(h), float(score)]
-            )
-    return rows
-
-
 @_as_http_errors
-def predict_fn(job: ManifestJob | RawVideoJob, model: EngineModel) -> dict[str, Any]:
-    """Track the video; manifests get their artifacts uploaded, raw bodies get tracks inline."""
-    options = TrackOptions.from_dict(
-        job.options if isinstance(job, ManifestJob) else {}, base=model.defaults
-    )
+def predict_fn(job: Job, model: EngineModel) -> dict[str, Any]:
+    """Check the options, claim the attempt (a duplicate request stops here), fetch the video,
+    track it and publish the results as the job's output says."""
+    options = TrackOptions.from_dict(job.options, base=model.defaults)
     detector = model.detector(options)
+    if isinstance(job.output, S3Output) and job.job_id:
+        winner = claim_attempt(job.output.prefix, job.job_id, job.attempt)
+        if winner is not None:
+            return duplicate_reply(job.job_id, job.attempt, winner)
     with tempfile.TemporaryDirectory(prefix="motflow-job-") as work_dir:
         work = Path(work_dir)
         (work / "input").mkdir()
-        started = time.perf_counter()
-        if isinstance(job, ManifestJob):
-            video = download_to_file(job.video, work / "input" / _local_name(job.video))
-        else:
-            video = work / "input" / f"request-body{job.suffix}"
-            video.write_bytes(job.body)
-        download_s = time.perf_counter() - started
-
-        out_dir = work / "results"
-        summary = track_video(video, out_dir, options, detector=detector, job_id=job.job_id)
-        summary["timings"]["download_s"] = round(download_s, 3)
-        summary["timings"]["total_s"] = round(summary["timings"]["total_s"] + download_s, 3)
-        if isinstance(job, ManifestJob):
-            summary["artifacts"] = {
-                name: artifact_uri(job.output, Path(local).name) if local else None
-                for name, local in summary["artifacts"].items()
-            }
-            write_summary(out_dir / SUMMARY_JSON, summary)
-            upload_folder(out_dir, job.output)
-        else:
-            summary["artifacts"] = dict.fromkeys(summary["artifacts"])
-            summary["tracks"] = _mot_rows(out_dir / TRACKS_MOT)
-    return summary
+        return run_job(job, options, detector, work / "input", work / "results")
 
 
 def output_fn(prediction: dict[str, Any], accept: str | None) -> tuple[bytes, str]:

@@ -1,40 +1,27 @@
-"""One video in, tracks out: streamed strided decode, batched detection, ByteTrack, writers."""
+"""One video in, tracks out: streamed strided decode (overlapped with detection on a thread when
+`prefetch` > 0), batched detection, ByteTrack in frame order, and the sinks the caller gives."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from model_code import __version__
 from model_code.detectors import Detector, build_detector
-from model_code.results import (
-    ANNOTATED_MP4,
-    SUMMARY_JSON,
-    TRACKS_JSONL,
-    TRACKS_MOT,
-    AnnotatedVideoWriter,
-    JsonlWriter,
-    MotWriter,
-    write_summary,
-)
-from model_code.tracking import ByteTracker, TrackerConfig
+from model_code.prefetch import BatchFeed, preparation
+from model_code.results import SinkFactory, StreamFacts
+from model_code.tracking import ByteTracker, TrackerConfig, tracker_config
 from model_code.video import VideoReader
 
 MAX_BATCH_SIZE = 64
-# Frames per detector call when the options do not say. OpenCV DNN on CPU is fastest, and
-# smallest in memory, one frame at a time (measured: batch 8 costs 1.4-1.6x the time per frame
-# and twice the peak RSS); the torch / onnxruntime YOLOX detectors gain from batches.
-DEFAULT_BATCH_SIZES = {"yolov3-tiny": 1}
+# Frames per detector call for a detector class without `default_batch_size`.
 FALLBACK_BATCH_SIZE = 8
-
-
-def default_batch_size(detector: str) -> int:
-    return DEFAULT_BATCH_SIZES.get(detector, FALLBACK_BATCH_SIZE)
+MAX_PREFETCH = 8
+# Batches decoded ahead on the decode thread; 0 decodes on the tracking thread (docs/BENCHMARKS.md).
+DEFAULT_PREFETCH = 2
 
 
 class OptionsError(ValueError):
@@ -80,11 +67,8 @@ class TrackOptions:
     annotate: bool = False
     score_threshold: float = 0.1
     batch_size: int | None = None
+    prefetch: int = DEFAULT_PREFETCH
     tracker: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.batch_size is None:
-            object.__setattr__(self, "batch_size", default_batch_size(self.detector))
 
     @classmethod
     def from_dict(
@@ -93,7 +77,8 @@ class TrackOptions:
         """Options from a mapping laid over `base` (the defaults when None).
 
         Unknown keys are rejected by name; `tracker` settings are merged into the base's.
-        A `batch_size` of None (or a new detector without one) means the detector's default.
+        A `batch_size` of None (also after a new detector without one) means the detector's
+        default, settled by `for_detector` once the detector is built.
         """
         if data is None:
             data = {}
@@ -130,10 +115,11 @@ class TrackOptions:
             annotate=annotate,
             score_threshold=float(score),
             batch_size=(
-                default_batch_size(detector.strip())
+                None
                 if data["batch_size"] is None
                 else _whole_number("batch_size", data["batch_size"], 1, MAX_BATCH_SIZE)
             ),
+            prefetch=_whole_number("prefetch", data["prefetch"], 0, MAX_PREFETCH),
             tracker=_tracker_overrides(data["tracker"]),
         )
 
@@ -145,34 +131,19 @@ class TrackOptions:
             "annotate": self.annotate,
             "score_threshold": self.score_threshold,
             "batch_size": self.batch_size,
+            "prefetch": self.prefetch,
             "tracker": dict(self.tracker),
         }
 
-
-class _StageClock:
-    def __init__(self) -> None:
-        self.seconds = {"decode_s": 0.0, "detect_s": 0.0, "track_s": 0.0, "write_s": 0.0}
-
-    def add(self, stage: str, started: float) -> None:
-        self.seconds[stage] += time.perf_counter() - started
-
-
-def _batches(
-    frames: Iterator[tuple[int, np.ndarray]], size: int, clock: _StageClock
-) -> Iterator[list[tuple[int, np.ndarray]]]:
-    batch: list[tuple[int, np.ndarray]] = []
-    while True:
-        started = time.perf_counter()
-        item = next(frames, None)
-        clock.add("decode_s", started)
-        if item is None:
-            break
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    def for_detector(self, detector: Detector) -> TrackOptions:
+        """These options with the batch size settled when unset: the detector's own `batch_size`
+        (it may depend on the device), else its class's `default_batch_size`, else 8."""
+        if self.batch_size is not None:
+            return self
+        default = getattr(detector, "batch_size", None) or getattr(
+            detector, "default_batch_size", FALLBACK_BATCH_SIZE
+        )
+        return replace(self, batch_size=min(int(default), MAX_BATCH_SIZE))
 
 
 def detector_for(options: TrackOptions, weights: str | Path | None = None) -> Detector:
@@ -185,88 +156,103 @@ def detector_for(options: TrackOptions, weights: str | Path | None = None) -> De
     )
 
 
+def detector_runtime(detector: Detector, options: TrackOptions) -> dict[str, Any]:
+    """Where and how the detector ran (its `runtime()`, when it has one) and the batch size used."""
+    report = getattr(detector, "runtime", None)
+    facts = dict(report()) if callable(report) else {}
+    return {**facts, "batch_size": options.batch_size}
+
+
+@dataclass(frozen=True)
+class TrackingRun:
+    """What `track_video` did: the facts a summary reports, and nothing about the job."""
+
+    video: dict[str, Any]
+    options: TrackOptions
+    detector: str
+    runtime: dict[str, Any]
+    frames_processed: int
+    frames_decoded: int
+    tracks: int
+    detections: int
+    timings: dict[str, float]
+    seconds: float
+    warnings: list[str]
+
+
 def track_video(
     video_path: str | Path,
-    out_dir: str | Path,
+    sinks: SinkFactory,
     options: TrackOptions | None = None,
     detector: Detector | None = None,
-    job_id: str | None = None,
-) -> dict[str, Any]:
-    """Track one video into `out_dir` (tracks.txt, tracks.jsonl, summary.json, annotated.mp4).
+) -> TrackingRun:
+    """Track one video, feeding each processed frame's tracks to the sinks in frame order.
 
-    Returns the summary (see docs/ARCHITECTURE.md); artifact entries are local paths.
-    Raises `VideoError` for unusable video and `OptionsError` for bad options.
+    `sinks` is called once with the video's facts, before the first frame; the sinks it returns
+    are closed at the end, also on error. Raises `VideoError` for unusable video and
+    `OptionsError` for bad options.
     """
     started = time.perf_counter()
     options = options or TrackOptions()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clock = _StageClock()
-    with VideoReader(video_path, stride=options.stride) as video:
+    timings = dict.fromkeys(("decode_s", "decode_wait_s", "detect_s", "track_s", "write_s"), 0.0)
+    frames_processed = detections = 0
+    track_ids: set[int] = set()
+    with VideoReader(video_path, stride=options.stride) as video, contextlib.ExitStack() as stack:
         info = video.info
-        if detector is None:
-            detector = detector_for(options)
-        effective_fps = info.fps / options.stride
-        tracker = ByteTracker(TrackerConfig.from_dict(options.tracker), frame_rate=effective_fps)
-        paths = {
-            "tracks_mot": out_dir / TRACKS_MOT,
-            "tracks_jsonl": out_dir / TRACKS_JSONL,
-            "annotated": out_dir / ANNOTATED_MP4 if options.annotate else None,
-            "summary": out_dir / SUMMARY_JSON,
-        }
-        frames_processed = 0
-        with (
-            MotWriter(paths["tracks_mot"]) as mot,
-            JsonlWriter(paths["tracks_jsonl"], info.fps, detector.class_names) as jsonl,
-        ):
-            annotated = (
-                AnnotatedVideoWriter(paths["annotated"], info.width, info.height, effective_fps)
-                if options.annotate
-                else None
-            )
-            try:
-                for batch in _batches(iter(video), options.batch_size, clock):
-                    t = time.perf_counter()
-                    detections = detector.detect([image for _, image in batch])
-                    clock.add("detect_s", t)
-                    for (frame_number, image), found in zip(batch, detections, strict=True):
-                        t = time.perf_counter()
-                        tracked = tracker.update(found.boxes, found.scores, found.labels)
-                        clock.add("track_s", t)
-                        t = time.perf_counter()
-                        mot.write(frame_number, tracked.ids, tracked.boxes, tracked.scores)
-                        jsonl.write(
-                            frame_number, tracked.ids, tracked.boxes, tracked.scores, tracked.labels
-                        )
-                        if annotated is not None:
-                            annotated.write(image, tracked.ids, tracked.boxes)
-                        clock.add("write_s", t)
-                        frames_processed += 1
-            finally:
-                if annotated is not None:
-                    t = time.perf_counter()
-                    annotated.close()
-                    clock.add("write_s", t)
-        warnings = list(video.warnings)
-        frames_decoded = video.frames_read
+        detector = detector or detector_for(options)
+        options = options.for_detector(detector)
+        processed_fps = info.fps / options.stride
+        tracker = ByteTracker(
+            tracker_config(detector.name, options.tracker), frame_rate=processed_fps
+        )
+        facts = StreamFacts(
+            info.fps, info.width, info.height, processed_fps, detector.class_names, video.time_of
+        )
+        outputs = list(sinks(facts))
+        for sink in reversed(outputs):
+            stack.callback(_timed_close, sink, timings)
+        prepare, detect = preparation(detector)
+        assert options.batch_size is not None
+        feed = stack.enter_context(
+            BatchFeed(video, options.batch_size, prepare=prepare, depth=options.prefetch)
+        )
+        for batch in feed:
+            tick = time.perf_counter()
+            found = detect(batch)
+            timings["detect_s"] += time.perf_counter() - tick
+            for number, image, frame_detections in zip(
+                batch.numbers, batch.images, found, strict=True
+            ):
+                tick = time.perf_counter()
+                tracked = tracker.update(
+                    frame_detections.boxes, frame_detections.scores, frame_detections.labels
+                )
+                timings["track_s"] += time.perf_counter() - tick
+                tick = time.perf_counter()
+                for sink in outputs:
+                    sink.write(number, image, tracked)
+                timings["write_s"] += time.perf_counter() - tick
+                frames_processed += 1
+                detections += len(tracked.ids)
+                track_ids.update(int(i) for i in tracked.ids)
+        feed.close()
+        timings["decode_s"], timings["decode_wait_s"] = feed.produce_s, feed.wait_s
+    return TrackingRun(
+        video={**video.info.to_dict(), "frames_skipped": video.frames_skipped},
+        options=options,
+        detector=detector.name,
+        runtime=detector_runtime(detector, options),
+        frames_processed=frames_processed,
+        frames_decoded=video.frames_read,
+        tracks=len(track_ids),
+        detections=detections,
+        timings=timings,
+        seconds=time.perf_counter() - started,
+        warnings=list(video.warnings),
+    )
 
-    timings = {key: round(value, 3) for key, value in clock.seconds.items()}
-    summary: dict[str, Any] = {
-        "job_id": job_id,
-        "status": "SUCCEEDED",
-        "video": {**info.to_dict(), "frames": info.frame_count or frames_decoded},
-        "options": options.to_dict(),
-        "counts": {
-            "frames_processed": frames_processed,
-            "frames_decoded": frames_decoded,
-            "tracks": len(mot.track_ids),
-            "detections": mot.rows,
-        },
-        "timings": {"download_s": 0.0, **timings, "total_s": 0.0},
-        "artifacts": {name: str(path) if path else None for name, path in paths.items()},
-        "versions": {"motflow": __version__, "detector": detector.name, "tracker": "bytetrack"},
-        "warnings": warnings,
-    }
-    summary["timings"]["total_s"] = round(time.perf_counter() - started, 3)
-    write_summary(paths["summary"], summary)
-    return summary
+
+def _timed_close(sink: Any, timings: dict[str, float]) -> None:
+    tick = time.perf_counter()
+    sink.close()
+    timings["write_s"] += time.perf_counter() - tick

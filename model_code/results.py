@@ -1,27 +1,77 @@
-"""Result writers: MOT txt, JSONL, summary JSON and the optional annotated H.264 video.
+"""Result sinks: MOT txt, JSONL, the optional annotated H.264 video, in-memory MOT rows; and the
+summary file.
 
-Every writer streams: rows go to disk as frames arrive, nothing accumulates per frame.
-Boxes arrive as xyxy in source pixels and are written as `x, y, w, h` with two decimals.
+`track_video` feeds every sink each processed frame in frame order (`write(frame, image, tracks)`)
+and closes them at the end. File sinks stream: rows go to disk as frames arrive, nothing
+accumulates per frame. Boxes arrive as xyxy in source pixels and are written as `x, y, w, h`,
+rounded as `model_code.boxes` says (the same in tracks.txt, tracks.jsonl and inline replies).
 """
 
 from __future__ import annotations
 
 import colorsys
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import numpy as np
 
-from model_code.boxes import mot_rows, xyxy_to_xywh
+from model_code.boxes import (
+    BOX_DECIMALS,
+    SCORE_DECIMALS,
+    mot_records,
+    mot_rows,
+    xyxy_to_xywh,
+)
 from model_code.closing import Closing
 
 TRACKS_MOT = "tracks.txt"
 TRACKS_JSONL = "tracks.jsonl"
 SUMMARY_JSON = "summary.json"
 ANNOTATED_MP4 = "annotated.mp4"
+# The summary's `artifacts` keys and the file each names.
+ARTIFACTS: dict[str, str] = {
+    "tracks_mot": TRACKS_MOT,
+    "tracks_jsonl": TRACKS_JSONL,
+    "annotated": ANNOTATED_MP4,
+    "summary": SUMMARY_JSON,
+}
+
+
+class FrameTracks(Protocol):
+    """The tracks reported for one frame: ids (M,), xyxy boxes (M, 4), scores, labels."""
+
+    ids: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+
+class Sink(Protocol):
+    """Where tracked frames go: `write` once per processed frame in order, then `close`."""
+
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StreamFacts:
+    """What sinks may need before the first frame arrives."""
+
+    fps: float
+    width: int
+    height: int
+    processed_fps: float
+    class_names: Sequence[str]
+    # Seconds of a frame from the first one (its presentation timestamp); None: (n - 1) / fps.
+    time_of: Callable[[int], float] | None = None
+
+
+SinkFactory = Callable[[StreamFacts], Sequence[Sink]]
 
 
 def label_name(class_names: Sequence[str] | Mapping[int, str] | None, label: int) -> str:
@@ -51,19 +101,26 @@ class _TextWriter(Closing):
 
 
 class MotWriter(_TextWriter):
-    """`frame,id,x,y,w,h,score,-1,-1,-1` rows; counts what it wrote for the summary."""
+    """`frame,id,x,y,w,h,score,-1,-1,-1` rows in a file."""
 
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path)
-        self.rows = 0
-        self.track_ids: set[int] = set()
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
+        self._write(mot_rows(frame, tracks.ids, tracks.boxes, tracks.scores))
 
-    def write(
-        self, frame: int, ids: np.ndarray, boxes_xyxy: np.ndarray, scores: np.ndarray
-    ) -> None:
-        self._write(mot_rows(frame, ids, boxes_xyxy, scores))
-        self.rows += len(ids)
-        self.track_ids.update(int(i) for i in ids)
+
+class MotRows(Closing):
+    """MOT rows `[frame, id, x, y, w, h, score]` kept in memory, for replies that carry them.
+
+    Only for short inputs (a request body): the rows grow with the video.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[list[float]] = []
+
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
+        self.rows.extend(mot_records(frame, tracks.ids, tracks.boxes, tracks.scores))
+
+    def close(self) -> None:
+        pass
 
 
 class JsonlWriter(_TextWriter):
@@ -74,33 +131,28 @@ class JsonlWriter(_TextWriter):
         path: str | Path,
         fps: float,
         class_names: Sequence[str] | Mapping[int, str] | None = None,
+        time_of: Callable[[int], float] | None = None,
     ) -> None:
         super().__init__(path)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.fps = fps
         self.class_names = class_names
+        self.time_of = time_of or (lambda frame: (frame - 1) / self.fps)
 
-    def write(
-        self,
-        frame: int,
-        ids: np.ndarray,
-        boxes_xyxy: np.ndarray,
-        scores: np.ndarray,
-        labels: np.ndarray,
-    ) -> None:
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
         objects = [
             {
                 "id": int(track_id),
-                "box": [round(float(v), 2) for v in box],
-                "score": round(float(score), 2),
+                "box": [round(float(v), BOX_DECIMALS) for v in box],
+                "score": round(float(score), SCORE_DECIMALS),
                 "label": label_name(self.class_names, int(label)),
             }
             for track_id, box, score, label in zip(
-                ids, xyxy_to_xywh(boxes_xyxy), scores, labels, strict=True
+                tracks.ids, xyxy_to_xywh(tracks.boxes), tracks.scores, tracks.labels, strict=True
             )
         ]
-        record = {"frame": frame, "t": round((frame - 1) / self.fps, 3), "objects": objects}
+        record = {"frame": frame, "t": round(self.time_of(frame), 3), "objects": objects}
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
@@ -145,7 +197,8 @@ def draw_tracks(image: np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray) -> n
 class AnnotatedVideoWriter(Closing):
     """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes and ids drawn.
 
-    yuv420p needs even dimensions, so an odd last row or column is cropped.
+    yuv420p needs even dimensions of at least 2, so an odd or 1-pixel side is padded with black
+    (a 641x359 or 1x64 video is annotated too; no source pixel is dropped).
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float) -> None:
@@ -154,9 +207,9 @@ class AnnotatedVideoWriter(Closing):
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.path = Path(path)
-        self.width, self.height = width - width % 2, height - height % 2
-        if self.width < 2 or self.height < 2:
-            raise ValueError(f"frame size {width}x{height} is too small to encode")
+        if width < 1 or height < 1:
+            raise ValueError(f"frame size {width}x{height} has no pixels")
+        self.width, self.height = max(2, width + width % 2), max(2, height + height % 2)
         self.frames = 0
         rate = Fraction(fps).limit_denominator(1001)
         self._container = av.open(str(self.path), "w")
@@ -166,10 +219,11 @@ class AnnotatedVideoWriter(Closing):
         self._stream.options = {"preset": "veryfast", "crf": "23"}
         self._av = av
 
-    def write(self, image_bgr: np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray) -> None:
-        """Encode one frame; the boxes may be drawn onto `image_bgr` itself."""
-        canvas = np.ascontiguousarray(image_bgr[: self.height, : self.width])
-        draw_tracks(canvas, ids, boxes_xyxy)
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
+        """Encode one frame; the boxes may be drawn onto `image` itself."""
+        canvas = np.zeros((self.height, self.width, 3), np.uint8)
+        canvas[: image.shape[0], : image.shape[1]] = image[: self.height, : self.width]
+        draw_tracks(canvas, tracks.ids, tracks.boxes)
         frame = self._av.VideoFrame.from_ndarray(canvas, format="bgr24")
         frame.pts = self.frames
         for packet in self._stream.encode(frame):
@@ -183,3 +237,23 @@ class AnnotatedVideoWriter(Closing):
             self._container.mux(packet)
         self._container.close()
         self._container = None
+
+
+def file_sinks(out_dir: Path, annotate: bool) -> SinkFactory:
+    """Sinks writing tracks.txt, tracks.jsonl and (with `annotate`) annotated.mp4 in `out_dir`."""
+
+    def open_sinks(stream: StreamFacts) -> list[Sink]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        sinks: list[Sink] = [
+            MotWriter(out_dir / TRACKS_MOT),
+            JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names, stream.time_of),
+        ]
+        if annotate:
+            sinks.append(
+                AnnotatedVideoWriter(
+                    out_dir / ANNOTATED_MP4, stream.width, stream.height, stream.processed_fps
+                )
+            )
+        return sinks
+
+    return open_sinks

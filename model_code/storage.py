@@ -61,17 +61,33 @@ def _error_code(error: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
-def download_to_file(uri: str, path: str | Path, client: Any = None) -> Path:
-    """Stream an S3 object to `path` (multipart, never whole in memory)."""
+def download_to_file(
+    uri: str, path: str | Path, client: Any = None, *, version: str | None = None
+) -> Path:
+    """Stream an S3 object to `path` (never whole in memory).
+
+    `version` pins exactly which bytes are read: an S3 version id, or an ETag in its quoted
+    HTTP form (``"<hex>"``) for unversioned buckets. A pinned version that is gone (deleted, or
+    overwritten in an unversioned bucket) is a `StorageError` saying so.
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
     source = parse_s3_uri(uri)
     path = Path(path)
     client = client or s3_client()
     try:
-        client.download_file(source.bucket, source.key, str(path))
+        if version and version.startswith('"'):
+            _stream_if_match(client, source, version, path)
+        else:
+            extra = {"VersionId": version} if version else None
+            client.download_file(source.bucket, source.key, str(path), ExtraArgs=extra)
     except ClientError as error:
         code = _error_code(error)
+        if version and code in _VERSION_GONE:
+            raise StorageError(
+                f"the uploaded version {version} of {uri} no longer exists (deleted or "
+                "overwritten before the job ran); upload the video again"
+            ) from error
         if code in {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}:
             raise StorageError(f"the video {uri} does not exist") from error
         if code in {"403", "AccessDenied", "Forbidden"}:
@@ -80,6 +96,19 @@ def download_to_file(uri: str, path: str | Path, client: Any = None) -> Path:
     except BotoCoreError as error:
         raise StorageUnavailable(f"could not download {uri}: {error}") from error
     return path
+
+
+# S3 answers these when a pinned version id or ETag no longer names an object.
+_VERSION_GONE = {"404", "NoSuchKey", "NotFound", "NoSuchVersion", "412", "PreconditionFailed"}
+_CHUNK_BYTES = 8 * 1024 * 1024
+
+
+def _stream_if_match(client: Any, source: S3Uri, etag: str, path: Path) -> None:
+    """GetObject with IfMatch, copied to `path` in chunks (the transfer manager has no IfMatch)."""
+    response = client.get_object(Bucket=source.bucket, Key=source.key, IfMatch=etag)
+    with path.open("wb") as out:
+        for chunk in response["Body"].iter_chunks(_CHUNK_BYTES):
+            out.write(chunk)
 
 
 def upload_folder(folder: str | Path, prefix_uri: str, client: Any = None) -> dict[str, str]:

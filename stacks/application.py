@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from aws_cdk import App, Environment, Tags
+from aws_cdk import App, Environment, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
 
 from stacks.data_stack import DataStack
+from stacks.sagemaker_platform import UnsupportedPlatformError, dlc_registry
 from stacks.settings import Settings, SettingsError
 from stacks.tracking_stack import DEFAULT_BUILD_DIR, TrackingStack
 
 FALLBACK_REGION = "us-east-1"
+
+
+def create_app(**kwargs: Any) -> App:
+    """A CDK app with cdk-nag's AWS Solutions checks run at synth.
+
+    Any unacknowledged finding makes ``app.synth()`` fail, so ``cdk synth``, ``cdk diff`` and
+    ``cdk deploy`` all refuse the app, not only the test suite.
+    """
+    app = App(**kwargs)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
 
 
 def settings_from_app(app: App) -> Settings:
@@ -41,6 +55,10 @@ def build_stacks(
     except SettingsError as exc:
         raise SystemExit(f"motflow: {exc}") from None
     env = environment or deployment_environment(settings)
+    try:
+        dlc_registry(env.region)
+    except UnsupportedPlatformError as exc:
+        raise SystemExit(f"motflow: {exc}") from None
     prefix = settings.name_prefix
     data = DataStack(
         app,

@@ -13,13 +13,29 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks import contract
+from stacks.contract import ResourceNames
 from stacks.nag import acknowledge
-from stacks.settings import ResourceNames, Settings
+from stacks.settings import Settings
 
-JOBS_STATUS_INDEX = "by_status"
-MANIFEST_PREFIX = "jobs/"
-FAILURE_PREFIX = "async-failures/"
 INCOMPLETE_UPLOAD_DAYS = 7
+
+
+def work_expiry_rules(settings: Settings) -> list[s3.LifecycleRule]:
+    """Expiry per work-bucket prefix; results are kept unless ``results_retention_days`` is set."""
+    days = {
+        contract.MANIFEST_PREFIX: settings.manifest_retention_days,
+        contract.ASYNC_FAILURE_PREFIX: settings.failure_retention_days,
+        contract.ASYNC_OUTPUT_PREFIX: settings.async_output_retention_days,
+        contract.RESULTS_PREFIX: settings.results_retention_days,
+    }
+    return [
+        s3.LifecycleRule(
+            id=f"expire-{prefix.rstrip('/')}", prefix=prefix, expiration=Duration.days(kept)
+        )
+        for prefix, kept in days.items()
+        if kept is not None
+    ]
 
 
 class DataStack(Stack):
@@ -30,7 +46,9 @@ class DataStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
-        self.names: ResourceNames = settings.resource_names(self.account, self.region)
+        self.names: ResourceNames = contract.resource_names(
+            settings.name_prefix, self.account, self.region
+        )
         removal = (
             RemovalPolicy.RETAIN if settings.removal_policy == "retain" else RemovalPolicy.DESTROY
         )
@@ -45,7 +63,15 @@ class DataStack(Stack):
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads",
                     abort_incomplete_multipart_upload_after=Duration.days(INCOMPLETE_UPLOAD_DAYS),
-                )
+                ),
+                # A replaced upload stays readable for queued jobs (at most 6 h), then goes.
+                s3.LifecycleRule(
+                    id="expire-replaced-uploads",
+                    noncurrent_version_expiration=Duration.days(
+                        settings.noncurrent_version_retention_days
+                    ),
+                    expired_object_delete_marker=True,
+                ),
             ],
             server_access_logs_prefix="input/",
             **self._secure_bucket_options(removal),
@@ -55,16 +81,7 @@ class DataStack(Stack):
             "WorkBucket",
             bucket_name=self.names.work_bucket,
             lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-job-manifests",
-                    prefix=MANIFEST_PREFIX,
-                    expiration=Duration.days(settings.manifest_retention_days),
-                ),
-                s3.LifecycleRule(
-                    id="expire-async-failures",
-                    prefix=FAILURE_PREFIX,
-                    expiration=Duration.days(settings.failure_retention_days),
-                ),
+                *work_expiry_rules(settings),
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads",
                     abort_incomplete_multipart_upload_after=Duration.days(INCOMPLETE_UPLOAD_DAYS),
@@ -77,7 +94,10 @@ class DataStack(Stack):
             self,
             "JobsTable",
             table_name=self.names.jobs_table,
-            partition_key=dynamodb.Attribute(name="job_id", type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(
+                name=contract.TABLE_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            time_to_live_attribute=contract.TTL_ATTRIBUTE,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=self.key,
@@ -88,9 +108,13 @@ class DataStack(Stack):
             removal_policy=removal,
         )
         self.jobs_table.add_global_secondary_index(
-            index_name=JOBS_STATUS_INDEX,
-            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            index_name=contract.STATUS_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=contract.STATUS_INDEX_PARTITION, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(
+                name=contract.STATUS_INDEX_SORT, type=dynamodb.AttributeType.STRING
+            ),
             projection_type=dynamodb.ProjectionType.ALL,
         )
 

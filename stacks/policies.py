@@ -57,3 +57,22 @@ def publish_to(*topics: sns.ITopic) -> iam.PolicyStatement:
     return iam.PolicyStatement(
         actions=["sns:Publish"], resources=[topic.topic_arn for topic in topics]
     )
+
+
+def list_under(bucket: s3.IBucket, prefixes: Iterable[str]) -> iam.PolicyStatement:
+    """ListBucket limited by ``s3:prefix`` to what the principal reads.
+
+    Without ListBucket S3 answers 403 AccessDenied for a missing key instead of 404, so a
+    deleted upload or a missing summary would read as a permissions problem.
+    """
+    return iam.PolicyStatement(
+        actions=["s3:ListBucket"],
+        resources=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in prefixes]}},
+    )
+
+
+def read_under(bucket: s3.IBucket, prefixes: Iterable[str]) -> list[iam.PolicyStatement]:
+    """Read objects under the prefixes, and see that a key there is missing (404, not 403)."""
+    prefixes = list(prefixes)
+    return [read_objects(bucket, prefixes), list_under(bucket, prefixes)]

@@ -1,8 +1,9 @@
-"""Typed, validated deployment settings: the one source of names and values for every stack.
+"""Typed, validated deployment settings, parsed from CDK context. Parsing and validation only.
 
-Pure Python on purpose (no ``aws_cdk`` import) so that ``local/`` can build resources with the same
-names and configuration as a deployment. Values come from CDK context (``-c key=value`` gives
-strings; ``cdk.json`` gives JSON types); both forms are accepted.
+Pure Python on purpose (no ``aws_cdk`` import) so that ``local/`` can use the same values as a
+deployment. Values come from CDK context (``-c key=value`` gives strings; ``cdk.json`` gives JSON
+types); both forms are accepted. Every invalid setting is reported at once. Names, layout and
+runtime environments built from these values live in ``stacks/contract.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from stacks.aws_rules import LAMBDA_MIN_UNRESERVED_CONCURRENCY
+from stacks.sagemaker_platform import unsupported_instance_type
 
 KNOWN_DETECTORS = ("yolov3-tiny", "yolox-torchscript", "yolox-onnx")
 YOLOX_WEIGHT_SUFFIXES = {
@@ -28,41 +32,26 @@ REMOVAL_POLICIES = ("retain", "destroy")
 MAX_INVOCATION_TIMEOUT_S = 3600  # InvokeEndpointAsync's InvocationTimeoutSeconds limit.
 MAX_REQUEST_TTL_S = 21600  # InvokeEndpointAsync's RequestTTLSeconds limit (6 h).
 MIN_REQUEST_TTL_S = 60
-# Largest body TorchServe accepts; async invocations carry at most 1 GB, manifests are tiny.
-MAX_REQUEST_BYTES = 1024 * 1024 * 1024
-MAX_RESPONSE_BYTES = 100 * 1024 * 1024
-MODEL_DIR_CODE = "/opt/ml/model/code"
+DEFAULT_ACCOUNT_CONCURRENCY = 1000  # Lambda's default "Concurrent executions" quota
 
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _NAME_PREFIX = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,19}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
-_BUCKET = re.compile(r"^[a-z0-9](?:[a-z0-9]|[.-](?=[a-z0-9])){2,62}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
 
 class SettingsError(ValueError):
-    """A context value is missing its expected form; the message names the setting."""
+    """One or more context values are invalid; the message names every one of them."""
 
-    def __init__(self, setting: str, problem: str) -> None:
-        self.setting = setting
-        super().__init__(f"setting '{setting}': {problem}")
-
-
-@dataclass(frozen=True)
-class ResourceNames:
-    """Physical names shared by a deployment and the local stack."""
-
-    input_bucket: str
-    work_bucket: str
-    log_bucket: str
-    jobs_table: str
-    success_topic: str
-    error_topic: str
-    notifications_topic: str
-    endpoint_name: str
+    def __init__(self, *problems: tuple[str, str]) -> None:
+        self.problems = list(problems)
+        self.setting = problems[0][0]
+        lines = [f"setting '{name}': {problem}" for name, problem in problems]
+        prefix = f"{len(lines)} invalid settings: " if len(lines) > 1 else ""
+        super().__init__(prefix + "; ".join(lines))
 
 
 @dataclass(frozen=True)
@@ -91,95 +80,42 @@ class Settings:
     removal_policy: str = "retain"
     alarm_email: str | None = None
     oldest_request_alarm_s: int = 2 * MAX_INVOCATION_TIMEOUT_S
-    submit_reserved_concurrency: int = 5
+    submit_reserved_concurrency: int | None = None
+    account_concurrency_limit: int = DEFAULT_ACCOUNT_CONCURRENCY
+    base_image_digest: str | None = None
+    noncurrent_version_retention_days: int = 30
+    async_output_retention_days: int = 30
+    results_retention_days: int | None = None
+    job_retention_days: int | None = None
 
     def __post_init__(self) -> None:
-        _validate(self)
+        problems = _validate(self)
+        if problems:
+            raise SettingsError(*problems)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
-        """Build settings from CDK context values; anything missing takes its default."""
+        """Build settings from CDK context values; anything missing takes its default.
+
+        Raises one ``SettingsError`` naming every unparsable and every invalid value.
+        """
         values: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []
         for name, parse in _PARSERS.items():
             raw = context.get(name)
             if raw is None:
                 continue
-            values[name] = parse(name, raw)
-        return cls(**values)
-
-    def resource_names(self, account: str, region: str) -> ResourceNames:
-        """Names built from the prefix, so two deployments coexist in one account.
-
-        ``account`` and ``region`` may be CDK tokens (unresolved strings); names are only
-        checked for S3 validity when both are concrete.
-        """
-        p = self.name_prefix
-        names = ResourceNames(
-            input_bucket=f"{p}-input-{account}-{region}",
-            work_bucket=f"{p}-work-{account}-{region}",
-            log_bucket=f"{p}-logs-{account}-{region}",
-            jobs_table=f"{p}-jobs",
-            success_topic=f"{p}-async-success",
-            error_topic=f"{p}-async-error",
-            notifications_topic=f"{p}-notifications",
-            endpoint_name=f"{p}-tracking",
-        )
-        if _ACCOUNT.match(account) and _REGION.match(region):
-            for bucket in (names.input_bucket, names.work_bucket, names.log_bucket):
-                if not _BUCKET.match(bucket):
-                    raise SettingsError("name_prefix", f"gives an invalid bucket name {bucket!r}")
-        return names
-
-    def job_options(self) -> dict[str, Any]:
-        """Default manifest options (what a job runs with unless a manifest overrides them)."""
-        return {
-            "detector": self.detector,
-            "stride": self.stride,
-            "classes": list(self.classes),
-            "annotate": self.annotate,
-        }
-
-    def submit_environment(self) -> dict[str, str]:
-        """The submit Lambda's non-ARN environment (docs/ARCHITECTURE.md, Lambda environment)."""
-        return {
-            "INPUT_PREFIX": self.input_prefix,
-            "VIDEO_SUFFIXES": ",".join(self.video_suffixes),
-            "MAX_VIDEO_BYTES": str(self.max_video_bytes),
-            "INVOCATION_TIMEOUT_S": str(self.invocation_timeout_s),
-            "REQUEST_TTL_S": str(self.request_ttl_s),
-            "JOB_OPTIONS": json.dumps(self.job_options(), sort_keys=True, separators=(",", ":")),
-        }
-
-    @property
-    def workers_per_model(self) -> int:
-        """One TorchServe worker per concurrent invocation: no request waits inside TorchServe."""
-        return self.max_concurrent_invocations_per_instance
-
-    def model_environment(self) -> dict[str, str]:
-        """The SageMaker model's container environment.
-
-        The toolkit defaults every TorchServe timeout to 60 s; all of them follow the invocation
-        timeout here. Once any ``SAGEMAKER_TS_*`` variable is set the toolkit also pins min/max
-        workers to 1 unless they are given, so they are set explicitly.
-        """
-        timeout = str(self.invocation_timeout_s)
-        workers = str(self.workers_per_model)
-        return {
-            "SAGEMAKER_PROGRAM": "inference.py",
-            "SAGEMAKER_SUBMIT_DIRECTORY": MODEL_DIR_CODE,
-            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-            "SAGEMAKER_MODEL_SERVER_TIMEOUT": timeout,
-            "SAGEMAKER_MODEL_SERVER_WORKERS": workers,
-            "SAGEMAKER_TS_RESPONSE_TIMEOUT": timeout,
-            "SAGEMAKER_TS_MIN_WORKERS": workers,
-            "SAGEMAKER_TS_MAX_WORKERS": workers,
-            "SAGEMAKER_TS_BATCH_SIZE": "1",
-            "SAGEMAKER_TS_MAX_REQUEST_SIZE": str(MAX_REQUEST_BYTES),
-            "TS_DEFAULT_RESPONSE_TIMEOUT": timeout,
-            "TS_DEFAULT_WORKERS_PER_MODEL": workers,
-            "TS_MAX_REQUEST_SIZE": str(MAX_REQUEST_BYTES),
-            "TS_MAX_RESPONSE_SIZE": str(MAX_RESPONSE_BYTES),
-        }
+            try:
+                values[name] = parse(name, raw)
+            except SettingsError as error:
+                problems.extend(error.problems)
+        try:
+            settings = cls(**values)
+        except SettingsError as error:
+            problems.extend(error.problems)
+        if problems:
+            raise SettingsError(*problems)
+        return settings
 
     @property
     def weights_entry(self) -> str:
@@ -207,9 +143,13 @@ class Settings:
         return data
 
 
+def _invalid(setting: str, problem: str) -> SettingsError:
+    return SettingsError((setting, problem))
+
+
 def _as_str(name: str, raw: Any) -> str:
     if not isinstance(raw, str):
-        raise SettingsError(name, f"expected text, got {raw!r}")
+        raise _invalid(name, f"expected text, got {raw!r}")
     return raw.strip()
 
 
@@ -220,21 +160,27 @@ def _as_optional_str(name: str, raw: Any) -> str | None:
 
 def _as_int(name: str, raw: Any) -> int:
     if isinstance(raw, bool):
-        raise SettingsError(name, f"expected a whole number, got {raw!r}")
+        raise _invalid(name, f"expected a whole number, got {raw!r}")
     if isinstance(raw, int):
         return raw
     if isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
         return int(raw)
-    raise SettingsError(name, f"expected a whole number, got {raw!r}")
+    raise _invalid(name, f"expected a whole number, got {raw!r}")
+
+
+def _as_optional_int(name: str, raw: Any) -> int | None:
+    if isinstance(raw, str) and raw.strip().lower() in ("", "none", "null"):
+        return None
+    return _as_int(name, raw)
 
 
 def _as_float(name: str, raw: Any) -> float:
     if isinstance(raw, bool):
-        raise SettingsError(name, f"expected a number, got {raw!r}")
+        raise _invalid(name, f"expected a number, got {raw!r}")
     try:
         return float(raw)
     except (TypeError, ValueError):
-        raise SettingsError(name, f"expected a number, got {raw!r}") from None
+        raise _invalid(name, f"expected a number, got {raw!r}") from None
 
 
 def _as_bool(name: str, raw: Any) -> bool:
@@ -242,7 +188,7 @@ def _as_bool(name: str, raw: Any) -> bool:
         return raw
     if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
         return raw.strip().lower() in _TRUE
-    raise SettingsError(name, f"expected true or false, got {raw!r}")
+    raise _invalid(name, f"expected true or false, got {raw!r}")
 
 
 def _as_str_tuple(name: str, raw: Any) -> tuple[str, ...]:
@@ -251,10 +197,10 @@ def _as_str_tuple(name: str, raw: Any) -> tuple[str, ...]:
     elif isinstance(raw, list | tuple) and all(isinstance(item, str) for item in raw):
         items = [item.strip() for item in raw]
     else:
-        raise SettingsError(name, f"expected a list or comma-separated text, got {raw!r}")
+        raise _invalid(name, f"expected a list or comma-separated text, got {raw!r}")
     items = [item for item in items if item]
     if not items:
-        raise SettingsError(name, "must not be empty")
+        raise _invalid(name, "must not be empty")
     return tuple(items)
 
 
@@ -263,9 +209,9 @@ def _as_mapping(name: str, raw: Any) -> dict[str, Any]:
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise SettingsError(name, f"expected a JSON object: {exc.msg}") from None
+            raise _invalid(name, f"expected a JSON object: {exc.msg}") from None
     if not isinstance(raw, dict):
-        raise SettingsError(name, f"expected a JSON object, got {raw!r}")
+        raise _invalid(name, f"expected a JSON object, got {raw!r}")
     return raw
 
 
@@ -294,16 +240,29 @@ _PARSERS = {
     "removal_policy": _as_str,
     "alarm_email": _as_optional_str,
     "oldest_request_alarm_s": _as_int,
-    "submit_reserved_concurrency": _as_int,
+    "submit_reserved_concurrency": _as_optional_int,
+    "account_concurrency_limit": _as_int,
+    "base_image_digest": _as_optional_str,
+    "noncurrent_version_retention_days": _as_int,
+    "async_output_retention_days": _as_int,
+    "results_retention_days": _as_optional_int,
+    "job_retention_days": _as_optional_int,
 }
 
 
 def _require(condition: bool, setting: str, problem: str) -> None:
     if not condition:
-        raise SettingsError(setting, problem)
+        raise _invalid(setting, problem)
 
 
-def _validate(s: Settings) -> None:
+def _validate(s: Settings) -> list[tuple[str, str]]:
+    """Every problem with the settings, as (setting, problem) pairs; empty when all is well."""
+    problems: list[tuple[str, str]] = []
+
+    def _require(condition: bool, setting: str, problem: str) -> None:
+        if not condition:
+            problems.append((setting, problem))
+
     _require(
         bool(_NAME_PREFIX.match(s.name_prefix)),
         "name_prefix",
@@ -353,7 +312,13 @@ def _validate(s: Settings) -> None:
         "detector",
         f"unknown detector {s.detector!r}; known: {', '.join(KNOWN_DETECTORS)}",
     )
-    _validate_weights(s)
+    try:
+        _validate_weights(s)
+    except SettingsError as error:
+        problems.extend(error.problems)
+    if _INSTANCE_TYPE.match(s.instance_type):
+        instance_problem = unsupported_instance_type(s.instance_type)
+        _require(instance_problem is None, "instance_type", instance_problem or "")
     _require(s.stride >= 1, "stride", f"must be 1 or more, got {s.stride}")
     _require(bool(s.classes), "classes", "must name at least one class")
     _require(
@@ -369,9 +334,16 @@ def _validate(s: Settings) -> None:
     _require(
         s.max_video_bytes >= 1, "max_video_bytes", f"must be 1 or more, got {s.max_video_bytes}"
     )
-    for name in ("manifest_retention_days", "failure_retention_days"):
+    for name in (
+        "manifest_retention_days",
+        "failure_retention_days",
+        "noncurrent_version_retention_days",
+        "async_output_retention_days",
+        "results_retention_days",
+        "job_retention_days",
+    ):
         days = getattr(s, name)
-        _require(days >= 1, name, f"must be 1 or more days, got {days}")
+        _require(days is None or days >= 1, name, f"must be 1 or more days, got {days}")
     _require(
         s.log_retention_days in LOG_RETENTION_DAYS,
         "log_retention_days",
@@ -394,10 +366,40 @@ def _validate(s: Settings) -> None:
         f"must be 60 seconds or more, got {s.oldest_request_alarm_s}",
     )
     _require(
-        s.submit_reserved_concurrency >= 1,
-        "submit_reserved_concurrency",
-        f"must be 1 or more, got {s.submit_reserved_concurrency}",
+        s.account_concurrency_limit >= 1,
+        "account_concurrency_limit",
+        f"must be 1 or more, got {s.account_concurrency_limit}",
     )
+    reserve_problem = reserved_concurrency_problem(
+        s.submit_reserved_concurrency, s.account_concurrency_limit
+    )
+    _require(reserve_problem is None, "submit_reserved_concurrency", reserve_problem or "")
+    _require(
+        s.base_image_digest is None or bool(_DIGEST.match(s.base_image_digest)),
+        "base_image_digest",
+        f"{s.base_image_digest!r} is not an image digest such as 'sha256:<64 hex digits>'",
+    )
+    return problems
+
+
+def reserved_concurrency_problem(reserved: int | None, account_limit: int) -> str | None:
+    """Lambda's documented rule: reserving must leave at least 100 executions unreserved.
+
+    Accounts with the default quota of 1,000 can reserve up to 900; new accounts often have a
+    quota of 10 or 50 and can reserve nothing (leave ``submit_reserved_concurrency`` unset).
+    """
+    if reserved is None:
+        return None
+    if reserved < 1:
+        return f"must be 1 or more (or unset), got {reserved}"
+    room = account_limit - LAMBDA_MIN_UNRESERVED_CONCURRENCY
+    if reserved > room:
+        return (
+            f"{reserved} would leave fewer than {LAMBDA_MIN_UNRESERVED_CONCURRENCY} unreserved "
+            f"executions in an account whose concurrency limit is {account_limit} "
+            f"(account_concurrency_limit); reserve at most {max(room, 0)}, or leave it unset"
+        )
+    return None
 
 
 def _validate_weights(s: Settings) -> None:

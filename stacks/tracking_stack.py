@@ -8,20 +8,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from aws_cdk import AssetHashType, AssetStaging, CfnOutput, Duration, Stack
+from aws_cdk import AssetHashType, AssetStaging, CfnOutput, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.constructs.async_endpoint import AsyncEndpoint, ModelData
+from stacks import contract
+from stacks.constructs.async_endpoint import AsyncEndpoint, EndpointSizing, ModelData
+from stacks.constructs.failed_events import failed_events_queue
 from stacks.constructs.job_events import JobEvents
 from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.sweeper import JobSweeper
 from stacks.constructs.upload_trigger import UploadTrigger
 from stacks.data_stack import DataStack
 from stacks.model_artifact import build_model_artifact
-from stacks.nag import acknowledge
 from stacks.sagemaker_platform import base_image_uri
 from stacks.settings import Settings
 
@@ -47,60 +48,69 @@ class TrackingStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         # Names from this stack's own account and region tokens: same values as the data
         # stack's, without cross-stack references inside IAM resource ARNs.
-        names = settings.resource_names(self.account, self.region)
+        names = contract.resource_names(settings.name_prefix, self.account, self.region)
         input_bucket = s3.Bucket.from_bucket_name(self, "InputBucket", names.input_bucket)
         work_bucket = s3.Bucket.from_bucket_name(self, "WorkBucket", names.work_bucket)
         stage = Path(build_dir) / settings.name_prefix
         code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=LAMBDA_EXCLUDES)
-        self.failed_events = sqs.Queue(
-            self,
-            "FailedEvents",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.failed_events,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter destination for failed Lambda events.",
-        )
+        # One on-failure queue per handler (replay re-drives each to its own function).
+        self.failed_events = failed_events_queue(self, "FailedEvents")  # submit's
+        self.complete_failed_events = failed_events_queue(self, "CompleteFailedEvents")
+        self.sweeper_failed_events = failed_events_queue(self, "SweeperFailedEvents")
         self.job_events = JobEvents(
             self,
             "JobEvents",
-            settings=settings,
-            names=names,
+            success_topic_name=names.success_topic,
+            error_topic_name=names.error_topic,
+            notifications_topic_name=names.notifications_topic,
             key=data.key,
             code=code,
             jobs_table=data.jobs_table,
             work_bucket=work_bucket,
-            failed_events=self.failed_events,
+            failed_events=self.complete_failed_events,
+            log_retention_days=settings.log_retention_days,
         )
         self.image = ecr_assets.DockerImageAsset(
             self,
             "Image",
             directory=str(_stage_container_context(stage / "container-context")),
             file=str(DOCKERFILE),
-            build_args={"BASE_IMAGE": base_image_uri(self.region, settings.instance_type)},
+            build_args={
+                "BASE_IMAGE": base_image_uri(
+                    self.region, settings.instance_type, settings.base_image_digest
+                )
+            },
             platform=ecr_assets.Platform.LINUX_AMD64,
         )
         self.endpoint = AsyncEndpoint(
             self,
             "AsyncEndpoint",
-            settings=settings,
             endpoint_name=names.endpoint_name,
+            sizing=EndpointSizing(
+                instance_type=settings.instance_type,
+                min_capacity=settings.min_capacity,
+                max_capacity=settings.max_capacity,
+                max_concurrent_invocations_per_instance=(
+                    settings.max_concurrent_invocations_per_instance
+                ),
+                target_backlog_per_instance=settings.target_backlog_per_instance,
+            ),
+            model_environment=contract.deployment_model_environment(settings),
             image_uri=self.image.image_uri,
             image_repository=self.image.repository,
             model_data=self._model_data(build_model_artifact(stage / "model.tar.gz", settings)),
             key=data.key,
             input_bucket=input_bucket,
+            input_prefix=settings.input_prefix,
             work_bucket=work_bucket,
             success_topic=self.job_events.success_topic,
             error_topic=self.job_events.error_topic,
+            log_retention_days=settings.log_retention_days,
         )
         self.upload_trigger = UploadTrigger(
             self,
             "UploadTrigger",
-            settings=settings,
+            job_defaults=contract.job_defaults(settings),
             code=code,
             input_bucket_name=names.input_bucket,
             work_bucket=work_bucket,
@@ -110,18 +120,35 @@ class TrackingStack(Stack):
             endpoint_arn=self.endpoint.endpoint_arn,
             notifications_topic=self.job_events.notifications_topic,
             failed_events=self.failed_events,
+            log_retention_days=settings.log_retention_days,
+            reserved_concurrency=settings.submit_reserved_concurrency,
+        )
+        self.sweeper = JobSweeper(
+            self,
+            "JobSweeper",
+            code=code,
+            job_defaults=contract.job_defaults(settings),
+            jobs_table=data.jobs_table,
+            work_bucket=work_bucket,
+            key=data.key,
+            notifications_topic=self.job_events.notifications_topic,
+            failed_events=self.sweeper_failed_events,
+            log_retention_days=settings.log_retention_days,
         )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
-            settings=settings,
+            dashboard_name=names.dashboard,
+            alarms_topic_name=names.alarms_topic,
+            alarm_email=settings.alarm_email,
+            key=data.key,
             endpoint=self.endpoint,
             functions={
                 "submit": self.upload_trigger.submit.function,
                 "complete": self.job_events.complete.function,
             },
             failed_events=self.failed_events,
-            notifications_topic=self.job_events.notifications_topic,
+            oldest_request_alarm_s=settings.oldest_request_alarm_s,
         )
         CfnOutput(self, "InputBucketName", value=names.input_bucket)
         CfnOutput(self, "UploadPrefix", value=settings.input_prefix)
@@ -131,6 +158,7 @@ class TrackingStack(Stack):
         CfnOutput(
             self, "NotificationsTopicArn", value=self.job_events.notifications_topic.topic_arn
         )
+        CfnOutput(self, "AlarmsTopicArn", value=self.monitoring.alarms_topic.topic_arn)
 
     def _model_data(self, artifact: Path) -> ModelData:
         """Upload ``model.tar.gz`` under a key that keeps the ``.tar.gz`` name.

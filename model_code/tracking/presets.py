@@ -92,5 +92,8 @@ def observed_score_scale(scores: np.ndarray) -> float:
 def tracker_config(
     detector: str = GENERIC, overrides: Mapping[str, Any] | None = None
 ) -> TrackerConfig:
-    """`detector`'s preset with `overrides` (TrackerConfig option names) applied on top."""
-    return preset(detector).with_overrides(overrides)
+    """`detector`'s preset with `overrides` (TrackerConfig option names) applied on top.
+
+    A detector without a preset of its own gets the generic one.
+    """
+    return preset(detector if detector in SCORE_SCALE else GENERIC).with_overrides(overrides)

@@ -4,42 +4,68 @@ L1 resources on purpose: the alpha SageMaker L2 has no async support and turns a
 into 1. Scaling uses two policies because target tracking on the per-instance backlog cannot
 leave 0 (there is no instance to divide by): a step policy on ``HasBacklogWithoutCapacity``
 adds the first instance.
+
+Changing the instance type is safe by construction: the variant is named after a hash of its
+hardware (``variant-<hash>``), and the scalable target, its policies and the scale-out alarm carry
+the same hash in their logical ids. A new instance type therefore swaps in a new variant (AWS
+refuses UpdateEndpoint only when an autoscaled variant would change its instance type), registers
+a new scalable target for it, and CloudFormation removes the old target and policies in cleanup.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks import policies
+from stacks import aws_rules, contract, policies
+from stacks.constructs.handler_function import log_retention
 from stacks.nag import acknowledge_wildcards
 from stacks.sagemaker_platform import has_instance_storage
-from stacks.settings import Settings
+from stacks.scaling import CHANGE_IN_CAPACITY, EXACT_CAPACITY, ScalingPolicy
 
-VARIANT_NAME = "AllTraffic"
-SAGEMAKER_NAMESPACE = "AWS/SageMaker"
-ENDPOINT_METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"
-OUTPUT_PREFIX = "async-output/"
-FAILURE_PREFIX = "async-failures/"
-RESULTS_PREFIX = "results/"
-MANIFEST_PREFIX = "jobs/"
 SCALING_ROLE_NAME = (
     "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
     "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 )
-SCALE_IN_COOLDOWN = Duration.minutes(10)
-SCALE_OUT_COOLDOWN = Duration.minutes(2)
+ADJUSTMENT_TYPES = {
+    CHANGE_IN_CAPACITY: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+    EXACT_CAPACITY: appscaling.AdjustmentType.EXACT_CAPACITY,
+}
+
+
+@dataclass(frozen=True)
+class EndpointSizing:
+    """The variant's hardware and how it scales."""
+
+    instance_type: str
+    min_capacity: int
+    max_capacity: int
+    max_concurrent_invocations_per_instance: int
+    target_backlog_per_instance: float
+
+    @property
+    def variant_hash(self) -> str:
+        """Changes exactly when a change would need UpdateEndpoint on the variant's hardware."""
+        hardware = json.dumps({"instance_type": self.instance_type}, sort_keys=True)
+        return hashlib.sha256(hardware.encode()).hexdigest()[:8]
+
+    @property
+    def variant_name(self) -> str:
+        return f"variant-{self.variant_hash}"
 
 
 @dataclass(frozen=True)
@@ -62,22 +88,33 @@ class AsyncEndpoint(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
         endpoint_name: str,
+        sizing: EndpointSizing,
+        model_environment: dict[str, str],
         image_uri: str,
         image_repository: ecr.IRepository,
         model_data: ModelData,
         key: kms.IKey,
         input_bucket: s3.IBucket,
+        input_prefix: str,
         work_bucket: s3.IBucket,
         success_topic: sns.ITopic,
         error_topic: sns.ITopic,
+        log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
         self.endpoint_name = endpoint_name
-        self.variant_name = VARIANT_NAME
+        self.variant_name = sizing.variant_name
+        # In the stack, with retention: SageMaker would otherwise create it with none.
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=contract.endpoint_log_group(endpoint_name),
+            retention=log_retention(log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.role = self._execution_role(
-            settings, image_repository, model_data, key, input_bucket, work_bucket,
+            image_repository, model_data, key, input_bucket, input_prefix, work_bucket,
             success_topic, error_topic,
         )  # fmt: skip
         self.model = sagemaker.CfnModel(
@@ -87,7 +124,7 @@ class AsyncEndpoint(Construct):
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=image_uri,
                 model_data_url=model_data.url,
-                environment=settings.model_environment(),
+                environment=model_environment,
             ),
         )
         self.model.node.add_dependency(self.role)
@@ -96,9 +133,9 @@ class AsyncEndpoint(Construct):
             "Config",
             production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                    variant_name=VARIANT_NAME,
+                    variant_name=self.variant_name,
                     model_name=self.model.attr_model_name,
-                    instance_type=settings.instance_type,
+                    instance_type=sizing.instance_type,
                     initial_instance_count=1,
                     initial_variant_weight=1.0,
                 )
@@ -106,12 +143,12 @@ class AsyncEndpoint(Construct):
             async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
                 client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
                     max_concurrent_invocations_per_instance=(
-                        settings.max_concurrent_invocations_per_instance
+                        sizing.max_concurrent_invocations_per_instance
                     )
                 ),
                 output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
-                    s3_output_path=work_bucket.s3_url_for_object(OUTPUT_PREFIX),
-                    s3_failure_path=work_bucket.s3_url_for_object(FAILURE_PREFIX),
+                    s3_output_path=work_bucket.s3_url_for_object(contract.ASYNC_OUTPUT_PREFIX),
+                    s3_failure_path=work_bucket.s3_url_for_object(contract.ASYNC_FAILURE_PREFIX),
                     kms_key_id=key.key_arn,
                     notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
                         success_topic=success_topic.topic_arn,
@@ -120,7 +157,7 @@ class AsyncEndpoint(Construct):
                 ),
             ),
             # Instances with NVMe instance storage encrypt it in hardware and reject a volume key.
-            kms_key_id=None if has_instance_storage(settings.instance_type) else key.key_arn,
+            kms_key_id=None if has_instance_storage(sizing.instance_type) else key.key_arn,
         )
         self.endpoint = sagemaker.CfnEndpoint(
             self,
@@ -130,8 +167,8 @@ class AsyncEndpoint(Construct):
             # Keep the instance count autoscaling chose when a deploy swaps the config.
             retain_all_variant_properties=True,
         )
-        self.endpoint.node.add_dependency(self.role)
-        self.scalable_target = self._autoscaling(settings)
+        self.endpoint.node.add_dependency(self.role, self.log_group)
+        self.scalable_target = self._autoscaling(sizing)
 
     @property
     def endpoint_arn(self) -> str:
@@ -139,22 +176,34 @@ class AsyncEndpoint(Construct):
             service="sagemaker", resource="endpoint", resource_name=self.endpoint_name
         )
 
-    def backlog_metric(self, name: str, statistic: str) -> cloudwatch.Metric:
+    def metric(
+        self,
+        name: str,
+        statistic: str,
+        *,
+        namespace: str = aws_rules.SAGEMAKER_NAMESPACE,
+        period_minutes: int = 1,
+        label: str | None = None,
+    ) -> cloudwatch.Metric:
+        """One of this endpoint's metrics, with the dimensions AWS publishes it with."""
         return cloudwatch.Metric(
-            namespace=SAGEMAKER_NAMESPACE,
+            namespace=namespace,
             metric_name=name,
-            dimensions_map={"EndpointName": self.endpoint_name},
+            dimensions_map=aws_rules.dimensions_for(
+                namespace, name, endpoint_name=self.endpoint_name, variant_name=self.variant_name
+            ),
             statistic=statistic,
-            period=Duration.minutes(1),
+            period=Duration.minutes(period_minutes),
+            label=label,
         )
 
     def _execution_role(
         self,
-        settings: Settings,
         image_repository: ecr.IRepository,
         model_data: ModelData,
         key: kms.IKey,
         input_bucket: s3.IBucket,
+        input_prefix: str,
         work_bucket: s3.IBucket,
         success_topic: sns.ITopic,
         error_topic: sns.ITopic,
@@ -189,10 +238,15 @@ class AsyncEndpoint(Construct):
         self._allow_with_reason(
             role,
             [
-                policies.read_objects(input_bucket, [settings.input_prefix]),
-                policies.read_objects(work_bucket, [MANIFEST_PREFIX]),
+                *policies.read_under(input_bucket, [input_prefix]),
+                *policies.read_under(work_bucket, [contract.MANIFEST_PREFIX]),
                 policies.write_objects(
-                    work_bucket, [RESULTS_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX]
+                    work_bucket,
+                    [
+                        contract.RESULTS_PREFIX,
+                        contract.ASYNC_OUTPUT_PREFIX,
+                        contract.ASYNC_FAILURE_PREFIX,
+                    ],
                 ),
             ],
             "The container reads uploaded videos and job manifests and writes results, async "
@@ -202,7 +256,7 @@ class AsyncEndpoint(Construct):
         log_group_arn = stack.format_arn(
             service="logs",
             resource="log-group",
-            resource_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+            resource_name=contract.endpoint_log_group(self.endpoint_name),
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         self._allow_with_reason(
@@ -230,8 +284,8 @@ class AsyncEndpoint(Construct):
                     conditions={
                         "StringEquals": {
                             "cloudwatch:namespace": [
-                                SAGEMAKER_NAMESPACE,
-                                ENDPOINT_METRICS_NAMESPACE,
+                                aws_rules.SAGEMAKER_NAMESPACE,
+                                aws_rules.ENDPOINT_INSTANCE_NAMESPACE,
                             ]
                         }
                     },
@@ -250,7 +304,8 @@ class AsyncEndpoint(Construct):
             role.add_to_policy(statement)
         acknowledge_wildcards(role, statements, reason)
 
-    def _autoscaling(self, settings: Settings) -> appscaling.ScalableTarget:
+    def _autoscaling(self, sizing: EndpointSizing) -> appscaling.ScalableTarget:
+        """Scalable target, policies and scale-out alarm, all named after the variant's hash."""
         stack = Stack.of(self)
         scaling_role = iam.Role.from_role_arn(
             self,
@@ -260,41 +315,51 @@ class AsyncEndpoint(Construct):
             ),
             mutable=False,
         )
+        # Cooldowns and the step policy come from the policy bench/scale_sim.py simulates.
+        policy = ScalingPolicy(
+            min_capacity=sizing.min_capacity,
+            max_capacity=sizing.max_capacity,
+            concurrency=sizing.max_concurrent_invocations_per_instance,
+            target_backlog_per_instance=sizing.target_backlog_per_instance,
+        )
+        scope = Construct(self, f"Scaling-{sizing.variant_hash}")
         target = appscaling.ScalableTarget(
-            self,
-            "ScalableTarget",
+            scope,
+            "Target",
             service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{VARIANT_NAME}",
+            resource_id=f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{self.variant_name}",
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=settings.min_capacity,
-            max_capacity=settings.max_capacity,
+            min_capacity=sizing.min_capacity,
+            max_capacity=sizing.max_capacity,
             role=scaling_role,
         )
         target.node.add_dependency(self.endpoint)
         target.scale_to_track_metric(
             "BacklogPerInstance",
-            target_value=settings.target_backlog_per_instance,
-            custom_metric=self.backlog_metric("ApproximateBacklogSizePerInstance", "Average"),
-            scale_in_cooldown=SCALE_IN_COOLDOWN,
-            scale_out_cooldown=SCALE_OUT_COOLDOWN,
+            target_value=sizing.target_backlog_per_instance,
+            custom_metric=self.metric("ApproximateBacklogSizePerInstance", "Average"),
+            scale_in_cooldown=Duration.seconds(policy.scale_in_cooldown_s),
+            scale_out_cooldown=Duration.seconds(policy.scale_out_cooldown_s),
         )
+        # Exactly one instance, not +1: the alarm stays on while the first instance boots and
+        # would add more (docs/OPERATIONS.md, "Scaling: what the model says").
         scale_out_from_zero = appscaling.StepScalingAction(
-            self,
+            scope,
             "ScaleOutFromZero",
             scaling_target=target,
-            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            adjustment_type=ADJUSTMENT_TYPES[policy.step_adjustment_type],
             metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
-            cooldown=SCALE_OUT_COOLDOWN,
+            cooldown=Duration.seconds(policy.step_cooldown_s),
         )
-        scale_out_from_zero.add_adjustment(adjustment=1, lower_bound=0)
+        scale_out_from_zero.add_adjustment(adjustment=policy.step_adjustment, lower_bound=0)
         self.backlog_without_capacity_alarm = cloudwatch.Alarm(
-            self,
+            scope,
             "BacklogWithoutCapacity",
             alarm_description="Requests are queued while the endpoint has no instance: add one.",
-            metric=self.backlog_metric("HasBacklogWithoutCapacity", "Maximum"),
+            metric=self.metric("HasBacklogWithoutCapacity", "Maximum"),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
+            evaluation_periods=policy.alarm_evaluation_periods,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.backlog_without_capacity_alarm.add_alarm_action(

@@ -1,5 +1,6 @@
 """Job outcomes: the endpoint's success and error topics, the ``complete`` Lambda subscribed to
-both, and the user-facing notifications topic (with an optional email subscription)."""
+both, and the user-facing notifications topic (operators' alarms have their own topic, in
+``monitoring.py``)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks import policies
-from stacks.constructs.async_endpoint import FAILURE_PREFIX, OUTPUT_PREFIX
+from stacks import contract, policies
 from stacks.constructs.handler_function import HandlerFunction
-from stacks.settings import ResourceNames, Settings
 
 COMPLETE_HANDLER = "complete.handler"
 
@@ -27,38 +26,38 @@ class JobEvents(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
-        names: ResourceNames,
+        success_topic_name: str,
+        error_topic_name: str,
+        notifications_topic_name: str,
         key: kms.IKey,
         code: lambda_.Code,
         jobs_table: dynamodb.ITable,
         work_bucket: s3.IBucket,
         failed_events: sqs.IQueue,
+        log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.success_topic = self._topic("SuccessTopic", names.success_topic, key)
-        self.error_topic = self._topic("ErrorTopic", names.error_topic, key)
-        self.notifications_topic = self._topic("NotificationsTopic", names.notifications_topic, key)
-        if settings.alarm_email:
-            self.notifications_topic.add_subscription(
-                subscriptions.EmailSubscription(settings.alarm_email)
-            )
+        self.success_topic = self._topic("SuccessTopic", success_topic_name, key)
+        self.error_topic = self._topic("ErrorTopic", error_topic_name, key)
+        self.notifications_topic = self._topic("NotificationsTopic", notifications_topic_name, key)
         self.complete = HandlerFunction(
             self,
             "Complete",
             code=code,
             handler=COMPLETE_HANDLER,
             description="motflow: record a finished or failed job and notify subscribers",
-            environment={
-                "JOBS_TABLE": jobs_table.table_name,
-                "NOTIFY_TOPIC_ARN": self.notifications_topic.topic_arn,
-            },
+            environment=contract.complete_environment(
+                jobs_table=jobs_table.table_name,
+                notify_topic_arn=self.notifications_topic.topic_arn,
+            ),
             failed_events=failed_events,
-            log_retention_days=settings.log_retention_days,
+            log_retention_days=log_retention_days,
             timeout=Duration.minutes(1),
         )
         self.complete.allow(
-            policies.read_objects(work_bucket, [OUTPUT_PREFIX, FAILURE_PREFIX]),
+            *policies.read_under(
+                work_bucket, [contract.ASYNC_OUTPUT_PREFIX, contract.ASYNC_FAILURE_PREFIX]
+            ),
             wildcard_reason="Reads the endpoint's result and failure objects, whose keys "
             "SageMaker generates under these two prefixes.",
         )

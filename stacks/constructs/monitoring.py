@@ -1,21 +1,25 @@
-"""Dashboard and alarms for the pipeline; every alarm notifies the user-facing topic."""
+"""Dashboard, alarms and the operators' alarms topic.
+
+Alarms go to their own topic, not to the users' job notifications. Its topic policy allows
+CloudWatch to publish (``enforce_ssl`` alone writes a policy with only the TLS Deny, which
+replaces the default policy and silently drops every alarm).
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.constructs.async_endpoint import (
-    ENDPOINT_METRICS_NAMESPACE,
-    SAGEMAKER_NAMESPACE,
-    AsyncEndpoint,
-)
-from stacks.settings import Settings
+from stacks import aws_rules
+from stacks.constructs.async_endpoint import AsyncEndpoint
 
 PERIOD = Duration.minutes(5)
 WIDGET_WIDTH = 8
@@ -27,48 +31,36 @@ class Monitoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
+        dashboard_name: str,
+        alarms_topic_name: str,
+        alarm_email: str | None,
+        key: kms.IKey,
         endpoint: AsyncEndpoint,
         functions: dict[str, lambda_.IFunction],
         failed_events: sqs.IQueue,
-        notifications_topic: sns.ITopic,
+        oldest_request_alarm_s: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._action = cloudwatch_actions.SnsAction(notifications_topic)
-        name = endpoint.endpoint_name
-        per_endpoint = {"EndpointName": name}
-        per_variant = {"EndpointName": name, "VariantName": endpoint.variant_name}
+        self.alarms_topic = self._alarms_topic(alarms_topic_name, key)
+        if alarm_email:
+            self.alarms_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self._action = cloudwatch_actions.SnsAction(self.alarms_topic)
+        minutes = int(PERIOD.to_minutes())
 
         def sagemaker_metric(metric: str, statistic: str, label: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace=SAGEMAKER_NAMESPACE,
-                metric_name=metric,
-                dimensions_map=per_endpoint,
-                statistic=statistic,
-                period=PERIOD,
-                label=label,
-            )
+            return endpoint.metric(metric, statistic, period_minutes=minutes, label=label)
 
         backlog = sagemaker_metric("ApproximateBacklogSize", "Average", "backlog (requests)")
         oldest = sagemaker_metric("ApproximateAgeOfOldestRequest", "Maximum", "oldest request (s)")
         failures = sagemaker_metric("InvocationFailures", "Sum", "invocation failures")
         time_in_backlog = sagemaker_metric("TimeInBacklog", "Average", "time in backlog (ms)")
         processing = sagemaker_metric("TotalProcessingTime", "Average", "total processing (ms)")
-        model_latency = cloudwatch.Metric(
-            namespace=SAGEMAKER_NAMESPACE,
-            metric_name="ModelLatency",
-            dimensions_map=per_variant,
-            statistic="Average",
-            period=PERIOD,
-            label="model latency (us)",
-        )
+        model_latency = sagemaker_metric("ModelLatency", "Average", "model latency (us)")
         # Each instance reports CPUUtilization once a minute: the sample count is the fleet size.
-        instances = cloudwatch.Metric(
-            namespace=ENDPOINT_METRICS_NAMESPACE,
-            metric_name="CPUUtilization",
-            dimensions_map=per_variant,
-            statistic="SampleCount",
-            period=Duration.minutes(1),
+        instances = endpoint.metric(
+            "CPUUtilization",
+            "SampleCount",
+            namespace=aws_rules.ENDPOINT_INSTANCE_NAMESPACE,
             label="instances",
         )
         lambda_errors = {
@@ -82,7 +74,7 @@ class Monitoring(Construct):
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{settings.name_prefix}-tracking",
+            dashboard_name=dashboard_name,
             widgets=[
                 [
                     _graph("Backlog size", [backlog]),
@@ -112,7 +104,7 @@ class Monitoring(Construct):
             self._alarm(
                 "OldestRequestAge",
                 oldest,
-                threshold=settings.oldest_request_alarm_s,
+                threshold=oldest_request_alarm_s,
                 description="A queued job has waited too long: check capacity and quotas.",
             ),
             self._alarm(
@@ -131,6 +123,30 @@ class Monitoring(Construct):
             )
             for label, metric in lambda_errors.items()
         )
+
+    def _alarms_topic(self, name: str, key: kms.IKey) -> sns.Topic:
+        topic = sns.Topic(self, "AlarmsTopic", topic_name=name, master_key=key, enforce_ssl=True)
+        stack = Stack.of(self)
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisAccountsAlarmsToPublish",
+                principals=[iam.ServicePrincipal(aws_rules.ALARM_PUBLISHER)],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
+        )
+        return topic
 
     def _alarm(
         self, construct_id: str, metric: cloudwatch.IMetric, *, threshold: float, description: str

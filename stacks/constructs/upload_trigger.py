@@ -1,8 +1,8 @@
 """Uploads under the input prefix start jobs: S3 ObjectCreated -> ``submit`` Lambda.
 
-S3 key filters are case-sensitive, so each suffix is registered in lower and upper case
-(``.mp4`` and ``.MP4``); mixed case such as ``.Mp4`` is not delivered (docs/OPERATIONS.md).
-The submit Lambda checks suffixes case-insensitively itself, so a wider filter stays safe.
+The trigger filters on the prefix only (``contract.upload_key_filter``, which the local stack
+uses too): every upload gets a job record, and submit rejects a non-video suffix (``.txt``)
+with a reason instead of S3's case-sensitive suffix filters dropping it (or ``.Mp4``) silently.
 """
 
 from __future__ import annotations
@@ -18,25 +18,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks import policies
-from stacks.constructs.async_endpoint import MANIFEST_PREFIX
+from stacks import contract, policies
 from stacks.constructs.handler_function import HandlerFunction
 from stacks.nag import acknowledge
-from stacks.settings import Settings
 
 SUBMIT_HANDLER = "submit.handler"
 # aws-cdk-lib adds one provider per stack for notifications on buckets it does not own.
 NOTIFICATIONS_PROVIDER_ID = "BucketNotificationsHandler"
-
-
-def suffix_filters(suffixes: tuple[str, ...]) -> list[str]:
-    """Each suffix in lower and upper case, in a stable order."""
-    filters: list[str] = []
-    for suffix in suffixes:
-        for variant in (suffix.lower(), suffix.upper()):
-            if variant not in filters:
-                filters.append(variant)
-    return filters
 
 
 class UploadTrigger(Construct):
@@ -45,7 +33,7 @@ class UploadTrigger(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
+        job_defaults: contract.JobDefaults,
         code: lambda_.Code,
         input_bucket_name: str,
         work_bucket: s3.IBucket,
@@ -55,8 +43,11 @@ class UploadTrigger(Construct):
         endpoint_arn: str,
         notifications_topic: sns.ITopic,
         failed_events: sqs.IQueue,
+        log_retention_days: int,
+        reserved_concurrency: int | None,
     ) -> None:
         super().__init__(scope, construct_id)
+        input_prefix = job_defaults.input_prefix
         # Imported by name so the notification resource lives in this stack: attaching it to
         # the data stack's bucket would make the two stacks depend on each other.
         self.input_bucket = s3.Bucket.from_bucket_name(self, "InputBucket", input_bucket_name)
@@ -66,21 +57,21 @@ class UploadTrigger(Construct):
             code=code,
             handler=SUBMIT_HANDLER,
             description="motflow: validate an upload, record the job, queue it on the endpoint",
-            environment={
-                **settings.submit_environment(),
-                "JOBS_TABLE": jobs_table.table_name,
-                "NOTIFY_TOPIC_ARN": notifications_topic.topic_arn,
-                "WORK_BUCKET": work_bucket.bucket_name,
-                "ENDPOINT_NAME": endpoint_name,
-            },
+            environment=contract.submit_environment(
+                jobs_table=jobs_table.table_name,
+                notify_topic_arn=notifications_topic.topic_arn,
+                work_bucket=work_bucket.bucket_name,
+                endpoint_name=endpoint_name,
+                defaults=job_defaults,
+            ),
             failed_events=failed_events,
-            log_retention_days=settings.log_retention_days,
+            log_retention_days=log_retention_days,
             timeout=Duration.minutes(1),
-            reserved_concurrency=settings.submit_reserved_concurrency,
+            reserved_concurrency=reserved_concurrency,
         )
         self.submit.allow(
-            policies.read_objects(self.input_bucket, [settings.input_prefix]),
-            policies.write_objects(work_bucket, [MANIFEST_PREFIX]),
+            *policies.read_under(self.input_bucket, [input_prefix]),
+            policies.write_objects(work_bucket, [contract.MANIFEST_PREFIX]),
             wildcard_reason="Uploaded video keys are chosen by users under the input prefix and "
             "manifest keys are job ids under jobs/; access stops at those prefixes.",
         )
@@ -92,13 +83,11 @@ class UploadTrigger(Construct):
             policies.publish_to(notifications_topic),
             policies.encrypt_with(key),
         )
-        destination = s3_notifications.LambdaDestination(self.submit.function)
-        for suffix in suffix_filters(settings.video_suffixes):
-            self.input_bucket.add_event_notification(
-                s3.EventType.OBJECT_CREATED,
-                destination,
-                s3.NotificationKeyFilter(prefix=settings.input_prefix, suffix=suffix),
-            )
+        self.input_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3_notifications.LambdaDestination(self.submit.function),
+            s3.NotificationKeyFilter(**contract.upload_key_filter(input_prefix)),
+        )
         self._acknowledge_notifications_provider()
 
     def _acknowledge_notifications_provider(self) -> None:

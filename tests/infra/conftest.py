@@ -34,15 +34,13 @@ def cdk_context(repo_root: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory, cdk_context) -> Synthesized:
     import aws_cdk as cdk
-    from cdk_nag import AwsSolutionsChecks
 
-    from stacks.application import build_stacks
+    from stacks.application import build_stacks, create_app
     from stacks.settings import Settings
 
     outdir = tmp_path_factory.mktemp("cdk.out")
     build_dir = tmp_path_factory.mktemp("build")
-    app = cdk.App(outdir=str(outdir), context=cdk_context)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app = create_app(outdir=str(outdir), context=cdk_context)
     env = cdk.Environment(account=ACCOUNT, region=REGION)
     default = build_stacks(app, environment=env, build_dir=build_dir)
     alternate = build_stacks(

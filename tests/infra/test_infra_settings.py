@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
 
+from stacks.aws_rules import LAMBDA_MIN_UNRESERVED_CONCURRENCY
 from stacks.settings import (
     MAX_INVOCATION_TIMEOUT_S,
     Settings,
     SettingsError,
+    reserved_concurrency_problem,
 )
-
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def test_defaults_match_the_documented_deployment() -> None:
@@ -88,57 +85,64 @@ def test_yolox_needs_an_existing_weights_file_of_the_right_kind(tmp_path) -> Non
         Settings.from_context({"detector": "yolox-torchscript", "weights": str(onnx)})
 
 
-def test_resource_names_follow_the_prefix_and_are_valid() -> None:
-    first = Settings().resource_names("123456789012", "eu-west-1")
-    second = Settings(name_prefix="motflow-b").resource_names("123456789012", "eu-west-1")
-    for bucket in (first.input_bucket, first.work_bucket, first.log_bucket):
-        assert BUCKET_NAME.match(bucket), bucket
-        assert bucket.startswith("motflow-") and bucket.endswith("-123456789012-eu-west-1")
-    first_values = set(vars(first).values())
-    assert len(first_values) == len(vars(first))
-    assert not first_values & set(vars(second).values())
+def test_every_invalid_setting_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_context(
+            {"max_capacity": "lots", "stride": 0, "alarm_email": "nope", "detector": "yolov9"}
+        )
+    named = {setting for setting, _ in caught.value.problems}
+    assert named == {"max_capacity", "stride", "alarm_email", "detector"}
+    message = str(caught.value)
+    assert message.startswith("4 invalid settings: ") and "\n" not in message
+    for setting in named:
+        assert f"setting '{setting}'" in message
 
 
-def test_submit_environment_is_the_documented_contract() -> None:
-    env = Settings(annotate=True, stride=3).submit_environment()
-    assert set(env) == {
-        "INPUT_PREFIX",
-        "VIDEO_SUFFIXES",
-        "MAX_VIDEO_BYTES",
-        "INVOCATION_TIMEOUT_S",
-        "REQUEST_TTL_S",
-        "JOB_OPTIONS",
-    }
-    assert all(isinstance(value, str) for value in env.values())
-    assert env["VIDEO_SUFFIXES"] == ".mp4,.mov,.avi,.mkv,.webm"
-    assert int(env["INVOCATION_TIMEOUT_S"]) <= MAX_INVOCATION_TIMEOUT_S
-    options = json.loads(env["JOB_OPTIONS"])
-    assert options == {
-        "detector": "yolov3-tiny",
-        "stride": 3,
-        "classes": ["person"],
-        "annotate": True,
-    }
+@pytest.mark.parametrize(
+    ("reserved", "limit", "allowed"),
+    [
+        (None, 10, True),  # unset: nothing reserved, works on every account
+        (5, 1000, True),
+        (900, 1000, True),
+        (901, 1000, False),  # would leave 99 unreserved
+        (5, 50, False),  # new accounts: nothing can be reserved
+        (1, 100, False),
+        (0, 1000, False),
+    ],
+)
+def test_reserved_concurrency_follows_lambdas_unreserved_minimum(
+    reserved: int | None, limit: int, allowed: bool
+) -> None:
+    assert LAMBDA_MIN_UNRESERVED_CONCURRENCY == 100
+    problem = reserved_concurrency_problem(reserved, limit)
+    assert (problem is None) == allowed
+    context = {"submit_reserved_concurrency": reserved, "account_concurrency_limit": limit}
+    if allowed:
+        Settings.from_context(context)
+    else:
+        with pytest.raises(SettingsError, match="submit_reserved_concurrency"):
+            Settings.from_context(context)
 
 
-def test_model_environment_keeps_every_timeout_at_the_invocation_timeout() -> None:
-    env = Settings(invocation_timeout_s=1800, max_concurrent_invocations_per_instance=3)
-    model_env = env.model_environment()
-    assert model_env["SAGEMAKER_PROGRAM"] == "inference.py"
-    for name in (
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT",
-        "SAGEMAKER_TS_RESPONSE_TIMEOUT",
-        "TS_DEFAULT_RESPONSE_TIMEOUT",
-    ):
-        assert model_env[name] == "1800", name
-    for name in (
-        "SAGEMAKER_MODEL_SERVER_WORKERS",
-        "SAGEMAKER_TS_MIN_WORKERS",
-        "SAGEMAKER_TS_MAX_WORKERS",
-    ):
-        assert model_env[name] == "3", name
-    assert model_env["TS_MAX_REQUEST_SIZE"] == model_env["SAGEMAKER_TS_MAX_REQUEST_SIZE"]
-    assert int(model_env["TS_MAX_REQUEST_SIZE"]) > 6_553_600
+def test_reserved_concurrency_is_unset_by_default() -> None:
+    assert Settings().submit_reserved_concurrency is None
+
+
+@pytest.mark.parametrize(
+    "instance_type", ["ml.c7g.xlarge", "ml.m6g.large", "ml.c6gn.2xlarge", "ml.g5g.xlarge"]
+)
+def test_graviton_instance_types_are_refused_by_name(instance_type: str) -> None:
+    with pytest.raises(SettingsError, match="Graviton") as caught:
+        Settings(instance_type=instance_type)
+    assert caught.value.setting == "instance_type"
+    assert instance_type in str(caught.value)
+
+
+def test_base_image_digest_must_be_a_sha256_digest() -> None:
+    digest = "sha256:" + "ab" * 32
+    assert Settings(base_image_digest=digest).base_image_digest == digest
+    with pytest.raises(SettingsError, match="base_image_digest"):
+        Settings(base_image_digest="2.6.0-gpu-py312")
 
 
 def test_engine_config_is_the_model_directory_contract() -> None:

@@ -10,15 +10,16 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from stacks import contract
 from stacks.settings import Settings
-from tests.infra.deployment_constants import ACCOUNT, ALT_CONTEXT, REGION
+from tests.infra.deployment_constants import ACCOUNT, ALT_CONTEXT, ALT_DIGEST, REGION
 
 DATA = "MotflowData"
 TRACKING = "MotflowTracking"
 ALT_DATA = "MotflowCpuData"
 ALT_TRACKING = "MotflowCpuTracking"
-NAMES = Settings().resource_names(ACCOUNT, REGION)
-ALT_NAMES = Settings(name_prefix=ALT_CONTEXT["name_prefix"]).resource_names(ACCOUNT, REGION)
+NAMES = contract.resource_names("motflow", ACCOUNT, REGION)
+ALT_NAMES = contract.resource_names(ALT_CONTEXT["name_prefix"], ACCOUNT, REGION)
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -120,7 +121,6 @@ def test_input_is_versioned_and_work_expires_manifests_and_failures(templates) -
     settings = Settings()
     assert rules["jobs/"]["ExpirationInDays"] == settings.manifest_retention_days
     assert rules["async-failures/"]["ExpirationInDays"] == settings.failure_retention_days
-    assert "results/" not in rules and "async-output/" not in rules
 
 
 def test_jobs_table_keys_index_pitr_kms_and_retention(templates) -> None:
@@ -151,13 +151,15 @@ def test_destroy_policy_is_opt_in(templates) -> None:
 
 
 def test_image_extends_the_regional_pytorch_inference_image(synthesized) -> None:
-    for stack, processor in ((TRACKING, "gpu"), (ALT_TRACKING, "cpu")):
+    repository = f"763104351884.dkr.ecr.{REGION}.amazonaws.com/pytorch-inference"
+    for stack, base in (
+        (TRACKING, f"{repository}:2.6.0-gpu-py312"),  # no digest set: the tag
+        (ALT_TRACKING, f"{repository}@{ALT_DIGEST}"),  # base_image_digest pins the build
+    ):
         manifest = json.loads((synthesized.outdir / f"{stack}.assets.json").read_text())
         (image,) = manifest["dockerImages"].values()
         assert image["source"]["dockerFile"] == "container/Dockerfile"
-        assert image["source"]["dockerBuildArgs"]["BASE_IMAGE"] == (
-            f"763104351884.dkr.ecr.{REGION}.amazonaws.com/pytorch-inference:2.6.0-{processor}-py312"
-        )
+        assert image["source"]["dockerBuildArgs"]["BASE_IMAGE"] == base
         context = synthesized.outdir / image["source"]["directory"]
         files = [p for p in context.rglob("*") if p.is_file()]
         assert sorted(p.relative_to(context).as_posix() for p in files) == [
@@ -194,7 +196,7 @@ def test_model_environment_comes_from_settings(templates) -> None:
     ):
         _, model = only(templates[stack], "AWS::SageMaker::Model")
         assert model["Properties"]["PrimaryContainer"]["Environment"] == (
-            settings.model_environment()
+            contract.deployment_model_environment(settings)
         )
 
 
@@ -264,7 +266,8 @@ def test_step_scaling_leaves_zero_on_backlog_without_capacity(templates) -> None
     policies = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy")
     (step_id,) = [k for k, p in policies.items() if p["Properties"]["PolicyType"] == "StepScaling"]
     step = policies[step_id]["Properties"]["StepScalingPolicyConfiguration"]
-    assert step["AdjustmentType"] == "ChangeInCapacity"
+    # Exactly one instance: +1 would be re-applied while the first one boots (bench/scale_sim.py).
+    assert step["AdjustmentType"] == "ExactCapacity"
     assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
     alarms = [
         a["Properties"]
@@ -326,21 +329,19 @@ def function_by_handler(template: dict[str, Any], handler: str) -> tuple[str, di
     raise AssertionError(f"no function with handler {handler}")
 
 
-def test_upload_notifications_cover_each_suffix_under_the_prefix(templates) -> None:
+def test_uploads_trigger_on_the_prefix_alone_as_the_contract_says(templates) -> None:
+    """Issue 11 item 6: no suffix filter, so every upload reaches submit (which rejects a bad
+    suffix with a reason); the local stack builds its filter from the same contract function."""
     template = templates[TRACKING]
     submit_id, _ = function_by_handler(template, "submit.handler")
     _, notifications = only(template, "Custom::S3BucketNotifications")
     props = notifications["Properties"]
     assert props["BucketName"] == NAMES.input_bucket
-    filters = []
-    for config in props["NotificationConfiguration"]["LambdaFunctionConfigurations"]:
-        assert config["Events"] == ["s3:ObjectCreated:*"]
-        assert config["LambdaFunctionArn"] == {"Fn::GetAtt": [submit_id, "Arn"]}
-        rules = {r["Name"]: r["Value"] for r in config["Filter"]["Key"]["FilterRules"]}
-        assert rules["prefix"] == "videos/"
-        filters.append(rules["suffix"])
-    expected = [s for suffix in Settings().video_suffixes for s in (suffix, suffix.upper())]
-    assert sorted(filters) == sorted(expected)
+    (config,) = props["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    assert config["Events"] == ["s3:ObjectCreated:*"]
+    assert config["LambdaFunctionArn"] == {"Fn::GetAtt": [submit_id, "Arn"]}
+    rules = {r["Name"]: r["Value"] for r in config["Filter"]["Key"]["FilterRules"]}
+    assert rules == contract.upload_key_filter(Settings().input_prefix) == {"prefix": "videos/"}
 
 
 def test_outputs_never_land_where_the_trigger_listens(templates) -> None:
@@ -358,16 +359,18 @@ def test_submit_lambda_environment_permissions_and_failure_handling(templates) -
     submit_id, submit = function_by_handler(template, "submit.handler")
     props = submit["Properties"]
     env = props["Environment"]["Variables"]
-    assert set(env) == {
-        *Settings().submit_environment(),
-        "JOBS_TABLE",
-        "NOTIFY_TOPIC_ARN",
-        "WORK_BUCKET",
-        "ENDPOINT_NAME",
-    }
-    assert env["ENDPOINT_NAME"] == NAMES.endpoint_name
-    assert env["WORK_BUCKET"] == NAMES.work_bucket
-    assert props["ReservedConcurrentExecutions"] == Settings().submit_reserved_concurrency
+    expected = contract.submit_environment(
+        jobs_table=NAMES.jobs_table,
+        notify_topic_arn="<token>",
+        work_bucket=NAMES.work_bucket,
+        endpoint_name=NAMES.endpoint_name,
+        defaults=contract.job_defaults(Settings()),
+    )
+    assert set(env) == set(expected)
+    for name, value in expected.items():
+        if name not in ("JOBS_TABLE", "NOTIFY_TOPIC_ARN"):  # tokens: resolved at deploy time
+            assert env[name] == value, name
+    assert "ReservedConcurrentExecutions" not in props  # unset by default (defect 6)
     assert props["Runtime"] == "python3.14"
     stmts = statements(template, "UploadTriggerSubmitRole")
     assert actions_on(stmts, "sagemaker:InvokeEndpointAsync") == [
@@ -382,17 +385,23 @@ def test_submit_lambda_environment_permissions_and_failure_handling(templates) -
 
 
 def assert_failure_destination_and_logs(template, function_id, function) -> None:
-    queue_id, queue = only(template, "AWS::SQS::Queue")
-    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    """The function's on-failure destination is a queue of its own (issue 11 item 4)."""
     invoke_configs = [
         c["Properties"]
         for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()
         if c["Properties"]["FunctionName"] == {"Ref": function_id}
     ]
     (invoke_config,) = invoke_configs
-    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {
-        "Fn::GetAtt": [queue_id, "Arn"]
-    }
+    destination = invoke_config["DestinationConfig"]["OnFailure"]["Destination"]
+    queue_id = destination["Fn::GetAtt"][0]
+    queue = resources(template, "AWS::SQS::Queue")[queue_id]
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    users = [
+        c["Properties"]["FunctionName"]
+        for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == destination
+    ]
+    assert users == [{"Ref": function_id}], "each handler needs its own failed-events queue"
     log_group_ref = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     log_group = template["Resources"][log_group_ref]
     assert log_group["Properties"]["RetentionInDays"] == Settings().log_retention_days
@@ -425,6 +434,7 @@ def test_topics_are_encrypted_and_tls_only(templates) -> None:
         NAMES.success_topic,
         NAMES.error_topic,
         NAMES.notifications_topic,
+        NAMES.alarms_topic,
     }
     for topic in topics.values():
         assert "KmsMasterKeyId" in topic["Properties"]
@@ -496,12 +506,12 @@ def test_dashboard_shows_the_pipeline(templates) -> None:
         assert metric in body, metric
 
 
-def test_alarms_notify_the_user_topic(templates) -> None:
+def test_alarms_notify_the_operators_topic_not_the_users(templates) -> None:
     template = templates[TRACKING]
     notify_id = next(
         k
         for k, v in resources(template, "AWS::SNS::Topic").items()
-        if v["Properties"]["TopicName"] == NAMES.notifications_topic
+        if v["Properties"]["TopicName"] == NAMES.alarms_topic
     )
     watched = {}
     for alarm in resources(template, "AWS::CloudWatch::Alarm").values():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import urllib.request
@@ -13,10 +12,12 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from stacks import contract
 from tests.integration.lambdas.fake_sagemaker_runtime import FakeAsyncEndpoint
 from tests.integration.lambdas.lambda_harness import (
     ENDPOINT,
     JOB_OPTIONS,
+    JOB_RETENTION_DAYS,
     MAX_VIDEO_BYTES,
     REGION,
     TABLE,
@@ -77,19 +78,23 @@ def aws(moto_url: str, fake_endpoint: FakeAsyncEndpoint, monkeypatch: pytest.Mon
         boto3.client(service, config=config) for service in ("s3", "sqs", "sns", "dynamodb")
     )
     made = create_resources(s3, sqs, sns, dynamodb)
-    for name, value in {
-        "JOBS_TABLE": TABLE,
-        "NOTIFY_TOPIC_ARN": made["notify_topic"],
-        "WORK_BUCKET": WORK_BUCKET,
-        "ENDPOINT_NAME": ENDPOINT,
-        "INPUT_PREFIX": "videos/",
-        "VIDEO_SUFFIXES": ".mp4,.mov,.avi,.mkv,.webm",
-        "MAX_VIDEO_BYTES": str(MAX_VIDEO_BYTES),
-        "INVOCATION_TIMEOUT_S": "3600",
-        "REQUEST_TTL_S": "21600",
-        "JOB_OPTIONS": json.dumps(JOB_OPTIONS),
-        "INVOKE_MAX_ATTEMPTS": "3",
-    }.items():
+    lambda_env = contract.submit_environment(
+        jobs_table=TABLE,
+        notify_topic_arn=made["notify_topic"],
+        work_bucket=WORK_BUCKET,
+        endpoint_name=ENDPOINT,
+        defaults=contract.JobDefaults(
+            input_prefix="videos/",
+            video_suffixes=(".mp4", ".mov", ".avi", ".mkv", ".webm"),
+            max_video_bytes=MAX_VIDEO_BYTES,
+            invocation_timeout_s=3600,
+            request_ttl_s=21600,
+            job_options=JOB_OPTIONS,
+            job_retention_days=JOB_RETENTION_DAYS,
+            invoke_max_attempts=3,
+        ),
+    )
+    for name, value in lambda_env.items():
         monkeypatch.setenv(name, value)
     return Aws(
         endpoint=fake_endpoint,

@@ -18,10 +18,13 @@ from urllib.parse import unquote
 THROTTLED = 429
 UNAVAILABLE = 503
 INVALID = 400
+# Queued like a 202 (the job will run), but the caller is answered 500: SageMaker's ambiguous case.
+ACCEPTED_THEN_500 = 1500
 
 _ERROR_BODIES = {
     THROTTLED: {"__type": "ThrottlingException", "message": "Rate exceeded"},
     UNAVAILABLE: {"__type": "ServiceUnavailable", "message": "Service is unavailable"},
+    ACCEPTED_THEN_500: {"__type": "InternalFailure", "message": "Internal error"},
     INVALID: {"__type": "ValidationError", "message": "Endpoint is not in service"},
 }
 
@@ -95,8 +98,9 @@ class FakeAsyncEndpoint:
             self._reject_ids.add(inference_id)
 
     def accepted(self) -> list[AsyncRequest]:
+        """Requests the endpoint queued (and so will run), whatever the caller was answered."""
         with self._lock:
-            return [r for r in self.requests if r.status == 202]
+            return [r for r in self.requests if r.status in (202, ACCEPTED_THEN_500)]
 
     def accepted_ids(self) -> list[str | None]:
         return [r.inference_id for r in self.accepted()]
@@ -133,7 +137,7 @@ class FakeAsyncEndpoint:
             self.requests.append(request)
         if status != 202:
             body = json.dumps(_ERROR_BODIES[status]).encode()
-            http.send_response(status)
+            http.send_response(500 if status == ACCEPTED_THEN_500 else status)
             http.send_header("Content-Type", "application/x-amz-json-1.1")
             http.send_header("Content-Length", str(len(body)))
             http.end_headers()

@@ -15,6 +15,7 @@ from tests.integration.lambdas.lambda_harness import (
     ENDPOINT,
     INPUT_BUCKET,
     JOB_OPTIONS,
+    JOB_RETENTION_DAYS,
     MAX_VIDEO_BYTES,
     MKV_HEADER,
     MP4_HEADER,
@@ -58,9 +59,14 @@ def test_a_good_upload_is_queued_with_a_manifest_and_one_invocation(aws: Aws) ->
     assert manifest == {
         "job_id": job_id,
         "video": f"s3://{INPUT_BUCKET}/videos/people-walking.mp4",
+        # An unversioned bucket: the manifest pins the upload's ETag, in its quoted HTTP form.
+        "video_version": f'"{event["Records"][0]["s3"]["object"]["eTag"].strip(chr(34))}"',
         "output": f"s3://{WORK_BUCKET}/results/{job_id}/",
         "options": JOB_OPTIONS,
+        "attempt": 1,  # the container claims each attempt once (model_code/claims.py)
     }
+    days_left = (record[jobs.TTL_ATTRIBUTE] - time.time()) / 86400
+    assert JOB_RETENTION_DAYS - 1 < days_left <= JOB_RETENTION_DAYS
     (request,) = aws.endpoint.requests
     assert request.endpoint == ENDPOINT
     assert request.inference_id == job_id

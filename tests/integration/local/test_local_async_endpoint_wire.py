@@ -18,6 +18,7 @@ from local.event_pump import sns_event_from_sqs
 from local.moto_service import ACCOUNT, REGION, fake_aws_environment
 from local.ports import free_port
 from local.resources import LocalResources, create_resources
+from stacks import contract
 from stacks.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -32,7 +33,7 @@ def moto_resources() -> Iterator[tuple[boto3.Session, LocalResources]]:
         with patched_environ(fake_aws_environment(f"http://{host}:{port}", REGION)):
             session = boto3.Session(region_name=REGION)
             settings = Settings()
-            names = settings.resource_names(account=ACCOUNT, region=REGION)
+            names = contract.resource_names(settings.name_prefix, ACCOUNT, REGION)
             yield session, create_resources(session, names, input_prefix=settings.input_prefix)
     finally:
         server.stop()

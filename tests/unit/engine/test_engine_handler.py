@@ -14,12 +14,16 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import boto3
 import numpy as np
 import pytest
 from sagemaker_inference.errors import GenericInferenceToolkitError
+
+from model_code.jobs import InlineOutput, Job, RequestBody, S3Output, S3Video
+from tests.unit.engine.s3_setup import s3_with_video
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIG = {
@@ -143,7 +147,7 @@ def test_raw_video_body_returns_the_summary_with_tracks_inline(
     assert len(tracks) == summary["counts"]["detections"] > 0
     assert len(set(tracks[:, 1].astype(int))) == summary["counts"]["tracks"]
     assert set(tracks[:, 0].astype(int)) <= {1, 4, 7, 10, 13, 16, 19, 22, 25, 28}
-    assert summary["job_id"].startswith("direct-")
+    assert summary["job_id"].startswith("direct-") and "status" not in summary
     assert list(scratch.iterdir()) == []
 
 
@@ -152,10 +156,7 @@ def test_raw_video_body_returns_the_summary_with_tracks_inline(
 def test_manifest_job_streams_from_s3_and_uploads_artifacts(
     service: tuple, people_clip: bytes, scratch: Path, aws_s3: str
 ) -> None:
-    s3 = boto3.client("s3")
-    for bucket in ("input", "work"):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket="input", Key="videos/people walking.mp4", Body=people_clip)
+    s3: Any = s3_with_video("videos/people walking.mp4", people_clip)
     manifest = {
         "job_id": "job-42",
         "video": "s3://input/videos/people walking.mp4",
@@ -172,6 +173,7 @@ def test_manifest_job_streams_from_s3_and_uploads_artifacts(
         "results/job-42/tracks.jsonl",
         "results/job-42/summary.json",
         "results/job-42/annotated.mp4",
+        "results/job-42/_claims/attempt-1.json",  # the attempt was claimed before any work
     }
     assert summary["artifacts"] == {
         "tracks_mot": "s3://work/results/job-42/tracks.txt",
@@ -184,6 +186,7 @@ def test_manifest_job_streams_from_s3_and_uploads_artifacts(
     )
     assert stored == summary
     assert summary["job_id"] == "job-42" and summary["options"]["stride"] == 5
+    assert "status" not in summary  # job state belongs to the jobs table
     assert summary["counts"]["frames_processed"] == 6
     mot = s3.get_object(Bucket="work", Key="results/job-42/tracks.txt")["Body"].read().decode()
     assert len(mot.splitlines()) == summary["counts"]["detections"]
@@ -217,7 +220,8 @@ def test_corrupt_video_from_a_manifest_cleans_up(
     first_line = str(response).splitlines()[0]
     assert first_line.startswith("'cut.mp4' starts like an MP4") and "truncated" in first_line
     assert list(scratch.iterdir()) == []
-    assert "Contents" not in s3.list_objects_v2(Bucket="input", Prefix="r/")
+    listed = s3.list_objects_v2(Bucket="input", Prefix="r/").get("Contents", [])
+    assert [o["Key"] for o in listed] == ["r/j/_claims/attempt-1.json"]  # the claim, no results
 
 
 @pytest.mark.parametrize("content_type", ["text/csv", "image/png", "application/x-npy"])
@@ -276,6 +280,11 @@ def _http_error(call, *args) -> GenericInferenceToolkitError:
         ('{"job_id": "j", "video": "s3://input/", "output": "s3://work/r/"}', "names no object"),
         (
             '{"job_id": "j", "video": "s3://input/v.mp4", "output": "s3://work/r/", '
+            '"video_version": 7}',
+            "video_version must be the video's S3 version id or ETag",
+        ),
+        (
+            '{"job_id": "j", "video": "s3://input/v.mp4", "output": "s3://work/r/", '
             '"options": {"stride": 0}}',
             "'stride' must be >= 1",
         ),
@@ -292,10 +301,16 @@ def test_input_fn_accepts_manifests_and_raw_bodies(handler_module) -> None:
         b'{"job_id": "j1", "video": "s3://input/videos/a.MOV", "output": "s3://work/results/j1/"}'
     )
     job = handler_module.input_fn(body, "application/json; charset=utf-8")
-    assert (job.job_id, job.video, job.options) == ("j1", "s3://input/videos/a.MOV", {})
+    assert (job.job_id, job.options) == ("j1", {})
+    assert job.source == S3Video("s3://input/videos/a.MOV", None)
+    assert isinstance(job.output, S3Output) and job.output.prefix == "s3://work/results/j1/"
+    versioned = {**json.loads(body), "video_version": "3HL4kqtJvjVBH40Nrjfkd"}
+    pinned = handler_module.input_fn(json.dumps(versioned), "application/json")
+    assert pinned.source == S3Video("s3://input/videos/a.MOV", "3HL4kqtJvjVBH40Nrjfkd")
     raw = handler_module.input_fn(b"\x00\x01", "application/octet-stream")
-    assert (raw.body, raw.suffix) == (b"\x00\x01", ".video")
-    assert handler_module.input_fn(b"\x00", "video/quicktime").suffix == ".mov"
+    assert raw.source == RequestBody(b"\x00\x01", ".video")
+    assert isinstance(raw.output, InlineOutput) and raw.job_id.startswith("direct-")
+    assert handler_module.input_fn(b"\x00", "video/quicktime").source.suffix == ".mov"
     empty = _http_error(handler_module.input_fn, b"", "video/mp4")
     assert empty.status_code == 400 and "the request body is empty" in empty.message
 
@@ -348,7 +363,7 @@ def test_model_fn_rejects_broken_model_dirs(
 def test_predict_fn_reports_a_missing_video(handler_module, aws_s3: str, scratch: Path) -> None:
     boto3.client("s3").create_bucket(Bucket="input")
     model = handler_module.model_fn(str(REPO / "no-such-model-dir"))
-    job = handler_module.ManifestJob("j", "s3://input/videos/gone.mp4", "s3://input/r/j/", {})
+    job = Job("gone", S3Video("s3://input/videos/gone.mp4"), S3Output("s3://input/r/gone/"))
     error = _http_error(handler_module.predict_fn, job, model)
     assert error.status_code == 400
     assert error.message == "the video s3://input/videos/gone.mp4 does not exist"
@@ -359,8 +374,11 @@ def test_predict_fn_rejects_an_unknown_class_before_downloading(
     handler_module, scratch: Path
 ) -> None:
     model = handler_module.model_fn(str(REPO / "no-such-model-dir"))
-    job = handler_module.ManifestJob(
-        "j", "s3://input/videos/a.mp4", "s3://input/r/j/", {"classes": ["unicorn"]}
+    job = Job(
+        "j",
+        S3Video("s3://input/videos/a.mp4"),
+        S3Output("s3://input/r/j/"),
+        {"classes": ["unicorn"]},
     )
     error = _http_error(handler_module.predict_fn, job, model)
     assert error.status_code == 400 and error.message.startswith("unknown class 'unicorn'")

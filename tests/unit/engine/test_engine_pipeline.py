@@ -1,4 +1,4 @@
-"""TrackOptions validation and track_video with the real yolov3-tiny detector."""
+"""TrackOptions validation, and track_video feeding sinks with the real yolov3-tiny detector."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from model_code.detectors import Detector
-from model_code.pipeline import OptionsError, TrackOptions, detector_for, track_video
+from model_code.jobs import FolderOutput, Job, LocalVideo, run_job
+from model_code.pipeline import (
+    FALLBACK_BATCH_SIZE,
+    OptionsError,
+    TrackOptions,
+    detector_for,
+    track_video,
+)
+from model_code.results import MotRows, file_sinks
 from model_code.video import VideoError
 
 
@@ -29,16 +37,36 @@ def test_default_options_round_trip() -> None:
         "classes": ["person"],
         "annotate": False,
         "score_threshold": 0.1,
-        "batch_size": 1,
+        "batch_size": None,
+        "prefetch": 2,
         "tracker": {},
     }
 
 
-def test_batch_size_defaults_per_detector() -> None:
-    base = TrackOptions.from_dict({})
-    assert TrackOptions.from_dict({"detector": "yolox-onnx"}, base=base).batch_size == 8
-    assert TrackOptions.from_dict({"stride": 2}, base=base).batch_size == 1
-    assert TrackOptions.from_dict({"batch_size": 4}).batch_size == 4
+class _Batched:
+    default_batch_size = 3
+
+
+def test_batch_size_comes_from_the_detector_class_unless_chosen() -> None:
+    chosen = TrackOptions.from_dict({"batch_size": 4})
+    assert chosen.for_detector(_Batched()).batch_size == 4  # type: ignore[arg-type]
+    base = TrackOptions.from_dict({"batch_size": 4})
+    switched = TrackOptions.from_dict({"detector": "yolox-onnx"}, base=base)
+    assert switched.batch_size is None  # a new detector brings its own default
+    assert switched.for_detector(_Batched()).batch_size == 3  # type: ignore[arg-type]
+    plain = TrackOptions().for_detector(object())  # type: ignore[arg-type]
+    assert plain.batch_size == FALLBACK_BATCH_SIZE
+
+
+class _OnDevice(_Batched):
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+
+def test_a_detectors_own_batch_size_wins_over_its_class_default() -> None:
+    options = TrackOptions()
+    assert options.for_detector(_OnDevice(32)).batch_size == 32  # type: ignore[arg-type]
+    assert options.for_detector(_OnDevice(100)).batch_size == 64  # capped at MAX_BATCH_SIZE
 
 
 def test_options_override_a_base_and_merge_tracker_settings() -> None:
@@ -63,6 +91,7 @@ def test_unknown_options_are_named() -> None:
         ({"stride": "2"}, "'stride' must be a whole number"),
         ({"stride": True}, "'stride' must be a whole number"),
         ({"batch_size": 0}, "'batch_size' must be between 1 and 64"),
+        ({"prefetch": -1}, "'prefetch' must be between 0 and 8"),
         ({"score_threshold": 1.5}, "'score_threshold' must be within 0..1"),
         ({"annotate": "yes"}, "'annotate' must be true or false"),
         ({"classes": []}, "'classes' must name at least one class"),
@@ -93,7 +122,8 @@ def test_sample_clip_strided_counts_match_the_tracks_file(
     sample_video: Path, tmp_path: Path, yolo: Detector
 ) -> None:
     options = TrackOptions.from_dict({"stride": 10, "batch_size": 4, "annotate": True})
-    summary = track_video(sample_video, tmp_path, options, detector=yolo, job_id="job-1")
+    job = Job("job-1", LocalVideo(sample_video), FolderOutput())
+    summary = run_job(job, options, yolo, tmp_path, tmp_path)
 
     rows = _mot_rows(tmp_path / "tracks.txt")
     assert len(rows) > 0, "the sample clip has people in it; expected some tracks"
@@ -113,7 +143,7 @@ def test_sample_clip_strided_counts_match_the_tracks_file(
     assert {o["label"] for r in lines for o in r["objects"]} == {"person"}
 
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
-    assert summary["job_id"] == "job-1" and summary["status"] == "SUCCEEDED"
+    assert summary["job_id"] == "job-1" and "status" not in summary
     assert summary["video"] == {
         "codec": "h264",
         "fps": 10.0,
@@ -121,23 +151,49 @@ def test_sample_clip_strided_counts_match_the_tracks_file(
         "width": 768,
         "height": 432,
         "duration_s": 30.0,
+        "frames_skipped": 0,
     }
     assert summary["options"] == options.to_dict()
+    assert summary["runtime"]["batch_size"] == 4
     assert summary["versions"]["detector"] == "yolov3-tiny"
     assert set(summary["timings"]) == {
         "download_s",
         "decode_s",
+        "decode_wait_s",
         "detect_s",
         "track_s",
         "write_s",
         "total_s",
     }
-    assert summary["artifacts"]["annotated"] == str(tmp_path / "annotated.mp4")
+    assert summary["artifacts"] == {
+        "tracks_mot": str(tmp_path / "tracks.txt"),
+        "tracks_jsonl": str(tmp_path / "tracks.jsonl"),
+        "annotated": str(tmp_path / "annotated.mp4"),
+        "summary": str(tmp_path / "summary.json"),
+    }
     with av.open(summary["artifacts"]["annotated"]) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
         assert float(stream.average_rate) == pytest.approx(1.0)
         assert sum(1 for _ in container.decode(stream)) == 30
+
+
+@pytest.mark.slow
+def test_every_sink_gets_the_same_tracks_and_prefetch_changes_nothing(
+    sample_video: Path, tmp_path: Path, yolo: Detector
+) -> None:
+    """The tracks file and the in-memory rows agree, with and without the decode thread."""
+    results = {}
+    for prefetch in (0, 3):
+        options = TrackOptions.from_dict({"stride": 10, "batch_size": 2, "prefetch": prefetch})
+        rows, out = MotRows(), tmp_path / f"p{prefetch}"
+        files = file_sinks(out, annotate=False)
+        run = track_video(sample_video, lambda s: [*files(s), rows], options, yolo)  # noqa: B023
+        assert run.frames_processed == 30 and run.options.prefetch == prefetch
+        assert run.detections == len(rows.rows) > 0
+        assert np.array(rows.rows) == pytest.approx(_mot_rows(out / "tracks.txt")[:, :7])
+        results[prefetch] = rows.rows
+    assert results[0] == results[3]
 
 
 @pytest.mark.slow
@@ -147,14 +203,14 @@ def test_truncated_video_is_tracked_as_far_as_it_decodes(
     data = make_clip(frames=40, faststart=True, noise=True).read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
-    summary = track_video(cut, tmp_path / "out", TrackOptions(stride=2), detector=yolo)
-    assert 0 < summary["counts"]["frames_processed"] < 20
-    assert summary["video"]["frames"] == 40
-    assert any("probably truncated" in w for w in summary["warnings"])
+    run = track_video(cut, file_sinks(tmp_path / "out", False), TrackOptions(stride=2), yolo)
+    assert 0 < run.frames_processed < 20
+    assert 0 < run.video["frames"] < 40  # frames are counted as decoded, not as declared
+    assert any("probably truncated" in w for w in run.warnings)
 
 
 def test_unusable_video_raises_video_error(tmp_path: Path, yolo: Detector) -> None:
     bad = tmp_path / "bad.mp4"
     bad.write_text("not a video")
     with pytest.raises(VideoError, match="not a video"):
-        track_video(bad, tmp_path / "out", detector=yolo)
+        track_video(bad, file_sinks(tmp_path / "out", False), detector=yolo)

@@ -1,4 +1,4 @@
-"""The writers: MOT txt, JSONL, summary JSON and the annotated H.264 video."""
+"""The sinks (MOT txt, JSONL, in-memory MOT rows, annotated H.264 video) and the summary file."""
 
 from __future__ import annotations
 
@@ -13,29 +13,37 @@ import pytest
 from model_code.results import (
     AnnotatedVideoWriter,
     JsonlWriter,
+    MotRows,
     MotWriter,
+    StreamFacts,
+    file_sinks,
     id_colour,
     label_name,
     write_summary,
 )
+from model_code.tracking import TrackedObjects
 
 IDS = np.array([1, 7], np.int64)
 BOXES = np.array([[10.0, 20.0, 40.5, 80.25], [100.126, 5.0, 120.0, 45.0]], np.float32)
 SCORES = np.array([0.91234, 0.3], np.float32)
 LABELS = np.array([0, 2], np.int64)
+IMAGE = np.zeros((96, 160, 3), np.uint8)
+
+
+def tracks(rows: slice = slice(None)) -> TrackedObjects:
+    return TrackedObjects(IDS[rows], BOXES[rows], SCORES[rows], LABELS[rows])
 
 
 def test_mot_rows_have_xywh_boxes_four_decimal_scores_and_are_counted(tmp_path: Path) -> None:
     path = tmp_path / "tracks.txt"
     with MotWriter(path) as mot:
-        mot.write(4, IDS, BOXES, SCORES)
-        mot.write(7, IDS[:0], BOXES[:0], SCORES[:0])
-        mot.write(10, IDS[1:], BOXES[1:], SCORES[1:])
+        mot.write(4, IMAGE, tracks())
+        mot.write(7, IMAGE, tracks(slice(0)))
+        mot.write(10, IMAGE, tracks(slice(1, None)))
     lines = path.read_text().splitlines()
     assert lines[0] == "4,1,10.00,20.00,30.50,60.25,0.9123,-1,-1,-1"
     assert lines[1] == "4,7,100.13,5.00,19.87,40.00,0.3000,-1,-1,-1"
     assert lines[2].startswith("10,7,")
-    assert (mot.rows, mot.track_ids) == (3, {1, 7})
     parsed = np.loadtxt(path, delimiter=",")
     assert parsed.shape == (3, 10)
     assert parsed[:, 0].tolist() == [4, 4, 10]
@@ -44,15 +52,50 @@ def test_mot_rows_have_xywh_boxes_four_decimal_scores_and_are_counted(tmp_path: 
 def test_jsonl_has_one_line_per_frame_with_times_from_source_fps(tmp_path: Path) -> None:
     path = tmp_path / "tracks.jsonl"
     with JsonlWriter(path, fps=10.0, class_names=("person", "bicycle", "car")) as jsonl:
-        jsonl.write(1, IDS, BOXES, SCORES, LABELS)
-        jsonl.write(4, IDS[:0], BOXES[:0], SCORES[:0], LABELS[:0])
+        jsonl.write(1, IMAGE, tracks())
+        jsonl.write(4, IMAGE, tracks(slice(0)))
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["frame"] for r in records] == [1, 4]
     assert [r["t"] for r in records] == [0.0, 0.3]
     assert records[1]["objects"] == []
     first = records[0]["objects"]
-    assert first[0] == {"id": 1, "box": [10.0, 20.0, 30.5, 60.25], "score": 0.91, "label": "person"}
+    expected = {"id": 1, "box": [10.0, 20.0, 30.5, 60.25], "score": 0.9123, "label": "person"}
+    assert first[0] == expected
     assert first[1]["label"] == "car" and first[1]["id"] == 7
+
+
+def test_in_memory_rows_equal_the_tracks_file(tmp_path: Path) -> None:
+    rows = MotRows()
+    with MotWriter(tmp_path / "tracks.txt") as mot:
+        for frame, chosen in ((4, tracks()), (7, tracks(slice(0))), (10, tracks(slice(1, None)))):
+            mot.write(frame, IMAGE, chosen)
+            rows.write(frame, IMAGE, chosen)
+    rows.close()
+    assert rows.rows[0] == [4, 1, 10.0, 20.0, 30.5, 60.25, 0.9123]
+    from_file = [
+        [int(v[0]), int(v[1]), *map(float, v[2:7])]
+        for v in (line.split(",") for line in (tmp_path / "tracks.txt").read_text().splitlines())
+    ]
+    assert rows.rows == from_file
+
+
+@pytest.mark.parametrize("annotate", [False, True])
+def test_file_sinks_open_the_files_the_options_ask_for(tmp_path: Path, annotate: bool) -> None:
+    out = tmp_path / "new-folder"
+    facts = StreamFacts(fps=10.0, width=160, height=96, processed_fps=5.0, class_names=("person",))
+    sinks = file_sinks(out, annotate)(facts)
+    for frame in (1, 3):
+        for sink in sinks:
+            sink.write(frame, IMAGE.copy(), tracks(slice(1)))
+    for sink in sinks:
+        sink.close()
+    names = {"tracks.txt", "tracks.jsonl"} | ({"annotated.mp4"} if annotate else set())
+    assert {p.name for p in out.iterdir()} == names
+    first = json.loads((out / "tracks.jsonl").read_text().splitlines()[1])
+    assert first["t"] == 0.2 and first["objects"][0]["label"] == "person"
+    if annotate:
+        with av.open(str(out / "annotated.mp4")) as container:
+            assert container.streams.video[0].average_rate == 5
 
 
 def test_label_names_fall_back_to_the_id() -> None:
@@ -77,7 +120,7 @@ def test_annotated_video_is_h264_with_even_size_and_every_frame(tmp_path: Path) 
     with AnnotatedVideoWriter(path, width=161, height=97, fps=10 / 3) as writer:
         for _ in range(12):
             image = np.full((97, 161, 3), 40, np.uint8)
-            writer.write(image, IDS[:1], BOXES[:1])
+            writer.write(1, image, tracks(slice(1)))
     assert writer.frames == 12
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -85,7 +128,9 @@ def test_annotated_video_is_h264_with_even_size_and_every_frame(tmp_path: Path) 
         assert stream.average_rate == Fraction(10, 3)
         frames = [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
     assert len(frames) == 12
-    assert frames[0].shape == (96, 160, 3)
+    # Odd sides are padded to even ones (never cropped): the last row and column are black.
+    assert frames[0].shape == (98, 162, 3)
+    assert frames[0][97, :, :].max() < 40 and frames[0][:, 161, :].max() < 40
     # The box outline is drawn in id 1's colour (BGR) on the grey background.
     edge = frames[0][50, 10].astype(int)
     assert np.abs(edge - np.array(id_colour(1))).max() < 40

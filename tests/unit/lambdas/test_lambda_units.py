@@ -8,6 +8,8 @@ import re
 import pytest
 
 from lambdas import complete, config, jobs, notify, s3_events, submit, video_magic
+from stacks import contract
+from stacks.settings import Settings
 
 
 def test_job_ids_are_deterministic_readable_and_version_sensitive() -> None:
@@ -115,15 +117,16 @@ def test_s3_uris_split_into_bucket_and_key() -> None:
             s3_events.split_s3_uri(bad)
 
 
-BASE_ENV = {
-    "JOBS_TABLE": "t",
-    "NOTIFY_TOPIC_ARN": "arn:t",
-    "WORK_BUCKET": "w",
-    "ENDPOINT_NAME": "e",
-}
+BASE_ENV = contract.submit_environment(
+    jobs_table="t",
+    notify_topic_arn="arn:t",
+    work_bucket="w",
+    endpoint_name="e",
+    defaults=contract.job_defaults(Settings()),
+)
 
 
-def test_submit_settings_defaults_and_parsing() -> None:
+def test_submit_settings_parsing() -> None:
     settings = config.SubmitSettings.from_env(
         {**BASE_ENV, "VIDEO_SUFFIXES": "MP4, .mov", "JOB_OPTIONS": '{"stride": 3}'}
     )
@@ -142,6 +145,8 @@ def test_submit_settings_defaults_and_parsing() -> None:
         ({"JOB_OPTIONS": "[1]"}, "JOB_OPTIONS must be a JSON object"),
         ({"JOB_OPTIONS": "{oops"}, "JOB_OPTIONS must be a JSON object"),
         ({"VIDEO_SUFFIXES": " , "}, "VIDEO_SUFFIXES must list at least one suffix"),
+        ({"MAX_VIDEO_BYTES": ""}, "MAX_VIDEO_BYTES is required"),
+        ({"RESULTS_PREFIX": "results"}, "RESULTS_PREFIX must be a key prefix ending in '/'"),
     ],
 )
 def test_bad_settings_name_the_variable(change: dict, message: str) -> None:
@@ -212,7 +217,10 @@ def test_expired_requests_count_as_failures() -> None:
         json.dumps({"invocationStatus": "Expired", "inferenceId": "job-3"})
     )
     assert expired is not None and not expired.succeeded
-    assert complete.failure_reason(expired) == "The tracking request ended as Expired."
+    assert complete.failure_reason(expired) == (
+        "The job ended as Expired before it could run (it waited too long in the queue)."
+        " Upload the video again."
+    )
 
 
 def test_result_fields_keep_only_real_artifacts() -> None:

@@ -80,3 +80,7 @@ def test_track_dets_defaults_follow_the_scale_of_the_det_rows():
     rows = np.array([[1, -1, 0, 0, 10, 20, 0.5], [2, -1, 0, 0, 10, 20, 0.8]])
     assert external_config(rows) == scaled_preset(0.8)
     assert external_config(rows).new_track_threshold < preset(GENERIC).new_track_threshold
+
+
+def test_a_detector_without_a_preset_gets_the_generic_one():
+    assert tracker_config("yolox-onnx") == preset(GENERIC)

@@ -1,0 +1,172 @@
+"""A tracking job: where its video comes from, where its results go, and the run in between.
+
+Every job, whether a manifest (video in S3, artifacts to an S3 prefix), a raw request body (tracks
+in the reply) or the CLI (a local file, artifacts in a folder), is a `JobSource` plus a
+`JobOutput`, and `run_job` treats them all alike.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from model_code.detectors import Detector
+from model_code.pipeline import TrackOptions, track_video
+from model_code.results import (
+    ARTIFACTS,
+    SUMMARY_JSON,
+    MotRows,
+    Sink,
+    SinkFactory,
+    StreamFacts,
+    file_sinks,
+    write_summary,
+)
+from model_code.storage import artifact_uri, download_to_file, upload_folder
+from model_code.summary import build_summary
+
+Summary = dict[str, Any]
+
+
+class JobSource(Protocol):
+    """Where a job's video comes from."""
+
+    def fetch(self, folder: Path) -> Path:
+        """The video as a local file; anything copied goes into `folder` (which exists)."""
+        ...
+
+
+class JobOutput(Protocol):
+    """Where a job's results go."""
+
+    def sinks(self, out_dir: Path, annotate: bool) -> SinkFactory:
+        """The sinks `track_video` feeds; files go into `out_dir`."""
+        ...
+
+    def publish(self, out_dir: Path, summary: Summary) -> Summary:
+        """Deliver the results and return the reply: the summary with its `artifacts` filled in."""
+        ...
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str | None
+    source: JobSource
+    output: JobOutput
+    options: Mapping[str, Any] = field(default_factory=dict)
+    attempt: int = 1  # the submitter's attempt number; the container claims each one once
+
+
+def local_name(key: str) -> str:
+    """A safe local file name that keeps the object's base name, so errors name the upload."""
+    base = re.sub(r"[^A-Za-z0-9._ -]", "_", key.rsplit("/", 1)[-1]).strip(" .")
+    return base[-120:] or "video"
+
+
+@dataclass(frozen=True)
+class LocalVideo:
+    """A video file already on this machine (the CLI)."""
+
+    path: Path
+
+    def fetch(self, folder: Path) -> Path:
+        return Path(self.path)
+
+
+@dataclass(frozen=True)
+class RequestBody:
+    """A video sent as the request body."""
+
+    body: bytes = field(repr=False)
+    suffix: str
+
+    def fetch(self, folder: Path) -> Path:
+        path = folder / f"request-body{self.suffix}"
+        path.write_bytes(self.body)
+        return path
+
+
+@dataclass(frozen=True)
+class S3Video:
+    """A video in S3; `version` (an S3 version id or ETag) pins exactly the object uploaded."""
+
+    uri: str
+    version: str | None = None
+
+    def fetch(self, folder: Path) -> Path:
+        return download_to_file(self.uri, folder / local_name(self.uri), version=self.version)
+
+
+class FolderOutput:
+    """tracks.txt, tracks.jsonl, annotated.mp4 (optional) and summary.json in the out folder;
+    the summary names them by local path."""
+
+    def __init__(self) -> None:
+        self._written: set[str] = {SUMMARY_JSON}
+
+    def sinks(self, out_dir: Path, annotate: bool) -> SinkFactory:
+        make = file_sinks(out_dir, annotate)
+
+        def open_sinks(stream: StreamFacts) -> list[Sink]:
+            opened = make(stream)
+            self._written.update(sink.path.name for sink in opened)
+            return opened
+
+        return open_sinks
+
+    def location(self, out_dir: Path, name: str) -> str:
+        return str(out_dir / name)
+
+    def publish(self, out_dir: Path, summary: Summary) -> Summary:
+        artifacts = {
+            key: self.location(out_dir, name) if name in self._written else None
+            for key, name in ARTIFACTS.items()
+        }
+        published = {**summary, "artifacts": artifacts}
+        write_summary(out_dir / SUMMARY_JSON, published)
+        return published
+
+
+class S3Output(FolderOutput):
+    """The folder's files uploaded under an S3 prefix; the summary names their S3 URIs."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def location(self, out_dir: Path, name: str) -> str:
+        return artifact_uri(self.prefix, name)
+
+    def publish(self, out_dir: Path, summary: Summary) -> Summary:
+        published = super().publish(out_dir, summary)
+        upload_folder(out_dir, self.prefix)
+        return published
+
+
+class InlineOutput:
+    """The MOT rows in the reply (`tracks`), no files: for a request body, which is short."""
+
+    def __init__(self) -> None:
+        self._rows = MotRows()
+
+    def sinks(self, out_dir: Path, annotate: bool) -> SinkFactory:
+        return lambda stream: [self._rows]
+
+    def publish(self, out_dir: Path, summary: Summary) -> Summary:
+        return {**summary, "artifacts": dict.fromkeys(ARTIFACTS), "tracks": self._rows.rows}
+
+
+def run_job(
+    job: Job, options: TrackOptions, detector: Detector, work_dir: Path, out_dir: Path
+) -> Summary:
+    """Fetch the video into `work_dir`, track it into the job's sinks, then build the summary
+    once and publish it with the results."""
+    started = time.perf_counter()
+    video = job.source.fetch(work_dir)
+    download_s = time.perf_counter() - started
+    run = track_video(video, job.output.sinks(out_dir, options.annotate), options, detector)
+    return job.output.publish(out_dir, build_summary(run, job_id=job.job_id, download_s=download_s))

@@ -1,0 +1,246 @@
+"""The one deployment contract: the names and values the stacks, the runtimes and ``local/`` share.
+
+Pure Python (no ``aws_cdk``), so ``local/`` and the tests build exactly what a deployment builds.
+The Lambdas and the engine never import this module: they receive it through their environment
+(``lambda_environment``, ``model_environment``) and parse it themselves; a unit test feeds these
+builders' output to the Lambdas' parser so the two sides cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stacks.settings import Settings
+
+# --- S3 layout (docs/ARCHITECTURE.md, Buckets and keys) ---------------------------------------
+# The input prefix is a setting (``input_prefix``); everything the pipeline writes lives in the
+# work bucket under these fixed prefixes, so no output can reach the upload trigger.
+MANIFEST_PREFIX = "jobs/"
+RESULTS_PREFIX = "results/"
+ASYNC_OUTPUT_PREFIX = "async-output/"
+ASYNC_FAILURE_PREFIX = "async-failures/"
+WORK_PREFIXES = (MANIFEST_PREFIX, RESULTS_PREFIX, ASYNC_OUTPUT_PREFIX, ASYNC_FAILURE_PREFIX)
+
+# --- Jobs table ----------------------------------------------------------------------------
+TABLE_KEY = "job_id"
+STATUS_INDEX = "by_status"
+STATUS_INDEX_PARTITION = "status"
+STATUS_INDEX_SORT = "created_at"
+TTL_ATTRIBUTE = "expires_at"  # epoch seconds; DynamoDB deletes the item some time after it
+KEEP_FOREVER = 0  # JOB_RETENTION_DAYS value meaning "records never expire"
+
+# --- Handler timeouts and job deadlines (docs/RELIABILITY.md, "Sweeper") ----------------------
+# The deployment and local/ use the same values, so leases and redeliveries behave alike.
+SUBMIT_TIMEOUT_S = 60  # also the submit lease: an attempt cannot outlive its invocation
+COMPLETE_TIMEOUT_S = 60
+SWEEPER_TIMEOUT_S = 120
+SWEEP_INTERVAL_S = 300  # the EventBridge schedule
+SWEEP_PENDING_AFTER_S = 1800  # Lambda's async retries of an upload event are long over by then
+SWEEP_GRACE_S = 300
+
+
+# --- Model container ------------------------------------------------------------------------
+MODEL_DIR_CODE = "/opt/ml/model/code"
+# Largest body TorchServe accepts; async invocations carry at most 1 GB, manifests are tiny.
+MAX_REQUEST_BYTES = 1024 * 1024 * 1024
+MAX_RESPONSE_BYTES = 100 * 1024 * 1024
+# The engine prices each job from its instance type (model_code/pricing.py reads this variable).
+INSTANCE_TYPE_ENV = "MOTFLOW_INSTANCE_TYPE"
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Physical names shared by a deployment and the local stack."""
+
+    input_bucket: str
+    work_bucket: str
+    log_bucket: str
+    jobs_table: str
+    success_topic: str
+    error_topic: str
+    notifications_topic: str
+    alarms_topic: str
+    endpoint_name: str
+    dashboard: str
+
+    @property
+    def endpoint_log_group(self) -> str:
+        return endpoint_log_group(self.endpoint_name)
+
+
+def endpoint_log_group(endpoint_name: str) -> str:
+    """The log group SageMaker writes an endpoint's container logs to."""
+    return f"/aws/sagemaker/Endpoints/{endpoint_name}"
+
+
+def resource_names(prefix: str, account: str, region: str) -> ResourceNames:
+    """Names built from the prefix, so two deployments coexist in one account.
+
+    ``account`` and ``region`` may be CDK tokens (unresolved strings).
+    """
+    return ResourceNames(
+        input_bucket=f"{prefix}-input-{account}-{region}",
+        work_bucket=f"{prefix}-work-{account}-{region}",
+        log_bucket=f"{prefix}-logs-{account}-{region}",
+        jobs_table=f"{prefix}-jobs",
+        success_topic=f"{prefix}-async-success",
+        error_topic=f"{prefix}-async-error",
+        notifications_topic=f"{prefix}-notifications",
+        alarms_topic=f"{prefix}-alarms",
+        endpoint_name=f"{prefix}-tracking",
+        dashboard=f"{prefix}-tracking",
+    )
+
+
+def upload_key_filter(input_prefix: str) -> dict[str, str]:
+    """The upload trigger's S3 key filter, for the stack and local/ alike: the prefix only.
+
+    Every upload under the prefix reaches submit, which rejects a non-video suffix with a
+    reason (S3 suffix filters are case-sensitive and would drop `.Mp4` or `.txt` silently).
+    """
+    return {"prefix": input_prefix}
+
+
+def manifest_key(job_id: str) -> str:
+    return f"{MANIFEST_PREFIX}{job_id}.json"
+
+
+def results_prefix(job_id: str) -> str:
+    return f"{RESULTS_PREFIX}{job_id}/"
+
+
+# --- Lambda environment (docs/ARCHITECTURE.md, Lambda environment) ---------------------------
+
+
+@dataclass(frozen=True)
+class JobDefaults:
+    """What the submit Lambda needs to write manifests and invoke the endpoint."""
+
+    input_prefix: str
+    video_suffixes: Sequence[str]
+    max_video_bytes: int
+    invocation_timeout_s: int
+    request_ttl_s: int
+    job_options: Mapping[str, Any]
+    job_retention_days: int | None
+    invoke_max_attempts: int = 5
+    invoke_lease_s: int = SUBMIT_TIMEOUT_S
+
+
+def job_defaults(settings: Settings) -> JobDefaults:
+    """The submit Lambda's values from the deployment settings."""
+    return JobDefaults(
+        input_prefix=settings.input_prefix,
+        video_suffixes=settings.video_suffixes,
+        max_video_bytes=settings.max_video_bytes,
+        invocation_timeout_s=settings.invocation_timeout_s,
+        request_ttl_s=settings.request_ttl_s,
+        job_options={
+            "detector": settings.detector,
+            "stride": settings.stride,
+            "classes": list(settings.classes),
+            "annotate": settings.annotate,
+        },
+        job_retention_days=settings.job_retention_days,
+    )
+
+
+def deployment_model_environment(settings: Settings) -> dict[str, str]:
+    """The model environment of a deployment: one TorchServe worker per concurrent invocation."""
+    return model_environment(
+        invocation_timeout_s=settings.invocation_timeout_s,
+        workers=settings.max_concurrent_invocations_per_instance,
+        extra={INSTANCE_TYPE_ENV: settings.instance_type},
+    )
+
+
+def complete_environment(*, jobs_table: str, notify_topic_arn: str) -> dict[str, str]:
+    """Every variable the ``complete`` Lambda reads; each one is required there."""
+    return {"JOBS_TABLE": jobs_table, "NOTIFY_TOPIC_ARN": notify_topic_arn}
+
+
+def submit_environment(
+    *,
+    jobs_table: str,
+    notify_topic_arn: str,
+    work_bucket: str,
+    endpoint_name: str,
+    defaults: JobDefaults,
+) -> dict[str, str]:
+    """Every variable the ``submit`` Lambda reads; each one is required there."""
+    retention = defaults.job_retention_days
+    return {
+        **complete_environment(jobs_table=jobs_table, notify_topic_arn=notify_topic_arn),
+        "WORK_BUCKET": work_bucket,
+        "ENDPOINT_NAME": endpoint_name,
+        "INPUT_PREFIX": defaults.input_prefix,
+        "MANIFEST_PREFIX": MANIFEST_PREFIX,
+        "RESULTS_PREFIX": RESULTS_PREFIX,
+        "VIDEO_SUFFIXES": ",".join(defaults.video_suffixes),
+        "MAX_VIDEO_BYTES": str(defaults.max_video_bytes),
+        "INVOCATION_TIMEOUT_S": str(defaults.invocation_timeout_s),
+        "REQUEST_TTL_S": str(defaults.request_ttl_s),
+        "JOB_OPTIONS": json.dumps(
+            dict(defaults.job_options), sort_keys=True, separators=(",", ":")
+        ),
+        "JOB_RETENTION_DAYS": str(KEEP_FOREVER if retention is None else retention),
+        "INVOKE_MAX_ATTEMPTS": str(defaults.invoke_max_attempts),
+        "INVOKE_LEASE_S": str(defaults.invoke_lease_s),
+    }
+
+
+def sweeper_environment(
+    *, jobs_table: str, notify_topic_arn: str, defaults: JobDefaults
+) -> dict[str, str]:
+    """Every variable the ``sweeper`` Lambda reads; each one is required there."""
+    return {
+        **complete_environment(jobs_table=jobs_table, notify_topic_arn=notify_topic_arn),
+        "INVOCATION_TIMEOUT_S": str(defaults.invocation_timeout_s),
+        "REQUEST_TTL_S": str(defaults.request_ttl_s),
+        "SWEEP_PENDING_AFTER_S": str(SWEEP_PENDING_AFTER_S),
+        "SWEEP_GRACE_S": str(SWEEP_GRACE_S),
+    }
+
+
+# --- Model environment ----------------------------------------------------------------------
+
+
+def model_environment(
+    *,
+    invocation_timeout_s: int,
+    workers: int,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The SageMaker model's container environment.
+
+    The toolkit defaults every TorchServe timeout to 60 s; all of them follow the invocation
+    timeout here. Once any ``SAGEMAKER_TS_*`` variable is set the toolkit also pins min/max
+    workers to 1 unless they are given, so they are set explicitly (one worker per concurrent
+    invocation). ``extra`` adds engine variables (they may not override these).
+    """
+    timeout = str(invocation_timeout_s)
+    count = str(workers)
+    env = {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": MODEL_DIR_CODE,
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT": timeout,
+        "SAGEMAKER_MODEL_SERVER_WORKERS": count,
+        "SAGEMAKER_TS_RESPONSE_TIMEOUT": timeout,
+        "SAGEMAKER_TS_MIN_WORKERS": count,
+        "SAGEMAKER_TS_MAX_WORKERS": count,
+        "SAGEMAKER_TS_BATCH_SIZE": "1",
+        "SAGEMAKER_TS_MAX_REQUEST_SIZE": str(MAX_REQUEST_BYTES),
+        "TS_DEFAULT_RESPONSE_TIMEOUT": timeout,
+        "TS_DEFAULT_WORKERS_PER_MODEL": count,
+        "TS_MAX_REQUEST_SIZE": str(MAX_REQUEST_BYTES),
+        "TS_MAX_RESPONSE_SIZE": str(MAX_RESPONSE_BYTES),
+    }
+    clashes = sorted(set(extra or {}) & set(env))
+    if clashes:
+        raise ValueError(f"model environment: {', '.join(clashes)} are set by the contract")
+    return {**env, **(extra or {})}
