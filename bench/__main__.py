@@ -31,6 +31,10 @@ BENCHMARKS = {
         "bench.tracker_accuracy", "MOTA/IDF1 of ours and the peers on MOT sequences",
         needs_data=True, plot="tracker_accuracy",
     ),
+    "tracker_defaults": Benchmark(
+        "bench.tracker_defaults", "how the tracker defaults were chosen; leave-one-sequence-out",
+        needs_data=True,
+    ),
     "tracker_speed": Benchmark(
         "bench.tracker_speed", "tracker update() ms per frame, ours and the peers",
         plot="tracker_speed",

@@ -32,6 +32,15 @@ METRICS = (
     "mostly_lost",
     "num_unique_objects",
     "num_frames",
+    "num_objects",
+    "idtp",
+    "idfp",
+    "idfn",
+)
+
+# The metrics that are counts, which pool over sequences by summing.
+COUNTS = frozenset(
+    key for key in METRICS if key.startswith("num_") or key in ("idtp", "idfp", "idfn")
 )
 
 RowsOrPath = str | Path | np.ndarray | Sequence[Sequence[float]]
@@ -106,7 +115,7 @@ def _row_dict(summary: pd.DataFrame, name: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in METRICS:
         value = row[key]
-        out[key] = int(value) if key.startswith(("num_", "mostly_")) else float(value)
+        out[key] = int(value) if key in COUNTS or key.startswith("mostly_") else float(value)
     return out
 
 
@@ -134,3 +143,17 @@ def evaluate_many(
     result = {name: _row_dict(summary, name) for name in names}
     result["OVERALL"] = _row_dict(summary, "OVERALL")
     return result
+
+
+def pooled(results: Sequence[Mapping[str, Any]]) -> tuple[float, float]:
+    """MOTA and IDF1 (fractions) of several sequences' results taken together, from their counts.
+
+    The same sums py-motmetrics' OVERALL row makes, so any subset can be pooled without
+    re-running the evaluation.
+    """
+    total = {key: sum(r[key] for r in results) for key in COUNTS}
+    errors = total["num_misses"] + total["num_false_positives"] + total["num_switches"]
+    mota = 1.0 - errors / max(total["num_objects"], 1)
+    denominator = 2 * total["idtp"] + total["idfp"] + total["idfn"]
+    idf1 = 2 * total["idtp"] / denominator if denominator else 0.0
+    return mota, idf1

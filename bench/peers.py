@@ -2,7 +2,7 @@
 
 Each runner takes `(boxes_xyxy (N, 4), scores (N,))` per frame and returns `(ids, boxes_xyxy,
 scores)` for the tracks it reports. The peers come from `requirements/bench.txt` (`make bench`
-installs them); `available_runners()` lists only the ones that import.
+installs them); `available_anchors()` lists only the ones that import.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from model_code.tracking import ByteTracker, TrackerConfig
 Frame = tuple[np.ndarray, np.ndarray, np.ndarray]
 UpdateFn = Callable[[np.ndarray, np.ndarray], Frame]
 
-# The issue's anchor settings: high 0.6, match 0.9 (min IoU 0.1), a 30-frame buffer at 30 fps.
+# The authors' settings for MOT17 (ifzhang/ByteTrack tools/track.py defaults: track_thresh 0.6,
+# match_thresh 0.9, track_buffer 30, min box area 100, vertical ratio 1.6), which are also
+# `trackers` 2.6.1's ByteTrackTracker defaults (high 0.6, activation 0.7, min IoU 0.1, buffer 30).
 ANCHOR_HIGH = 0.6
 ANCHOR_MATCH = 0.9
 ANCHOR_BUFFER = 30
@@ -29,7 +31,7 @@ class Runner:
     make: Callable[[float], UpdateFn]
 
 
-def ours(config: TrackerConfig | None = None) -> Runner:
+def ours(config: TrackerConfig | None = None, name: str = "ours") -> Runner:
     def make(fps: float) -> UpdateFn:
         tracker = ByteTracker(config, frame_rate=fps)
 
@@ -39,7 +41,7 @@ def ours(config: TrackerConfig | None = None) -> Runner:
 
         return update
 
-    return Runner("ours", make)
+    return Runner(name, make)
 
 
 def authors_input(boxes: np.ndarray, scores: np.ndarray):
@@ -93,7 +95,7 @@ def roboflow_input(boxes: np.ndarray, scores: np.ndarray):
 
 
 def roboflow_tracker(fps: float):
-    """`trackers` 2.6.1 ByteTrackTracker with the anchor settings."""
+    """`trackers` 2.6.1 ByteTrackTracker; the values passed are its own defaults, written out."""
     from trackers import ByteTrackTracker
 
     return ByteTrackTracker(
@@ -132,9 +134,9 @@ def output_filter(ids: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> Fra
     return ids[keep], boxes[keep], scores[keep]
 
 
-def available_runners(config: TrackerConfig | None = None) -> tuple[list[Runner], list[str]]:
-    """Our tracker plus every anchor that imports; the second list says which could not."""
-    runners = [ours(config)]
+def available_anchors() -> tuple[list[Runner], list[str]]:
+    """Every anchor that imports; the second list says which could not."""
+    runners: list[Runner] = []
     missing = []
     for factory in (authors, roboflow):
         try:

@@ -1,12 +1,20 @@
 """Tracker-alone accuracy (MOTA, IDF1, ID switches): ours with its defaults against the anchors.
 
-Rows (the issue 3 table), all scored with py-motmetrics at IoU 0.5 against the MOT15 gt:
+Rows (the issue 9 table), all scored with py-motmetrics at IoU 0.5 against the gt:
   a) PETS09-S2L1, Keypoint R-CNN detections from the mot3d JSON (frame = index + 1), 10 fps;
   b) SORT's Faster R-CNN det.txt for PETS09-S2L1 (10 fps), TUD-Campus and TUD-Stadtmitte (25 fps),
      pooled over the three;
-  c) PETS09-S2L1, the project's default yolov3-tiny detector (score >= 0.1, NMS 0.45) on
-     vtest.avi, 10 fps; the detections are computed once and cached under .cache/bench/;
-  c') the same video through the plain OpenCV-DNN recipe of bench/yolo_dets.py, when cached.
+  c) PETS09-S2L1 through the project's detectors (NanoDet-g, and yolov3-tiny when cached) at
+     score >= 0.1, 10 fps, read from the det files `python -m bench.detector_dets` caches under
+     .cache/bench/; ours runs with that detector's preset;
+  d) the MOT17-SIM dev split: MOT17-02/05/09 gt with the simulated detections of
+     ../shared/tools/motsim.py (30, 14 and 30 fps), pooled over the three;
+  e) more of the same kind as the held-out crowded 30 fps set: motsim.py run here on the 30 fps
+     sequences (MOT17-02, MOT17-09) with seeds 1000 * k + the sequence number, k = 1, 2, 3,
+     pooled over the six.
+Ours runs as `track-dets` runs it (its score scale read off each sequence's detections), and on
+row c also with that detector's preset (what the pipeline uses).
+The anchors run at their documented defaults (see bench/peers.py), with the authors' output filter.
 
 Run: `.venv/bin/python -m bench tracker_accuracy` (or `make bench` for every benchmark).
 """
@@ -14,7 +22,9 @@ Run: `.venv/bin/python -m bench tracker_accuracy` (or `make bench` for every ben
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,18 +33,32 @@ import numpy as np
 from bench import peers
 from bench.mot_eval import evaluate_many
 from model_code.boxes import xywh_to_xyxy, xyxy_to_xywh
-from model_code.tracking import TrackerConfig
+from model_code.track_dets import external_config
+from model_code.tracking import GENERIC, tracker_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def _data_dir() -> Path:
+    """$MOTFLOW_BENCH_DATA, else the first `shared/data` beside the checkout or above it."""
+    if os.environ.get("MOTFLOW_BENCH_DATA"):
+        return Path(os.environ["MOTFLOW_BENCH_DATA"])
+    for parent in REPO_ROOT.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return REPO_ROOT.parent / "shared" / "data"
+
+
+DATA = _data_dir()
 CACHE = REPO_ROOT / ".cache" / "bench"
 MOT3D_JSON = (
     "mot3d/projects/PETS2009S2L1/detections/keypointsrcnn_resnet50_fpn_View_001_finetuned_2.json"
 )
-PETS_VIDEO = "PETS09-S2L1/vtest.avi"
-YOLO_CACHE = "pets09-s2l1-yolov3-tiny-dets.txt"
-# The textbook OpenCV-DNN recipe (bench/yolo_dets.py), closest to the issue's `trackers` figure.
-PLAIN_YOLO_CACHE = "pets09-s2l1-yolov3-tiny-t02-argmax.txt"
+PETS = "PETS09-S2L1"
+# The project detectors whose cached PETS detections make row c (`bench.detector_dets` names).
+PROJECT_DETECTORS = ("nanodet-g", "yolov3-tiny")
+MOT17_SIM = {"MOT17-02": 30.0, "MOT17-05": 14.0, "MOT17-09": 30.0}
+EXTRA_SIM_SEEDS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -50,9 +74,12 @@ class Sequence:
 class BenchRow:
     name: str
     sequences: list[Sequence]
+    detector: str = GENERIC  # the tracker preset our tracker uses on this row
 
 
 def gt_path(seq: str) -> Path:
+    if seq.startswith("MOT17-"):
+        return DATA / "MOT17" / "train" / f"{seq}-FRCNN" / "gt" / "gt.txt"
     return DATA / "MOT15" / "train" / seq / "gt" / "gt.txt"
 
 
@@ -70,92 +97,103 @@ def mot3d_rows(path: Path) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(-1, 7)
 
 
-def sort_rows(seq: str) -> np.ndarray:
+def det_file_rows(path: Path) -> np.ndarray:
     from model_code.track_dets import read_detection_rows
 
-    return read_detection_rows(DATA / "sort" / "data" / "train" / seq / "det" / "det.txt")
+    return read_detection_rows(path)[:, :7]
 
 
-def yolov3_tiny_rows(video: Path, cache: Path) -> np.ndarray:
-    """The default detector's PETS detections, computed once (about a minute) and then cached."""
-    if cache.is_file():
-        return np.loadtxt(cache, delimiter=",", ndmin=2).reshape(-1, 7)
-    from model_code.detectors import build_detector
-    from model_code.video import VideoReader
+def sort_rows(seq: str) -> np.ndarray:
+    return det_file_rows(DATA / "sort" / "data" / "train" / seq / "det" / "det.txt")
 
-    detector = build_detector("yolov3-tiny", score_threshold=0.1)
-    rows = []
-    with VideoReader(video) as reader:
-        for frame_number, image in reader:
-            (dets,) = detector.detect([image])
-            for (x1, y1, x2, y2), score in zip(
-                dets.boxes.tolist(), dets.scores.tolist(), strict=True
-            ):
-                rows.append((frame_number, -1, x1, y1, x2 - x1, y2 - y1, score))
-    array = np.array(rows, dtype=np.float64).reshape(-1, 7)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savetxt(
-        cache, array, delimiter=",", fmt=["%d", "%d", "%.2f", "%.2f", "%.2f", "%.2f", "%.5f"]
-    )
-    return array
+
+def sequence(seq: str, rows: np.ndarray, fps: float, name: str | None = None) -> Sequence:
+    return Sequence(name or seq, rows, fps, gt_path(seq), gt_frames(seq))
+
+
+def simulated_rows(seq: str, seed: int) -> np.ndarray:
+    """motsim.py's simulated detections of a MOT17 sequence's gt, made in memory."""
+    import configparser
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("motsim", DATA.parent / "tools" / "motsim.py")
+    if spec is None or spec.loader is None:
+        raise OSError("motsim.py not found")
+    motsim = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(motsim)
+    info = configparser.ConfigParser()
+    info.read(gt_path(seq).parents[1] / "seqinfo.ini")
+    size = int(info["Sequence"]["imWidth"]), int(info["Sequence"]["imHeight"])
+    gt, visibility = motsim.load_gt(str(gt_path(seq)))
+    dets = np.array(motsim.simulate(gt, visibility, seed, 2.0, *size), dtype=np.float64)
+    return np.column_stack([dets[:, 0], -np.ones(len(dets)), dets[:, 1:6]])
 
 
 def bench_rows() -> tuple[list[BenchRow], list[str]]:
     """The rows whose inputs exist here, and a note for each that was skipped."""
     rows: list[BenchRow] = []
     skipped: list[str] = []
-    pets = "PETS09-S2L1"
-    if (DATA / MOT3D_JSON).is_file():
+    if (DATA / MOT3D_JSON).is_file() and gt_path(PETS).is_file():
         rows.append(
             BenchRow(
                 "a) PETS09 Keypoint R-CNN",
-                [
-                    Sequence(
-                        pets, mot3d_rows(DATA / MOT3D_JSON), 10.0, gt_path(pets), gt_frames(pets)
-                    )
-                ],
+                [sequence(PETS, mot3d_rows(DATA / MOT3D_JSON), 10.0)],
             )
         )
     else:
-        skipped.append(f"row a: {DATA / MOT3D_JSON} not found")
-    sort_seqs = [(pets, 10.0), ("TUD-Campus", 25.0), ("TUD-Stadtmitte", 25.0)]
+        skipped.append(f"row a: {DATA / MOT3D_JSON} or the PETS gt not found")
+    sort_seqs = [(PETS, 10.0), ("TUD-Campus", 25.0), ("TUD-Stadtmitte", 25.0)]
     if all(gt_path(seq).is_file() for seq, _ in sort_seqs):
         rows.append(
             BenchRow(
                 "b) SORT FRCNN (3 seqs)",
-                [
-                    Sequence(seq, sort_rows(seq), fps, gt_path(seq), gt_frames(seq))
-                    for seq, fps in sort_seqs
-                ],
+                [sequence(seq, sort_rows(seq), fps) for seq, fps in sort_seqs],
             )
         )
     else:
         skipped.append("row b: MOT15 gt or SORT det.txt not found")
-    try:
-        yolo = yolov3_tiny_rows(DATA / PETS_VIDEO, CACHE / YOLO_CACHE)
-        rows.append(
-            BenchRow(
-                "c) PETS09 yolov3-tiny",
-                [Sequence(pets, yolo, 10.0, gt_path(pets), gt_frames(pets))],
+    for detector in PROJECT_DETECTORS:
+        cached = CACHE / f"vtest-{detector}-det.txt"
+        if cached.is_file() and gt_path(PETS).is_file():
+            rows.append(
+                BenchRow(
+                    f"c) PETS09 {detector}",
+                    [sequence(PETS, det_file_rows(cached), 10.0)],
+                    detector,
+                )
             )
-        )
-    except (ImportError, OSError, ValueError) as exc:
-        skipped.append(f"row c: yolov3-tiny detections unavailable ({exc})")
-    plain = CACHE / PLAIN_YOLO_CACHE
-    if plain.is_file():
+        else:
+            skipped.append(
+                f"row c ({detector}): {cached} not found "
+                f"(make it with `python -m bench.detector_dets --detector {detector}`)"
+            )
+    sims = {name: DATA / "MOT17-SIM" / f"{name}-SIM.txt" for name in MOT17_SIM}
+    if all(path.is_file() and gt_path(name).is_file() for name, path in sims.items()):
         rows.append(
             BenchRow(
-                "c') yolov3-tiny plain cv2",
-                [Sequence(pets, _det_file(plain), 10.0, gt_path(pets), gt_frames(pets))],
+                "d) MOT17-SIM dev (3 seqs)",
+                [sequence(name, det_file_rows(sims[name]), MOT17_SIM[name]) for name in sims],
             )
         )
     else:
-        skipped.append(f"row c': {plain} not found (make it with `python -m bench.yolo_dets`)")
+        skipped.append("row d: MOT17 gt or MOT17-SIM detections not found")
+    extra = [name for name, fps in MOT17_SIM.items() if fps >= 25]
+    if (DATA.parent / "tools" / "motsim.py").is_file() and all(gt_path(n).is_file() for n in extra):
+        rows.append(
+            BenchRow(
+                "e) MOT17-SIM more seeds (6)",
+                [
+                    sequence(
+                        n, simulated_rows(n, 1000 * k + int(n[-2:])), MOT17_SIM[n], f"{n}-s{k}"
+                    )
+                    for k in EXTRA_SIM_SEEDS
+                    for n in extra
+                ],
+            )
+        )
+    else:
+        skipped.append("row e: ../shared/tools/motsim.py or the MOT17 gt not found")
     return rows, skipped
-
-
-def _det_file(path: Path) -> np.ndarray:
-    return np.loadtxt(path, delimiter=",", ndmin=2).reshape(-1, 7)
 
 
 def run_tracker(runner: peers.Runner, seq: Sequence, anchor_filter: bool) -> np.ndarray:
@@ -177,27 +215,44 @@ def run_tracker(runner: peers.Runner, seq: Sequence, anchor_filter: bool) -> np.
     return np.array(out, dtype=np.float64).reshape(-1, 7)
 
 
-def evaluate_row(runner: peers.Runner, row: BenchRow, anchor_filter: bool) -> dict:
+def evaluate_row(
+    runner: peers.Runner | Callable[[Sequence], peers.Runner], row: BenchRow, anchor_filter: bool
+) -> dict:
+    """Pooled metrics of a row; `runner` may be a function of the sequence (per-sequence config)."""
+
+    def runner_for(seq: Sequence) -> peers.Runner:
+        return runner if isinstance(runner, peers.Runner) else runner(seq)
+
     pairs = {
-        seq.name: (seq.gt_path, run_tracker(runner, seq, anchor_filter)) for seq in row.sequences
+        seq.name: (seq.gt_path, run_tracker(runner_for(seq), seq, anchor_filter))
+        for seq in row.sequences
     }
     result = evaluate_many(pairs)
     return result["OVERALL"] if len(row.sequences) > 1 else result[row.sequences[0].name]
 
 
-def main(config: TrackerConfig | None = None) -> list[tuple[str, str, dict]]:
-    runners, missing = peers.available_runners(config)
+def external(seq: Sequence) -> peers.Runner:
+    """Ours as `track-dets` runs it: the score scale read off the sequence's detections."""
+    return peers.ours(external_config(seq.det_rows), "ours (track-dets defaults)")
+
+
+def main() -> list[tuple[str, str, dict]]:
+    anchors, missing = peers.available_anchors()
     rows, skipped = bench_rows()
     for note in missing + skipped:
         print(f"skipped {note}", file=sys.stderr)
     results = []
-    print(f"{'row':<26} {'tracker':<28} {'MOTA':>6} {'IDF1':>6} {'IDsw':>5}")
+    print(f"{'row':<28} {'tracker':<28} {'MOTA':>6} {'IDF1':>6} {'IDsw':>5}")
     for row in rows:
-        for runner in runners:
-            metrics = evaluate_row(runner, row, anchor_filter=runner.name != "ours")
-            results.append((row.name, runner.name, metrics))
+        runners: list = [(external, "ours (track-dets defaults)")]
+        if row.detector != GENERIC:
+            preset_name = f"ours ({row.detector} preset)"
+            runners.insert(0, (peers.ours(tracker_config(row.detector), preset_name), preset_name))
+        for runner, name in runners + [(anchor, anchor.name) for anchor in anchors]:
+            metrics = evaluate_row(runner, row, anchor_filter=runner in anchors)
+            results.append((row.name, name, metrics))
             print(
-                f"{row.name:<26} {runner.name:<28} {100 * metrics['mota']:6.1f} "
+                f"{row.name:<28} {name:<28} {100 * metrics['mota']:6.1f} "
                 f"{100 * metrics['idf1']:6.1f} {metrics['num_switches']:5d}",
                 flush=True,
             )

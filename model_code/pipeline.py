@@ -13,7 +13,7 @@ from typing import Any
 from model_code.detectors import DEFAULT_DETECTOR, Detector, build_detector
 from model_code.prefetch import BatchFeed, preparation
 from model_code.results import SinkFactory, StreamFacts
-from model_code.tracking import ByteTracker, TrackerConfig
+from model_code.tracking import ByteTracker, TrackerConfig, tracker_config
 from model_code.video import VideoReader
 
 MAX_BATCH_SIZE = 64
@@ -202,7 +202,9 @@ def track_video(
         detector = detector or detector_for(options)
         options = options.for_detector(detector)
         processed_fps = info.fps / options.stride
-        tracker = ByteTracker(TrackerConfig.from_dict(options.tracker), frame_rate=processed_fps)
+        tracker = ByteTracker(
+            tracker_config(detector.name, options.tracker), frame_rate=processed_fps
+        )
         facts = StreamFacts(
             info.fps, info.width, info.height, processed_fps, detector.class_names, video.time_of
         )

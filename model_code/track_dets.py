@@ -10,6 +10,7 @@ import numpy as np
 
 from model_code.boxes import mot_rows, xywh_to_xyxy, xyxy_to_xywh
 from model_code.tracking import ByteTracker, TrackerConfig
+from model_code.tracking.presets import observed_score_scale, scaled_preset
 
 
 class DetectionFileError(ValueError):
@@ -50,6 +51,11 @@ def read_detection_rows(det_path: str | Path) -> np.ndarray:
     return array
 
 
+def external_config(rows: np.ndarray) -> TrackerConfig:
+    """Tracker defaults for det rows from an unknown detector: its score scale is read off them."""
+    return scaled_preset(observed_score_scale(rows[:, 6] if len(rows) else np.zeros(0)))
+
+
 def track_detection_rows(
     rows: np.ndarray,
     fps: float,
@@ -60,7 +66,10 @@ def track_detection_rows(
 
     `update` is called for every frame from 1 to `last_frame` (default: the last frame with a row),
     with an empty array where a frame has no detections. Only the `update` calls are timed.
+    Without `config`, the defaults for an unknown detector whose scale is read off these rows.
     """
+    if config is None:
+        config = external_config(rows)
     tracker = ByteTracker(config, frame_rate=fps)
     frames = rows[:, 0].astype(np.int64) if len(rows) else np.zeros(0, dtype=np.int64)
     if last_frame is None:

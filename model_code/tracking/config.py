@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 
@@ -34,9 +34,12 @@ class TrackerConfig:
     tracked and lost tracks); those between `low_threshold` and `high_threshold` only in the second
     (against tracks still unmatched). Match thresholds are maximum costs, `1 - IoU` (times the
     detection score in the first and tentative stages when `fuse_score`). A new track starts from
-    an unmatched detection scoring at least `new_track_threshold` and is reported once it is matched
-    again on a later frame (tracks started on the first frame are reported at once). Lost tracks
-    are kept for `track_buffer` frames at 30 fps, scaled to the tracker's frame rate.
+    an unmatched detection scoring at least `new_track_threshold`. It stays tentative (no id, not
+    reported, dropped on its first miss) until it has been matched on the frames spanning
+    `tentative_s` seconds after its first (at least one frame); tracks started on the very first
+    frame are reported at once. Lost tracks are kept for re-identification for `track_buffer_s`
+    seconds, and reported at their predicted box for the first `coast_s` seconds (0: never), which
+    bridges a detector's missed frames. Durations are converted to frames at the tracker's rate.
 
     `score_scaled_noise` multiplies the Kalman measurement noise by
     `max(noise_scale_gain * (1 - score), noise_scale_floor)`: confident boxes pull the state
@@ -54,13 +57,15 @@ class TrackerConfig:
     `max_aspect_ratio`; 0 and None switch those filters off.
     """
 
-    high_threshold: float = 0.55
+    high_threshold: float = 0.7
     low_threshold: float = 0.2
-    new_track_threshold: float = 0.8
+    new_track_threshold: float = 0.775
     match_threshold: float = 0.9
     low_match_threshold: float = 0.5
     unconfirmed_match_threshold: float = 0.7
-    track_buffer: int = 45
+    track_buffer_s: float = 1.5
+    tentative_s: float = 0.0
+    coast_s: float = 0.3
     fuse_score: bool = True
     score_scaled_noise: bool = True
     noise_scale_floor: float = 0.7
@@ -83,14 +88,20 @@ class TrackerConfig:
                 f"tracker option low_threshold ({self.low_threshold}) must not exceed "
                 f"high_threshold ({self.high_threshold})"
             )
-        if isinstance(self.track_buffer, bool) or not isinstance(self.track_buffer, int):
+        for name in ("track_buffer_s", "tentative_s", "coast_s"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (value >= 0 and math.isfinite(value))
+            ):
+                raise TrackerConfigError(
+                    f"tracker option {name} must be a number of seconds >= 0, got {value!r}"
+                )
+        if self.coast_s > self.track_buffer_s:
             raise TrackerConfigError(
-                f"tracker option track_buffer must be a whole number of frames, "
-                f"got {self.track_buffer!r}"
-            )
-        if self.track_buffer < 1:
-            raise TrackerConfigError(
-                f"tracker option track_buffer must be at least 1, got {self.track_buffer}"
+                f"tracker option coast_s ({self.coast_s}) must not exceed "
+                f"track_buffer_s ({self.track_buffer_s})"
             )
         gain = self.noise_scale_gain
         if (
@@ -124,21 +135,25 @@ class TrackerConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> TrackerConfig:
         """Defaults overridden by `values`; unknown keys are an error that names them."""
+        return cls().with_overrides(values)
+
+    def with_overrides(self, values: Mapping[str, Any] | None) -> TrackerConfig:
+        """This config with `values` replacing options by name; unknown keys are an error."""
         if values is None:
-            return cls()
+            return self
         if not isinstance(values, Mapping):
             raise TrackerConfigError(
                 f"tracker options must be a mapping of option names to values, "
                 f"got {type(values).__name__}"
             )
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(self)}
         unknown = sorted(str(key) for key in values if key not in known)
         if unknown:
             raise TrackerConfigError(
                 f"unknown tracker option(s): {', '.join(unknown)} "
                 f"(known: {', '.join(sorted(known))})"
             )
-        return cls(**dict(values))
+        return replace(self, **dict(values))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,6 +1,6 @@
 """ByteTrack: two-stage association of high- then low-score detections with Kalman-predicted tracks.
 
-Track state is kept as parallel numpy arrays (one row per track), so every step works on all
+Track state is one `TrackTable` (numpy columns, one row per track), so every step works on all
 tracks at once.
 """
 
@@ -14,10 +14,11 @@ import numpy as np
 from model_code.tracking import kalman
 from model_code.tracking.config import TrackerConfig
 from model_code.tracking.matching import association_cost, iou_matrix, linear_assignment
+from model_code.tracking.table import DIRECTION_SPAN, STATE_DTYPE, TrackState, TrackTable
 
 _NO_INDEX = np.zeros(0, dtype=np.intp)
-# Observations spanned by a track's motion direction for the momentum cost.
-_DIRECTION_SPAN = 3
+# Plain ints: numpy compares them with the int8 state column faster than enum members.
+TENTATIVE, TRACKED, LOST = (int(state) for state in TrackState)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ def _expand(boxes: np.ndarray, ratio: float) -> np.ndarray:
     return boxes + margin
 
 
+def _frames(seconds: float, frame_rate: float) -> int:
+    """A duration in whole frames at `frame_rate`, at least 1."""
+    return max(1, round(seconds * frame_rate))
+
+
 class ByteTracker:
     """Online multi-object tracker; call `update` once per processed frame, empty frames too."""
 
@@ -79,27 +85,18 @@ class ByteTracker:
             )
         self.config = config
         self.frame_rate = float(frame_rate)
-        self.buffer_frames = max(1, round(config.track_buffer * self.frame_rate / 30.0))
+        self.buffer_frames = _frames(config.track_buffer_s, self.frame_rate)
+        # Frames a new track must be matched on, after its first, before its id is shown.
+        self.tentative_frames = _frames(config.tentative_s, self.frame_rate)
+        # Frames a lost track is still reported (at its predicted box) after its last match.
+        self.coast_frames = round(config.coast_s * self.frame_rate)
         self.reset()
 
     def reset(self) -> None:
         """Forget every track; the next id is 1 again."""
         self.frame_id = 0
         self._next_id = 1
-        self._mean = np.zeros((0, 8))
-        self._cov = np.zeros((0, 3, 4))
-        self._ids = np.zeros(0, dtype=np.int64)
-        self._lost = np.zeros(0, dtype=bool)
-        self._confirmed = np.zeros(0, dtype=bool)
-        self._scores = np.zeros(0)
-        self._labels = np.zeros(0, dtype=np.int64)
-        self._last_seen = np.zeros(0, dtype=np.int64)
-        self._first_seen = np.zeros(0, dtype=np.int64)
-        # Last observed box (xyah), the origin of the momentum term's direction to a detection.
-        self._observed = np.zeros((0, 4))
-        # Centres of the last few observations (oldest first) and the unit direction across them.
-        self._recent_centres = np.zeros((0, _DIRECTION_SPAN, 2))
-        self._direction = np.zeros((0, 2))
+        self.tracks = TrackTable.empty()
 
     def update(
         self, boxes_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray | None = None
@@ -109,10 +106,10 @@ class ByteTracker:
         self.frame_id += 1
         cfg = self.config
 
-        if len(self._ids):
+        if len(self.tracks):
             self._predict()
-        track_boxes = kalman.xyah_to_xyxy(self._mean)
-        track_labels = self._labels
+        tracks = self.tracks
+        track_boxes = kalman.xyah_to_xyxy(tracks.mean)
 
         is_high = scores >= cfg.high_threshold
         high = np.flatnonzero(is_high)
@@ -120,40 +117,36 @@ class ByteTracker:
         high_weights = scores if cfg.fuse_score else None
 
         # 1) high-score detections against every confirmed track, tracked or lost.
-        pool = np.flatnonzero(self._confirmed)
         first, pool_left, high_left = self._associate(
-            pool,
+            np.flatnonzero(tracks.state != TENTATIVE),
             high,
             track_boxes,
             boxes,
             high_weights,
-            track_labels,
             labels,
             cfg.match_threshold,
             cfg.lost_box_expansion,
             cfg.momentum_weight,
         )
-        # 2) low-score detections against tracks that were being tracked and are still unmatched.
-        tracked_left = pool_left[~self._lost[pool_left]]
+        # 2) low-score detections against the still unmatched tracks that are being reported:
+        # tracked ones and lost ones still coasting.
+        shown = self._shown()
         second, tracked_unmatched, _ = self._associate(
-            tracked_left,
+            pool_left[shown[pool_left]],
             low,
             track_boxes,
             boxes,
             None,
-            track_labels,
             labels,
             cfg.low_match_threshold,
         )
-        # 3) tentative tracks (seen on one frame only) against the remaining high-score detections.
-        tentative = np.flatnonzero(~self._confirmed)
+        # 3) tentative tracks against the remaining high-score detections.
         third, tentative_unmatched, high_unused = self._associate(
-            tentative,
+            np.flatnonzero(tracks.state == TENTATIVE),
             high_left,
             track_boxes,
             boxes,
             high_weights,
-            track_labels,
             labels,
             cfg.unconfirmed_match_threshold,
         )
@@ -162,7 +155,7 @@ class ByteTracker:
         matched_dets = np.concatenate([first[1], second[1], third[1]])
         if len(matched_tracks):
             self._correct(matched_tracks, boxes[matched_dets], scores[matched_dets])
-        self._lost[tracked_unmatched] = True
+        tracks.state[tracked_unmatched] = LOST
 
         self._drop_expired(tentative_unmatched)
         spawn = high_unused[scores[high_unused] >= cfg.new_track_threshold]
@@ -171,11 +164,12 @@ class ByteTracker:
         return self._report()
 
     def _predict(self) -> None:
-        lost = self._lost
+        tracks = self.tracks
+        lost = tracks.state == LOST
         if lost.any():
             # Lost tracks coast at their last speed, but their size stops changing.
-            self._mean[lost, 7] = 0.0
-        kalman.predict(self._mean, self._cov)
+            tracks.mean[lost, 7] = 0.0
+        kalman.predict(tracks.mean, tracks.cov)
 
     def _associate(
         self,
@@ -184,7 +178,6 @@ class ByteTracker:
         track_boxes: np.ndarray,
         boxes: np.ndarray,
         weights: np.ndarray | None,
-        track_labels: np.ndarray,
         labels: np.ndarray,
         threshold: float,
         expand_lost: float = 0.0,
@@ -196,6 +189,7 @@ class ByteTracker:
         """
         if len(track_index) == 0 or len(det_index) == 0:
             return (_NO_INDEX, _NO_INDEX), track_index, det_index
+        track_labels = self.tracks.labels
         cost = association_cost(
             track_boxes[track_index],
             boxes[det_index],
@@ -204,7 +198,7 @@ class ByteTracker:
             labels[det_index],
         )
         if expand_lost > 0.0:
-            lost = self._lost[track_index]
+            lost = self.tracks.state[track_index] == LOST
             if lost.any():
                 cost[lost] = association_cost(
                     _expand(track_boxes[track_index[lost]], expand_lost),
@@ -241,9 +235,9 @@ class ByteTracker:
         if len(rows) == 0:
             return
         tracks = track_index[rows]
-        direction = self._direction[tracks]
+        direction = self.tracks.direction[tracks]
         box = det_boxes[cols]
-        offset = 0.5 * (box[:, :2] + box[:, 2:]) - self._observed[tracks, :2]
+        offset = 0.5 * (box[:, :2] + box[:, 2:]) - self.tracks.observed[tracks, :2]
         length = np.sqrt((offset * offset).sum(axis=1))
         cosine = (offset * direction).sum(axis=1) / np.maximum(length, 1e-6)
         term = (np.arccos(np.clip(cosine, -1.0, 1.0)) - 0.5 * np.pi) / np.pi
@@ -254,36 +248,40 @@ class ByteTracker:
 
     def _correct(self, rows: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> None:
         cfg = self.config
+        tracks = self.tracks
         noise_scale = (
             np.maximum(cfg.noise_scale_gain * (1.0 - scores), cfg.noise_scale_floor)
             if cfg.score_scaled_noise
             else None
         )
         measurements = kalman.xyxy_to_xyah(boxes)
-        self._mean[rows], self._cov[rows] = kalman.update(
-            self._mean[rows], self._cov[rows], measurements, noise_scale
+        tracks.mean[rows], tracks.cov[rows] = kalman.update(
+            tracks.mean[rows], tracks.cov[rows], measurements, noise_scale
         )
-        self._observed[rows] = measurements
+        tracks.observed[rows] = measurements
         self._record_direction(rows, measurements[:, :2])
-        self._lost[rows] = False
-        self._last_seen[rows] = self.frame_id
-        self._scores[rows] = scores
-        newly_confirmed = rows[~self._confirmed[rows]]
-        if len(newly_confirmed):
-            self._confirmed[newly_confirmed] = True
-            self._ids[newly_confirmed] = self._take_ids(len(newly_confirmed))
+        tracks.last_seen[rows] = self.frame_id
+        tracks.scores[rows] = scores
+        tracks.hits[rows] += 1
+        tentative = tracks.state[rows] == TENTATIVE
+        tracks.state[rows[~tentative]] = TRACKED
+        ready = rows[tentative & (tracks.hits[rows] > self.tentative_frames)]
+        if len(ready):
+            tracks.state[ready] = TRACKED
+            tracks.ids[ready] = self._take_ids(len(ready))
 
     def _record_direction(self, rows: np.ndarray, centres: np.ndarray) -> None:
-        history = self._recent_centres[rows]
+        tracks = self.tracks
+        history = tracks.recent_centres[rows]
         offset = centres - history[:, 0]
         length = np.sqrt((offset**2).sum(axis=1, keepdims=True))
         moved = length[:, 0] > 1e-6
-        direction = self._direction[rows]
+        direction = tracks.direction[rows]
         direction[moved] = offset[moved] / length[moved]
-        self._direction[rows] = direction
+        tracks.direction[rows] = direction
         history[:, :-1] = history[:, 1:]
         history[:, -1] = centres
-        self._recent_centres[rows] = history
+        tracks.recent_centres[rows] = history
 
     def _take_ids(self, count: int) -> np.ndarray:
         ids = np.arange(self._next_id, self._next_id + count, dtype=np.int64)
@@ -291,44 +289,32 @@ class ByteTracker:
         return ids
 
     def _drop_expired(self, unmatched_tentative: np.ndarray) -> None:
-        keep = ~(self._lost & (self.frame_id - self._last_seen > self.buffer_frames))
+        tracks = self.tracks
+        keep = ~((tracks.state == LOST) & (self.frame_id - tracks.last_seen > self.buffer_frames))
         keep[unmatched_tentative] = False
         keep &= ~self._duplicates()
         if not keep.all():
-            self._keep_rows(keep)
+            self.tracks = tracks.select(keep)
 
     def _duplicates(self) -> np.ndarray:
         """Rows in same-class lost/tracked pairs that overlap almost entirely; the younger goes."""
-        duplicate = np.zeros(len(self._ids), dtype=bool)
-        lost_rows = np.flatnonzero(self._lost)
-        tracked_rows = np.flatnonzero(~self._lost)
+        tracks = self.tracks
+        duplicate = np.zeros(len(tracks), dtype=bool)
+        lost_rows = np.flatnonzero(tracks.state == LOST)
+        tracked_rows = np.flatnonzero(tracks.state == TRACKED)
         if len(lost_rows) == 0 or len(tracked_rows) == 0:
             return duplicate
-        boxes = kalman.xyah_to_xyxy(self._mean)
+        boxes = kalman.xyah_to_xyxy(tracks.mean)
         overlap = iou_matrix(boxes[tracked_rows], boxes[lost_rows]) > self.config.duplicate_iou
-        overlap &= self._labels[tracked_rows, None] == self._labels[lost_rows]
+        overlap &= tracks.labels[tracked_rows, None] == tracks.labels[lost_rows]
         if not overlap.any():
             return duplicate
         t, lo = np.nonzero(overlap)
         t, lo = tracked_rows[t], lost_rows[lo]
-        tracked_older = self._first_seen[t] <= self._first_seen[lo]
+        tracked_older = tracks.first_seen[t] <= tracks.first_seen[lo]
         duplicate[lo[tracked_older]] = True
         duplicate[t[~tracked_older]] = True
         return duplicate
-
-    def _keep_rows(self, keep: np.ndarray) -> None:
-        self._mean = self._mean[keep]
-        self._cov = self._cov[keep]
-        self._ids = self._ids[keep]
-        self._lost = self._lost[keep]
-        self._confirmed = self._confirmed[keep]
-        self._scores = self._scores[keep]
-        self._labels = self._labels[keep]
-        self._last_seen = self._last_seen[keep]
-        self._first_seen = self._first_seen[keep]
-        self._observed = self._observed[keep]
-        self._recent_centres = self._recent_centres[keep]
-        self._direction = self._direction[keep]
 
     def _spawn(self, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> None:
         count = len(boxes)
@@ -336,26 +322,38 @@ class ByteTracker:
         mean, cov = kalman.initiate(measurements)
         # On the very first frame there is nothing to confirm against, so tracks start confirmed.
         confirmed = self.frame_id == 1
-        ids = self._take_ids(count) if confirmed else np.zeros(count, dtype=np.int64)
         frame = np.full(count, self.frame_id, dtype=np.int64)
-        self._mean = np.concatenate([self._mean, mean])
-        self._cov = np.concatenate([self._cov, cov])
-        self._ids = np.concatenate([self._ids, ids])
-        self._lost = np.concatenate([self._lost, np.zeros(count, dtype=bool)])
-        self._confirmed = np.concatenate([self._confirmed, np.full(count, confirmed)])
-        self._scores = np.concatenate([self._scores, scores])
-        self._labels = np.concatenate([self._labels, labels])
-        self._last_seen = np.concatenate([self._last_seen, frame])
-        self._first_seen = np.concatenate([self._first_seen, frame])
-        self._observed = np.concatenate([self._observed, measurements])
-        centres = np.repeat(measurements[:, None, :2], _DIRECTION_SPAN, axis=1)
-        self._recent_centres = np.concatenate([self._recent_centres, centres])
-        self._direction = np.concatenate([self._direction, np.zeros((count, 2))])
+        new = TrackTable(
+            mean=mean,
+            cov=cov,
+            ids=self._take_ids(count) if confirmed else np.zeros(count, dtype=np.int64),
+            state=np.full(count, TRACKED if confirmed else TENTATIVE, dtype=STATE_DTYPE),
+            scores=scores,
+            labels=labels,
+            hits=np.ones(count, dtype=np.int64),
+            first_seen=frame,
+            last_seen=frame.copy(),
+            observed=measurements,
+            recent_centres=np.repeat(measurements[:, None, :2], DIRECTION_SPAN, axis=1),
+            direction=np.zeros((count, 2)),
+        )
+        self.tracks = self.tracks.append(new)
+
+    def _shown(self) -> np.ndarray:
+        """Rows reported on this frame: tracked ones, and lost ones within the coast period."""
+        tracks = self.tracks
+        shown = tracks.state == TRACKED
+        if self.coast_frames:
+            shown |= (tracks.state == LOST) & (
+                self.frame_id - tracks.last_seen <= self.coast_frames
+            )
+        return shown
 
     def _report(self) -> TrackedObjects:
-        rows = np.flatnonzero(self._confirmed & ~self._lost)
+        tracks = self.tracks
+        rows = np.flatnonzero(self._shown())
         cfg = self.config
-        boxes = kalman.xyah_to_xyxy(self._mean[rows])
+        boxes = kalman.xyah_to_xyxy(tracks.mean[rows])
         if len(rows) and (cfg.min_box_area > 0 or cfg.max_aspect_ratio is not None):
             w = boxes[:, 2] - boxes[:, 0]
             h = boxes[:, 3] - boxes[:, 1]
@@ -364,5 +362,8 @@ class ByteTracker:
                 keep &= w <= cfg.max_aspect_ratio * h
             rows, boxes = rows[keep], boxes[keep]
         return TrackedObjects(
-            ids=self._ids[rows], boxes=boxes, scores=self._scores[rows], labels=self._labels[rows]
+            ids=tracks.ids[rows],
+            boxes=boxes,
+            scores=tracks.scores[rows],
+            labels=tracks.labels[rows],
         )

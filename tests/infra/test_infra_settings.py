@@ -31,7 +31,7 @@ def test_cli_strings_are_parsed_into_types() -> None:
             "max_capacity": "4",
             "annotate": "true",
             "classes": "person, car",
-            "tracker": '{"track_buffer": 60}',
+            "tracker": '{"track_buffer_s": 2.0}',
             "target_backlog_per_instance": "2.5",
             "alarm_email": "ops@example.com",
         }
@@ -39,7 +39,7 @@ def test_cli_strings_are_parsed_into_types() -> None:
     assert settings.max_capacity == 4
     assert settings.annotate is True
     assert settings.classes == ("person", "car")
-    assert settings.tracker == {"track_buffer": 60}
+    assert settings.tracker == {"track_buffer_s": 2.0}
     assert settings.target_backlog_per_instance == 2.5
     assert settings.alarm_email == "ops@example.com"
 

@@ -328,13 +328,13 @@ def test_model_fn_reads_config_and_defaults(handler_module, tmp_path: Path) -> N
                 tmp_path / "a",
                 {
                     **CONFIG,
-                    "tracker": {"track_buffer": 45},
+                    "tracker": {"track_buffer_s": 1.5},
                 },
             )
         )
     )
     assert configured.defaults.stride == 3
-    assert configured.defaults.tracker == {"track_buffer": 45}
+    assert configured.defaults.tracker == {"track_buffer_s": 1.5}
     assert configured.weights == tmp_path / "a" / "weights"
     bare = handler_module.model_fn(str(make_model_dir(tmp_path / "b", None)))
     assert bare.defaults == handler_module.TrackOptions()

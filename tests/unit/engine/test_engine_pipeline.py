@@ -70,13 +70,13 @@ def test_a_detectors_own_batch_size_wins_over_its_class_default() -> None:
 
 
 def test_options_override_a_base_and_merge_tracker_settings() -> None:
-    base = TrackOptions.from_dict({"stride": 2, "tracker": {"track_buffer": 60}})
+    base = TrackOptions.from_dict({"stride": 2, "tracker": {"track_buffer_s": 2.0}})
     options = TrackOptions.from_dict(
         {"classes": "person, car", "tracker": {"high_threshold": 0.5}}, base=base
     )
     assert options.stride == 2
     assert options.classes == ("person", "car")
-    assert options.tracker == {"track_buffer": 60, "high_threshold": 0.5}
+    assert options.tracker == {"track_buffer_s": 2.0, "high_threshold": 0.5}
 
 
 def test_unknown_options_are_named() -> None:

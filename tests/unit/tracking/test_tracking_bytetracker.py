@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_code.tracking import ByteTracker, TrackerConfig, TrackerConfigError
+from model_code.tracking import ByteTracker, TrackerConfig, TrackerConfigError, TrackState
 
 EMPTY = (np.zeros((0, 4)), np.zeros(0))
 
@@ -60,7 +60,7 @@ def test_later_tracks_need_a_second_frame_before_being_reported():
 
 
 def test_empty_frames_and_lost_track_recovery():
-    tracker = ByteTracker(frame_rate=30.0)
+    tracker = ByteTracker(TrackerConfig(coast_s=0.0), frame_rate=30.0)
     for _ in range(5):
         step(tracker, [person(100)], [0.9])
     for _ in range(3):
@@ -71,8 +71,8 @@ def test_empty_frames_and_lost_track_recovery():
 @pytest.mark.parametrize(
     ("frame_rate", "buffer_frames", "same_id"), [(10.0, 10, False), (30.0, 30, True)]
 )
-def test_lost_buffer_scales_with_frame_rate(frame_rate, buffer_frames, same_id):
-    tracker = ByteTracker(TrackerConfig(track_buffer=30), frame_rate=frame_rate)
+def test_lost_buffer_is_in_seconds_and_scales_with_frame_rate(frame_rate, buffer_frames, same_id):
+    tracker = ByteTracker(TrackerConfig(track_buffer_s=1.0, coast_s=0.0), frame_rate=frame_rate)
     assert tracker.buffer_frames == buffer_frames
     for _ in range(3):
         step(tracker, [person(100)], [0.9])
@@ -83,11 +83,72 @@ def test_lost_buffer_scales_with_frame_rate(frame_rate, buffer_frames, same_id):
     assert (out.ids.tolist() == [1]) is same_id
 
 
+@pytest.mark.parametrize(("frame_rate", "coast_frames"), [(10.0, 2), (30.0, 6)])
+def test_lost_track_is_reported_at_its_prediction_for_the_coast_period(frame_rate, coast_frames):
+    tracker = ByteTracker(TrackerConfig(coast_s=0.2), frame_rate=frame_rate)
+    assert tracker.coast_frames == coast_frames
+    for t in range(5):
+        step(tracker, [person(100 + 2 * t)], [0.9])
+    coasted = [tracker.update(*EMPTY) for _ in range(coast_frames + 1)]
+    assert [out.ids.tolist() for out in coasted] == [[1]] * coast_frames + [[]]
+    # Reported where the track was heading, not where it was last seen.
+    assert coasted[coast_frames - 1].boxes[0, 0] > 100 + 2 * 4
+
+
+def test_no_coast_means_a_missed_frame_reports_nothing():
+    tracker = ByteTracker(TrackerConfig(coast_s=0.0))
+    for _ in range(3):
+        step(tracker, [person(100)], [0.9])
+    assert len(tracker.update(*EMPTY)) == 0
+
+
+def test_low_score_box_keeps_a_coasting_track_alive():
+    tracker = ByteTracker(TrackerConfig(coast_s=0.2), frame_rate=10.0)
+    for _ in range(3):
+        step(tracker, [person(100)], [0.9])
+    tracker.update(*EMPTY)  # lost, still coasting
+    assert step(tracker, [person(100)], [0.3]).ids.tolist() == [1]
+    assert tracker.tracks.state.tolist() == [TrackState.TRACKED]
+
+
+@pytest.mark.parametrize(("frame_rate", "tentative_frames"), [(10.0, 2), (30.0, 6)])
+def test_tentative_period_is_in_seconds_before_an_id_is_shown(frame_rate, tentative_frames):
+    tracker = ByteTracker(TrackerConfig(tentative_s=0.2), frame_rate=frame_rate)
+    assert tracker.tentative_frames == tentative_frames
+    step(tracker, [person(10)], [0.9])  # first frame: reported at once
+    shown = [
+        step(tracker, [person(11 + t), person(300)], [0.9, 0.9]).ids.tolist() for t in range(8)
+    ]
+    first_shown = next(i for i, ids in enumerate(shown) if 2 in ids)
+    assert first_shown == tentative_frames
+    assert all(ids[0] == 1 for ids in shown)
+
+
+def test_a_tentative_track_missed_once_is_dropped_without_using_an_id():
+    tracker = ByteTracker(TrackerConfig(tentative_s=0.2), frame_rate=10.0)
+    step(tracker, [person(10)], [0.9])
+    step(tracker, [person(10), person(300)], [0.9, 0.9])
+    step(tracker, [person(10)], [0.9])  # the new one is missed while tentative
+    for _ in range(3):
+        out = step(tracker, [person(10), person(300)], [0.9, 0.9])
+    assert sorted(out.ids.tolist()) == [1, 2]
+
+
+def test_track_states_are_one_small_integer_column():
+    tracker = ByteTracker(TrackerConfig(coast_s=0.0))
+    step(tracker, [person(10)], [0.9])
+    step(tracker, [person(10), person(300)], [0.9, 0.9])
+    assert tracker.tracks.state.dtype == np.int8
+    assert tracker.tracks.state.tolist() == [TrackState.TRACKED, TrackState.TENTATIVE]
+    step(tracker, [person(300)], [0.9])
+    assert tracker.tracks.state.tolist() == [TrackState.LOST, TrackState.TRACKED]
+
+
 @pytest.mark.parametrize(("expansion", "expected_id"), [(0.0, 2), (0.3, 1)])
 def test_lost_box_expansion_refinds_a_track_that_reappears_beside_its_prediction(
     expansion, expected_id
 ):
-    tracker = ByteTracker(TrackerConfig(lost_box_expansion=expansion))
+    tracker = ByteTracker(TrackerConfig(lost_box_expansion=expansion, coast_s=0.0))
     for _ in range(3):
         step(tracker, [person(100)], [0.9])
     for _ in range(3):
@@ -114,7 +175,7 @@ def test_output_filter_drops_small_and_wide_boxes_and_can_be_disabled():
 
 
 def test_tracks_never_switch_class():
-    tracker = ByteTracker()
+    tracker = ByteTracker(TrackerConfig(coast_s=0.0))
     first = step(tracker, [person(10)], [0.9], labels=[0])
     assert first.labels.tolist() == [0]
     # Same place, other class: the person track is lost and a new tentative track starts.
@@ -151,11 +212,16 @@ def test_bad_frame_rate_is_rejected():
 def test_config_from_dict_names_unknown_keys_and_bad_values():
     assert TrackerConfig.from_dict({"high_threshold": 0.5}).high_threshold == 0.5
     with pytest.raises(TrackerConfigError, match="bogus, extra"):
-        TrackerConfig.from_dict({"bogus": 1, "extra": 2, "track_buffer": 10})
+        TrackerConfig.from_dict({"bogus": 1, "extra": 2, "track_buffer_s": 1.0})
     with pytest.raises(TrackerConfigError, match="match_threshold"):
         TrackerConfig.from_dict({"match_threshold": 1.5})
-    with pytest.raises(TrackerConfigError, match="track_buffer"):
-        TrackerConfig.from_dict({"track_buffer": "ten"})
+    for name in ("track_buffer_s", "tentative_s", "coast_s"):
+        with pytest.raises(TrackerConfigError, match=name):
+            TrackerConfig.from_dict({name: "ten"})
+        with pytest.raises(TrackerConfigError, match=name):
+            TrackerConfig.from_dict({name: -1.0})
+    with pytest.raises(TrackerConfigError, match="coast_s"):
+        TrackerConfig(coast_s=2.0, track_buffer_s=1.0)
     with pytest.raises(TrackerConfigError, match="low_threshold"):
         TrackerConfig(low_threshold=0.7, high_threshold=0.6)
 
@@ -168,7 +234,7 @@ def test_weak_matches_move_a_track_less_than_confident_ones():
         for _ in range(3):
             step(tracker, [person(100)], [0.9])
         step(tracker, [person(110)], [score])
-        shifted[score] = tracker._mean[0, 0] - (100 + 20)  # centre x minus the resting centre
+        shifted[score] = tracker.tracks.mean[0, 0] - (100 + 20)  # centre x minus the resting centre
     assert 0 < shifted[0.3] < shifted[0.95] < 10
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from model_code.track_dets import DetectionFileError, track_detections_file
 
-# Default config on SORT's PETS09-S2L1 det.txt at 10 fps gave MOTA 0.640, IDF1 0.554.
+# Default config on SORT's PETS09-S2L1 det.txt at 10 fps gave MOTA 0.629, IDF1 0.571.
 MOTA_FLOOR = 0.62
 IDF1_FLOOR = 0.53
 
@@ -33,7 +33,8 @@ def test_round_trip_keeps_ids_and_boxes(tmp_path):
     assert result.rows == len(tracks)
     assert tracks.shape[1] == 10
     assert set(tracks[:, 1].astype(int)) == {1, 2}
-    assert 5 not in set(tracks[:, 0].astype(int))
+    # Frame 5 has no detections: both tracks coast through it at their predicted boxes.
+    assert set(tracks[tracks[:, 0] == 5][:, 1].astype(int)) == {1, 2}
     assert (tracks[:, 7:] == -1).all()
     first = tracks[(tracks[:, 0] == 1) & (tracks[:, 1] == 1)][0]
     np.testing.assert_allclose(first[2:7], [12, 50, 40, 100, 0.9], atol=0.01)
