@@ -43,13 +43,22 @@ def run_training(
     config: TrainConfig,
     data: DataOptions | None = None,
     *,
+    val_dir: str | Path | None = None,
     weights_dir: str | Path | None = None,
+    model_subdir: str = "model",
     log: Callable[[str], None] = print,
 ) -> tuple[Path, TrainResult]:
-    """Fine-tune NanoDet-g on `data_dir`; the model directory is written to `out_dir`/model."""
+    """Fine-tune NanoDet-g on `data_dir` (validating on `val_dir` when given, else on a split
+    of `data_dir` by sequence); the model directory is written to `out_dir`/`model_subdir`."""
     data = data or DataOptions()
     labels = load_labels(data_dir, data.fmt)
-    train_set, val_set = split(labels, data, log)
+    if val_dir is not None:
+        val_labels = load_labels(val_dir, data.fmt)
+        classes = dict.fromkeys(labels.classes) | dict.fromkeys(val_labels.classes)
+        train_set, val_set = labels, val_labels
+        labels = LabelSet(labels.sequences + val_labels.sequences, tuple(classes))
+    else:
+        train_set, val_set = split(labels, data, log)
     log(
         f"classes={','.join(labels.classes)}; train_sequences={len(train_set.sequences)}; "
         f"train_frames={train_set.frame_count}; val_sequences={len(val_set.sequences)}; "
@@ -69,5 +78,5 @@ def run_training(
         "best_epoch": result.best_epoch,
         "history": [vars(h) for h in result.history],
     }
-    model_dir = write_model_dir(Path(out_dir) / "model", model, labels.classes, report)
+    model_dir = write_model_dir(Path(out_dir) / model_subdir, model, labels.classes, report)
     return model_dir, result
