@@ -66,6 +66,8 @@ class HyperparameterError(ValueError):
 
 
 def _parse(name: str, raw: Any, kind: type) -> Any:
+    if isinstance(raw, str) and raw.startswith('"') and raw.endswith('"'):
+        raw = json.loads(raw)  # the SageMaker Python SDK JSON-encodes each value
     if kind is bool:
         text = str(raw).strip().lower()
         if text not in ("true", "false", "1", "0"):
