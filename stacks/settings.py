@@ -14,11 +14,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-KNOWN_DETECTORS = ("yolov3-tiny", "yolox-torchscript", "yolox-onnx")
+KNOWN_DETECTORS = ("yolov3-tiny", "yolox-torchscript", "yolox-onnx", "nanodet-g")
 YOLOX_WEIGHT_SUFFIXES = {
     "yolox-torchscript": (".torchscript", ".pt"),
     "yolox-onnx": (".onnx",),
+    "nanodet-g": (".pt",),  # a fine-tuned checkpoint from `motflow train`
 }
+# `weights` may instead name a whole model.tar.gz in S3 (a `motflow train --sagemaker` job's
+# output): the endpoint then serves that archive as it is.
+_MODEL_ARTIFACT_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+\.tar\.gz)$")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -92,6 +96,7 @@ class Settings:
     alarm_email: str | None = None
     oldest_request_alarm_s: int = 2 * MAX_INVOCATION_TIMEOUT_S
     submit_reserved_concurrency: int = 5
+    training: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -180,6 +185,12 @@ class Settings:
             "TS_MAX_REQUEST_SIZE": str(MAX_REQUEST_BYTES),
             "TS_MAX_RESPONSE_SIZE": str(MAX_RESPONSE_BYTES),
         }
+
+    @property
+    def model_artifact_s3(self) -> tuple[str, str] | None:
+        """(bucket, key) when `weights` names a trained model.tar.gz in S3."""
+        match = _MODEL_ARTIFACT_URI.match(self.weights or "")
+        return (match[1], match[2]) if match else None
 
     @property
     def weights_entry(self) -> str:
@@ -295,6 +306,7 @@ _PARSERS = {
     "alarm_email": _as_optional_str,
     "oldest_request_alarm_s": _as_int,
     "submit_reserved_concurrency": _as_int,
+    "training": _as_bool,
 }
 
 
@@ -401,6 +413,14 @@ def _validate(s: Settings) -> None:
 
 
 def _validate_weights(s: Settings) -> None:
+    if s.weights is not None and s.weights.startswith("s3://"):
+        _require(
+            s.model_artifact_s3 is not None,
+            "weights",
+            f"{s.weights!r} must be s3://<bucket>/<key>.tar.gz, e.g. a training job's "
+            "runs/<job>/output/model.tar.gz",
+        )
+        return
     suffixes = YOLOX_WEIGHT_SUFFIXES.get(s.detector)
     if suffixes is None:
         _require(

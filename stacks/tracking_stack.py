@@ -90,7 +90,11 @@ class TrackingStack(Stack):
             endpoint_name=names.endpoint_name,
             image_uri=self.image.image_uri,
             image_repository=self.image.repository,
-            model_data=self._model_data(build_model_artifact(stage / "model.tar.gz", settings)),
+            model_data=(
+                ModelData(*settings.model_artifact_s3)
+                if settings.model_artifact_s3
+                else self._model_data(build_model_artifact(stage / "model.tar.gz", settings))
+            ),
             key=data.key,
             input_bucket=input_bucket,
             work_bucket=work_bucket,
