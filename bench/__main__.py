@@ -11,6 +11,7 @@ BENCHMARKS = (
     "bench.tracker_speed",
     "bench.end_to_end",
     "bench.memory",
+    "bench.train_finetune",
 )
 
 
