@@ -33,8 +33,8 @@ def atss_assign(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(index of the assigned gt box or -1, IoU of the anchor box with it) per anchor point."""
     count = centres.shape[0]
-    assigned = torch.full((count,), -1, dtype=torch.long)
-    overlap = torch.zeros(count)
+    assigned = torch.full((count,), -1, dtype=torch.long, device=centres.device)
+    overlap = torch.zeros(count, device=centres.device)
     if len(gt_boxes) == 0:
         return assigned, overlap
     half = strides * (ANCHOR_SCALE / 2)
@@ -63,7 +63,7 @@ def atss_assign(
     )
     is_pos &= inside
     chosen = torch.full_like(ious, -1.0)
-    gt_index = torch.arange(len(gt_boxes)).expand_as(candidate_idx)
+    gt_index = torch.arange(len(gt_boxes), device=centres.device).expand_as(candidate_idx)
     anchor_idx, gt_idx = candidate_idx[is_pos], gt_index[is_pos]
     chosen[anchor_idx, gt_idx] = ious[anchor_idx, gt_idx]
     best_iou, best_gt = chosen.max(1)

@@ -8,7 +8,6 @@ it started from on the validation set.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -90,15 +89,22 @@ class TrainResult:
         return self.history[self.best_epoch]
 
 
-def _to_tensor(images: list[np.ndarray]) -> torch.Tensor:
+def _device(model: NanoDet) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _to_tensor(images: list[np.ndarray], device: torch.device) -> torch.Tensor:
     batch = np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))
-    return torch.from_numpy(batch).float()
+    return torch.from_numpy(batch).to(device).float()
 
 
-def _targets(boxes: list[np.ndarray], classes: list[np.ndarray]):
-    return [torch.from_numpy(b).float() for b in boxes], [
-        torch.from_numpy(c).long() for c in classes
-    ]
+def _targets(
+    boxes: list[np.ndarray], classes: list[np.ndarray], device: torch.device
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    return (
+        [torch.from_numpy(b).to(device).float() for b in boxes],
+        [torch.from_numpy(c).to(device).long() for c in classes],
+    )
 
 
 def _backbone_parameters(model: NanoDet) -> list[torch.nn.Parameter]:
@@ -108,17 +114,18 @@ def _backbone_parameters(model: NanoDet) -> list[torch.nn.Parameter]:
 def validate(model: NanoDet, samples: list[Sample]) -> tuple[float, float]:
     """(validation loss, mAP@0.5) of `model` on `samples`, one un-augmented image at a time."""
     model.eval()
+    device = _device(model)
     losses, results = [], []
     with torch.inference_mode():
         for sample in samples:
             image = pad_to_stride(sample.image)
-            x = _to_tensor([image])
+            x = _to_tensor([image], device)
             raw = model(x)
-            boxes, classes = _targets([sample.boxes], [sample.classes])
+            boxes, classes = _targets([sample.boxes], [sample.classes], device)
             losses.append(
                 float(gfl_loss(raw, model.num_classes, *x.shape[2:], boxes, classes).total)
             )
-            rows = model.predict(x)[0].numpy()
+            rows = model.predict(x)[0].float().cpu().numpy()
             scores = rows[:, 4:].max(1)
             labels = rows[:, 4:].argmax(1)
             keep = scores >= VAL_SCORE_FLOOR
@@ -149,9 +156,12 @@ def train(
     config: TrainConfig,
     log: Callable[[str], None] = print,
 ) -> TrainResult:
-    """Fine-tune `model` in place; return the best weights and the per-epoch history."""
+    """Fine-tune `model` in place (on CUDA when torch sees a GPU); return the best weights (on
+    the CPU) and the per-epoch history."""
     if not train_samples or not val_samples:
         raise TrainingError("training needs at least one training and one validation frame")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -173,7 +183,7 @@ def train(
     val_loss, val_map = validate(model, val_samples)
     history = [EpochResult(0, float("nan"), val_loss, val_map, time.perf_counter() - started)]
     log(history[0].metrics_line())
-    best_state, best_epoch, stale = copy.deepcopy(model.state_dict()), 0, 0
+    best_state, best_epoch, stale = _cpu_state(model), 0, 0
     order: list[int] = []
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
@@ -186,8 +196,8 @@ def train(
             batch = [
                 augment(train_samples[i], config.input_size, config.augment, rng) for i in picked
             ]
-            x = _to_tensor([b[0] for b in batch])
-            boxes, classes = _targets([b[1] for b in batch], [b[2] for b in batch])
+            x = _to_tensor([b[0] for b in batch], device)
+            boxes, classes = _targets([b[1] for b in batch], [b[2] for b in batch], device)
             loss = gfl_loss(model(x), model.num_classes, *x.shape[2:], boxes, classes)
             optimizer.zero_grad(set_to_none=True)
             loss.total.backward()
@@ -202,11 +212,16 @@ def train(
         history.append(result)
         log(result.metrics_line())
         if _better(result, history[best_epoch]):
-            best_state, best_epoch, stale = copy.deepcopy(model.state_dict()), epoch, 0
+            best_state, best_epoch, stale = _cpu_state(model), epoch, 0
         else:
             stale += 1
             if stale >= config.patience:
                 log(f"early_stop=1; epoch={epoch}; best_epoch={best_epoch};")
                 break
     log(f"best_epoch={best_epoch}; best_val_map50={history[best_epoch].val_map50:.5f};")
+    model.to("cpu")
     return TrainResult(best_state, best_epoch, history)
+
+
+def _cpu_state(model: NanoDet) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
