@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--every", type=int, default=4, help="use every Nth training frame")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--freeze-backbone", action="store_true")
     args = parser.parse_args(argv or [])
     if not (VIDEO.is_file() and GT.is_file()):
         print(f"skipped: {VIDEO} or {GT} not found (shared data absent)")
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         warmup_iterations=10,
         patience=args.epochs,
         threads=args.threads,
+        freeze_backbone=args.freeze_backbone,
     )
     print(f"settings: {vars(args)}; torch threads {torch.get_num_threads()}")
     with tempfile.TemporaryDirectory(prefix="motflow-bench-train-") as tmp:

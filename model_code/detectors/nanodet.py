@@ -130,8 +130,11 @@ class NanoDet(nn.Module):
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """(N, A, 4 + 80): xyxy boxes in input pixels, then per-class scores in 0..1."""
-        raw = self.forward(x)
-        centres, strides = anchor_points(x.shape[2], x.shape[3], raw.dtype, raw.device)
+        return self.decode(self.forward(x), x.shape[2], x.shape[3])
+
+    def decode(self, raw: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """`predict`'s output from `forward`'s, for an input of `height` x `width` pixels."""
+        centres, strides = anchor_points(height, width, raw.dtype, raw.device)
         logits = raw[..., self.num_classes :].unflatten(-1, (4, REG_MAX + 1))
         distances = (logits.softmax(-1) * self.bins.to(raw.dtype)).sum(-1) * strides
         boxes = torch.cat([centres - distances[..., :2], centres + distances[..., 2:]], dim=-1)

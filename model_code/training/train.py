@@ -125,7 +125,7 @@ def validate(model: NanoDet, samples: list[Sample]) -> tuple[float, float]:
             losses.append(
                 float(gfl_loss(raw, model.num_classes, *x.shape[2:], boxes, classes).total)
             )
-            rows = model.predict(x)[0].float().cpu().numpy()
+            rows = model.decode(raw, *x.shape[2:])[0].float().cpu().numpy()
             scores = rows[:, 4:].max(1)
             labels = rows[:, 4:].argmax(1)
             keep = scores >= VAL_SCORE_FLOOR
