@@ -19,7 +19,9 @@ def test_mapped_classes_keep_their_coco_rows_and_new_ones_start_at_the_prior():
     for mine, theirs in zip(last_convs(model), last_convs(coco), strict=True):
         assert torch.equal(mine.weight[0], theirs.weight[0])  # person
         assert torch.equal(mine.weight[2:], theirs.weight[NUM_CLASSES:])  # box distributions
-        assert math.isclose(float(mine.bias[1]), -math.log((1 - PRIOR) / PRIOR), rel_tol=1e-6)
+        assert math.isclose(
+            float(mine.bias[1].detach()), -math.log((1 - PRIOR) / PRIOR), rel_tol=1e-6
+        )
     assert rows == [0, None]
     assert torch.equal(model.stem.conv.weight, coco.stem.conv.weight)
 
