@@ -6,6 +6,9 @@ second half (398..795) is never seen in training or selection. On it, the shippe
 and the fine-tuned one are scored the same way: detection AP50 and recall / precision at score
 0.5 (IoU 0.5, the gt's considered rows), then ByteTrack with its defaults on detections >= 0.1
 (every frame, 10 fps) and py-motmetrics MOTA / IDF1 against the same half of the MOT15 gt.
+Fine-tuned rows are tracked with the default thresholds and, where training calibrated them
+(`TrainResult.tracker_overrides`, from the validation frames only), with the calibrated ones
+that the exported config.json carries. When the best epoch is not the last, the last is scored too.
 
 Run: `.venv/bin/python -m bench train_finetune [--epochs N --iterations K --every E]`.
 Wall-clock figures depend on the machine's load; the command prints its settings.
@@ -27,6 +30,7 @@ import torch
 from bench.mot_eval import evaluate_mot, load_mot_rows
 from model_code.detectors import Detector, build_detector
 from model_code.track_dets import track_detection_rows
+from model_code.tracking import TrackerConfig
 from model_code.training.evaluate import ImageResult, mean_ap, recall_precision
 from model_code.training.export import write_model_dir
 from model_code.training.frames import load_samples
@@ -88,10 +92,11 @@ def detect_test_half(detector: Detector) -> tuple[np.ndarray, list[ImageResult],
     return np.array(rows).reshape(-1, 7), results, 1000 * elapsed / max(frames, 1)
 
 
-def score(detector: Detector, fps: float) -> dict[str, float]:
-    rows, results, ms = detect_test_half(detector)
+def score(detected: tuple, fps: float, tracker: dict[str, float]) -> dict[str, float]:
+    """Detection and tracking figures from `detect_test_half`'s output and tracker overrides."""
+    rows, results, ms = detected
     recall, precision = recall_precision(results, 1, SCORE)
-    tracks, _ = track_detection_rows(rows, fps)
+    tracks, _ = track_detection_rows(rows, fps, TrackerConfig.from_dict(tracker))
     gt = load_mot_rows(GT)
     metrics = evaluate_mot(gt[gt[:, 0] >= FIRST_TEST_FRAME], tracks)
     return {
@@ -103,6 +108,10 @@ def score(detector: Detector, fps: float) -> dict[str, float]:
         "id_switches": metrics["num_switches"],
         "detect_ms": ms,
     }
+
+
+def _ratio(overrides: dict[str, float]) -> float:
+    return overrides["new_track_threshold"] / TrackerConfig().new_track_threshold
 
 
 def _tuned(model_dir: Path) -> Detector:
@@ -157,11 +166,24 @@ def main(argv: list[str] | None = None) -> None:
         last_dir = write_model_dir(work / "last", model, labels.classes, {"bench": True})
         model.load_state_dict(result.best_state)
         model_dir = write_model_dir(work / "model", model, labels.classes, {"bench": True})
-        rows = [("NanoDet-g COCO (shipped)", build_detector("nanodet-g", classes=("person",)))]
-        rows.append((f"fine-tuned, best epoch ({result.best_epoch})", _tuned(model_dir)))
-        if result.best_epoch != len(result.history) - 1:
-            rows.append((f"fine-tuned, last epoch ({len(result.history) - 1})", _tuned(last_dir)))
-        figures = [(name, score(detector, fps)) for name, detector in rows]
+        coco = build_detector("nanodet-g", classes=("person",))
+        last = len(result.history) - 1
+        rows = [("NanoDet-g COCO (shipped)", coco, {})]
+        rows.append((f"fine-tuned, best epoch ({result.best_epoch})", _tuned(model_dir), None))
+        if result.best_epoch != last:
+            rows.append((f"fine-tuned, last epoch ({last})", _tuned(last_dir), None))
+        figures = []
+        for name, detector, fixed in rows:
+            detected = detect_test_half(detector)
+            if fixed is not None:
+                figures.append((name, score(detected, fps, fixed)))
+                continue
+            epoch = result.best_epoch if "best" in name else last
+            overrides = result.tracker_overrides(epoch)
+            figures.append((f"{name}, default tracker", score(detected, fps, {})))
+            if overrides:
+                label = f"{name}, tracker thresholds x{_ratio(overrides):.2f}"
+                figures.append((label, score(detected, fps, overrides)))
     print(
         f"\ntrain frames {len(train_samples)}, val frames {len(val_samples)}, best epoch "
         f"{result.best_epoch} of {len(result.history) - 1}, training {train_s:.0f} s (CPU)"

@@ -86,3 +86,14 @@ def recall_precision(
         fp += int((~kept).sum())
         total += count
     return tp / max(total, 1), tp / max(tp + fp, 1)
+
+
+def true_positive_scores(
+    results: list[ImageResult], num_classes: int, iou: float = 0.5
+) -> np.ndarray:
+    """Scores of the detections that match a ground-truth box (best first, per class)."""
+    found = []
+    for cls in range(num_classes):
+        scores, hits, _ = _matches(results, cls, iou)
+        found.append(scores[hits])
+    return np.concatenate(found) if found else np.zeros(0)

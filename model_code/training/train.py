@@ -19,12 +19,14 @@ import torch
 
 from model_code.detectors.nanodet import NanoDet
 from model_code.detectors.nms import batched_nms
+from model_code.tracking import TrackerConfig
 from model_code.training.augment import AugmentConfig, augment, pad_to_stride
-from model_code.training.evaluate import ImageResult, mean_ap
+from model_code.training.evaluate import ImageResult, mean_ap, true_positive_scores
 from model_code.training.frames import Sample
 from model_code.training.losses import gfl_loss
 
 VAL_SCORE_FLOOR = 0.05
+SCORE_THRESHOLDS = ("high_threshold", "low_threshold", "new_track_threshold")
 VAL_NMS_IOU = 0.6
 MAX_DETECTIONS = 100
 
@@ -70,6 +72,7 @@ class EpochResult:
     val_loss: float
     val_map50: float
     seconds: float
+    tp_score: float = float("nan")  # median score of the matched validation detections
 
     def metrics_line(self) -> str:
         return (
@@ -87,6 +90,22 @@ class TrainResult:
     @property
     def best(self) -> EpochResult:
         return self.history[self.best_epoch]
+
+    def tracker_overrides(self, epoch: int | None = None) -> dict[str, float]:
+        """ByteTrack score thresholds for the model of `epoch` (default: the best).
+
+        The tracker's defaults suit the starting detector's scores. Fine-tuning with quality
+        focal loss makes scores estimate IoU, so they usually come out lower, and a track would
+        rarely start. The score thresholds are scaled by how far the median score of matched
+        validation detections moved from the starting model's (never raised).
+        """
+        chosen = self.history[self.best_epoch if epoch is None else epoch]
+        start = self.history[0].tp_score
+        ratio = chosen.tp_score / start if start > 0 else float("nan")
+        if not ratio < 1.0:  # also NaN: nothing matched, keep the defaults
+            return {}
+        defaults = TrackerConfig()
+        return {name: round(getattr(defaults, name) * ratio, 3) for name in SCORE_THRESHOLDS}
 
 
 def _device(model: NanoDet) -> torch.device:
@@ -111,8 +130,9 @@ def _backbone_parameters(model: NanoDet) -> list[torch.nn.Parameter]:
     return [*model.stem.parameters(), *model.stages.parameters()]
 
 
-def validate(model: NanoDet, samples: list[Sample]) -> tuple[float, float]:
-    """(validation loss, mAP@0.5) of `model` on `samples`, one un-augmented image at a time."""
+def validate(model: NanoDet, samples: list[Sample]) -> tuple[float, float, float]:
+    """(validation loss, mAP@0.5, median true-positive score) of `model` on `samples`, one
+    un-augmented image at a time."""
     model.eval()
     device = _device(model)
     losses, results = [], []
@@ -140,7 +160,9 @@ def validate(model: NanoDet, samples: list[Sample]) -> tuple[float, float]:
                     sample.classes,
                 )
             )
-    return float(np.mean(losses)), mean_ap(results, model.num_classes)
+    matched = true_positive_scores(results, model.num_classes)
+    median = float(np.median(matched)) if len(matched) else float("nan")
+    return float(np.mean(losses)), mean_ap(results, model.num_classes), median
 
 
 def _better(result: EpochResult, best: EpochResult) -> bool:
@@ -180,8 +202,10 @@ def train(
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     started = time.perf_counter()
-    val_loss, val_map = validate(model, val_samples)
-    history = [EpochResult(0, float("nan"), val_loss, val_map, time.perf_counter() - started)]
+    val_loss, val_map, tp_score = validate(model, val_samples)
+    history = [
+        EpochResult(0, float("nan"), val_loss, val_map, time.perf_counter() - started, tp_score)
+    ]
     log(history[0].metrics_line())
     best_state, best_epoch, stale = _cpu_state(model), 0, 0
     order: list[int] = []
@@ -205,10 +229,9 @@ def train(
             optimizer.step()
             scheduler.step()
             losses.append(float(loss.total.detach()))
-        val_loss, val_map = validate(model, val_samples)
-        result = EpochResult(
-            epoch, float(np.mean(losses)), val_loss, val_map, time.perf_counter() - started
-        )
+        val_loss, val_map, tp_score = validate(model, val_samples)
+        seconds = time.perf_counter() - started
+        result = EpochResult(epoch, float(np.mean(losses)), val_loss, val_map, seconds, tp_score)
         history.append(result)
         log(result.metrics_line())
         if _better(result, history[best_epoch]):

@@ -55,3 +55,21 @@ def test_gfl_loss_has_gradients_and_counts_positives():
     )
     parts.total.backward()
     assert parts.positives > 0 and raw.grad is not None and raw.grad.abs().sum() > 0
+
+
+def test_tracker_thresholds_follow_the_fine_tuned_scores_down_never_up():
+    from model_code.tracking import TrackerConfig
+    from model_code.training.train import EpochResult, TrainResult
+
+    def result(*scores: float) -> TrainResult:
+        history = [EpochResult(i, 1.0, 1.0, 0.5, 1.0, s) for i, s in enumerate(scores)]
+        return TrainResult({}, len(scores) - 1, history)
+
+    lowered = result(0.8, 0.4).tracker_overrides()
+    defaults = TrackerConfig()
+    assert lowered["new_track_threshold"] == round(defaults.new_track_threshold / 2, 3)
+    assert lowered["high_threshold"] == round(defaults.high_threshold / 2, 3)
+    TrackerConfig.from_dict(lowered)  # a valid tracker configuration
+    assert result(0.6, 0.7).tracker_overrides() == {}
+    assert result(0.6, float("nan")).tracker_overrides() == {}
+    assert result(0.8, 0.4).tracker_overrides(epoch=0) == {}
