@@ -13,6 +13,7 @@ from stacks.data_stack import DataStack
 from stacks.sagemaker_platform import UnsupportedPlatformError, dlc_registry
 from stacks.settings import Settings, SettingsError
 from stacks.tracking_stack import DEFAULT_BUILD_DIR, TrackingStack
+from stacks.training_stack import TrainingStack
 
 FALLBACK_REGION = "us-east-1"
 
@@ -77,6 +78,14 @@ def build_stacks(
         description=f"{prefix}: async tracking endpoint, Lambdas, topics, monitoring",
     )
     tracking.add_stack_dependency(data)
+    if settings.training:
+        TrainingStack(
+            app,
+            f"{_stack_name(prefix)}Training",
+            settings=settings,
+            env=env,
+            description=f"{prefix}: training data bucket and SageMaker training job role",
+        )
     Tags.of(app).add("project", prefix)
     return data, tracking
 

@@ -21,6 +21,7 @@ import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from stacks.settings import Settings
 
@@ -82,6 +83,18 @@ def artifact_entries(
     settings: Settings, *, model_code_dir: Path = MODEL_CODE_DIR
 ) -> list[tuple[str, Path | bytes]]:
     """Every file of the archive as (archive path, source file or content), sorted by path."""
+    return model_entries(
+        settings.engine_config(), _weight_files(settings), model_code_dir=model_code_dir
+    )
+
+
+def model_entries(
+    config: dict[str, Any],
+    weights: list[tuple[str, Path]],
+    *,
+    model_code_dir: Path = MODEL_CODE_DIR,
+) -> list[tuple[str, Path | bytes]]:
+    """The archive's files for an engine config and its weight files (placed under weights/)."""
     handler = model_code_dir / "inference.py"
     if not handler.is_file():
         raise ModelArtifactError(f"SageMaker handler not found: {handler}")
@@ -89,10 +102,9 @@ def artifact_entries(
     for source in _package_files(model_code_dir):
         relative = source.relative_to(model_code_dir).as_posix()
         entries[f"code/{model_code_dir.name}/{relative}"] = source
-    for name, source in _weight_files(settings):
+    for name, source in weights:
         entries[f"weights/{name}"] = source
-    config = json.dumps(settings.engine_config(), indent=2, sort_keys=True) + "\n"
-    entries["config.json"] = config.encode()
+    entries["config.json"] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
     return sorted(entries.items())
 
 
@@ -100,8 +112,12 @@ def build_model_artifact(
     out_path: Path | str, settings: Settings, *, model_code_dir: Path = MODEL_CODE_DIR
 ) -> Path:
     """Write ``model.tar.gz`` to ``out_path`` and return the path."""
+    return write_archive(out_path, artifact_entries(settings, model_code_dir=model_code_dir))
+
+
+def write_archive(out_path: Path | str, entries: list[tuple[str, Path | bytes]]) -> Path:
+    """Write the entries as a byte-for-byte reproducible ``.tar.gz``; return its path."""
     out = Path(out_path)
-    entries = artifact_entries(settings, model_code_dir=model_code_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f"{out.name}.{os.getpid()}.partial")
     with (

@@ -22,7 +22,11 @@ KNOWN_DETECTORS = ("nanodet-g", "yolov3-tiny", "yolox-torchscript", "yolox-onnx"
 YOLOX_WEIGHT_SUFFIXES = {
     "yolox-torchscript": (".torchscript", ".pt"),
     "yolox-onnx": (".onnx",),
+    "nanodet-g": (".pt",),  # a fine-tuned checkpoint from `motflow train`
 }
+# `weights` may instead name a whole model.tar.gz in S3 (a `motflow train --sagemaker` job's
+# output): the endpoint then serves that archive as it is.
+_MODEL_ARTIFACT_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+\.tar\.gz)$")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -87,6 +91,7 @@ class Settings:
     async_output_retention_days: int = 30
     results_retention_days: int | None = None
     job_retention_days: int | None = None
+    training: bool = False
 
     def __post_init__(self) -> None:
         problems = _validate(self)
@@ -116,6 +121,12 @@ class Settings:
         if problems:
             raise SettingsError(*problems)
         return settings
+
+    @property
+    def model_artifact_s3(self) -> tuple[str, str] | None:
+        """(bucket, key) when `weights` names a trained model.tar.gz in S3."""
+        match = _MODEL_ARTIFACT_URI.match(self.weights or "")
+        return (match[1], match[2]) if match else None
 
     @property
     def weights_entry(self) -> str:
@@ -247,6 +258,7 @@ _PARSERS = {
     "async_output_retention_days": _as_int,
     "results_retention_days": _as_optional_int,
     "job_retention_days": _as_optional_int,
+    "training": _as_bool,
 }
 
 
@@ -403,6 +415,14 @@ def reserved_concurrency_problem(reserved: int | None, account_limit: int) -> st
 
 
 def _validate_weights(s: Settings) -> None:
+    if s.weights is not None and s.weights.startswith("s3://"):
+        _require(
+            s.model_artifact_s3 is not None,
+            "weights",
+            f"{s.weights!r} must be s3://<bucket>/<key>.tar.gz, e.g. a training job's "
+            "runs/<job>/output/model.tar.gz",
+        )
+        return
     suffixes = YOLOX_WEIGHT_SUFFIXES.get(s.detector)
     if suffixes is None:
         _require(

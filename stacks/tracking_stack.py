@@ -98,7 +98,11 @@ class TrackingStack(Stack):
             model_environment=contract.deployment_model_environment(settings),
             image_uri=self.image.image_uri,
             image_repository=self.image.repository,
-            model_data=self._model_data(build_model_artifact(stage / "model.tar.gz", settings)),
+            model_data=(
+                ModelData(*settings.model_artifact_s3)
+                if settings.model_artifact_s3
+                else self._model_data(build_model_artifact(stage / "model.tar.gz", settings))
+            ),
             key=data.key,
             input_bucket=input_bucket,
             input_prefix=settings.input_prefix,

@@ -21,6 +21,9 @@ from model_code.detectors.tfjs import TfjsGraph, read_graph
 from model_code.detectors.torch_detector import TorchDetector
 
 GRAPH_FILE = "nanodet.json"
+# A fine-tuned NanoDet-g: a weights_only-safe torch.save of tensors, strings and ints only.
+CHECKPOINT_FORMAT = "motflow-nanodet-g/1"
+CHECKPOINT_SUFFIX = ".pt"
 WEIGHT_FILES = ("nanodet.json", "nanodet.bin")
 WEIGHTS_ENV = "MOTFLOW_WEIGHTS_DIR"
 # Where `make setup` puts the weights in a checkout (weights/fetch.py).
@@ -127,8 +130,11 @@ class NanoDet(nn.Module):
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """(N, A, 4 + 80): xyxy boxes in input pixels, then per-class scores in 0..1."""
-        raw = self.forward(x)
-        centres, strides = anchor_points(x.shape[2], x.shape[3], raw.dtype, raw.device)
+        return self.decode(self.forward(x), x.shape[2], x.shape[3])
+
+    def decode(self, raw: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """`predict`'s output from `forward`'s, for an input of `height` x `width` pixels."""
+        centres, strides = anchor_points(height, width, raw.dtype, raw.device)
         logits = raw[..., self.num_classes :].unflatten(-1, (4, REG_MAX + 1))
         distances = (logits.softmax(-1) * self.bins.to(raw.dtype)).sum(-1) * strides
         boxes = torch.cat([centres - distances[..., :2], centres + distances[..., 2:]], dim=-1)
@@ -220,8 +226,37 @@ def load_nanodet(weights_dir: str | os.PathLike[str] | None = None) -> NanoDet:
     return NanoDet().load_tfjs(read_graph(folder / GRAPH_FILE)).eval()
 
 
+def save_checkpoint(model: NanoDet, classes: tuple[str, ...], path: str | os.PathLike[str]) -> None:
+    """Write a fine-tuned NanoDet-g and its class names (the head's rows, in order)."""
+    if len(classes) != model.num_classes:
+        raise DetectorError(f"{len(classes)} class names for a head of {model.num_classes} rows")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    torch.save({"format": CHECKPOINT_FORMAT, "classes": list(classes), "state_dict": state}, path)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[NanoDet, tuple[str, ...]]:
+    """A fine-tuned NanoDet-g (eval mode) and its class names, from `save_checkpoint`'s file."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        if data.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, expected {CHECKPOINT_FORMAT!r}")
+        classes = tuple(str(c) for c in data["classes"])
+        model = NanoDet(num_classes=len(classes))
+        model.load_state_dict(data["state_dict"])
+    except (OSError, RuntimeError, ValueError, KeyError, AttributeError) as exc:
+        raise DetectorError(
+            f"{path} is not a fine-tuned NanoDet-g checkpoint ({exc}); give a file written by "
+            "`motflow train`, or the folder with nanodet.json and nanodet.bin"
+        ) from exc
+    return model.eval(), classes
+
+
 class NanoDetDetector(TorchDetector):
-    """NanoDet-g on frames (see TorchDetector for device, backend, batching and input size)."""
+    """NanoDet-g on frames (see TorchDetector for device, backend, batching and input size).
+
+    `weights` is the folder with the COCO graph (nanodet.json + .bin), or a fine-tuned `.pt`
+    checkpoint, whose class names replace COCO's.
+    """
 
     name = "nanodet-g"
     default_batch_size = 1
@@ -229,5 +264,10 @@ class NanoDetDetector(TorchDetector):
     default_max_side = 416
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, **options: object) -> None:
-        self.weights_dir = find_weights_dir(weights)
-        super().__init__(load_nanodet(self.weights_dir), **options)  # type: ignore[arg-type]
+        if weights is not None and Path(weights).suffix == CHECKPOINT_SUFFIX:
+            self.weights_dir = Path(weights).parent
+            module, self.class_names = load_checkpoint(weights)
+        else:
+            self.weights_dir = find_weights_dir(weights)
+            module = load_nanodet(self.weights_dir)
+        super().__init__(module, **options)  # type: ignore[arg-type]

@@ -1,0 +1,133 @@
+"""Optional training stack (context `training=true`): where labelled data and training runs live,
+and the role a SageMaker training job runs as, with least privilege.
+
+Layout of the training bucket: `labels/` (the `train` channel; `motflow train --sagemaker --data
+s3://<bucket>/labels/`), `runs/` (job outputs and the uploaded source archives, `--out`). A run's
+`runs/<job>/output/model.tar.gz` is deployable as it is: `cdk deploy -c weights=s3://...`.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.nag import acknowledge, acknowledge_wildcards
+from stacks.sagemaker_platform import DLC_ACCOUNTS
+from stacks.settings import Settings
+
+LABELS_PREFIX = "labels/"
+RUNS_PREFIX = "runs/"
+TRAINING_REPOSITORY = "pytorch-training"
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+class TrainingStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        prefix = settings.name_prefix
+        removal = (
+            RemovalPolicy.RETAIN if settings.removal_policy == "retain" else RemovalPolicy.DESTROY
+        )
+        secure = {
+            "encryption": s3.BucketEncryption.S3_MANAGED,
+            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            "enforce_ssl": True,
+            "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            "removal_policy": removal,
+        }
+        logs = s3.Bucket(
+            self,
+            "TrainingAccessLogs",
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=Duration.days(settings.log_retention_days))
+            ],
+            **secure,
+        )
+        acknowledge(logs, "AwsSolutions-S1", "This is the access-log destination.")
+        self.bucket = s3.Bucket(
+            self,
+            "TrainingBucket",
+            bucket_name=f"{prefix}-training-{self.account}-{self.region}",
+            versioned=True,
+            server_access_logs_bucket=logs,
+            server_access_logs_prefix="training/",
+            **secure,
+        )
+        self.role = iam.Role(
+            self,
+            "TrainingJobRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"{prefix}: SageMaker training jobs (motflow train --sagemaker)",
+        )
+        statements = self._statements()
+        for statement in statements:
+            self.role.add_to_policy(statement)
+        acknowledge_wildcards(
+            self.role,
+            statements,
+            "Training reads any object under labels/ and writes its own run under runs/ "
+            "(job names are chosen at launch); log streams are named per job by SageMaker; "
+            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData cannot be scoped to a "
+            "resource (the metric namespace is pinned by a condition).",
+        )
+        bucket_uri = f"s3://{self.bucket.bucket_name}"
+        CfnOutput(self, "TrainingBucketName", value=self.bucket.bucket_name)
+        CfnOutput(self, "TrainingDataUri", value=f"{bucket_uri}/{LABELS_PREFIX}")
+        CfnOutput(self, "TrainingOutputUri", value=f"{bucket_uri}/{RUNS_PREFIX}")
+        CfnOutput(self, "TrainingRoleArn", value=self.role.role_arn)
+
+    def _statements(self) -> list[iam.PolicyStatement]:
+        bucket = self.bucket
+        dlc_account = DLC_ACCOUNTS.get(self.region, DLC_ACCOUNTS["us-east-1"])
+        return [
+            iam.PolicyStatement(
+                sid="ListTrainingPrefixes",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{LABELS_PREFIX}*", f"{RUNS_PREFIX}*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="ReadLabelsAndSource",
+                actions=["s3:GetObject"],
+                resources=[
+                    bucket.arn_for_objects(f"{LABELS_PREFIX}*"),
+                    bucket.arn_for_objects(f"{RUNS_PREFIX}*"),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="WriteRuns",
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{RUNS_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="TrainingLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[
+                    f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:"
+                    f"{TRAINING_LOG_GROUP}:*"
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="TrainingMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": TRAINING_LOG_GROUP}},
+            ),
+            iam.PolicyStatement(
+                sid="PullTrainingImageToken",
+                actions=["ecr:GetAuthorizationToken"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="PullTrainingImage",
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                resources=[
+                    f"arn:{self.partition}:ecr:{self.region}:{dlc_account}:repository/"
+                    f"{TRAINING_REPOSITORY}"
+                ],
+            ),
+        ]
