@@ -12,6 +12,7 @@ from typing import Any
 
 from model_code.detectors import Detector, build_detector
 from model_code.prefetch import BatchFeed, preparation
+from model_code.progress import ProgressCallback
 from model_code.results import SinkFactory, StreamFacts
 from model_code.tracking import ByteTracker, TrackerConfig
 from model_code.video import VideoReader
@@ -182,12 +183,14 @@ def track_video(
     sinks: SinkFactory,
     options: TrackOptions | None = None,
     detector: Detector | None = None,
+    progress: ProgressCallback | None = None,
 ) -> TrackingRun:
     """Track one video, feeding each processed frame's tracks to the sinks in frame order.
 
     `sinks` is called once with the video's facts, before the first frame; the sinks it returns
     are closed at the end, also on error. Raises `VideoError` for unusable video and
-    `OptionsError` for bad options.
+    `OptionsError` for bad options. `progress`, when given, is called after every batch with
+    the last processed source frame number and the frame count the file declares.
     """
     started = time.perf_counter()
     options = options or TrackOptions()
@@ -228,6 +231,8 @@ def track_video(
                 frames_processed += 1
                 detections += len(tracked.ids)
                 track_ids.update(int(i) for i in tracked.ids)
+            if progress is not None:
+                progress(batch.numbers[-1], info.frame_count)
         feed.close()
         timings["decode_s"], timings["decode_wait_s"] = feed.produce_s, feed.wait_s
     return TrackingRun(

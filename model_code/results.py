@@ -1,5 +1,5 @@
-"""Result sinks: MOT txt, JSONL, the optional annotated H.264 video, in-memory MOT rows; and the
-summary file.
+"""Result sinks: MOT txt, JSONL, the per-track index (tracks.json), the optional annotated H.264
+video, in-memory MOT rows; and the summary file.
 
 `track_video` feeds every sink each processed frame in frame order (`write(frame, image, tracks)`)
 and closes them at the end. File sinks stream: rows go to disk as frames arrive, nothing
@@ -23,12 +23,14 @@ from model_code.closing import Closing
 
 TRACKS_MOT = "tracks.txt"
 TRACKS_JSONL = "tracks.jsonl"
+TRACKS_JSON = "tracks.json"
 SUMMARY_JSON = "summary.json"
 ANNOTATED_MP4 = "annotated.mp4"
 # The summary's `artifacts` keys and the file each names.
 ARTIFACTS: dict[str, str] = {
     "tracks_mot": TRACKS_MOT,
     "tracks_jsonl": TRACKS_JSONL,
+    "tracks_json": TRACKS_JSON,
     "annotated": ANNOTATED_MP4,
     "summary": SUMMARY_JSON,
 }
@@ -141,8 +143,107 @@ class JsonlWriter(_TextWriter):
                 tracks.ids, xyxy_to_xywh(tracks.boxes), tracks.scores, tracks.labels, strict=True
             )
         ]
-        record = {"frame": frame, "t": round((frame - 1) / self.fps, 3), "objects": objects}
+        record = {"frame": frame, "t": frame_time(frame, self.fps), "objects": objects}
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+def frame_time(frame: int, fps: float) -> float:
+    """Seconds from the start of the video to 1-based source frame `frame`."""
+    return round((frame - 1) / fps, 3)
+
+
+@dataclass
+class _TrackEntry:
+    first_frame: int
+    last_frame: int = 0
+    score_sum: float = 0.0
+    observations: int = 0
+    step: int = 1
+    labels: dict[str, int] | None = None
+    samples: list[dict[str, Any]] | None = None
+
+
+class TrackIndexWriter(Closing):
+    """tracks.json: one entry per track (id, label, first/last frame and time, duration, mean
+    score, boxes sampled along its path), written on close.
+
+    Memory grows with the number of tracks, not frames: each track keeps at most `max_samples`
+    boxes, thinned to every other one (and the sampling step doubled) whenever it fills up.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float,
+        class_names: Sequence[str] | Mapping[int, str] | None = None,
+        max_samples: int = 32,
+    ) -> None:
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        if max_samples < 2:
+            raise ValueError(f"max_samples must be at least 2, got {max_samples}")
+        self.path = Path(path)
+        self.fps = fps
+        self.class_names = class_names
+        self.max_samples = max_samples
+        self._tracks: dict[int, _TrackEntry] = {}
+        self._closed = False
+
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
+        for track_id, box, score, label in zip(
+            tracks.ids, xyxy_to_xywh(tracks.boxes), tracks.scores, tracks.labels, strict=True
+        ):
+            entry = self._tracks.setdefault(
+                int(track_id), _TrackEntry(first_frame=frame, labels={}, samples=[])
+            )
+            assert entry.labels is not None and entry.samples is not None
+            name = label_name(self.class_names, int(label))
+            entry.labels[name] = entry.labels.get(name, 0) + 1
+            if entry.observations % entry.step == 0:
+                if len(entry.samples) >= self.max_samples:
+                    entry.samples = entry.samples[::2]
+                    entry.step *= 2
+                entry.samples.append(
+                    {
+                        "frame": frame,
+                        "t": frame_time(frame, self.fps),
+                        "box": [round(float(v), 2) for v in box],
+                    }
+                )
+            entry.last_frame = frame
+            entry.score_sum += float(score)
+            entry.observations += 1
+
+    def entries(self) -> list[dict[str, Any]]:
+        out = []
+        for track_id, entry in sorted(self._tracks.items()):
+            assert entry.labels is not None and entry.samples is not None
+            first_t, last_t = (
+                frame_time(entry.first_frame, self.fps),
+                frame_time(entry.last_frame, self.fps),
+            )
+            out.append(
+                {
+                    "id": track_id,
+                    "label": max(entry.labels.items(), key=lambda item: (item[1], item[0]))[0],
+                    "first_frame": entry.first_frame,
+                    "last_frame": entry.last_frame,
+                    "first_t": first_t,
+                    "last_t": last_t,
+                    "duration_s": round(last_t - first_t, 3),
+                    "observations": entry.observations,
+                    "mean_score": round(entry.score_sum / entry.observations, 4),
+                    "boxes": entry.samples,
+                }
+            )
+        return out
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        document = {"fps": round(self.fps, 6), "tracks": self.entries()}
+        self.path.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
 
 
 def write_summary(path: str | Path, summary: Mapping[str, Any]) -> Path:
@@ -234,6 +335,7 @@ def file_sinks(out_dir: Path, annotate: bool) -> SinkFactory:
         sinks: list[Sink] = [
             MotWriter(out_dir / TRACKS_MOT),
             JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names),
+            TrackIndexWriter(out_dir / TRACKS_JSON, stream.fps, stream.class_names),
         ]
         if annotate:
             sinks.append(
