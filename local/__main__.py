@@ -1,4 +1,8 @@
-"""`python -m local run VIDEO [VIDEO ...]`: the whole upload -> track -> notify flow locally."""
+"""`python -m local run VIDEO [VIDEO ...]`: the whole upload -> track -> notify flow locally.
+
+`python -m local up` starts the same stack and keeps it running until Ctrl-C, so the `motflow`
+command (submit, status, list, watch, results, retry) can talk to it.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ RESULTS_DIR = REPO_ROOT / "results"
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "up":
+        return serve(args)
     videos = [Path(video) for video in args.videos]
     missing = [str(video) for video in videos if not video.is_file()]
     if missing:
@@ -63,6 +69,41 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"run state kept in {run_dir}", file=sys.stderr)
     _print_locations(rows)
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the local stack until interrupted; `motflow` finds it through its discovery file."""
+    try:
+        settings = local_settings(args.context, annotate=args.annotate)
+    except (ValueError, SettingsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    run_dir = RUNS_DIR / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    try:
+        print(f"starting the local stack in {run_dir} ...", file=sys.stderr)
+        with local_stack(run_dir, settings) as stack:
+            print(
+                f"local stack ready: s3://{stack.resources.input_bucket}/"
+                f"{settings.input_prefix} (moto at {stack.moto.endpoint_url}); "
+                "use `motflow submit VIDEO` in another terminal, Ctrl-C stops it",
+                file=sys.stderr,
+                flush=True,
+            )
+            while True:
+                stack.check_alive()
+                time.sleep(2.0)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    except Exception as error:
+        kind = "" if isinstance(error, StackError) else f"{type(error).__name__}: "
+        print(f"error: the local stack failed: {kind}{error}", file=sys.stderr)
+        print(f"run state (logs) kept in {run_dir}", file=sys.stderr)
+        return 1
+    if not args.keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
     return 0
 
 
@@ -127,22 +168,26 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="start the local stack and track the given videos")
     run.add_argument("videos", nargs="+", metavar="VIDEO", help="video files to upload")
     run.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all jobs")
-    run.add_argument("--keep", action="store_true", help="keep .local-runs/<run>/ (logs, model)")
     run.add_argument("--results", help="folder for downloaded results (default results/<run>/)")
-    run.add_argument(
-        "--no-annotate",
-        dest="annotate",
-        action="store_false",
-        help="skip the annotated video (written by default for local runs)",
-    )
-    run.add_argument(
-        "-c",
-        "--context",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a deployment setting, as with `cdk -c` (e.g. -c stride=2); repeatable",
-    )
+    up = commands.add_parser("up", help="start the local stack and keep it running (Ctrl-C stops)")
+    for command in (run, up):
+        command.add_argument(
+            "--keep", action="store_true", help="keep .local-runs/<run>/ (logs, model)"
+        )
+        command.add_argument(
+            "--no-annotate",
+            dest="annotate",
+            action="store_false",
+            help="skip the annotated video (written by default for local runs)",
+        )
+        command.add_argument(
+            "-c",
+            "--context",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a deployment setting, as with `cdk -c` (e.g. -c stride=2); repeatable",
+        )
     return parser
 
 

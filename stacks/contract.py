@@ -33,6 +33,20 @@ STATUS_INDEX_SORT = "created_at"
 TTL_ATTRIBUTE = "expires_at"  # epoch seconds; DynamoDB deletes the item some time after it
 KEEP_FOREVER = 0  # JOB_RETENTION_DAYS value meaning "records never expire"
 
+# --- Tracking stack outputs (the `motflow` command finds a deployment through them) -----------
+OUTPUT_INPUT_BUCKET = "InputBucketName"
+OUTPUT_UPLOAD_PREFIX = "UploadPrefix"
+OUTPUT_WORK_BUCKET = "WorkBucketName"
+OUTPUT_JOBS_TABLE = "JobsTableName"
+OUTPUT_ENDPOINT = "EndpointName"
+OUTPUT_NOTIFICATIONS_TOPIC = "NotificationsTopicArn"
+
+
+def tracking_stack_name(prefix: str) -> str:
+    """The tracking stack's name for a name prefix (``motflow`` -> ``MotflowTracking``)."""
+    return "".join(part.capitalize() for part in prefix.split("-")) + "Tracking"
+
+
 # --- Model container ------------------------------------------------------------------------
 MODEL_DIR_CODE = "/opt/ml/model/code"
 # Largest body TorchServe accepts; async invocations carry at most 1 GB, manifests are tiny.
