@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-BAR_WIDTH = 24
+from model_code.progress import progress_line
 
 
 def emit_json(data: Any, out: TextIO | None = None) -> None:
@@ -15,34 +15,8 @@ def emit_json(data: Any, out: TextIO | None = None) -> None:
 
 
 def progress_text(progress: Mapping[str, Any] | None) -> str:
-    """``[#####-----]  41%  123/300 frames  12.3 fps  ETA 14 s`` (parts left out when unknown)."""
-    if not progress:
-        return ""
-    frame, total = progress.get("frame") or 0, progress.get("frames_total")
-    parts = []
-    if total:
-        done = min(max(frame / total, 0.0), 1.0)
-        filled = int(round(done * BAR_WIDTH))
-        parts.append(f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done * 100:3.0f}%")
-        parts.append(f"{frame}/{total} frames")
-    else:
-        parts.append(f"frame {frame}")
-    if progress.get("fps") is not None:
-        parts.append(f"{float(progress['fps']):.1f} fps")
-    if progress.get("eta_s") is not None:
-        parts.append(f"ETA {_seconds(float(progress['eta_s']))}")
-    return "  ".join(parts)
-
-
-def _seconds(value: float) -> str:
-    value = max(value, 0.0)
-    if value < 90:
-        return f"{value:.0f} s"
-    minutes, seconds = divmod(int(value), 60)
-    if minutes < 90:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    """The engine's own progress line, so the container's reports read the same everywhere."""
+    return progress_line(dict(progress) if progress else None)
 
 
 def _options_text(options: Mapping[str, Any]) -> str:

@@ -7,18 +7,23 @@ command (submit, status, list, watch, results, retry) can talk to it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shutil
 import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from local.stack import LocalStack, StackError, local_stack
+from model_code.progress import PROGRESS_JSON, TerminalBar
+from stacks import contract
 from stacks.settings import Settings, SettingsError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +33,8 @@ RESULTS_DIR = REPO_ROOT / "results"
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "up":
         return serve(args)
     videos = [Path(video) for video in args.videos]
@@ -53,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"starting the local stack in {run_dir} ...", file=sys.stderr)
         with local_stack(run_dir, settings) as stack:
             print(f"stack ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
-            rows = run_videos(stack, videos, results_dir, args.timeout)
+            show = sys.stderr.isatty() and not args.quiet
+            rows = run_videos(stack, videos, results_dir, args.timeout, show_progress=show)
     except KeyboardInterrupt:
         print("interrupted: the local stack was stopped", file=sys.stderr)
         if not args.keep:
@@ -107,8 +114,44 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def progress_bar(stack: LocalStack, job_ids: list[str], enabled: bool) -> Iterator[None]:
+    """While the block runs, draw the progress the running job's container reports."""
+    if not enabled:
+        yield
+        return
+    stop = threading.Event()
+    bar = TerminalBar(sys.stderr)
+    s3 = stack.client("s3")
+
+    def draw() -> None:
+        while not stop.wait(1.0):
+            for job_id in job_ids:
+                record = stack.job(job_id) or {}
+                if record.get("status") != "QUEUED":
+                    continue
+                key = contract.results_prefix(job_id) + PROGRESS_JSON
+                with contextlib.suppress(Exception):
+                    report = s3.get_object(Bucket=stack.resources.work_bucket, Key=key)
+                    bar(json.loads(report["Body"].read()))
+                    break
+
+    thread = threading.Thread(target=draw, name="progress-bar", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        bar.close()
+
+
 def run_videos(
-    stack: LocalStack, videos: list[Path], results_dir: Path, timeout_s: float
+    stack: LocalStack,
+    videos: list[Path],
+    results_dir: Path,
+    timeout_s: float,
+    show_progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Upload every video, wait for every job, print one JSON line each, download results."""
     uploads = []
@@ -117,7 +160,9 @@ def run_videos(
         uploads.append((key, job_id, time.monotonic()))
         print(f"uploaded {video} -> s3://{stack.resources.input_bucket}/{key}", file=sys.stderr)
     finished_at: dict[str, float] = {}
-    records = stack.wait_terminal([job_id for _, job_id, _ in uploads], timeout_s, finished_at)
+    job_ids = [job_id for _, job_id, _ in uploads]
+    with progress_bar(stack, job_ids, show_progress):
+        records = stack.wait_terminal(job_ids, timeout_s, finished_at)
     rows = []
     for key, job_id, uploaded_at in uploads:
         record = records[job_id]
@@ -169,8 +214,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("videos", nargs="+", metavar="VIDEO", help="video files to upload")
     run.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all jobs")
     run.add_argument("--results", help="folder for downloaded results (default results/<run>/)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     up = commands.add_parser("up", help="start the local stack and keep it running (Ctrl-C stops)")
     for command in (run, up):
+        command.add_argument("-v", "--verbose", action="store_true", help="log each step")
         command.add_argument(
             "--keep", action="store_true", help="keep .local-runs/<run>/ (logs, model)"
         )

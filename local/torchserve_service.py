@@ -71,12 +71,20 @@ def write_config(run_dir: Path, env: Mapping[str, str]) -> tuple[Path, dict[str,
         raise RuntimeError(
             f"the SageMaker toolkit could not generate a TorchServe config:\n{generated.stderr}"
         )
-    ports = {"inference": free_port(), "management": free_port(), "metrics": free_port()}
+    ports = {
+        name: free_port()
+        for name in ("inference", "management", "metrics", "grpc_inference", "grpc_management")
+    }
     tmp_dir = run_dir / "tmp"
     overrides = [
         f"inference_address=http://{LOCALHOST}:{ports['inference']}",
         f"management_address=http://{LOCALHOST}:{ports['management']}",
         f"metrics_address=http://{LOCALHOST}:{ports['metrics']}",
+        # TorchServe binds gRPC on 7070/7071 by default: two local stacks would collide.
+        f"grpc_inference_address={LOCALHOST}",
+        f"grpc_management_address={LOCALHOST}",
+        f"grpc_inference_port={ports['grpc_inference']}",
+        f"grpc_management_port={ports['grpc_management']}",
         f"vmargs=-XX:-UseContainerSupport -XX:-UsePerfData -Djava.io.tmpdir={tmp_dir}",
         f"model_store={run_dir / 'model-store'}",
     ]

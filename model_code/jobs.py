@@ -110,8 +110,9 @@ class FolderOutput:
     """tracks.txt, tracks.jsonl, annotated.mp4 (optional) and summary.json in the out folder;
     the summary names them by local path."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: ProgressCallback | None = None) -> None:
         self._written: set[str] = {SUMMARY_JSON}
+        self._progress = progress
 
     def sinks(self, out_dir: Path, annotate: bool) -> SinkFactory:
         make = file_sinks(out_dir, annotate)
@@ -124,7 +125,7 @@ class FolderOutput:
         return open_sinks
 
     def progress(self, job_id: str | None) -> ProgressCallback | None:
-        return None
+        return self._progress
 
     def location(self, out_dir: Path, name: str) -> str:
         return str(out_dir / name)

@@ -203,7 +203,9 @@ def track_video(
         options = options.for_detector(detector)
         processed_fps = info.fps / options.stride
         tracker = ByteTracker(TrackerConfig.from_dict(options.tracker), frame_rate=processed_fps)
-        facts = StreamFacts(info.fps, info.width, info.height, processed_fps, detector.class_names)
+        facts = StreamFacts(
+            info.fps, info.width, info.height, processed_fps, detector.class_names, Path(video_path)
+        )
         outputs = list(sinks(facts))
         for sink in reversed(outputs):
             stack.callback(_timed_close, sink, timings)

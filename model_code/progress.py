@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from model_code.storage import parse_s3_uri, s3_client
 
@@ -86,6 +86,56 @@ class ThrottledProgress:
         except Exception as error:  # progress is best effort; the job goes on
             self._errors += 1
             log.warning("could not publish progress (%d): %s", self._errors, error)
+
+
+def progress_line(report: dict[str, Any] | None, width: int = 24) -> str:
+    """``[#####-----]  41%  123/300 frames  12.3 fps  ETA 14 s`` (parts left out when unknown)."""
+    if not report:
+        return ""
+    frame, total = report.get("frame") or 0, report.get("frames_total")
+    parts = []
+    if total:
+        done = min(max(frame / total, 0.0), 1.0)
+        filled = int(round(done * width))
+        parts.append(f"[{'#' * filled}{'-' * (width - filled)}] {done * 100:3.0f}%")
+        parts.append(f"{frame}/{total} frames")
+    else:
+        parts.append(f"frame {frame}")
+    if report.get("fps") is not None:
+        parts.append(f"{float(report['fps']):.1f} fps")
+    if report.get("eta_s") is not None:
+        parts.append(f"ETA {_duration(float(report['eta_s']))}")
+    return "  ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 90:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class TerminalBar:
+    """Draws each report over the previous one on a terminal stream; `close` ends the line."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.drawn = False
+
+    def __call__(self, report: dict[str, Any]) -> None:
+        self.stream.write(f"\r\033[K{progress_line(report)}")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.drawn = False
 
 
 class S3ProgressWriter:

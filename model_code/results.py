@@ -62,6 +62,7 @@ class StreamFacts:
     height: int
     processed_fps: float
     class_names: Sequence[str]
+    source: Path | None = None  # the video file, for sinks that copy from it (audio)
 
 
 SinkFactory = Callable[[StreamFacts], Sequence[Sink]]
@@ -284,13 +285,26 @@ def draw_tracks(image: np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray) -> n
     return image
 
 
+# Audio codecs an mp4 holds as they are; others are left out (the video is what matters).
+MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
+
+
 class AnnotatedVideoWriter(Closing):
-    """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes and ids drawn.
+    """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes and ids drawn, at the
+    processed frame rate (the source's, divided by the stride; fractional rates kept exactly up
+    to a denominator of 1001), with the source's first audio stream copied when mp4 can hold it.
 
     yuv420p needs even dimensions, so an odd last row or column is cropped.
     """
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: float) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: float,
+        audio_from: str | Path | None = None,
+    ) -> None:
         import av
 
         if fps <= 0:
@@ -307,6 +321,33 @@ class AnnotatedVideoWriter(Closing):
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = {"preset": "veryfast", "crf": "23"}
         self._av = av
+        self._audio_source, self._audio = self._audio_stream(audio_from)
+
+    def _audio_stream(self, source: str | Path | None) -> tuple[Any, Any]:
+        """(the opened source, the output audio stream), or (None, None) without usable audio."""
+        if source is None:
+            return None, None
+        try:
+            reader = self._av.open(str(source))
+        except (OSError, ValueError, self._av.FFmpegError):
+            return None, None
+        audio = next(iter(reader.streams.audio), None)
+        if audio is None or audio.codec_context.name not in MP4_AUDIO_CODECS:
+            reader.close()
+            return None, None
+        return reader, self._container.add_stream_from_template(audio)
+
+    def _copy_audio(self) -> None:
+        reader, self._audio_source = self._audio_source, None
+        try:
+            source = reader.streams.audio[0]
+            for packet in reader.demux(source):
+                if packet.dts is None:
+                    continue
+                packet.stream = self._audio
+                self._container.mux(packet)
+        finally:
+            reader.close()
 
     def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
         """Encode one frame; the boxes may be drawn onto `image` itself."""
@@ -323,6 +364,8 @@ class AnnotatedVideoWriter(Closing):
             return
         for packet in self._stream.encode():
             self._container.mux(packet)
+        if self._audio_source is not None:
+            self._copy_audio()
         self._container.close()
         self._container = None
 
@@ -340,7 +383,11 @@ def file_sinks(out_dir: Path, annotate: bool) -> SinkFactory:
         if annotate:
             sinks.append(
                 AnnotatedVideoWriter(
-                    out_dir / ANNOTATED_MP4, stream.width, stream.height, stream.processed_fps
+                    out_dir / ANNOTATED_MP4,
+                    stream.width,
+                    stream.height,
+                    stream.processed_fps,
+                    audio_from=stream.source,
                 )
             )
         return sinks

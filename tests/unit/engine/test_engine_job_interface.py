@@ -4,9 +4,11 @@ reports of the frame loop, and tracks.json / tracks.jsonl / summary.json against
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import jsonschema
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from model_code.detectors import Detector, build_detector
 from model_code.jobs import FolderOutput, Job, LocalVideo, run_job
 from model_code.pipeline import OptionsError, TrackOptions, track_video
 from model_code.progress import ThrottledProgress
-from model_code.results import TrackIndexWriter
+from model_code.results import AnnotatedVideoWriter, TrackIndexWriter
 from model_code.tracking import TrackedObjects
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
@@ -168,3 +170,59 @@ def test_written_files_follow_the_published_schemas(
     assert (
         sum(track["observations"] for track in index["tracks"]) == summary["counts"]["detections"]
     )
+
+
+def _clip_with_audio(path: Path, frames: int, rate: Fraction) -> None:
+    """An H.264 + AAC mp4 of `frames` frames at `rate` with a matching stretch of tone."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = out.add_stream("aac", rate=16000)
+        audio.layout = "mono"
+        for index in range(frames):
+            image = np.full((48, 64, 3), index * 4 % 255, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = index
+            for packet in video.encode(frame):
+                out.mux(packet)
+        seconds = frames / float(rate)
+        samples = int(16000 * seconds)
+        tone = (np.sin(np.arange(samples) * 2 * np.pi * 440 / 16000) * 0.3).astype(np.float32)
+        for start in range(0, samples, 1024):
+            chunk = av.AudioFrame.from_ndarray(
+                tone[None, start : start + 1024], format="flt", layout="mono"
+            )
+            chunk.sample_rate, chunk.pts = 16000, start
+            for packet in audio.encode(chunk):
+                out.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode():
+                out.mux(packet)
+
+
+def test_annotated_video_keeps_the_fractional_rate_and_the_audio(tmp_path: Path) -> None:
+    source = tmp_path / "with-audio.mp4"
+    rate = Fraction(30000, 1001)
+    _clip_with_audio(source, 60, rate)
+    out = tmp_path / "annotated.mp4"
+    empty = TrackedObjects(
+        np.zeros(0, np.int64),
+        np.zeros((0, 4), np.float32),
+        np.zeros(0, np.float32),
+        np.zeros(0, np.int64),
+    )
+    with AnnotatedVideoWriter(out, 64, 48, 30000 / 1001, audio_from=source) as writer:
+        for frame in range(1, 61):
+            writer.write(frame, np.zeros((48, 64, 3), np.uint8), empty)
+    with av.open(str(out)) as result, av.open(str(source)) as original:
+        assert result.streams.video[0].average_rate == rate
+        (audio,) = result.streams.audio
+        assert audio.codec_context.name == "aac" and audio.sample_rate == 16000
+        copied = sum(1 for packet in result.demux(audio) if packet.size)
+        kept = sum(1 for packet in original.demux(original.streams.audio[0]) if packet.size)
+        assert copied == kept > 0
+    silent = tmp_path / "silent.mp4"
+    with AnnotatedVideoWriter(silent, 64, 48, 10.0, audio_from=out.with_name("missing.mp4")) as w:
+        w.write(1, np.zeros((48, 64, 3), np.uint8), empty)
+    with av.open(str(silent)) as result:
+        assert not result.streams.audio
