@@ -35,9 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "up":
-        return serve(args)
-    videos = [Path(video) for video in args.videos]
+    videos = [Path(video) for video in getattr(args, "videos", [])]
     missing = [str(video) for video in videos if not video.is_file()]
     if missing:
         print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
@@ -53,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
     run_name = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir = RUNS_DIR / run_name
+    if args.command == "up":
+        return serve(args, settings, run_dir)
     results_dir = Path(args.results) if args.results else RESULTS_DIR / run_name
     started = time.monotonic()
     try:
@@ -67,10 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(run_dir, ignore_errors=True)
         return 130
     except Exception as error:
-        kind = "" if isinstance(error, StackError) else f"{type(error).__name__}: "
-        print(f"error: the local stack failed: {kind}{error}", file=sys.stderr)
-        print(f"run state (logs) kept in {run_dir}", file=sys.stderr)
-        return 1
+        return _stack_failed(error, run_dir)
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)
     else:
@@ -79,16 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def serve(args: argparse.Namespace) -> int:
+def serve(args: argparse.Namespace, settings: Settings, run_dir: Path) -> int:
     """Run the local stack until interrupted; `motflow` finds it through its discovery file."""
-    try:
-        settings = local_settings(args.context, annotate=args.annotate)
-    except (ValueError, SettingsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    run_dir = RUNS_DIR / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     try:
         print(f"starting the local stack in {run_dir} ...", file=sys.stderr)
         with local_stack(run_dir, settings) as stack:
@@ -105,10 +94,7 @@ def serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
     except Exception as error:
-        kind = "" if isinstance(error, StackError) else f"{type(error).__name__}: "
-        print(f"error: the local stack failed: {kind}{error}", file=sys.stderr)
-        print(f"run state (logs) kept in {run_dir}", file=sys.stderr)
-        return 1
+        return _stack_failed(error, run_dir)
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)
     return 0
@@ -201,6 +187,13 @@ def _print_locations(rows: list[dict[str, Any]]) -> None:
         print(f"tracks ({row['key']}): {paths['tracks.txt']}", file=sys.stderr)
         if "annotated.mp4" in paths:
             print(f"annotated video ({row['key']}): {paths['annotated.mp4']}", file=sys.stderr)
+
+
+def _stack_failed(error: Exception, run_dir: Path) -> int:
+    kind = "" if isinstance(error, StackError) else f"{type(error).__name__}: "
+    print(f"error: the local stack failed: {kind}{error}", file=sys.stderr)
+    print(f"run state (logs) kept in {run_dir}", file=sys.stderr)
+    return 1
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
