@@ -63,8 +63,9 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     try:
         return job_options.from_pairs(texts)
     except job_options.OptionError as error:
-        known = ", ".join(job_options.option_names())
-        raise CliError(str(error), f"known options: {known}") from None
+        if str(error).startswith("unknown option"):
+            raise CliError(str(error), "check the spelling") from None
+        raise CliError(str(error), "e.g. --option stride=2 --option classes=person,car") from None
 
 
 def parse_duration(text: str) -> timedelta:
