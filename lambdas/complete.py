@@ -167,16 +167,13 @@ def read_summary(uri: str) -> dict[str, Any]:
 
 
 def result_fields(summary: dict[str, Any], output_location: str) -> dict[str, Any]:
-    """The record fields a success sets: artifact URIs, counts, timings, video facts, warnings."""
+    """The record fields a success sets: artifact URIs, counts, timings, video facts."""
     artifacts = summary.get("artifacts") or {}
     outputs = {name: uri for name, uri in artifacts.items() if uri}
     fields: dict[str, Any] = {"outputs": outputs, "summary_location": output_location}
     for source, target in (("counts", "counts"), ("timings", "timings"), ("video", "video_info")):
         if isinstance(summary.get(source), dict):
             fields[target] = summary[source]
-    # An engine that ended early (unreadable frames) still succeeds, with the warning shown.
-    if isinstance(summary.get("warnings"), list) and summary["warnings"]:
-        fields["warnings"] = [str(warning)[:500] for warning in summary["warnings"][:10]]
     return fields
 
 

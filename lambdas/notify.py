@@ -1,4 +1,4 @@
-"""Job messages on the user-facing notifications topic, each sent once (lambdas/messages.py)."""
+"""Short, human-readable job messages on the user-facing notifications topic."""
 
 from __future__ import annotations
 
@@ -15,16 +15,65 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
 
 log = logging.getLogger("motflow.notify")
 
-# Kept for callers of the earlier text-only messages; lambdas/messages.py builds them now.
-subject_for = messages.subject_for
-body_for = messages.text_for
+_SUBJECT_MAX = 99
+_VERBS = {
+    jobs.SUCCEEDED: "tracked",
+    jobs.FAILED: "failed",
+    jobs.REJECTED: "rejected",
+}
+
+
+def _file_name(record: dict[str, Any]) -> str:
+    return str(record.get("key", record["job_id"])).rsplit("/", 1)[-1]
+
+
+def subject_for(record: dict[str, Any]) -> str:
+    """An SNS-safe subject: UTF-8 without line breaks or control characters, under 100 long."""
+    verb = _VERBS.get(record["status"], record["status"].lower())
+    name = "".join(c if c.isprintable() else "?" for c in _file_name(record))
+    suffix = f" {verb}"
+    room = _SUBJECT_MAX - len("motflow: ") - len(suffix)
+    if len(name) > room:
+        name = name[: room - 3] + "..."
+    return f"motflow: {name}{suffix}"
+
+
+def body_for(record: dict[str, Any]) -> str:
+    """What happened to the upload, and where its results are, in a few lines."""
+    status = record["status"]
+    lines = [f"Video: {record.get('video', _file_name(record))}", f"Job: {record['job_id']}"]
+    if status == jobs.SUCCEEDED:
+        lines.insert(0, "Your video was tracked.")
+        counts = record.get("counts") or {}
+        if counts:
+            lines.append(
+                f"Tracks: {counts.get('tracks', '?')}, boxes: {counts.get('detections', '?')},"
+                f" frames processed: {counts.get('frames_processed', '?')}"
+            )
+        total = (record.get("timings") or {}).get("total_s")
+        if total is not None:
+            lines.append(f"Processing time: {float(total):.1f} s")
+        for name, uri in sorted((record.get("outputs") or {}).items()):
+            if uri:
+                lines.append(f"{name}: {uri}")
+    elif status == jobs.REJECTED:
+        lines.insert(0, "Your upload was not processed.")
+        lines.append(f"Reason: {record.get('reason', 'unknown')}")
+    elif status == jobs.FAILED:
+        lines.insert(0, "Tracking your video failed.")
+        lines.append(f"Reason: {record.get('reason', 'unknown')}")
+        if record.get("failed_stage") == jobs.STAGE_SUBMIT:
+            lines.append("The upload event was kept for a retry; no need to upload it again.")
+    else:
+        lines.insert(0, f"Job state: {status}")
+    return "\n".join(lines)
 
 
 def publish_job(topic_arn: str, record: dict[str, Any]) -> str:
     """Publish the message for the record's current state; returns the SNS message id."""
     response = clients.client("sns").publish(
         TopicArn=topic_arn,
-        **messages.notification(record),
+        **messages.notification(record, subject_for(record), body_for(record)),
     )
     log.info("notified %s: job %s is %s", topic_arn, record["job_id"], record["status"])
     return response["MessageId"]
