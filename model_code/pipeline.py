@@ -189,8 +189,9 @@ def track_video(
 
     `sinks` is called once with the video's facts, before the first frame; the sinks it returns
     are closed at the end, also on error. Raises `VideoError` for unusable video and
-    `OptionsError` for bad options. `progress`, when given, is called after every batch with
-    the last processed source frame number and the frame count the file declares.
+    `OptionsError` for bad options. `progress`, when given, is called once before the first
+    batch (frame 0) and after every batch with the last processed source frame number, each
+    time with the frame count the file declares.
     """
     started = time.perf_counter()
     options = options or TrackOptions()
@@ -214,6 +215,8 @@ def track_video(
         feed = stack.enter_context(
             BatchFeed(video, options.batch_size, prepare=prepare, depth=options.prefetch)
         )
+        if progress is not None:
+            progress(0, info.frame_count)
         for batch in feed:
             tick = time.perf_counter()
             found = detect(batch)
