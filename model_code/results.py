@@ -144,13 +144,8 @@ class JsonlWriter(_TextWriter):
                 tracks.ids, xyxy_to_xywh(tracks.boxes), tracks.scores, tracks.labels, strict=True
             )
         ]
-        record = {"frame": frame, "t": frame_time(frame, self.fps), "objects": objects}
+        record = {"frame": frame, "t": round((frame - 1) / self.fps, 3), "objects": objects}
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
-
-
-def frame_time(frame: int, fps: float) -> float:
-    """Seconds from the start of the video to 1-based source frame `frame`."""
-    return round((frame - 1) / fps, 3)
 
 
 @dataclass
@@ -178,6 +173,7 @@ class TrackIndexWriter(Closing):
         fps: float,
         class_names: Sequence[str] | Mapping[int, str] | None = None,
         max_samples: int = 32,
+        time_of: Callable[[int], float] | None = None,
     ) -> None:
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
@@ -187,6 +183,8 @@ class TrackIndexWriter(Closing):
         self.fps = fps
         self.class_names = class_names
         self.max_samples = max_samples
+        # Seconds of a source frame from the first one; the default assumes a constant rate.
+        self.time_of = time_of or (lambda frame: (frame - 1) / self.fps)
         self._tracks: dict[int, _TrackEntry] = {}
         self._closed = False
 
@@ -207,7 +205,7 @@ class TrackIndexWriter(Closing):
                 entry.samples.append(
                     {
                         "frame": frame,
-                        "t": frame_time(frame, self.fps),
+                        "t": round(self.time_of(frame), 3),
                         "box": [round(float(v), 2) for v in box],
                     }
                 )
@@ -219,10 +217,8 @@ class TrackIndexWriter(Closing):
         out = []
         for track_id, entry in sorted(self._tracks.items()):
             assert entry.labels is not None and entry.samples is not None
-            first_t, last_t = (
-                frame_time(entry.first_frame, self.fps),
-                frame_time(entry.last_frame, self.fps),
-            )
+            first_t = round(self.time_of(entry.first_frame), 3)
+            last_t = round(self.time_of(entry.last_frame), 3)
             out.append(
                 {
                     "id": track_id,

@@ -227,3 +227,17 @@ def test_annotated_video_keeps_the_fractional_rate_and_the_audio(tmp_path: Path)
         w.write(1, np.zeros((48, 64, 3), np.uint8), empty)
     with av.open(str(silent)) as result:
         assert not result.streams.audio
+
+
+def test_track_times_come_from_the_frames_presentation_times(tmp_path: Path) -> None:
+    """Variable frame rate: the writer takes each frame's time from the decoder when given."""
+    times = {1: 0.0, 2: 0.04, 3: 0.5, 4: 0.54}
+    path = tmp_path / "tracks.json"
+    with TrackIndexWriter(path, fps=25.0, time_of=times.__getitem__) as index:
+        for frame in times:
+            box = np.array([[0.0, 0.0, 10.0, 10.0]], np.float32)
+            objects = TrackedObjects(np.array([1]), box, np.array([0.5], np.float32), np.array([0]))
+            index.write(frame, None, objects)  # type: ignore[arg-type]
+    (track,) = json.loads(path.read_text())["tracks"]
+    assert (track["first_t"], track["last_t"], track["duration_s"]) == (0.0, 0.54, 0.54)
+    assert [sample["t"] for sample in track["boxes"]] == [0.0, 0.04, 0.5, 0.54]
