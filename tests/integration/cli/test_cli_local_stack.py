@@ -19,6 +19,7 @@ import pytest
 from cli import main as cli
 from local import discovery
 from local.stack import LocalStack, local_stack
+from stacks import contract
 from tests.integration.local.test_local_stack_flow import notifications_for, write_short_clip
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -81,7 +82,7 @@ def test_submit_wait_follows_the_job_to_success(
     assert final["status"] == "SUCCEEDED", final
     job_id = final["job_id"]
     # Seen states only move forward; the progress channel makes RUNNING visible when polled
-    # in time, and progress.json stays behind with the last report.
+    # in time (the first report goes out when decoding starts), and progress.json stays behind.
     order = ["QUEUED", "RUNNING", "SUCCEEDED"]
     seen = [doc["status"] for doc in documents[:-1]]
     assert seen == sorted(seen, key=order.index) and seen[-1] == "SUCCEEDED"
@@ -97,7 +98,7 @@ def test_submit_wait_follows_the_job_to_success(
         .read()
     )
     assert progress["job_id"] == job_id and progress["state"] == "RUNNING"
-    assert 1 <= progress["frame"] <= progress["frames_total"] == 90
+    assert 0 <= progress["frame"] <= progress["frames_total"] == 90  # the last report sent
 
     # The human status names the job, its state and its outputs.
     code, out, _ = motflow(capsys, "status", job_id)
@@ -194,3 +195,38 @@ def test_user_mistakes_are_one_line_errors_with_exit_code_2(
         assert "Traceback" not in err
     after = stack.client("s3").list_object_versions(Bucket=stack.resources.input_bucket)
     assert len(after.get("Versions", [])) == len(before.get("Versions", []))
+
+
+def test_a_deployed_stack_is_found_through_its_cloudformation_outputs(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--stack` reads the tracking stack's outputs (moto's CloudFormation here, holding a stack
+    whose outputs name the local resources), then works exactly as against the local stack."""
+    outputs = {
+        contract.OUTPUT_INPUT_BUCKET: stack.resources.input_bucket,
+        contract.OUTPUT_UPLOAD_PREFIX: stack.settings.input_prefix,
+        contract.OUTPUT_WORK_BUCKET: stack.resources.work_bucket,
+        contract.OUTPUT_JOBS_TABLE: stack.resources.jobs_table,
+    }
+    template = {
+        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+    }
+    stack.client("cloudformation").create_stack(
+        StackName="CliTestTracking", TemplateBody=json.dumps(template)
+    )
+    code, deployed, err = motflow(capsys, "list", "--stack", "CliTestTracking", "--json")
+    assert code == 0, err
+    code, local, _ = motflow(capsys, "list", "--local", "--json")
+    assert json.loads(deployed) == json.loads(local) != []
+
+    code, out, err = motflow(capsys, "list", "--stack", "NoSuchTracking")
+    assert code == 2 and out == ""
+    assert "stack NoSuchTracking was not found in us-east-1" in err and err.count("\n") == 1
+
+    stack.client("cloudformation").create_stack(
+        StackName="NotOurs",
+        TemplateBody=json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}),
+    )
+    code, out, err = motflow(capsys, "status", "x", "--stack", "NotOurs")
+    assert code == 2 and "is not a motflow tracking stack" in err
