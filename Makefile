@@ -34,12 +34,14 @@ BENCH_STAMP := $(BENCH_SITE)/.stamp-bench-$(BENCH_HASH)
 # The `motflow` console script: this checkout installed editable, dependencies left to the pins.
 CLI_STAMP := $(VENV)/.stamp-cli-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help setup demo test synth bench lint clean
+.PHONY: help setup demo test synth deploy diff destroy bench lint clean
 
 help:
 	@echo "make demo   set up, then run the local end-to-end flow on the bundled sample video"
 	@echo "make test   set up, then run lint and the whole test suite"
 	@echo "make synth  set up, then run the pinned cdk synth"
+	@echo "make deploy log in to the region's DLC registry, then cdk deploy --all (CDK_ARGS='-c k=v')"
+	@echo "make diff   cdk diff --all for the same region;  make destroy  cdk destroy --all"
 	@echo "make bench  set up (with benchmark peers), then print the benchmark tables"
 	@echo "make lint   set up, then ruff"
 
@@ -86,6 +88,10 @@ test: setup
 
 synth: setup
 	$(CDK) synth -q --no-notices
+
+# Region: -c region=... in CDK_ARGS, else AWS_REGION / AWS_DEFAULT_REGION, else the AWS profile's.
+deploy diff destroy: setup
+	$(PY) -m stacks.deploy_cli $@ $(CDK_ARGS)
 
 bench: setup $(BENCH_STAMP)
 	PYTHONPATH=$(CURDIR):$(CURDIR)/$(BENCH_SITE) $(PY) -m bench

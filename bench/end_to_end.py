@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.mot_eval import evaluate_mot
+from bench.plots import stage_split
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -60,6 +61,10 @@ def report(video: Path, gt: Path, out: Path, extra: Sequence[str] = ()) -> dict:
     print(f"{'x real time':<22}{fps / SOURCE_FPS:>10.2f}")
     per_frame = {k: 1000 * v / max(frames, 1) for k, v in timings.items() if k != "download_s"}
     print("stage ms/frame: " + " ".join(f"{k[:-2]}={v:.1f}" for k, v in per_frame.items()))
+    stage_split(
+        {k[:-2]: v for k, v in per_frame.items() if k != "total_s"},
+        f"End to end, ms per frame ({fps:.1f} fps)",
+    )
     return {"metrics": metrics, "wall_s": wall, "fps": fps, "summary": summary}
 
 

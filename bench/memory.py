@@ -21,6 +21,8 @@ import av
 import cv2
 import numpy as np
 
+from bench import plots
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "people-walking.mp4"
 SIZE = (640, 360)
@@ -92,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'clip':<8}{'frames':>8}{'peak RSS (MiB)':>16}{'wall (s)':>10}")
     for name, frames, rss, wall in results:
         print(f"{name:<8}{frames:>8d}{rss:>16.1f}{wall:>10.1f}")
+    plots.memory([(name, frames, rss) for name, frames, rss, _ in results])
     growth = 100.0 * (results[1][2] / results[0][2] - 1.0)
     print(f"long vs short peak RSS: {growth:+.1f}% (target: within 10%)")
     return 0

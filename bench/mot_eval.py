@@ -17,6 +17,8 @@ import motmetrics as mm
 import numpy as np
 import pandas as pd
 
+from model_code.boxes import iou_matrix, xywh_to_xyxy
+
 METRICS = (
     "mota",
     "idf1",
@@ -66,15 +68,9 @@ def load_mot_rows(source: RowsOrPath) -> np.ndarray:
 def iou_distance(gt_xywh: np.ndarray, hyp_xywh: np.ndarray, iou: float) -> np.ndarray:
     """`1 - IoU` for every gt/hypothesis pair; NaN (never matched) where IoU < `iou`.
 
-    Written here because motmetrics 1.4's own `iou_matrix` calls `np.asfarray`, gone in numpy 2.
+    Not motmetrics' own `iou_matrix`: motmetrics 1.4 calls `np.asfarray`, gone in numpy 2.
     """
-    g = gt_xywh[:, None, :]
-    h = hyp_xywh[None, :, :]
-    iw = np.minimum(g[..., 0] + g[..., 2], h[..., 0] + h[..., 2]) - np.maximum(g[..., 0], h[..., 0])
-    ih = np.minimum(g[..., 1] + g[..., 3], h[..., 1] + h[..., 3]) - np.maximum(g[..., 1], h[..., 1])
-    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
-    union = g[..., 2] * g[..., 3] + h[..., 2] * h[..., 3] - inter
-    overlap = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    overlap = iou_matrix(xywh_to_xyxy(gt_xywh), xywh_to_xyxy(hyp_xywh))
     dist = 1.0 - overlap
     dist[overlap < iou] = np.nan
     return dist

@@ -22,6 +22,7 @@ import numpy as np
 
 from bench import peers
 from bench.mot_eval import evaluate_many
+from model_code.boxes import xywh_to_xyxy, xyxy_to_xywh
 from model_code.tracking import TrackerConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -164,16 +165,15 @@ def run_tracker(runner: peers.Runner, seq: Sequence, anchor_filter: bool) -> np.
     order = np.argsort(frames, kind="stable")
     dets, frames = seq.det_rows[order], frames[order]
     bounds = np.searchsorted(frames, np.arange(1, seq.frames + 2))
-    xyxy = dets[:, 2:6].copy()
-    xyxy[:, 2:] += xyxy[:, :2]
+    xyxy = xywh_to_xyxy(dets[:, 2:6])
     out = []
     for frame in range(1, seq.frames + 1):
         lo, hi = bounds[frame - 1], bounds[frame]
         ids, boxes, scores = update(xyxy[lo:hi], dets[lo:hi, 6])
         if anchor_filter:
             ids, boxes, scores = peers.output_filter(ids, boxes, scores)
-        for track_id, (x1, y1, x2, y2), score in zip(ids, boxes, scores, strict=True):
-            out.append((frame, track_id, x1, y1, x2 - x1, y2 - y1, score))
+        for track_id, (x, y, w, h), score in zip(ids, xyxy_to_xywh(boxes), scores, strict=True):
+            out.append((frame, track_id, x, y, w, h, score))
     return np.array(out, dtype=np.float64).reshape(-1, 7)
 
 

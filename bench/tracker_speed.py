@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from bench import peers
+from model_code.boxes import xywh_to_xyxy
 from model_code.tracking import ByteTracker
 
 REPEATS = 3
@@ -44,9 +45,7 @@ def pets_frames() -> list[FrameInput] | None:
     out = []
     for frame in range(1, int(frames.max()) + 1):
         block = rows[frames == frame]
-        xyxy = block[:, 2:6].copy()
-        xyxy[:, 2:] += xyxy[:, :2]
-        out.append((xyxy, block[:, 6].copy()))
+        out.append((xywh_to_xyxy(block[:, 2:6]), block[:, 6].copy()))
     return out
 
 

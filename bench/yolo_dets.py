@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from model_code.boxes import cxcywh_to_xyxy, xyxy_to_xywh
 from model_code.detectors.yolov3_tiny import CFG_FILE, WEIGHTS_FILE, find_weights_dir, patch_cfg
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -74,9 +75,8 @@ def variant_rows(candidates: np.ndarray, variant: str) -> np.ndarray:
         classes[classes <= OPENCV_DEFAULT_THRESH] = 0.0
     best = classes.argmax(axis=1)
     best_score = classes[np.arange(len(classes)), best]
-    xywh = candidates[:, :4].copy()
-    xywh[:, :2] -= xywh[:, 2:] / 2
-    xywh = np.round(xywh)  # tutorial code hands NMSBoxes integer boxes
+    # Tutorial code hands NMSBoxes integer boxes.
+    xywh = np.round(xyxy_to_xywh(cxcywh_to_xyxy(candidates[:, :4])))
     if variant == "t0-person":
         person = np.flatnonzero(classes[:, 0] >= SCORE_MIN)
         keep = person[_nms(xywh[person], classes[person, 0])]

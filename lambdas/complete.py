@@ -20,20 +20,22 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, config, jobs, lifecycle, notify, s3_events
+    from . import clients, config, jobs, lifecycle, notify, reasons, s3_events
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
     import jobs
     import lifecycle
     import notify
+    import reasons
     import s3_events
 
 log = logging.getLogger("motflow.complete")
 log.setLevel(logging.INFO)
 
 _FAILURE_DETAIL_BYTES = 2048
-_REASON_MAX = 1000
+_WARNINGS_KEPT = 10
+_WARNING_MAX = 300
 
 
 class CompleteError(RuntimeError):
@@ -89,8 +91,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     store = jobs.JobStore(settings.jobs_table)
     outcomes: list[Outcome] = []
     failures: list[str] = []
-    for record in event.get("Records", []):
-        message = (record.get("Sns") or {}).get("Message", "")
+    for record in sns_records(event):
+        message = record["Sns"].get("Message", "")
         try:
             result = parse_notification(message)
             if result is None:
@@ -136,6 +138,31 @@ def apply_result(result: InferenceResult, store: jobs.JobStore, topic_arn: str) 
     return Outcome(result.job_id, latest["status"], latest["status"].lower())
 
 
+class EnvelopeError(ValueError):
+    """The event is not an SNS delivery (for example an on-failure record that was not
+    unwrapped); nothing in it was applied."""
+
+
+def sns_records(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The SNS records of a Lambda SNS event; EnvelopeError for anything else, so a wrongly
+    replayed event fails loudly instead of being dropped as "no jobs"."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        hint = (
+            " It looks like a Lambda on-failure record: replay its requestPayload"
+            " (scripts/replay_failed_events.py)."
+            if isinstance(event, dict) and "requestPayload" in event
+            else ""
+        )
+        raise EnvelopeError(f"not an SNS event: no 'Records' list.{hint}")
+    for record in records:
+        if not isinstance(record, dict) or record.get("EventSource") != "aws:sns":
+            raise EnvelopeError("not an SNS event: a record without EventSource aws:sns")
+        if not isinstance(record.get("Sns"), dict):
+            raise EnvelopeError("not an SNS event: a record without its 'Sns' message")
+    return records
+
+
 def _succeed(result: InferenceResult, store: jobs.JobStore) -> bool:
     if not result.output_location:
         reason = "The tracking finished but SageMaker reported no output location."
@@ -143,8 +170,13 @@ def _succeed(result: InferenceResult, store: jobs.JobStore) -> bool:
     try:
         summary = read_summary(result.output_location)
     except SummaryUnreadable as error:
-        reason = f"The tracking finished but its summary could not be read: {error}"
-        return store.fail_inference(result.job_id, reason, {})
+        log.error("job %s: unreadable summary: %s", result.job_id, error)
+        reason = "The tracking finished but its results could not be read. Upload the video again."
+        return store.fail_inference(result.job_id, reason, {"failure_detail": str(error)})
+    if summary.get("duplicate"):
+        # A second request for an attempt another worker had claimed (model_code/claims.py).
+        log.info("job %s: ignoring the reply of a duplicate request", result.job_id)
+        return False
     return store.succeed(result.job_id, result_fields(summary, result.output_location))
 
 
@@ -174,16 +206,24 @@ def result_fields(summary: dict[str, Any], output_location: str) -> dict[str, An
     for source, target in (("counts", "counts"), ("timings", "timings"), ("video", "video_info")):
         if isinstance(summary.get(source), dict):
             fields[target] = summary[source]
+    warnings = summary.get("warnings")
+    if isinstance(warnings, list) and warnings:
+        fields["warnings"] = [str(w)[:_WARNING_MAX] for w in warnings[:_WARNINGS_KEPT]]
     return fields
 
 
 def failure_reason(result: InferenceResult) -> str:
-    """SageMaker's failure reason, plus the first part of the error body when it is readable."""
-    reason = result.failure_reason or f"The tracking request ended as {result.status}."
+    """A short reason the user can act on (lambdas/reasons.py). The whole error body, traceback
+    included, goes to the log here and stays in the failure object."""
     detail = _failure_detail(result.failure_location) if result.failure_location else None
-    if detail and detail not in reason:
-        reason = f"{reason} Details: {detail}"
-    return reason[:_REASON_MAX]
+    log.error(
+        "job %s failed: %s; failure object %s: %s",
+        result.job_id,
+        result.failure_reason,
+        result.failure_location,
+        detail,
+    )
+    return reasons.explain(result.failure_reason, detail, result.status, result.job_id).text
 
 
 def _failure_detail(uri: str) -> str | None:

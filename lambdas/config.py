@@ -124,3 +124,25 @@ class SubmitSettings:
 
     def results_uri(self, job_id: str) -> str:
         return f"s3://{self.work_bucket}/{self.results_prefix}{job_id}/"
+
+
+@dataclass(frozen=True)
+class SweeperSettings:
+    jobs_table: str
+    notify_topic_arn: str
+    invocation_timeout_s: int
+    request_ttl_s: int
+    pending_after_s: int
+    grace_s: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SweeperSettings:
+        env = os.environ if env is None else env
+        return cls(
+            jobs_table=_required(env, "JOBS_TABLE"),
+            notify_topic_arn=_required(env, "NOTIFY_TOPIC_ARN"),
+            invocation_timeout_s=_integer(env, "INVOCATION_TIMEOUT_S", 1, MAX_INVOCATION_TIMEOUT_S),
+            request_ttl_s=_integer(env, "REQUEST_TTL_S", MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S),
+            pending_after_s=_integer(env, "SWEEP_PENDING_AFTER_S", 60, 7 * 86400),
+            grace_s=_integer(env, "SWEEP_GRACE_S", 0, 86400),
+        )

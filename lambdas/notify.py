@@ -43,7 +43,11 @@ def body_for(record: dict[str, Any]) -> str:
     status = record["status"]
     lines = [f"Video: {record.get('video', _file_name(record))}", f"Job: {record['job_id']}"]
     if status == jobs.SUCCEEDED:
-        lines.insert(0, "Your video was tracked.")
+        warnings = record.get("warnings") or []
+        if warnings:
+            lines[:0] = ["Your video was tracked, with warnings:", *(f"- {w}" for w in warnings)]
+        else:
+            lines.insert(0, "Your video was tracked.")
         counts = record.get("counts") or {}
         if counts:
             lines.append(

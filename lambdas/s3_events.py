@@ -66,7 +66,18 @@ def records(event: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     found = event.get("Records")
     if not isinstance(found, list):
-        raise EventError("not an S3 notification: no 'Records' list and not an s3:TestEvent")
+        hint = (
+            " It looks like a Lambda on-failure record: replay its requestPayload"
+            " (scripts/replay_failed_events.py)."
+            if "requestPayload" in event
+            else ""
+        )
+        raise EventError(
+            f"not an S3 notification: no 'Records' list and not an s3:TestEvent.{hint}"
+        )
+    for record in found:
+        if not isinstance(record, dict) or record.get("eventSource") != "aws:s3":
+            raise EventError("not an S3 notification: a record without eventSource aws:s3")
     return found
 
 

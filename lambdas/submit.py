@@ -231,7 +231,38 @@ def inspect_upload(
             facts,
         )
     facts["container"] = video_magic.CONTAINER_NAMES[container]
+    if container == "iso-bmff":
+        return _inspect_mp4_tracks(name, size, s3, obj, selector), facts
     return None, facts
+
+
+def _inspect_mp4_tracks(
+    name: str, size: int, s3: Any, obj: s3_events.S3Object, selector: dict[str, str]
+) -> str | None:
+    """A reason when the MP4's index says it cannot be tracked: no index, no video track, or
+    a video track without frames (a few small ranged reads, never the whole file)."""
+
+    def read(offset: int, length: int) -> bytes:
+        last = min(offset + length, size) - 1
+        reply = s3.get_object(
+            Bucket=obj.bucket, Key=obj.key, Range=f"bytes={offset}-{last}", **selector
+        )
+        return reply["Body"].read()
+
+    tracks = video_magic.mp4_tracks(read, size)
+    if tracks is None:
+        return None
+    if not tracks.has_index:
+        return (
+            f"'{name}' is an MP4 without its index (no moov box): the upload is probably"
+            " incomplete or the file was cut. Upload the complete file."
+        )
+    if tracks.video_tracks == 0:
+        holds = " and ".join(tracks.other_tracks) or "no tracks"
+        return f"'{name}' has no video track (it holds only {holds}). Upload a video file."
+    if tracks.video_samples == 0 and not tracks.fragmented:
+        return f"'{name}' has a video track with no frames. Upload a video with frames."
+    return None
 
 
 def video_version(obj: s3_events.S3Object) -> str | None:
@@ -249,6 +280,7 @@ def write_manifest(
     obj: s3_events.S3Object,
     settings: config.SubmitSettings,
     options: dict[str, Any] | None = None,
+    attempt: int = 1,
 ) -> str:
     """Write the job manifest (deterministic content, so rewriting it is harmless).
 
@@ -262,6 +294,7 @@ def write_manifest(
         "video_version": video_version(obj),
         "output": settings.results_uri(job_id),
         "options": {**settings.job_options, **(options or {})},
+        "attempt": attempt,
     }
     key = settings.manifest_key(job_id)
     clients.client("s3").put_object(

@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         with local_stack(run_dir, settings) as stack:
             print(f"stack ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
             show = sys.stderr.isatty() and not args.quiet
-            rows = run_videos(stack, videos, results_dir, args.timeout, show_progress=show)
+            rows = run_videos(
+                stack, videos, results_dir, args.timeout, run_name, show_progress=show
+            )
     except KeyboardInterrupt:
         print("interrupted: the local stack was stopped", file=sys.stderr)
         if not args.keep:
@@ -73,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"run state kept in {run_dir}", file=sys.stderr)
     _print_locations(rows)
+    timed_out = [row["key"] for row in rows if row.get("timed_out")]
+    if timed_out:
+        print(
+            f"error: {len(timed_out)} job(s) not finished after {args.timeout:.0f} s: "
+            + ", ".join(timed_out),
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -132,36 +142,52 @@ def progress_bar(stack: LocalStack, job_ids: list[str], enabled: bool) -> Iterat
         bar.close()
 
 
+def upload_key(prefix: str, run_name: str, index: int, video: Path) -> str:
+    """A key no other upload of this run shares: two files with one base name, or one file given
+    twice, become separate uploads (and separate jobs); the base name is kept."""
+    return f"{prefix}{run_name}/{index:03d}/{video.name}"
+
+
 def run_videos(
     stack: LocalStack,
     videos: list[Path],
     results_dir: Path,
     timeout_s: float,
+    run_name: str = "run",
     show_progress: bool = False,
 ) -> list[dict[str, Any]]:
-    """Upload every video, wait for every job, print one JSON line each, download results."""
+    """Upload every video, wait for every job, print one JSON line each, download results.
+
+    A job still running at the timeout gets a row with its current status and ``"timed_out":
+    true``; the rows of the jobs that finished are printed all the same.
+    """
     uploads = []
-    for video in videos:
-        key, job_id = stack.upload(video)
+    for index, video in enumerate(videos, start=1):
+        key = upload_key(stack.settings.input_prefix, run_name, index, video)
+        key, job_id = stack.upload(video, key)
         uploads.append((key, job_id, time.monotonic()))
         print(f"uploaded {video} -> s3://{stack.resources.input_bucket}/{key}", file=sys.stderr)
     finished_at: dict[str, float] = {}
     job_ids = [job_id for _, job_id, _ in uploads]
     with progress_bar(stack, job_ids, show_progress):
-        records = stack.wait_terminal(job_ids, timeout_s, finished_at)
+        records = stack.wait_terminal(job_ids, timeout_s, finished_at, partial=True)
     rows = []
     for key, job_id, uploaded_at in uploads:
-        record = records[job_id]
-        files = stack.download_results(job_id, results_dir / job_id)
+        record = records.get(job_id) or stack.job(job_id) or {}
+        done = job_id in records
+        files = stack.download_results(job_id, results_dir / job_id) if done else []
         row = {
             "key": key,
             "job_id": job_id,
-            "status": record.get("status"),
+            "status": record.get("status", "NO RECORD"),
             "reason": record.get("reason"),
+            "warnings": record.get("warnings", []),
             "outputs": record.get("outputs"),
-            "seconds": round(finished_at[job_id] - uploaded_at, 1),
+            "seconds": round((finished_at[job_id] if done else time.monotonic()) - uploaded_at, 1),
             "local_results": [str(path) for path in files],
         }
+        if not done:
+            row["timed_out"] = True
         print(json.dumps(row, default=str), flush=True)
         rows.append(row)
     return rows

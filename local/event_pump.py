@@ -53,24 +53,33 @@ def s3_event_from_sqs(body: str) -> dict[str, Any]:
 class VersionIdFiller:
     """Adds the ``versionId`` AWS puts in S3 events for versioned buckets and moto leaves out.
 
-    The version is the newest one of the key whose ETag and size match the event's: exactly the
-    version AWS would name, unless two versions have identical bytes (then either has the same
-    content). Records that already carry a version, or come from unversioned buckets, pass as is.
+    The version is the oldest one of the key whose ETag and size match the event's and that no
+    earlier event was given: exactly the version AWS would name, also when the same bytes were
+    uploaded twice under one key (two versions, two events, two jobs). A redelivered message
+    gets the version it got the first time. Records that already carry a version, or come from
+    unversioned buckets, pass as is.
     """
 
     def __init__(self, s3: Any) -> None:
         self._s3 = s3
+        self._lock = threading.Lock()
+        self._given: dict[str, dict[str, Any]] = {}  # message body -> event as first filled
+        self._used: set[tuple[str, str, str]] = set()
 
     def __call__(self, body: str) -> dict[str, Any]:
-        event = s3_event_from_sqs(body)
-        for record in event.get("Records", []):
-            obj = record.get("s3", {}).get("object", {})
-            if obj.get("versionId") or "key" not in obj:
-                continue
-            version = self._version_of(record["s3"]["bucket"]["name"], obj)
-            if version:
-                obj["versionId"] = version
-        return event
+        with self._lock:
+            if body in self._given:
+                return json.loads(json.dumps(self._given[body]))
+            event = s3_event_from_sqs(body)
+            for record in event.get("Records", []):
+                obj = record.get("s3", {}).get("object", {})
+                if obj.get("versionId") or "key" not in obj:
+                    continue
+                version = self._version_of(record["s3"]["bucket"]["name"], obj)
+                if version:
+                    obj["versionId"] = version
+            self._given[body] = event
+            return json.loads(json.dumps(event))
 
     def _version_of(self, bucket: str, obj: dict[str, Any]) -> str | None:
         key = unquote_plus(obj["key"])
@@ -86,7 +95,14 @@ class VersionIdFiller:
         ]
         if not matches:
             return None
-        return max(matches, key=lambda version: version["LastModified"])["VersionId"]
+        matches.reverse()  # listed newest first; equal timestamps keep upload order
+        matches.sort(key=lambda version: version["LastModified"])
+        for version in matches:
+            identity = (bucket, key, version["VersionId"])
+            if identity not in self._used:
+                self._used.add(identity)
+                return version["VersionId"]
+        return matches[-1]["VersionId"]
 
 
 def sns_event_from_sqs(body: str, subscription_arn: str = "") -> dict[str, Any]:
@@ -124,6 +140,7 @@ class Route:
     queue_url: str
     handler: Handler
     to_event: Callable[[str], dict[str, Any]]
+    timeout_s: int = 900  # the deployed function's timeout (its context's remaining time)
 
 
 @dataclass
@@ -178,7 +195,7 @@ class EventPump:
         stats = self.stats[route.name]
         try:
             event = route.to_event(message["Body"])
-            route.handler(event, LambdaContext(function_name=route.name))
+            route.handler(event, LambdaContext(function_name=route.name, timeout_s=route.timeout_s))
         except Exception as error:
             stats.failures += 1
             stats.last_error = f"{type(error).__name__}: {error}"

@@ -11,7 +11,8 @@ import boto3
 from stacks import contract
 from stacks.contract import ResourceNames
 
-# How often a message may be received (and its handler fail) before it moves to the queue's DLQ.
+# How often a message may be received (and its handler fail) before it moves to the queue's DLQ:
+# the first try and Lambda's two async retries (stacks/constructs/handler_function.py).
 MAX_RECEIVE_COUNT = 3
 
 
@@ -55,8 +56,10 @@ def create_resources(
         for name in (names.success_topic, names.error_topic, names.notifications_topic)
     }
     dead_letters: dict[str, str] = {}
+    # A failed event comes back once the function's timeout has passed, as Lambda's async
+    # retries do after a deployed invocation: so a dead attempt's submit lease has expired.
     uploads_url, uploads_arn = _create_queue_with_dlq(
-        sqs, f"{names.input_bucket}-uploads", dead_letters
+        sqs, f"{names.input_bucket}-uploads", dead_letters, contract.SUBMIT_TIMEOUT_S
     )
     s3.put_bucket_notification_configuration(
         Bucket=names.input_bucket,
@@ -65,14 +68,16 @@ def create_resources(
                 {
                     "QueueArn": uploads_arn,
                     "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": input_prefix}]}},
+                    "Filter": {"Key": {"FilterRules": _filter_rules(input_prefix)}},
                 }
             ]
         },
     )
     queue_urls = {}
     for topic_name, topic_arn in topic_arns.items():
-        url, arn = _create_queue_with_dlq(sqs, f"{topic_name}-events", dead_letters)
+        url, arn = _create_queue_with_dlq(
+            sqs, f"{topic_name}-events", dead_letters, contract.COMPLETE_TIMEOUT_S
+        )
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
         queue_urls[topic_name] = url
 
@@ -90,6 +95,12 @@ def create_resources(
         notifications_queue_url=queue_urls[names.notifications_topic],
         dead_letter_queue_urls=dead_letters,
     )
+
+
+def _filter_rules(input_prefix: str) -> list[dict[str, str]]:
+    """The deployment's upload trigger filter (stacks/contract.py) as S3 API filter rules."""
+    rules = contract.upload_key_filter(input_prefix)
+    return [{"Name": name, "Value": value} for name, value in rules.items()]
 
 
 def create_jobs_table(dynamodb: Any, table_name: str) -> None:
@@ -123,8 +134,11 @@ def create_jobs_table(dynamodb: Any, table_name: str) -> None:
     )
 
 
-def _create_queue_with_dlq(sqs: Any, name: str, dead_letters: dict[str, str]) -> tuple[str, str]:
-    """A queue whose messages move to `<name>-dlq` after MAX_RECEIVE_COUNT failed receives.
+def _create_queue_with_dlq(
+    sqs: Any, name: str, dead_letters: dict[str, str], visibility_s: int
+) -> tuple[str, str]:
+    """A queue whose messages move to `<name>-dlq` after MAX_RECEIVE_COUNT failed receives,
+    each redelivered `visibility_s` after a failed attempt.
 
     The DLQ's URL is recorded in `dead_letters` under `name`.
     """
@@ -134,7 +148,7 @@ def _create_queue_with_dlq(sqs: Any, name: str, dead_letters: dict[str, str]) ->
     redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
     url = sqs.create_queue(
         QueueName=name,
-        Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": "10"},
+        Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": str(visibility_s)},
     )["QueueUrl"]
     return url, _queue_arn(sqs, url)
 

@@ -24,6 +24,7 @@ from local.environment import patched_environ
 from local.event_pump import EventPump, Route, VersionIdFiller, sns_event_from_sqs
 from local.moto_service import ACCOUNT, REGION, MotoServer, fake_aws_environment, start_moto
 from local.resources import LocalResources, create_resources
+from local.schedule import Schedule
 from local.torchserve_service import TorchServe, start_torchserve
 from stacks import contract
 from stacks.contract import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX
@@ -71,11 +72,16 @@ class LocalStack:
         job_ids: list[str],
         timeout_s: float,
         finished_at: dict[str, float] | None = None,
+        *,
+        partial: bool = False,
     ) -> dict[str, dict[str, Any]]:
         """Records of `job_ids` once all are terminal; StackError on timeout or a dead server.
 
         `finished_at`, when given, receives the monotonic time each job was seen terminal.
+        With `partial`, a timeout returns the records that did finish instead of raising.
+        Each distinct job id is waited on once, however often it is listed.
         """
+        job_ids = list(dict.fromkeys(job_ids))
         deadline = time.monotonic() + timeout_s
         records: dict[str, dict[str, Any]] = {}
         while True:
@@ -89,6 +95,8 @@ class LocalStack:
             if len(records) == len(job_ids):
                 return records
             self.check_alive()
+            if time.monotonic() >= deadline and partial:
+                return records
             if time.monotonic() >= deadline:
                 waiting = {j: (self.job(j) or {}).get("status", "no record") for j in job_ids}
                 raise StackError(
@@ -133,24 +141,51 @@ class LocalStack:
         )
         for page in pages:
             for item in page.get("Contents", []):
-                target = destination / item["Key"][len(prefix) :]
+                relative = result_file_name(item["Key"], prefix)
+                if relative is None:
+                    continue
+                target = destination / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(self.resources.work_bucket, item["Key"], str(target))
                 files.append(target)
         return files
 
 
+def result_file_name(key: str, prefix: str) -> str | None:
+    """The local name of a result object: a plain file name directly under the job's folder.
+
+    None for bookkeeping objects (the container's attempt claims) and for any key that would
+    leave the folder (``..``, absolute parts, control characters).
+    """
+    relative = key[len(prefix) :] if key.startswith(prefix) else ""
+    if (
+        not relative
+        or "/" in relative
+        or "\\" in relative
+        or relative in (".", "..")
+        or not relative.isprintable()
+    ):
+        return None
+    return relative
+
+
 def lambda_environment(
     settings: Settings, resources: LocalResources, endpoint_url: str
 ) -> dict[str, str]:
     """What the CDK stack sets on the submit and complete Lambdas, pointed at the local stack."""
+    defaults = contract.job_defaults(settings)
     return {
+        **contract.sweeper_environment(
+            jobs_table=resources.jobs_table,
+            notify_topic_arn=resources.notifications_topic_arn,
+            defaults=defaults,
+        ),
         **contract.submit_environment(
             jobs_table=resources.jobs_table,
             notify_topic_arn=resources.notifications_topic_arn,
             work_bucket=resources.work_bucket,
             endpoint_name=resources.endpoint_name,
-            defaults=contract.job_defaults(settings),
+            defaults=defaults,
         ),
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint_url,
     }
@@ -175,8 +210,17 @@ def model_environment(settings: Settings, model_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def local_stack(run_dir: Path, settings: Settings | None = None) -> Iterator[LocalStack]:
-    """Start every component; yield the running stack; stop everything on exit."""
+def local_stack(
+    run_dir: Path,
+    settings: Settings | None = None,
+    *,
+    sweep_interval_s: float = contract.SWEEP_INTERVAL_S,
+) -> Iterator[LocalStack]:
+    """Start every component; yield the running stack; stop everything on exit.
+
+    The sweeper runs on the deployed schedule unless `sweep_interval_s` says otherwise; its
+    deadlines are the deployed ones either way.
+    """
     settings = settings or Settings()
     run_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
@@ -212,7 +256,7 @@ def local_stack(run_dir: Path, settings: Settings | None = None) -> Iterator[Loc
         )
         stack.enter_context(emulator)
         stack.enter_context(patched_environ(lambda_environment(settings, resources, emulator.url)))
-        from lambdas import complete, jobs, s3_events, submit
+        from lambdas import complete, jobs, s3_events, submit, sweeper
 
         pump = EventPump(
             session,
@@ -222,22 +266,35 @@ def local_stack(run_dir: Path, settings: Settings | None = None) -> Iterator[Loc
                     resources.uploads_queue_url,
                     submit.handler,
                     VersionIdFiller(session.client("s3")),
+                    contract.SUBMIT_TIMEOUT_S,
                 ),
                 Route(
                     "complete-success",
                     resources.success_queue_url,
                     complete.handler,
                     sns_event_from_sqs,
+                    contract.COMPLETE_TIMEOUT_S,
                 ),
                 Route(
                     "complete-error",
                     resources.error_queue_url,
                     complete.handler,
                     sns_event_from_sqs,
+                    contract.COMPLETE_TIMEOUT_S,
                 ),
             ],
         )
         stack.enter_context(pump)
+        stack.enter_context(
+            Schedule(
+                "sweeper",
+                sweeper.handler,
+                sweep_interval_s,
+                account=ACCOUNT,
+                region=REGION,
+                timeout_s=contract.SWEEPER_TIMEOUT_S,
+            )
+        )
         stack.callback(_discovery_path(run_dir).unlink, missing_ok=True)
         discovery.write(
             run_dir,

@@ -19,6 +19,13 @@ def xywh_to_xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
     return np.column_stack([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]])
 
 
+def cxcywh_to_xyxy(boxes_cxcywh: np.ndarray) -> np.ndarray:
+    """(centre x, centre y, width, height) to xyxy, keeping the dtype."""
+    boxes = np.asarray(boxes_cxcywh).reshape(-1, 4)
+    half = boxes[:, 2:4] / 2
+    return np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1)
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box in `a` (N, 4) with every box in `b` (M, 4), both xyxy; shape (N, M)."""
     if len(a) == 0 or len(b) == 0:

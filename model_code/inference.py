@@ -5,8 +5,10 @@ Inside a model directory this file is `code/inference.py`, imported as the top-l
 
 Requests are a job manifest (`application/json`, the async path: the video is streamed from S3 and
 the artifacts are written under the manifest's output prefix) or a raw video body (`video/*` or
-`application/octet-stream`: the tracks come back inline). Problems with the request come back as
-HTTP 400 (415 for an unsupported content type) with a message meant for the caller.
+`application/octet-stream`: the tracks come back inline). Both become a `Job` (model_code/jobs.py:
+a source to fetch, an output to publish to) and run through the same `run_job`. Problems with the
+request come back as HTTP 400 (415 for an unsupported content type) with a message meant for the
+caller.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, TypeVar
 
 from sagemaker_inference.errors import GenericInferenceToolkitError
 
+from model_code.claims import claim_attempt, duplicate_reply
 from model_code.detectors import Detector, DetectorError
 from model_code.jobs import InlineOutput, Job, RequestBody, S3Output, S3Video, run_job
 from model_code.pipeline import OptionsError, TrackOptions, detector_for
@@ -31,7 +34,7 @@ from model_code.video import VideoError
 
 CONFIG_FILE = "config.json"
 CONFIG_KEYS = ("detector", "weights", "options", "tracker")
-MANIFEST_KEYS = ("job_id", "video", "video_version", "output", "options")
+MANIFEST_KEYS = ("job_id", "video", "video_version", "output", "options", "attempt")
 JSON_TYPE = "application/json"
 RAW_VIDEO_TYPES = {
     "video/mp4": ".mp4",
@@ -181,10 +184,13 @@ def _manifest(data: Any) -> Job:
         raise RequestError(
             f"video_version must be the video's S3 version id or ETag, got {version!r}"
         )
+    attempt = data.get("attempt", 1)
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        raise RequestError(f"attempt must be a whole number >= 1, got {attempt!r}")
     options = data.get("options") or {}
     TrackOptions.from_dict(options)
     source = S3Video(data["video"], version)
-    return Job(job_id, source, S3Output(data["output"]), dict(options))
+    return Job(job_id, source, S3Output(data["output"]), dict(options), attempt)
 
 
 def raw_body_job(body: bytes, suffix: str) -> Job:
@@ -217,9 +223,14 @@ def input_fn(body: str | bytes, content_type: str) -> Job:
 
 @_as_http_errors
 def predict_fn(job: Job, model: EngineModel) -> dict[str, Any]:
-    """Fetch the video, track it and publish the results as the job's output says."""
+    """Check the options, claim the attempt (a duplicate request stops here), fetch the video,
+    track it and publish the results as the job's output says."""
     options = TrackOptions.from_dict(job.options, base=model.defaults)
     detector = model.detector(options)
+    if isinstance(job.output, S3Output) and job.job_id:
+        winner = claim_attempt(job.output.prefix, job.job_id, job.attempt)
+        if winner is not None:
+            return duplicate_reply(job.job_id, job.attempt, winner)
     with tempfile.TemporaryDirectory(prefix="motflow-job-") as work_dir:
         work = Path(work_dir)
         (work / "input").mkdir()

@@ -63,6 +63,7 @@ class Job:
     source: JobSource
     output: JobOutput
     options: Mapping[str, Any] = field(default_factory=dict)
+    attempt: int = 1  # the submitter's attempt number; the container claims each one once
 
 
 def local_name(key: str) -> str:
@@ -102,8 +103,7 @@ class S3Video:
     version: str | None = None
 
     def fetch(self, folder: Path) -> Path:
-        pinned = {"version": self.version} if self.version else {}
-        return download_to_file(self.uri, folder / local_name(self.uri), **pinned)
+        return download_to_file(self.uri, folder / local_name(self.uri), version=self.version)
 
 
 class FolderOutput:

@@ -137,10 +137,13 @@ class TrackOptions:
         }
 
     def for_detector(self, detector: Detector) -> TrackOptions:
-        """These options with the batch size settled: the detector class's default when unset."""
+        """These options with the batch size settled when unset: the detector's own `batch_size`
+        (it may depend on the device), else its class's `default_batch_size`, else 8."""
         if self.batch_size is not None:
             return self
-        default = getattr(detector, "default_batch_size", FALLBACK_BATCH_SIZE)
+        default = getattr(detector, "batch_size", None) or getattr(
+            detector, "default_batch_size", FALLBACK_BATCH_SIZE
+        )
         return replace(self, batch_size=min(int(default), MAX_BATCH_SIZE))
 
 
@@ -205,7 +208,13 @@ def track_video(
         processed_fps = info.fps / options.stride
         tracker = ByteTracker(TrackerConfig.from_dict(options.tracker), frame_rate=processed_fps)
         facts = StreamFacts(
-            info.fps, info.width, info.height, processed_fps, detector.class_names, Path(video_path)
+            info.fps,
+            info.width,
+            info.height,
+            processed_fps,
+            detector.class_names,
+            time_of=video.time_of,
+            source=Path(video_path),
         )
         outputs = list(sinks(facts))
         for sink in reversed(outputs):
@@ -241,7 +250,7 @@ def track_video(
         feed.close()
         timings["decode_s"], timings["decode_wait_s"] = feed.produce_s, feed.wait_s
     return TrackingRun(
-        video={**info.to_dict(), "frames": info.frame_count or video.frames_read},
+        video={**video.info.to_dict(), "frames_skipped": video.frames_skipped},
         options=options,
         detector=detector.name,
         runtime=detector_runtime(detector, options),

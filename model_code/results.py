@@ -3,7 +3,8 @@ video, in-memory MOT rows; and the summary file.
 
 `track_video` feeds every sink each processed frame in frame order (`write(frame, image, tracks)`)
 and closes them at the end. File sinks stream: rows go to disk as frames arrive, nothing
-accumulates per frame. Boxes arrive as xyxy in source pixels and are written as `x, y, w, h`.
+accumulates per frame. Boxes arrive as xyxy in source pixels and are written as `x, y, w, h`,
+rounded as `model_code.boxes` says (the same in tracks.txt, tracks.jsonl and inline replies).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
-from model_code.boxes import mot_records, mot_rows, xyxy_to_xywh
+from model_code.boxes import (
+    BOX_DECIMALS,
+    SCORE_DECIMALS,
+    mot_records,
+    mot_rows,
+    xyxy_to_xywh,
+)
 from model_code.closing import Closing
 
 TRACKS_MOT = "tracks.txt"
@@ -62,6 +69,8 @@ class StreamFacts:
     height: int
     processed_fps: float
     class_names: Sequence[str]
+    # Seconds of a frame from the first one (its presentation timestamp); None: (n - 1) / fps.
+    time_of: Callable[[int], float] | None = None
     source: Path | None = None  # the video file, for sinks that copy from it (audio)
 
 
@@ -125,26 +134,28 @@ class JsonlWriter(_TextWriter):
         path: str | Path,
         fps: float,
         class_names: Sequence[str] | Mapping[int, str] | None = None,
+        time_of: Callable[[int], float] | None = None,
     ) -> None:
         super().__init__(path)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.fps = fps
         self.class_names = class_names
+        self.time_of = time_of or (lambda frame: (frame - 1) / self.fps)
 
     def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
         objects = [
             {
                 "id": int(track_id),
-                "box": [round(float(v), 2) for v in box],
-                "score": round(float(score), 2),
+                "box": [round(float(v), BOX_DECIMALS) for v in box],
+                "score": round(float(score), SCORE_DECIMALS),
                 "label": label_name(self.class_names, int(label)),
             }
             for track_id, box, score, label in zip(
                 tracks.ids, xyxy_to_xywh(tracks.boxes), tracks.scores, tracks.labels, strict=True
             )
         ]
-        record = {"frame": frame, "t": round((frame - 1) / self.fps, 3), "objects": objects}
+        record = {"frame": frame, "t": round(self.time_of(frame), 3), "objects": objects}
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
@@ -290,7 +301,8 @@ class AnnotatedVideoWriter(Closing):
     processed frame rate (the source's, divided by the stride; fractional rates kept exactly up
     to a denominator of 1001), with the source's first audio stream copied when mp4 can hold it.
 
-    yuv420p needs even dimensions, so an odd last row or column is cropped.
+    yuv420p needs even dimensions of at least 2, so an odd or 1-pixel side is padded with black
+    (a 641x359 or 1x64 video is annotated too; no source pixel is dropped).
     """
 
     def __init__(
@@ -306,9 +318,9 @@ class AnnotatedVideoWriter(Closing):
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.path = Path(path)
-        self.width, self.height = width - width % 2, height - height % 2
-        if self.width < 2 or self.height < 2:
-            raise ValueError(f"frame size {width}x{height} is too small to encode")
+        if width < 1 or height < 1:
+            raise ValueError(f"frame size {width}x{height} has no pixels")
+        self.width, self.height = max(2, width + width % 2), max(2, height + height % 2)
         self.frames = 0
         rate = Fraction(fps).limit_denominator(1001)
         self._container = av.open(str(self.path), "w")
@@ -347,7 +359,8 @@ class AnnotatedVideoWriter(Closing):
 
     def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
         """Encode one frame; the boxes may be drawn onto `image` itself."""
-        canvas = np.ascontiguousarray(image[: self.height, : self.width])
+        canvas = np.zeros((self.height, self.width, 3), np.uint8)
+        canvas[: image.shape[0], : image.shape[1]] = image[: self.height, : self.width]
         draw_tracks(canvas, tracks.ids, tracks.boxes)
         frame = self._av.VideoFrame.from_ndarray(canvas, format="bgr24")
         frame.pts = self.frames
@@ -373,8 +386,10 @@ def file_sinks(out_dir: Path, annotate: bool) -> SinkFactory:
         out_dir.mkdir(parents=True, exist_ok=True)
         sinks: list[Sink] = [
             MotWriter(out_dir / TRACKS_MOT),
-            JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names),
-            TrackIndexWriter(out_dir / TRACKS_JSON, stream.fps, stream.class_names),
+            JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names, stream.time_of),
+            TrackIndexWriter(
+                out_dir / TRACKS_JSON, stream.fps, stream.class_names, time_of=stream.time_of
+            ),
         ]
         if annotate:
             sinks.append(

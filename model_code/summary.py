@@ -10,6 +10,7 @@ from typing import Any
 
 from model_code import __version__
 from model_code.pipeline import TrackingRun
+from model_code.pricing import job_cost
 
 
 def build_summary(
@@ -34,4 +35,5 @@ def build_summary(
         "artifacts": {},
         "versions": {"motflow": __version__, "detector": run.detector, "tracker": "bytetrack"},
         "warnings": list(run.warnings),
+        "cost": job_cost(timings["total_s"]),
     }

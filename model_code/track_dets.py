@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_code.boxes import mot_rows, xywh_to_xyxy
+from model_code.boxes import mot_rows, xywh_to_xyxy, xyxy_to_xywh
 from model_code.tracking import ByteTracker, TrackerConfig
 
 
@@ -68,8 +68,7 @@ def track_detection_rows(
     order = np.argsort(frames, kind="stable")
     rows, frames = rows[order], frames[order]
     bounds = np.searchsorted(frames, np.arange(1, last_frame + 2))
-    xyxy = rows[:, 2:6].copy()
-    xyxy[:, 2:] += xyxy[:, :2]
+    xyxy = xywh_to_xyxy(rows[:, 2:6])
     scores = rows[:, 6].copy()
     out: list[np.ndarray] = []
     elapsed = 0.0
@@ -83,8 +82,7 @@ def track_detection_rows(
             block = np.empty((len(tracked), 7))
             block[:, 0] = frame
             block[:, 1] = tracked.ids
-            block[:, 2:4] = tracked.boxes[:, :2]
-            block[:, 4:6] = tracked.boxes[:, 2:] - tracked.boxes[:, :2]
+            block[:, 2:6] = xyxy_to_xywh(tracked.boxes)
             block[:, 6] = tracked.scores
             out.append(block)
     tracks = np.concatenate(out) if out else np.zeros((0, 7))

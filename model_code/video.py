@@ -1,22 +1,35 @@
-"""Streamed, strided video decoding with OpenCV, and the facts a summary reports about a video.
+"""Streamed, strided video decoding with PyAV, and the facts a summary reports about a video.
 
-Kept frames are decoded to arrays; the frames in between are only `grab()`bed. Memory does not
-depend on the video's length: one frame is held at a time.
+Every frame is decoded (decoding is cheap next to detection); only kept frames are converted to
+BGR arrays. Memory does not depend on the video's length: one frame is held at a time, and the
+presentation times of recent frames only.
 
-Truncation policy: a file that cannot be opened, or whose first frame does not decode, raises
-`VideoError`. A file whose first frames decode but whose decoding stops well before the frame
-count in its header (an interrupted upload, a file cut short) is processed as far as it goes, and
-`VideoReader.warnings` says where it stopped; the pipeline copies that into the summary.
+Rules (the output contract in docs/ARCHITECTURE.md states them for users):
+
+- **Frame numbers** are 1-based and count the frames in decode order, damaged ones included, so a
+  skipped frame does not shift the numbers of the frames after it.
+- **Times** are each frame's presentation timestamp, from the first frame (variable frame rate
+  safe); a frame without one falls back to ``(n - 1) / fps``.
+- **Orientation**: frames are turned as the container's display matrix says (the orientation a
+  player shows), so boxes refer to the displayed picture, and width/height are displayed ones.
+- **Unusable input** raises `VideoError` with a message naming the problem: no such file, empty,
+  not a video container, no video track, a video track without frames, nothing decodable.
+- **Partial decode**: damaged packets are skipped, up to `MAX_CONSECUTIVE_BAD` in a row, and
+  counted (`frames_skipped`); decoding that ends well before the frame count in the header is
+  truncation (`truncated`). Either way the result covers what decoded and `warnings` says so;
+  the job succeeds with those warnings in its record and notification.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
+import av
+import av.error
 import numpy as np
 
 from model_code.closing import Closing
@@ -25,6 +38,15 @@ FALLBACK_FPS = 30.0
 MAX_PLAUSIBLE_FPS = 1000.0
 # Decoding that ends before this share of the header's frame count counts as truncation.
 TRUNCATION_RATIO = 0.9
+# Damaged packets skipped in a row before the rest of the file is given up on.
+MAX_CONSECUTIVE_BAD = 250
+# Presentation times kept for frames not yet written (the decode thread runs ahead).
+_TIMES_KEPT = 8192
+# Container formats the service accepts (FFmpeg demuxer names).
+_VIDEO_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "avi"})
+# Decoder names that differ from the codec they decode.
+_DECODER_CODECS = {"libdav1d": "av1", "libaom-av1": "av1", "libvpx-vp9": "vp9", "libvpx": "vp8"}
+_FORMAT_NAMES = {"png_pipe": "a PNG image", "jpeg_pipe": "a JPEG image", "gif": "a GIF image"}
 
 _CODEC_NAMES = {
     "avc1": "h264",
@@ -87,16 +109,24 @@ def codec_name(fourcc: int) -> str:
     return _CODEC_NAMES.get(tag, tag)
 
 
-def _looks_like_mp4(path: Path) -> bool:
+def _container_kind(path: Path) -> str | None:
+    """ "an MP4", "a Matroska/WebM file" or "an AVI" from the first bytes, else None."""
     with path.open("rb") as handle:
         head = handle.read(12)
-    return len(head) >= 8 and head[4:8] == b"ftyp"
+    if len(head) >= 8 and head[4:8] == b"ftyp":
+        return "an MP4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "a Matroska/WebM file"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "an AVI"
+    return None
 
 
 class VideoReader(Closing):
     """`with VideoReader(path, stride=3) as video:` then `for frame_number, bgr in video:`.
 
     Frame numbers are 1-based source frame numbers: stride 3 yields frames 1, 4, 7, ...
+    After iteration, `info` holds what was decoded (frame count, duration from timestamps).
     """
 
     def __init__(self, path: str | Path, stride: int = 1) -> None:
@@ -105,11 +135,18 @@ class VideoReader(Closing):
         self.path = Path(path)
         self.stride = stride
         self.warnings: list[str] = []
-        self.frames_read = 0
-        # Set once iteration has ended well before the header's frame count.
+        self.frames_read = 0  # frames decoded or skipped as damaged: the last frame number
+        self.frames_decoded = 0
+        self.frames_skipped = 0
         self.truncated = False
-        self._capture: cv2.VideoCapture | None = None
-        self._first_frame: np.ndarray | None = None
+        self._header_frames = 0
+        self._times: OrderedDict[int, float] = OrderedDict()
+        self._container: av.container.InputContainer | None = None
+        self._frames: Iterator[av.VideoFrame | None] | None = None
+        self._first: av.VideoFrame | None = None
+        self._first_pts: float | None = None
+        self._last_pts: float | None = None
+        self._rotation = 0
         self.info = self._open()
 
     def _open(self) -> VideoInfo:
@@ -120,71 +157,154 @@ class VideoReader(Closing):
             raise VideoError(f"not a file: {self.path}")
         if self.path.stat().st_size == 0:
             raise VideoError(f"the video file '{name}' is empty (0 bytes)")
-        capture = cv2.VideoCapture(str(self.path))
-        if not capture.isOpened():
-            capture.release()
-            if _looks_like_mp4(self.path):
+        try:
+            container = av.open(str(self.path))
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+            kind = _container_kind(self.path)
+            if kind:
                 raise VideoError(
-                    f"'{name}' starts like an MP4 but cannot be opened: the file is probably "
+                    f"'{name}' starts like {kind} but cannot be opened: the file is probably "
                     "truncated (for example an incomplete upload) or damaged"
-                )
+                ) from None
             raise VideoError(
                 f"'{name}' is not a video this service can read (unknown or damaged format)"
+            ) from None
+        self._container = container
+        formats = set(container.format.name.split(","))
+        if not formats & _VIDEO_FORMATS:
+            what = _FORMAT_NAMES.get(container.format.name, f"'{container.format.name}' data")
+            self.close()
+            raise VideoError(
+                f"'{name}' is {what}, not a video (accepted: MP4/MOV, Matroska/WebM, AVI)"
             )
-        ok, first = capture.read()
-        if not ok or first is None:
-            capture.release()
+        if not container.streams.video:
+            kinds = sorted({stream.type for stream in container.streams})
+            self.close()
+            holds = f"only {' and '.join(kinds)}" if kinds else "no audio or video at all"
+            raise VideoError(f"'{name}' has no video track (it holds {holds})")
+        stream = container.streams.video[0]
+        self._header_frames = max(int(stream.frames or 0), 0)
+        self._time_base = stream.time_base
+        self._frames = self._decode(container, stream)
+        first = next(self._frames, None)
+        if first is None:
+            self.close()
+            if self._header_frames == 0 and self.frames_skipped == 0:
+                raise VideoError(f"'{name}' has a video track with no frames")
             raise VideoError(f"'{name}' contains no decodable video frames")
-        self._capture = capture
-        self._first_frame = first
-
-        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self._first = first
+        self._rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
+        fps = float(stream.average_rate or stream.guessed_rate or 0.0)
         if not math.isfinite(fps) or fps <= 0.0 or fps > MAX_PLAUSIBLE_FPS:
             self.warnings.append(
                 f"the video reports an unusable frame rate ({fps:g} fps); "
                 f"timestamps assume {FALLBACK_FPS:g} fps"
             )
             fps = FALLBACK_FPS
-        frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        frame_count = max(frame_count, 0)
-        height, width = first.shape[:2]
+        width, height = int(first.width), int(first.height)
+        if self._rotation in (90, 270):
+            width, height = height, width
+        duration = 0.0
+        if container.duration:
+            duration = container.duration / av.time_base
+        elif self._header_frames:
+            duration = self._header_frames / fps
         return VideoInfo(
-            codec=codec_name(int(capture.get(cv2.CAP_PROP_FOURCC) or 0)),
+            codec=_DECODER_CODECS.get(stream.codec_context.name, stream.codec_context.name)
+            or "unknown",
             fps=fps,
-            frame_count=frame_count,
-            width=int(width),
-            height=int(height),
-            duration_s=frame_count / fps if frame_count else 0.0,
+            frame_count=self._header_frames,
+            width=width,
+            height=height,
+            duration_s=duration,
         )
 
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
-        capture = self._capture
-        if capture is None:
-            raise VideoError(f"'{self.path.name}' is closed or was already read")
-        first, self._first_frame = self._first_frame, None
-        if first is None:
-            raise VideoError(f"'{self.path.name}' can only be iterated once")
-        self.frames_read = 1
-        yield 1, first
-        del first
-        frame_number = 1
+    def _decode(
+        self, container: av.container.InputContainer, stream: av.VideoStream
+    ) -> Iterator[av.VideoFrame]:
+        """Frames in presentation order; damaged packets are counted and skipped (bounded)."""
+        bad_in_a_row = 0
+        packets = container.demux(stream)
         while True:
-            frame_number += 1
-            if (frame_number - 1) % self.stride == 0:
-                ok, frame = capture.read()
-                if not ok or frame is None:
-                    break
-                self.frames_read = frame_number
-                yield frame_number, frame
-            else:
-                if not capture.grab():
-                    break
-                self.frames_read = frame_number
-        self._note_truncation()
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.FFmpegError:  # the container itself is damaged from here on
+                self.frames_skipped += 1
+                return
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                self.frames_skipped += 1
+                bad_in_a_row += 1
+                if bad_in_a_row > MAX_CONSECUTIVE_BAD:
+                    self.warnings.append(
+                        f"decoding gave up after {MAX_CONSECUTIVE_BAD} damaged frames in a row"
+                    )
+                    return
+                continue
+            for frame in frames:
+                bad_in_a_row = 0
+                yield frame
+
+    def time_of(self, frame_number: int) -> float:
+        """Seconds from the first frame to `frame_number` (its presentation timestamp)."""
+        found = self._times.get(frame_number)
+        if found is not None:
+            return found
+        return (frame_number - 1) / self.info.fps
+
+    def _note_time(self, number: int, frame: av.VideoFrame) -> None:
+        seconds = float(frame.pts * self._time_base) if frame.pts is not None else None
+        if seconds is None:
+            return
+        if self._first_pts is None:
+            self._first_pts = seconds
+        self._last_pts = seconds
+        self._times[number] = round(seconds - self._first_pts, 6)
+        while len(self._times) > _TIMES_KEPT:
+            self._times.popitem(last=False)
+
+    def _image(self, frame: av.VideoFrame) -> np.ndarray:
+        image = frame.to_ndarray(format="bgr24")
+        if self._rotation:
+            # The display matrix turns the picture counter-clockwise by `rotation` degrees.
+            image = np.ascontiguousarray(np.rot90(image, k=self._rotation // 90))
+        return image
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        frames = self._frames
+        first, self._first = self._first, None
+        if frames is None or first is None:
+            raise VideoError(f"'{self.path.name}' can only be iterated once")
+        number = 0
+        frame: av.VideoFrame | None = first
+        while frame is not None:
+            number = self.frames_decoded + self.frames_skipped + 1
+            self.frames_decoded += 1
+            self.frames_read = number
+            self._note_time(number, frame)
+            if (number - 1) % self.stride == 0:
+                yield number, self._image(frame)
+            frame = next(frames, None)
+        self.frames_read = self.frames_decoded + self.frames_skipped
+        self._finish()
         self.close()
 
-    def _note_truncation(self) -> None:
-        expected = self.info.frame_count
+    def _finish(self) -> None:
+        """Decoded facts into `info`; warnings for skipped frames and truncation."""
+        duration = self.info.duration_s
+        if self._last_pts is not None and self._first_pts is not None:
+            step = 1.0 / self.info.fps
+            duration = max(self._last_pts - self._first_pts + step, 0.0)
+        self.info = replace(self.info, frame_count=self.frames_decoded, duration_s=duration)
+        expected = self._header_frames
+        if self.frames_skipped:
+            self.warnings.append(
+                f"{self.frames_skipped} damaged frame(s) could not be decoded and were skipped;"
+                f" results cover the {self.frames_decoded} frames that decoded"
+            )
         if expected and self.frames_read < TRUNCATION_RATIO * expected:
             self.truncated = True
             self.warnings.append(
@@ -193,6 +313,7 @@ class VideoReader(Closing):
             )
 
     def close(self) -> None:
-        if self._capture is not None:
-            self._capture.release()
-            self._capture = None
+        self._frames = None
+        if self._container is not None:
+            self._container.close()
+            self._container = None

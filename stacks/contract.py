@@ -47,11 +47,23 @@ def tracking_stack_name(prefix: str) -> str:
     return "".join(part.capitalize() for part in prefix.split("-")) + "Tracking"
 
 
+# --- Handler timeouts and job deadlines (docs/RELIABILITY.md, "Sweeper") ----------------------
+# The deployment and local/ use the same values, so leases and redeliveries behave alike.
+SUBMIT_TIMEOUT_S = 60  # also the submit lease: an attempt cannot outlive its invocation
+COMPLETE_TIMEOUT_S = 60
+SWEEPER_TIMEOUT_S = 120
+SWEEP_INTERVAL_S = 300  # the EventBridge schedule
+SWEEP_PENDING_AFTER_S = 1800  # Lambda's async retries of an upload event are long over by then
+SWEEP_GRACE_S = 300
+
+
 # --- Model container ------------------------------------------------------------------------
 MODEL_DIR_CODE = "/opt/ml/model/code"
 # Largest body TorchServe accepts; async invocations carry at most 1 GB, manifests are tiny.
 MAX_REQUEST_BYTES = 1024 * 1024 * 1024
 MAX_RESPONSE_BYTES = 100 * 1024 * 1024
+# The engine prices each job from its instance type (model_code/pricing.py reads this variable).
+INSTANCE_TYPE_ENV = "MOTFLOW_INSTANCE_TYPE"
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,15 @@ def resource_names(prefix: str, account: str, region: str) -> ResourceNames:
     )
 
 
+def upload_key_filter(input_prefix: str) -> dict[str, str]:
+    """The upload trigger's S3 key filter, for the stack and local/ alike: the prefix only.
+
+    Every upload under the prefix reaches submit, which rejects a non-video suffix with a
+    reason (S3 suffix filters are case-sensitive and would drop `.Mp4` or `.txt` silently).
+    """
+    return {"prefix": input_prefix}
+
+
 def manifest_key(job_id: str) -> str:
     return f"{MANIFEST_PREFIX}{job_id}.json"
 
@@ -121,7 +142,7 @@ class JobDefaults:
     job_options: Mapping[str, Any]
     job_retention_days: int | None
     invoke_max_attempts: int = 5
-    invoke_lease_s: int = 900
+    invoke_lease_s: int = SUBMIT_TIMEOUT_S
 
 
 def job_defaults(settings: Settings) -> JobDefaults:
@@ -147,6 +168,7 @@ def deployment_model_environment(settings: Settings) -> dict[str, str]:
     return model_environment(
         invocation_timeout_s=settings.invocation_timeout_s,
         workers=settings.max_concurrent_invocations_per_instance,
+        extra={INSTANCE_TYPE_ENV: settings.instance_type},
     )
 
 
@@ -182,6 +204,19 @@ def submit_environment(
         "JOB_RETENTION_DAYS": str(KEEP_FOREVER if retention is None else retention),
         "INVOKE_MAX_ATTEMPTS": str(defaults.invoke_max_attempts),
         "INVOKE_LEASE_S": str(defaults.invoke_lease_s),
+    }
+
+
+def sweeper_environment(
+    *, jobs_table: str, notify_topic_arn: str, defaults: JobDefaults
+) -> dict[str, str]:
+    """Every variable the ``sweeper`` Lambda reads; each one is required there."""
+    return {
+        **complete_environment(jobs_table=jobs_table, notify_topic_arn=notify_topic_arn),
+        "INVOCATION_TIMEOUT_S": str(defaults.invocation_timeout_s),
+        "REQUEST_TTL_S": str(defaults.request_ttl_s),
+        "SWEEP_PENDING_AFTER_S": str(SWEEP_PENDING_AFTER_S),
+        "SWEEP_GRACE_S": str(SWEEP_GRACE_S),
     }
 
 

@@ -8,21 +8,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from aws_cdk import AssetHashType, AssetStaging, CfnOutput, Duration, Stack
+from aws_cdk import AssetHashType, AssetStaging, CfnOutput, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks import contract
 from stacks.constructs.async_endpoint import AsyncEndpoint, EndpointSizing, ModelData
+from stacks.constructs.failed_events import failed_events_queue
 from stacks.constructs.job_events import JobEvents
 from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.sweeper import JobSweeper
 from stacks.constructs.upload_trigger import UploadTrigger
 from stacks.data_stack import DataStack
 from stacks.model_artifact import build_model_artifact
-from stacks.nag import acknowledge
 from stacks.sagemaker_platform import base_image_uri
 from stacks.settings import Settings
 
@@ -53,18 +53,10 @@ class TrackingStack(Stack):
         work_bucket = s3.Bucket.from_bucket_name(self, "WorkBucket", names.work_bucket)
         stage = Path(build_dir) / settings.name_prefix
         code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=LAMBDA_EXCLUDES)
-        self.failed_events = sqs.Queue(
-            self,
-            "FailedEvents",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.failed_events,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter destination for failed Lambda events.",
-        )
+        # One on-failure queue per handler (replay re-drives each to its own function).
+        self.failed_events = failed_events_queue(self, "FailedEvents")  # submit's
+        self.complete_failed_events = failed_events_queue(self, "CompleteFailedEvents")
+        self.sweeper_failed_events = failed_events_queue(self, "SweeperFailedEvents")
         self.job_events = JobEvents(
             self,
             "JobEvents",
@@ -75,7 +67,7 @@ class TrackingStack(Stack):
             code=code,
             jobs_table=data.jobs_table,
             work_bucket=work_bucket,
-            failed_events=self.failed_events,
+            failed_events=self.complete_failed_events,
             log_retention_days=settings.log_retention_days,
         )
         self.image = ecr_assets.DockerImageAsset(
@@ -130,6 +122,18 @@ class TrackingStack(Stack):
             failed_events=self.failed_events,
             log_retention_days=settings.log_retention_days,
             reserved_concurrency=settings.submit_reserved_concurrency,
+        )
+        self.sweeper = JobSweeper(
+            self,
+            "JobSweeper",
+            code=code,
+            job_defaults=contract.job_defaults(settings),
+            jobs_table=data.jobs_table,
+            work_bucket=work_bucket,
+            key=data.key,
+            notifications_topic=self.job_events.notifications_topic,
+            failed_events=self.sweeper_failed_events,
+            log_retention_days=settings.log_retention_days,
         )
         self.monitoring = Monitoring(
             self,

@@ -6,20 +6,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from model_code.boxes import iou_matrix
+
 if TYPE_CHECKING:
     import torch
-
-
-def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one xyxy box against an (N, 4) array of xyxy boxes."""
-    inter_w = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    inter_h = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = inter_w * inter_h
-    area = max(box[2] - box[0], 0) * max(box[3] - box[1], 0)
-    widths = np.clip(boxes[:, 2] - boxes[:, 0], 0, None)
-    areas = widths * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
@@ -31,7 +21,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
         best = order[0]
         keep.append(int(best))
         rest = order[1:]
-        order = rest[iou_one_to_many(boxes[best], boxes[rest]) <= iou_threshold]
+        order = rest[iou_matrix(boxes[best : best + 1], boxes[rest])[0] <= iou_threshold]
     return np.array(keep, dtype=np.int64)
 
 

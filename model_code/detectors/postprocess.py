@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from model_code.boxes import cxcywh_to_xyxy
 from model_code.detectors.base import Detections
 from model_code.detectors.letterbox import Letterbox
 from model_code.detectors.nms import batched_nms
 
 MAX_CANDIDATES = 3000
-
-
-def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
-    half = boxes[:, 2:4] / 2
-    return np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1)
 
 
 def detections_from_scores(

@@ -35,13 +35,16 @@ from stacks import aws_rules, contract, policies
 from stacks.constructs.handler_function import log_retention
 from stacks.nag import acknowledge_wildcards
 from stacks.sagemaker_platform import has_instance_storage
+from stacks.scaling import CHANGE_IN_CAPACITY, EXACT_CAPACITY, ScalingPolicy
 
 SCALING_ROLE_NAME = (
     "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
     "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 )
-SCALE_IN_COOLDOWN = Duration.minutes(10)
-SCALE_OUT_COOLDOWN = Duration.minutes(2)
+ADJUSTMENT_TYPES = {
+    CHANGE_IN_CAPACITY: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+    EXACT_CAPACITY: appscaling.AdjustmentType.EXACT_CAPACITY,
+}
 
 
 @dataclass(frozen=True)
@@ -312,6 +315,13 @@ class AsyncEndpoint(Construct):
             ),
             mutable=False,
         )
+        # Cooldowns and the step policy come from the policy bench/scale_sim.py simulates.
+        policy = ScalingPolicy(
+            min_capacity=sizing.min_capacity,
+            max_capacity=sizing.max_capacity,
+            concurrency=sizing.max_concurrent_invocations_per_instance,
+            target_backlog_per_instance=sizing.target_backlog_per_instance,
+        )
         scope = Construct(self, f"Scaling-{sizing.variant_hash}")
         target = appscaling.ScalableTarget(
             scope,
@@ -328,18 +338,20 @@ class AsyncEndpoint(Construct):
             "BacklogPerInstance",
             target_value=sizing.target_backlog_per_instance,
             custom_metric=self.metric("ApproximateBacklogSizePerInstance", "Average"),
-            scale_in_cooldown=SCALE_IN_COOLDOWN,
-            scale_out_cooldown=SCALE_OUT_COOLDOWN,
+            scale_in_cooldown=Duration.seconds(policy.scale_in_cooldown_s),
+            scale_out_cooldown=Duration.seconds(policy.scale_out_cooldown_s),
         )
+        # Exactly one instance, not +1: the alarm stays on while the first instance boots and
+        # would add more (docs/OPERATIONS.md, "Scaling: what the model says").
         scale_out_from_zero = appscaling.StepScalingAction(
             scope,
             "ScaleOutFromZero",
             scaling_target=target,
-            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            adjustment_type=ADJUSTMENT_TYPES[policy.step_adjustment_type],
             metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
-            cooldown=SCALE_OUT_COOLDOWN,
+            cooldown=Duration.seconds(policy.step_cooldown_s),
         )
-        scale_out_from_zero.add_adjustment(adjustment=1, lower_bound=0)
+        scale_out_from_zero.add_adjustment(adjustment=policy.step_adjustment, lower_bound=0)
         self.backlog_without_capacity_alarm = cloudwatch.Alarm(
             scope,
             "BacklogWithoutCapacity",
@@ -347,7 +359,7 @@ class AsyncEndpoint(Construct):
             metric=self.metric("HasBacklogWithoutCapacity", "Maximum"),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
+            evaluation_periods=policy.alarm_evaluation_periods,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.backlog_without_capacity_alarm.add_alarm_action(

@@ -1,8 +1,8 @@
 """Uploads under the input prefix start jobs: S3 ObjectCreated -> ``submit`` Lambda.
 
-S3 key filters are case-sensitive, so each suffix is registered in lower and upper case
-(``.mp4`` and ``.MP4``); mixed case such as ``.Mp4`` is not delivered (docs/OPERATIONS.md).
-The submit Lambda checks suffixes case-insensitively itself, so a wider filter stays safe.
+The trigger filters on the prefix only (``contract.upload_key_filter``, which the local stack
+uses too): every upload gets a job record, and submit rejects a non-video suffix (``.txt``)
+with a reason instead of S3's case-sensitive suffix filters dropping it (or ``.Mp4``) silently.
 """
 
 from __future__ import annotations
@@ -25,16 +25,6 @@ from stacks.nag import acknowledge
 SUBMIT_HANDLER = "submit.handler"
 # aws-cdk-lib adds one provider per stack for notifications on buckets it does not own.
 NOTIFICATIONS_PROVIDER_ID = "BucketNotificationsHandler"
-
-
-def suffix_filters(suffixes: tuple[str, ...]) -> list[str]:
-    """Each suffix in lower and upper case, in a stable order."""
-    filters: list[str] = []
-    for suffix in suffixes:
-        for variant in (suffix.lower(), suffix.upper()):
-            if variant not in filters:
-                filters.append(variant)
-    return filters
 
 
 class UploadTrigger(Construct):
@@ -93,13 +83,11 @@ class UploadTrigger(Construct):
             policies.publish_to(notifications_topic),
             policies.encrypt_with(key),
         )
-        destination = s3_notifications.LambdaDestination(self.submit.function)
-        for suffix in suffix_filters(tuple(job_defaults.video_suffixes)):
-            self.input_bucket.add_event_notification(
-                s3.EventType.OBJECT_CREATED,
-                destination,
-                s3.NotificationKeyFilter(prefix=input_prefix, suffix=suffix),
-            )
+        self.input_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3_notifications.LambdaDestination(self.submit.function),
+            s3.NotificationKeyFilter(**contract.upload_key_filter(input_prefix)),
+        )
         self._acknowledge_notifications_provider()
 
     def _acknowledge_notifications_provider(self) -> None:

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match
 
 from stacks import contract
 from stacks.settings import Settings
-from tests.infra.deployment_constants import ACCOUNT, ALT_CONTEXT, REGION
+from tests.infra.deployment_constants import ACCOUNT, ALT_CONTEXT, ALT_DIGEST, REGION
 
 DATA = "MotflowData"
 TRACKING = "MotflowTracking"
@@ -151,13 +151,15 @@ def test_destroy_policy_is_opt_in(templates) -> None:
 
 
 def test_image_extends_the_regional_pytorch_inference_image(synthesized) -> None:
-    for stack, processor in ((TRACKING, "gpu"), (ALT_TRACKING, "cpu")):
+    repository = f"763104351884.dkr.ecr.{REGION}.amazonaws.com/pytorch-inference"
+    for stack, base in (
+        (TRACKING, f"{repository}:2.6.0-gpu-py312"),  # no digest set: the tag
+        (ALT_TRACKING, f"{repository}@{ALT_DIGEST}"),  # base_image_digest pins the build
+    ):
         manifest = json.loads((synthesized.outdir / f"{stack}.assets.json").read_text())
         (image,) = manifest["dockerImages"].values()
         assert image["source"]["dockerFile"] == "container/Dockerfile"
-        assert image["source"]["dockerBuildArgs"]["BASE_IMAGE"] == (
-            f"763104351884.dkr.ecr.{REGION}.amazonaws.com/pytorch-inference:2.6.0-{processor}-py312"
-        )
+        assert image["source"]["dockerBuildArgs"]["BASE_IMAGE"] == base
         context = synthesized.outdir / image["source"]["directory"]
         files = [p for p in context.rglob("*") if p.is_file()]
         assert sorted(p.relative_to(context).as_posix() for p in files) == [
@@ -264,7 +266,8 @@ def test_step_scaling_leaves_zero_on_backlog_without_capacity(templates) -> None
     policies = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy")
     (step_id,) = [k for k, p in policies.items() if p["Properties"]["PolicyType"] == "StepScaling"]
     step = policies[step_id]["Properties"]["StepScalingPolicyConfiguration"]
-    assert step["AdjustmentType"] == "ChangeInCapacity"
+    # Exactly one instance: +1 would be re-applied while the first one boots (bench/scale_sim.py).
+    assert step["AdjustmentType"] == "ExactCapacity"
     assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
     alarms = [
         a["Properties"]
@@ -326,21 +329,19 @@ def function_by_handler(template: dict[str, Any], handler: str) -> tuple[str, di
     raise AssertionError(f"no function with handler {handler}")
 
 
-def test_upload_notifications_cover_each_suffix_under_the_prefix(templates) -> None:
+def test_uploads_trigger_on_the_prefix_alone_as_the_contract_says(templates) -> None:
+    """Issue 11 item 6: no suffix filter, so every upload reaches submit (which rejects a bad
+    suffix with a reason); the local stack builds its filter from the same contract function."""
     template = templates[TRACKING]
     submit_id, _ = function_by_handler(template, "submit.handler")
     _, notifications = only(template, "Custom::S3BucketNotifications")
     props = notifications["Properties"]
     assert props["BucketName"] == NAMES.input_bucket
-    filters = []
-    for config in props["NotificationConfiguration"]["LambdaFunctionConfigurations"]:
-        assert config["Events"] == ["s3:ObjectCreated:*"]
-        assert config["LambdaFunctionArn"] == {"Fn::GetAtt": [submit_id, "Arn"]}
-        rules = {r["Name"]: r["Value"] for r in config["Filter"]["Key"]["FilterRules"]}
-        assert rules["prefix"] == "videos/"
-        filters.append(rules["suffix"])
-    expected = [s for suffix in Settings().video_suffixes for s in (suffix, suffix.upper())]
-    assert sorted(filters) == sorted(expected)
+    (config,) = props["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    assert config["Events"] == ["s3:ObjectCreated:*"]
+    assert config["LambdaFunctionArn"] == {"Fn::GetAtt": [submit_id, "Arn"]}
+    rules = {r["Name"]: r["Value"] for r in config["Filter"]["Key"]["FilterRules"]}
+    assert rules == contract.upload_key_filter(Settings().input_prefix) == {"prefix": "videos/"}
 
 
 def test_outputs_never_land_where_the_trigger_listens(templates) -> None:
@@ -384,17 +385,23 @@ def test_submit_lambda_environment_permissions_and_failure_handling(templates) -
 
 
 def assert_failure_destination_and_logs(template, function_id, function) -> None:
-    queue_id, queue = only(template, "AWS::SQS::Queue")
-    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    """The function's on-failure destination is a queue of its own (issue 11 item 4)."""
     invoke_configs = [
         c["Properties"]
         for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()
         if c["Properties"]["FunctionName"] == {"Ref": function_id}
     ]
     (invoke_config,) = invoke_configs
-    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {
-        "Fn::GetAtt": [queue_id, "Arn"]
-    }
+    destination = invoke_config["DestinationConfig"]["OnFailure"]["Destination"]
+    queue_id = destination["Fn::GetAtt"][0]
+    queue = resources(template, "AWS::SQS::Queue")[queue_id]
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    users = [
+        c["Properties"]["FunctionName"]
+        for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == destination
+    ]
+    assert users == [{"Ref": function_id}], "each handler needs its own failed-events queue"
     log_group_ref = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     log_group = template["Resources"][log_group_ref]
     assert log_group["Properties"]["RetentionInDays"] == Settings().log_retention_days

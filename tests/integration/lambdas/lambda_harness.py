@@ -22,8 +22,32 @@ MAX_VIDEO_BYTES = 1_000_000
 JOB_OPTIONS = {"stride": 2, "annotate": False}
 JOB_RETENTION_DAYS = 90
 
-# The leading bytes of each container kind, padded; only submit's header check reads them.
-MP4_HEADER = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00" * 64
+
+def _tiny_mp4() -> bytes:
+    """A real 3-frame H.264 MP4 with its index first: what submit's header and track checks
+    read (the bytes stay small, so the tests never download a real video)."""
+    import tempfile
+
+    import av
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/tiny.mp4"
+        with av.open(path, "w", options={"movflags": "faststart"}) as container:
+            stream = container.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+            for index in range(3):
+                image = np.full((16, 16, 3), index * 40, np.uint8)
+                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
+# The leading bytes of each container kind; only submit's checks read them.
+MP4_HEADER = _tiny_mp4()
 MKV_HEADER = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01" + b"\x00" * 64
 AVI_HEADER = b"RIFF\x24\x00\x00\x00AVI LIST" + b"\x00" * 64
 

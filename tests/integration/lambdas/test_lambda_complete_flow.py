@@ -28,7 +28,6 @@ def _summary(job_id: str) -> dict[str, Any]:
     results = f"s3://{WORK_BUCKET}/results/{job_id}"
     return {
         "job_id": job_id,
-        "status": "SUCCEEDED",
         "video": {"codec": "h264", "fps": 10.0, "frames": 300, "width": 768, "height": 432,
                   "duration_s": 30.0},
         "options": {"stride": 2},
@@ -140,8 +139,9 @@ def test_an_error_notification_fails_the_job_with_the_reason(aws: Aws) -> None:
     assert result["jobs"][0]["action"] == "failed"
     failed = aws.job(record["job_id"])
     assert failed["status"] == jobs.FAILED and failed["failed_stage"] == "inference"
-    assert failed["reason"].startswith("ClientError: Received client error (400)")
-    assert "VideoError: the file has no decodable frames" in failed["reason"]
+    assert failed["reason"] == (
+        "the file has no decodable frames. Check that the file plays, then upload it again."
+    )
     (note,) = aws.notifications()
     assert note["Subject"] == "motflow: broken clip.mp4 failed"
     assert "no decodable frames" in note["Message"]
@@ -152,7 +152,7 @@ def test_a_duplicate_error_is_a_no_op(aws: Aws) -> None:
     message = _error(aws, record, with_body=False)
     aws.complete(aws.sns_event(message))
     before = aws.job(record["job_id"])
-    assert before["reason"] == message["failureReason"]
+    assert before["reason"].startswith("The tracking engine failed")
     aws.notifications()
 
     assert aws.complete(aws.sns_event(message))["jobs"][0]["action"] == "duplicate"
@@ -204,7 +204,8 @@ def test_a_success_whose_summary_is_missing_fails_the_job(aws: Aws) -> None:
 
     failed = aws.job(record["job_id"])
     assert failed["status"] == jobs.FAILED
-    assert "summary could not be read" in failed["reason"] and "gone.out" in failed["reason"]
+    assert failed["reason"].startswith("The tracking finished but its results could not be read")
+    assert "gone.out" in failed["failure_detail"] and "s3://" not in failed["reason"]
 
 
 def test_a_success_after_a_lost_submit_acknowledgement_still_completes(aws: Aws) -> None:

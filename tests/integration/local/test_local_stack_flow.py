@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLIP_FIRST_FRAME = 181
 CLIP_FRAMES = 120
 JOB_TIMEOUT_S = 150.0
+OVERWRITE_FRAMES = (20, 40)  # two short clips of different lengths, uploaded to one key
 
 
 @pytest.fixture(scope="module")
@@ -102,23 +103,51 @@ def test_corrupt_video_fails_on_the_error_path(
     stack: LocalStack, sample_video: Path, tmp_path: Path
 ) -> None:
     corrupt = tmp_path / "broken.mp4"
-    # A real MP4 start (so the upload passes the type check), then bytes no decoder can read.
-    corrupt.write_bytes(sample_video.read_bytes()[:64] + bytes(range(256)) * 256)
+    # An intact MP4 index (so the upload passes submit's checks) whose coded frames are blanked:
+    # only the container finds out, on the error path.
+    data = bytearray(sample_video.read_bytes())
+    payload = data.index(b"mdat") + 4
+    end = data.index(b"moov") - 4 if data.index(b"moov") > payload else len(data)
+    data[payload:end] = bytes(end - payload)
+    corrupt.write_bytes(bytes(data))
     _, job_id = stack.upload(corrupt)
 
     record = stack.wait_terminal([job_id], JOB_TIMEOUT_S)[job_id]
     assert record["status"] == "FAILED", record
-    assert "cannot be opened" in record["reason"], record
+    assert "contains no decodable video frames" in record["reason"], record
+    assert "Traceback" not in record["reason"]
 
     messages = notifications_for(stack, job_id)
     assert [m["MessageAttributes"]["status"]["Value"] for m in messages] == ["FAILED"]
 
     s3 = stack.client("s3")
     work = stack.resources.work_bucket
-    assert s3.list_objects_v2(Bucket=work, Prefix=f"results/{job_id}/").get("KeyCount") == 0
+    listed = s3.list_objects_v2(Bucket=work, Prefix=f"results/{job_id}/").get("Contents", [])
+    assert [o["Key"] for o in listed] == [f"results/{job_id}/_claims/attempt-1.json"]  # no results
     assert (
         s3.list_objects_v2(Bucket=work, Prefix=f"{ASYNC_OUTPUT_PREFIX}{job_id}").get("KeyCount")
         == 0
     )
     failures = s3.list_objects_v2(Bucket=work, Prefix=f"async-failures/{job_id}")
     assert failures.get("KeyCount") == 1
+
+
+def test_an_overwrite_right_after_upload_leaves_each_job_its_own_video(
+    stack: LocalStack, sample_video: Path, tmp_path: Path
+) -> None:
+    """Two uploads to one key, the second while the first is still queued: two jobs, each
+    tracking the bytes it was submitted for (the input bucket is versioned, as deployed)."""
+    short, long = tmp_path / "short.mp4", tmp_path / "long.mp4"
+    write_short_clip(sample_video, short, CLIP_FIRST_FRAME, OVERWRITE_FRAMES[0])
+    write_short_clip(sample_video, long, CLIP_FIRST_FRAME, OVERWRITE_FRAMES[1])
+    key = f"{stack.settings.input_prefix}same-name.mp4"
+    _, first_job = stack.upload(short, key)
+    _, second_job = stack.upload(long, key)
+    assert first_job != second_job
+
+    records = stack.wait_terminal([first_job, second_job], 2 * JOB_TIMEOUT_S)
+    for job_id, frames in zip((first_job, second_job), OVERWRITE_FRAMES, strict=True):
+        assert records[job_id]["status"] == "SUCCEEDED", records[job_id]
+        files = {p.name: p for p in stack.download_results(job_id, tmp_path / job_id)}
+        summary = json.loads(files["summary.json"].read_text())
+        assert summary["video"]["frames"] == frames, job_id

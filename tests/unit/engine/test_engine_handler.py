@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import boto3
@@ -22,6 +23,7 @@ import pytest
 from sagemaker_inference.errors import GenericInferenceToolkitError
 
 from model_code.jobs import InlineOutput, Job, RequestBody, S3Output, S3Video
+from tests.unit.engine.s3_setup import s3_with_video
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIG = {
@@ -155,10 +157,7 @@ def test_raw_video_body_returns_the_summary_with_tracks_inline(
 def test_manifest_job_streams_from_s3_and_uploads_artifacts(
     service: tuple, people_clip: bytes, scratch: Path, aws_s3: str
 ) -> None:
-    s3 = boto3.client("s3")
-    for bucket in ("input", "work"):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket="input", Key="videos/people walking.mp4", Body=people_clip)
+    s3: Any = s3_with_video("videos/people walking.mp4", people_clip)
     manifest = {
         "job_id": "job-42",
         "video": "s3://input/videos/people walking.mp4",
@@ -177,6 +176,7 @@ def test_manifest_job_streams_from_s3_and_uploads_artifacts(
         "results/job-42/progress.json",
         "results/job-42/summary.json",
         "results/job-42/annotated.mp4",
+        "results/job-42/_claims/attempt-1.json",  # the attempt was claimed before any work
     }
     assert summary["artifacts"] == {
         "tracks_mot": "s3://work/results/job-42/tracks.txt",
@@ -224,7 +224,8 @@ def test_corrupt_video_from_a_manifest_cleans_up(
     first_line = str(response).splitlines()[0]
     assert first_line.startswith("'cut.mp4' starts like an MP4") and "truncated" in first_line
     assert list(scratch.iterdir()) == []
-    assert "Contents" not in s3.list_objects_v2(Bucket="input", Prefix="r/")
+    listed = s3.list_objects_v2(Bucket="input", Prefix="r/").get("Contents", [])
+    assert [o["Key"] for o in listed] == ["r/j/_claims/attempt-1.json"]  # the claim, no results
 
 
 @pytest.mark.parametrize("content_type", ["text/csv", "image/png", "application/x-npy"])
@@ -366,7 +367,7 @@ def test_model_fn_rejects_broken_model_dirs(
 def test_predict_fn_reports_a_missing_video(handler_module, aws_s3: str, scratch: Path) -> None:
     boto3.client("s3").create_bucket(Bucket="input")
     model = handler_module.model_fn(str(REPO / "no-such-model-dir"))
-    job = Job("j", S3Video("s3://input/videos/gone.mp4"), S3Output("s3://input/r/j/"))
+    job = Job("gone", S3Video("s3://input/videos/gone.mp4"), S3Output("s3://input/r/gone/"))
     error = _http_error(handler_module.predict_fn, job, model)
     assert error.status_code == 400
     assert error.message == "the video s3://input/videos/gone.mp4 does not exist"

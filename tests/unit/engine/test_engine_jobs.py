@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import boto3
 import numpy as np
 import pytest
 
-import model_code.jobs as jobs
 from model_code.detectors import Detector
 from model_code.jobs import (
     FolderOutput,
@@ -22,6 +22,7 @@ from model_code.jobs import (
     run_job,
 )
 from model_code.pipeline import TrackOptions, detector_for
+from tests.unit.engine.s3_setup import s3_with_video
 
 OPTIONS = TrackOptions.from_dict({"stride": 30})
 
@@ -53,22 +54,18 @@ def test_an_s3_video_is_streamed_to_a_file_named_after_the_key(tmp_path: Path, a
     assert path == tmp_path / "Walk _1__.mp4" and path.read_bytes() == b"video bytes"
 
 
-def test_an_s3_video_version_is_passed_to_the_download(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls = []
-
-    def download(uri: str, path: Path, **kwargs: object) -> Path:
-        calls.append((uri, path, kwargs))
-        return path
-
-    monkeypatch.setattr(jobs, "download_to_file", download)
-    S3Video("s3://input/v.mp4", "v3").fetch(tmp_path)
-    S3Video("s3://input/v.mp4").fetch(tmp_path)
-    assert calls == [
-        ("s3://input/v.mp4", tmp_path / "v.mp4", {"version": "v3"}),
-        ("s3://input/v.mp4", tmp_path / "v.mp4", {}),
-    ]
+@pytest.mark.integration
+def test_an_s3_video_with_a_version_reads_exactly_that_version(tmp_path: Path, aws_s3: str) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="input")
+    s3.put_bucket_versioning(Bucket="input", VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket="input", Key="videos/v.mp4", Body=b"first upload")["VersionId"]
+    s3.put_object(Bucket="input", Key="videos/v.mp4", Body=b"second upload")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    pinned = S3Video("s3://input/videos/v.mp4", first).fetch(tmp_path / "a")
+    latest = S3Video("s3://input/videos/v.mp4").fetch(tmp_path / "b")
+    assert (pinned.read_bytes(), latest.read_bytes()) == (b"first upload", b"second upload")
 
 
 @pytest.mark.slow
@@ -95,10 +92,7 @@ def test_the_cli_job_writes_files_and_the_summary_once(
 def test_manifest_and_raw_body_jobs_give_the_same_tracks(
     sample_video: Path, tmp_path: Path, yolo: Detector, aws_s3: str
 ) -> None:
-    s3 = boto3.client("s3")
-    for bucket in ("input", "work"):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket="input", Key="videos/walk.mp4", Body=sample_video.read_bytes())
+    s3: Any = s3_with_video("videos/walk.mp4", sample_video.read_bytes())
 
     manifest = Job("job-7", S3Video("s3://input/videos/walk.mp4"), S3Output("s3://work/r/job-7/"))
     stored = run_job(manifest, OPTIONS, yolo, *folders(tmp_path / "m"))

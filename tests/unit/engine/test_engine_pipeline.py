@@ -58,6 +58,17 @@ def test_batch_size_comes_from_the_detector_class_unless_chosen() -> None:
     assert plain.batch_size == FALLBACK_BATCH_SIZE
 
 
+class _OnDevice(_Batched):
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+
+def test_a_detectors_own_batch_size_wins_over_its_class_default() -> None:
+    options = TrackOptions()
+    assert options.for_detector(_OnDevice(32)).batch_size == 32  # type: ignore[arg-type]
+    assert options.for_detector(_OnDevice(100)).batch_size == 64  # capped at MAX_BATCH_SIZE
+
+
 def test_options_override_a_base_and_merge_tracker_settings() -> None:
     base = TrackOptions.from_dict({"stride": 2, "tracker": {"track_buffer": 60}})
     options = TrackOptions.from_dict(
@@ -140,6 +151,7 @@ def test_sample_clip_strided_counts_match_the_tracks_file(
         "width": 768,
         "height": 432,
         "duration_s": 30.0,
+        "frames_skipped": 0,
     }
     assert summary["options"] == options.to_dict()
     assert summary["runtime"]["batch_size"] == 4
@@ -194,7 +206,7 @@ def test_truncated_video_is_tracked_as_far_as_it_decodes(
     cut.write_bytes(data[: len(data) // 2])
     run = track_video(cut, file_sinks(tmp_path / "out", False), TrackOptions(stride=2), yolo)
     assert 0 < run.frames_processed < 20
-    assert run.video["frames"] == 40
+    assert 0 < run.video["frames"] < 40  # frames are counted as decoded, not as declared
     assert any("probably truncated" in w for w in run.warnings)
 
 

@@ -59,7 +59,8 @@ def test_jsonl_has_one_line_per_frame_with_times_from_source_fps(tmp_path: Path)
     assert [r["t"] for r in records] == [0.0, 0.3]
     assert records[1]["objects"] == []
     first = records[0]["objects"]
-    assert first[0] == {"id": 1, "box": [10.0, 20.0, 30.5, 60.25], "score": 0.91, "label": "person"}
+    expected = {"id": 1, "box": [10.0, 20.0, 30.5, 60.25], "score": 0.9123, "label": "person"}
+    assert first[0] == expected
     assert first[1]["label"] == "car" and first[1]["id"] == 7
 
 
@@ -129,7 +130,9 @@ def test_annotated_video_is_h264_with_even_size_and_every_frame(tmp_path: Path) 
         assert stream.average_rate == Fraction(10, 3)
         frames = [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
     assert len(frames) == 12
-    assert frames[0].shape == (96, 160, 3)
+    # Odd sides are padded to even ones (never cropped): the last row and column are black.
+    assert frames[0].shape == (98, 162, 3)
+    assert frames[0][97, :, :].max() < 40 and frames[0][:, 161, :].max() < 40
     # The box outline is drawn in id 1's colour (BGR) on the grey background.
     edge = frames[0][50, 10].astype(int)
     assert np.abs(edge - np.array(id_colour(1))).max() < 40

@@ -217,7 +217,10 @@ def test_expired_requests_count_as_failures() -> None:
         json.dumps({"invocationStatus": "Expired", "inferenceId": "job-3"})
     )
     assert expired is not None and not expired.succeeded
-    assert complete.failure_reason(expired) == "The tracking request ended as Expired."
+    assert complete.failure_reason(expired) == (
+        "The job ended as Expired before it could run (it waited too long in the queue)."
+        " Upload the video again."
+    )
 
 
 def test_result_fields_keep_only_real_artifacts() -> None:
