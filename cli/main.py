@@ -11,9 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import __version__, train
+from cli import __version__, jobs_commands, local_commands, train
 
-COMMANDS = (train,)
+COMMANDS = (train, jobs_commands, local_commands)
 EXIT_USAGE = 2
 
 

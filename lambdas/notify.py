@@ -6,11 +6,12 @@ import logging
 from typing import Any
 
 try:
-    from . import clients, jobs, lifecycle
+    from . import clients, jobs, lifecycle, messages
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import jobs
     import lifecycle
+    import messages
 
 log = logging.getLogger("motflow.notify")
 
@@ -76,12 +77,7 @@ def publish_job(topic_arn: str, record: dict[str, Any]) -> str:
     """Publish the message for the record's current state; returns the SNS message id."""
     response = clients.client("sns").publish(
         TopicArn=topic_arn,
-        Subject=subject_for(record),
-        Message=body_for(record),
-        MessageAttributes={
-            "job_id": {"DataType": "String", "StringValue": record["job_id"]},
-            "status": {"DataType": "String", "StringValue": record["status"]},
-        },
+        **messages.notification(record, subject_for(record), body_for(record)),
     )
     log.info("notified %s: job %s is %s", topic_arn, record["job_id"], record["status"])
     return response["MessageId"]

@@ -27,10 +27,11 @@ from botocore.exceptions import (
 )
 
 try:
-    from . import clients, config, jobs, lifecycle, notify, s3_events, video_magic
+    from . import clients, config, job_options, jobs, lifecycle, notify, s3_events, video_magic
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
+    import job_options
     import jobs
     import lifecycle
     import notify
@@ -154,7 +155,7 @@ def _register(
     else:
         record.update(
             status=jobs.QUEUED,
-            manifest=write_manifest(job_id, obj, settings),
+            manifest=write_manifest(job_id, obj, settings, record.get("options")),
             output=settings.results_uri(job_id),
         )
     if settings.job_retention_days:
@@ -209,6 +210,11 @@ def inspect_upload(
         raise
     size = int(head["ContentLength"])
     facts: dict[str, Any] = {"size_bytes": size}
+    try:
+        options, tag, retry_of = job_options.from_metadata(head.get("Metadata") or {})
+    except job_options.OptionError as error:
+        return f"'{name}' has a bad per-job option: {error}. Fix it and upload again.", facts
+    facts.update(options=options, tag=tag, retry_of=retry_of)
     if size == 0:
         return f"'{name}' is empty (0 bytes).", facts
     if size > settings.max_video_bytes:
@@ -270,19 +276,24 @@ def video_version(obj: s3_events.S3Object) -> str | None:
 
 
 def write_manifest(
-    job_id: str, obj: s3_events.S3Object, settings: config.SubmitSettings, attempt: int = 1
+    job_id: str,
+    obj: s3_events.S3Object,
+    settings: config.SubmitSettings,
+    options: dict[str, Any] | None = None,
+    attempt: int = 1,
 ) -> str:
     """Write the job manifest (deterministic content, so rewriting it is harmless).
 
     It names exactly the uploaded version of the video, so an overwrite while the job waits in
-    the endpoint queue does not change what the job reads.
+    the endpoint queue does not change what the job reads. `options` (the upload's own, from
+    its metadata) override the deployment's.
     """
     manifest = {
         "job_id": job_id,
         "video": obj.uri,
         "video_version": video_version(obj),
         "output": settings.results_uri(job_id),
-        "options": settings.job_options,
+        "options": {**settings.job_options, **(options or {})},
         "attempt": attempt,
     }
     key = settings.manifest_key(job_id)

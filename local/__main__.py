@@ -1,20 +1,29 @@
-"""`python -m local run VIDEO [VIDEO ...]`: the whole upload -> track -> notify flow locally."""
+"""`python -m local run VIDEO [VIDEO ...]`: the whole upload -> track -> notify flow locally.
+
+`python -m local up` starts the same stack and keeps it running until Ctrl-C, so the `motflow`
+command (submit, status, list, watch, results, retry) can talk to it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shutil
 import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from local.stack import LocalStack, StackError, local_stack
+from model_code.progress import PROGRESS_JSON, TerminalBar
+from stacks import contract
 from stacks.settings import Settings, SettingsError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -24,8 +33,9 @@ RESULTS_DIR = REPO_ROOT / "results"
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    videos = [Path(video) for video in args.videos]
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    videos = [Path(video) for video in getattr(args, "videos", [])]
     missing = [str(video) for video in videos if not video.is_file()]
     if missing:
         print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
@@ -41,23 +51,25 @@ def main(argv: list[str] | None = None) -> int:
 
     run_name = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir = RUNS_DIR / run_name
+    if args.command == "up":
+        return serve(args, settings, run_dir)
     results_dir = Path(args.results) if args.results else RESULTS_DIR / run_name
     started = time.monotonic()
     try:
         print(f"starting the local stack in {run_dir} ...", file=sys.stderr)
         with local_stack(run_dir, settings) as stack:
             print(f"stack ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
-            rows = run_videos(stack, videos, results_dir, args.timeout, run_name)
+            show = sys.stderr.isatty() and not args.quiet
+            rows = run_videos(
+                stack, videos, results_dir, args.timeout, run_name, show_progress=show
+            )
     except KeyboardInterrupt:
         print("interrupted: the local stack was stopped", file=sys.stderr)
         if not args.keep:
             shutil.rmtree(run_dir, ignore_errors=True)
         return 130
     except Exception as error:
-        kind = "" if isinstance(error, StackError) else f"{type(error).__name__}: "
-        print(f"error: the local stack failed: {kind}{error}", file=sys.stderr)
-        print(f"run state (logs) kept in {run_dir}", file=sys.stderr)
-        return 1
+        return _stack_failed(error, run_dir)
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)
     else:
@@ -74,6 +86,62 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def serve(args: argparse.Namespace, settings: Settings, run_dir: Path) -> int:
+    """Run the local stack until interrupted; `motflow` finds it through its discovery file."""
+    try:
+        print(f"starting the local stack in {run_dir} ...", file=sys.stderr)
+        with local_stack(run_dir, settings) as stack:
+            print(
+                f"local stack ready: s3://{stack.resources.input_bucket}/"
+                f"{settings.input_prefix} (moto at {stack.moto.endpoint_url}); "
+                "use `motflow submit VIDEO` in another terminal, Ctrl-C stops it",
+                file=sys.stderr,
+                flush=True,
+            )
+            while True:
+                stack.check_alive()
+                time.sleep(2.0)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    except Exception as error:
+        return _stack_failed(error, run_dir)
+    if not args.keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return 0
+
+
+@contextlib.contextmanager
+def progress_bar(stack: LocalStack, job_ids: list[str], enabled: bool) -> Iterator[None]:
+    """While the block runs, draw the progress the running job's container reports."""
+    if not enabled:
+        yield
+        return
+    stop = threading.Event()
+    bar = TerminalBar(sys.stderr)
+    s3 = stack.client("s3")
+
+    def draw() -> None:
+        while not stop.wait(1.0):
+            for job_id in job_ids:
+                record = stack.job(job_id) or {}
+                if record.get("status") != "QUEUED":
+                    continue
+                key = contract.results_prefix(job_id) + PROGRESS_JSON
+                with contextlib.suppress(Exception):
+                    report = s3.get_object(Bucket=stack.resources.work_bucket, Key=key)
+                    bar(json.loads(report["Body"].read()))
+                    break
+
+    thread = threading.Thread(target=draw, name="progress-bar", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        bar.close()
+
+
 def upload_key(prefix: str, run_name: str, index: int, video: Path) -> str:
     """A key no other upload of this run shares: two files with one base name, or one file given
     twice, become separate uploads (and separate jobs); the base name is kept."""
@@ -86,6 +154,7 @@ def run_videos(
     results_dir: Path,
     timeout_s: float,
     run_name: str = "run",
+    show_progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Upload every video, wait for every job, print one JSON line each, download results.
 
@@ -100,7 +169,8 @@ def run_videos(
         print(f"uploaded {video} -> s3://{stack.resources.input_bucket}/{key}", file=sys.stderr)
     finished_at: dict[str, float] = {}
     job_ids = [job_id for _, job_id, _ in uploads]
-    records = stack.wait_terminal(job_ids, timeout_s, finished_at, partial=True)
+    with progress_bar(stack, job_ids, show_progress):
+        records = stack.wait_terminal(job_ids, timeout_s, finished_at, partial=True)
     rows = []
     for key, job_id, uploaded_at in uploads:
         record = records.get(job_id) or stack.job(job_id) or {}
@@ -145,6 +215,13 @@ def _print_locations(rows: list[dict[str, Any]]) -> None:
             print(f"annotated video ({row['key']}): {paths['annotated.mp4']}", file=sys.stderr)
 
 
+def _stack_failed(error: Exception, run_dir: Path) -> int:
+    kind = "" if isinstance(error, StackError) else f"{type(error).__name__}: "
+    print(f"error: the local stack failed: {kind}{error}", file=sys.stderr)
+    print(f"run state (logs) kept in {run_dir}", file=sys.stderr)
+    return 1
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -155,22 +232,28 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="start the local stack and track the given videos")
     run.add_argument("videos", nargs="+", metavar="VIDEO", help="video files to upload")
     run.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all jobs")
-    run.add_argument("--keep", action="store_true", help="keep .local-runs/<run>/ (logs, model)")
     run.add_argument("--results", help="folder for downloaded results (default results/<run>/)")
-    run.add_argument(
-        "--no-annotate",
-        dest="annotate",
-        action="store_false",
-        help="skip the annotated video (written by default for local runs)",
-    )
-    run.add_argument(
-        "-c",
-        "--context",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a deployment setting, as with `cdk -c` (e.g. -c stride=2); repeatable",
-    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    up = commands.add_parser("up", help="start the local stack and keep it running (Ctrl-C stops)")
+    for command in (run, up):
+        command.add_argument("-v", "--verbose", action="store_true", help="log each step")
+        command.add_argument(
+            "--keep", action="store_true", help="keep .local-runs/<run>/ (logs, model)"
+        )
+        command.add_argument(
+            "--no-annotate",
+            dest="annotate",
+            action="store_false",
+            help="skip the annotated video (written by default for local runs)",
+        )
+        command.add_argument(
+            "-c",
+            "--context",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a deployment setting, as with `cdk -c` (e.g. -c stride=2); repeatable",
+        )
     return parser
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 
+from local import discovery
 from local.async_endpoint import AsyncEndpointEmulator, EndpointConfig
 from local.environment import patched_environ
 from local.event_pump import EventPump, Route, VersionIdFiller, sns_event_from_sqs
@@ -294,6 +295,21 @@ def local_stack(
                 timeout_s=contract.SWEEPER_TIMEOUT_S,
             )
         )
+        stack.callback(_discovery_path(run_dir).unlink, missing_ok=True)
+        discovery.write(
+            run_dir,
+            {
+                "endpoint_url": moto.endpoint_url,
+                "region": REGION,
+                "pid": os.getpid(),
+                "input_bucket": resources.input_bucket,
+                "input_prefix": settings.input_prefix,
+                "work_bucket": resources.work_bucket,
+                "jobs_table": resources.jobs_table,
+                "notifications_topic_arn": resources.notifications_topic_arn,
+                "endpoint_name": resources.endpoint_name,
+            },
+        )
         yield LocalStack(
             run_dir=run_dir,
             settings=settings,
@@ -308,6 +324,10 @@ def local_stack(
             jobs=jobs,
             s3_events=s3_events,
         )
+
+
+def _discovery_path(run_dir: Path) -> Path:
+    return run_dir / discovery.DISCOVERY_FILE
 
 
 def _start(stack: contextlib.ExitStack, what: str, start: Any) -> Any:

@@ -1,17 +1,26 @@
 """Command line: `python -m model_code track VIDEO --out DIR` and `python -m model_code track-dets`.
 
 Expected failures (bad video, bad options, missing files) print one line and exit with code 2.
+On a terminal `track` draws a progress bar on stderr (frames, fps, ETA); `--quiet` turns it off,
+`-v` adds the engine's log and FFmpeg's own messages, which are otherwise kept off the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from model_code.detectors import DEFAULT_DETECTOR
 
 EXIT_USAGE = 2
+# FFmpeg inside OpenCV prints to stderr itself ("moov atom not found"); the reason reaches the
+# user as our one-line error instead. AV_LOG_QUIET is -8.
+FFMPEG_LOGLEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
+FFMPEG_QUIET = "-8"
+BAR_INTERVAL_S = 0.5
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="batches decoded ahead on a thread; 0 decodes on the tracking thread",
     )
+    track.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    track.add_argument(
+        "-v", "--verbose", action="store_true", help="log details, FFmpeg's messages included"
+    )
 
     dets = commands.add_parser("track-dets", help="run the tracker alone on MOTChallenge det rows")
     dets.add_argument("det_txt", help="det.txt rows: frame,-1,x,y,w,h,score,...")
@@ -53,6 +66,7 @@ def _track(args: argparse.Namespace) -> None:
 
     from model_code.jobs import FolderOutput, Job, LocalVideo, run_job
     from model_code.pipeline import TrackOptions, detector_for
+    from model_code.progress import TerminalBar, ThrottledProgress
 
     chosen = {
         "detector": args.detector,
@@ -67,8 +81,14 @@ def _track(args: argparse.Namespace) -> None:
     detector = detector_for(options, args.weights)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    job = Job(None, LocalVideo(Path(args.video)), FolderOutput())
-    summary = run_job(job, options, detector, out, out)
+    bar = TerminalBar(sys.stderr) if sys.stderr.isatty() and not args.quiet else None
+    progress = ThrottledProgress(bar, job_id=None, interval_s=BAR_INTERVAL_S) if bar else None
+    job = Job(None, LocalVideo(Path(args.video)), FolderOutput(progress))
+    try:
+        summary = run_job(job, options, detector, out, out)
+    finally:
+        if bar is not None:
+            bar.close()
     counts, timings, video = summary["counts"], summary["timings"], summary["video"]
     speed = counts["frames_processed"] / timings["total_s"] if timings["total_s"] else 0.0
     line = (
@@ -93,6 +113,10 @@ def _track_dets(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+    if not verbose:
+        os.environ.setdefault(FFMPEG_LOGLEVEL_ENV, FFMPEG_QUIET)
     try:
         if args.command == "track":
             _track(args)

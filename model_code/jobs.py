@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from model_code.detectors import Detector
 from model_code.pipeline import TrackOptions, track_video
+from model_code.progress import ProgressCallback, S3ProgressWriter, ThrottledProgress
 from model_code.results import (
     ARTIFACTS,
     SUMMARY_JSON,
@@ -49,6 +50,10 @@ class JobOutput(Protocol):
 
     def publish(self, out_dir: Path, summary: Summary) -> Summary:
         """Deliver the results and return the reply: the summary with its `artifacts` filled in."""
+        ...
+
+    def progress(self, job_id: str | None) -> ProgressCallback | None:
+        """Where the job reports its progress while it runs (None: nowhere)."""
         ...
 
 
@@ -105,8 +110,9 @@ class FolderOutput:
     """tracks.txt, tracks.jsonl, annotated.mp4 (optional) and summary.json in the out folder;
     the summary names them by local path."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: ProgressCallback | None = None) -> None:
         self._written: set[str] = {SUMMARY_JSON}
+        self._progress = progress
 
     def sinks(self, out_dir: Path, annotate: bool) -> SinkFactory:
         make = file_sinks(out_dir, annotate)
@@ -117,6 +123,9 @@ class FolderOutput:
             return opened
 
         return open_sinks
+
+    def progress(self, job_id: str | None) -> ProgressCallback | None:
+        return self._progress
 
     def location(self, out_dir: Path, name: str) -> str:
         return str(out_dir / name)
@@ -141,6 +150,9 @@ class S3Output(FolderOutput):
     def location(self, out_dir: Path, name: str) -> str:
         return artifact_uri(self.prefix, name)
 
+    def progress(self, job_id: str | None) -> ProgressCallback | None:
+        return ThrottledProgress(S3ProgressWriter(self.prefix), job_id=job_id)
+
     def publish(self, out_dir: Path, summary: Summary) -> Summary:
         published = super().publish(out_dir, summary)
         upload_folder(out_dir, self.prefix)
@@ -159,6 +171,9 @@ class InlineOutput:
     def publish(self, out_dir: Path, summary: Summary) -> Summary:
         return {**summary, "artifacts": dict.fromkeys(ARTIFACTS), "tracks": self._rows.rows}
 
+    def progress(self, job_id: str | None) -> ProgressCallback | None:
+        return None
+
 
 def run_job(
     job: Job, options: TrackOptions, detector: Detector, work_dir: Path, out_dir: Path
@@ -168,5 +183,6 @@ def run_job(
     started = time.perf_counter()
     video = job.source.fetch(work_dir)
     download_s = time.perf_counter() - started
-    run = track_video(video, job.output.sinks(out_dir, options.annotate), options, detector)
+    sinks = job.output.sinks(out_dir, options.annotate)
+    run = track_video(video, sinks, options, detector, job.output.progress(job.job_id))
     return job.output.publish(out_dir, build_summary(run, job_id=job.job_id, download_s=download_s))

@@ -12,6 +12,7 @@ from typing import Any
 
 from model_code.detectors import DEFAULT_DETECTOR, Detector, build_detector
 from model_code.prefetch import BatchFeed, preparation
+from model_code.progress import ProgressCallback
 from model_code.results import SinkFactory, StreamFacts
 from model_code.tracking import ByteTracker, TrackerConfig, tracker_config
 from model_code.video import VideoReader
@@ -185,12 +186,15 @@ def track_video(
     sinks: SinkFactory,
     options: TrackOptions | None = None,
     detector: Detector | None = None,
+    progress: ProgressCallback | None = None,
 ) -> TrackingRun:
     """Track one video, feeding each processed frame's tracks to the sinks in frame order.
 
     `sinks` is called once with the video's facts, before the first frame; the sinks it returns
     are closed at the end, also on error. Raises `VideoError` for unusable video and
-    `OptionsError` for bad options.
+    `OptionsError` for bad options. `progress`, when given, is called once before the first
+    batch (frame 0) and after every batch with the last processed source frame number, each
+    time with the frame count the file declares.
     """
     started = time.perf_counter()
     options = options or TrackOptions()
@@ -206,7 +210,13 @@ def track_video(
             tracker_config(detector.name, options.tracker), frame_rate=processed_fps
         )
         facts = StreamFacts(
-            info.fps, info.width, info.height, processed_fps, detector.class_names, video.time_of
+            info.fps,
+            info.width,
+            info.height,
+            processed_fps,
+            detector.class_names,
+            time_of=video.time_of,
+            source=Path(video_path),
         )
         outputs = list(sinks(facts))
         for sink in reversed(outputs):
@@ -216,6 +226,8 @@ def track_video(
         feed = stack.enter_context(
             BatchFeed(video, options.batch_size, prepare=prepare, depth=options.prefetch)
         )
+        if progress is not None:
+            progress(0, info.frame_count)
         for batch in feed:
             tick = time.perf_counter()
             found = detect(batch)
@@ -235,6 +247,8 @@ def track_video(
                 frames_processed += 1
                 detections += len(tracked.ids)
                 track_ids.update(int(i) for i in tracked.ids)
+            if progress is not None:
+                progress(batch.numbers[-1], info.frame_count)
         feed.close()
         timings["decode_s"], timings["decode_wait_s"] = feed.produce_s, feed.wait_s
     runtime = detector_runtime(detector, options)

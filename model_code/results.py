@@ -1,5 +1,5 @@
-"""Result sinks: MOT txt, JSONL, the optional annotated H.264 video, in-memory MOT rows; and the
-summary file.
+"""Result sinks: MOT txt, JSONL, the per-track index (tracks.json), the optional annotated H.264
+video, in-memory MOT rows; and the summary file.
 
 `track_video` feeds every sink each processed frame in frame order (`write(frame, image, tracks)`)
 and closes them at the end. File sinks stream: rows go to disk as frames arrive, nothing
@@ -30,12 +30,14 @@ from model_code.closing import Closing
 
 TRACKS_MOT = "tracks.txt"
 TRACKS_JSONL = "tracks.jsonl"
+TRACKS_JSON = "tracks.json"
 SUMMARY_JSON = "summary.json"
 ANNOTATED_MP4 = "annotated.mp4"
 # The summary's `artifacts` keys and the file each names.
 ARTIFACTS: dict[str, str] = {
     "tracks_mot": TRACKS_MOT,
     "tracks_jsonl": TRACKS_JSONL,
+    "tracks_json": TRACKS_JSON,
     "annotated": ANNOTATED_MP4,
     "summary": SUMMARY_JSON,
 }
@@ -69,6 +71,7 @@ class StreamFacts:
     class_names: Sequence[str]
     # Seconds of a frame from the first one (its presentation timestamp); None: (n - 1) / fps.
     time_of: Callable[[int], float] | None = None
+    source: Path | None = None  # the video file, for sinks that copy from it (audio)
 
 
 SinkFactory = Callable[[StreamFacts], Sequence[Sink]]
@@ -156,6 +159,101 @@ class JsonlWriter(_TextWriter):
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
+@dataclass
+class _TrackEntry:
+    first_frame: int
+    last_frame: int = 0
+    score_sum: float = 0.0
+    observations: int = 0
+    step: int = 1
+    labels: dict[str, int] | None = None
+    samples: list[dict[str, Any]] | None = None
+
+
+class TrackIndexWriter(Closing):
+    """tracks.json: one entry per track (id, label, first/last frame and time, duration, mean
+    score, boxes sampled along its path), written on close.
+
+    Memory grows with the number of tracks, not frames: each track keeps at most `max_samples`
+    boxes, thinned to every other one (and the sampling step doubled) whenever it fills up.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float,
+        class_names: Sequence[str] | Mapping[int, str] | None = None,
+        max_samples: int = 32,
+        time_of: Callable[[int], float] | None = None,
+    ) -> None:
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        if max_samples < 2:
+            raise ValueError(f"max_samples must be at least 2, got {max_samples}")
+        self.path = Path(path)
+        self.fps = fps
+        self.class_names = class_names
+        self.max_samples = max_samples
+        # Seconds of a source frame from the first one; the default assumes a constant rate.
+        self.time_of = time_of or (lambda frame: (frame - 1) / self.fps)
+        self._tracks: dict[int, _TrackEntry] = {}
+        self._closed = False
+
+    def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
+        for track_id, box, score, label in zip(
+            tracks.ids, xyxy_to_xywh(tracks.boxes), tracks.scores, tracks.labels, strict=True
+        ):
+            entry = self._tracks.setdefault(
+                int(track_id), _TrackEntry(first_frame=frame, labels={}, samples=[])
+            )
+            assert entry.labels is not None and entry.samples is not None
+            name = label_name(self.class_names, int(label))
+            entry.labels[name] = entry.labels.get(name, 0) + 1
+            if entry.observations % entry.step == 0:
+                if len(entry.samples) >= self.max_samples:
+                    entry.samples = entry.samples[::2]
+                    entry.step *= 2
+                entry.samples.append(
+                    {
+                        "frame": frame,
+                        "t": round(self.time_of(frame), 3),
+                        "box": [round(float(v), 2) for v in box],
+                    }
+                )
+            entry.last_frame = frame
+            entry.score_sum += float(score)
+            entry.observations += 1
+
+    def entries(self) -> list[dict[str, Any]]:
+        out = []
+        for track_id, entry in sorted(self._tracks.items()):
+            assert entry.labels is not None and entry.samples is not None
+            first_t = round(self.time_of(entry.first_frame), 3)
+            last_t = round(self.time_of(entry.last_frame), 3)
+            out.append(
+                {
+                    "id": track_id,
+                    "label": max(entry.labels.items(), key=lambda item: (item[1], item[0]))[0],
+                    "first_frame": entry.first_frame,
+                    "last_frame": entry.last_frame,
+                    "first_t": first_t,
+                    "last_t": last_t,
+                    "duration_s": round(last_t - first_t, 3),
+                    "observations": entry.observations,
+                    "mean_score": round(entry.score_sum / entry.observations, 4),
+                    "boxes": entry.samples,
+                }
+            )
+        return out
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        document = {"fps": round(self.fps, 6), "tracks": self.entries()}
+        self.path.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
+
+
 def write_summary(path: str | Path, summary: Mapping[str, Any]) -> Path:
     path = Path(path)
     path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -194,14 +292,27 @@ def draw_tracks(image: np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray) -> n
     return image
 
 
+# Audio codecs an mp4 holds as they are; others are left out (the video is what matters).
+MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
+
+
 class AnnotatedVideoWriter(Closing):
-    """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes and ids drawn.
+    """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes and ids drawn, at the
+    processed frame rate (the source's, divided by the stride; fractional rates kept exactly up
+    to a denominator of 1001), with the source's first audio stream copied when mp4 can hold it.
 
     yuv420p needs even dimensions of at least 2, so an odd or 1-pixel side is padded with black
     (a 641x359 or 1x64 video is annotated too; no source pixel is dropped).
     """
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: float) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: float,
+        audio_from: str | Path | None = None,
+    ) -> None:
         import av
 
         if fps <= 0:
@@ -218,6 +329,33 @@ class AnnotatedVideoWriter(Closing):
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = {"preset": "veryfast", "crf": "23"}
         self._av = av
+        self._audio_source, self._audio = self._audio_stream(audio_from)
+
+    def _audio_stream(self, source: str | Path | None) -> tuple[Any, Any]:
+        """(the opened source, the output audio stream), or (None, None) without usable audio."""
+        if source is None:
+            return None, None
+        try:
+            reader = self._av.open(str(source))
+        except (OSError, ValueError, self._av.FFmpegError):
+            return None, None
+        audio = next(iter(reader.streams.audio), None)
+        if audio is None or audio.codec_context.name not in MP4_AUDIO_CODECS:
+            reader.close()
+            return None, None
+        return reader, self._container.add_stream_from_template(audio)
+
+    def _copy_audio(self) -> None:
+        reader, self._audio_source = self._audio_source, None
+        try:
+            source = reader.streams.audio[0]
+            for packet in reader.demux(source):
+                if packet.dts is None:
+                    continue
+                packet.stream = self._audio
+                self._container.mux(packet)
+        finally:
+            reader.close()
 
     def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
         """Encode one frame; the boxes may be drawn onto `image` itself."""
@@ -235,6 +373,8 @@ class AnnotatedVideoWriter(Closing):
             return
         for packet in self._stream.encode():
             self._container.mux(packet)
+        if self._audio_source is not None:
+            self._copy_audio()
         self._container.close()
         self._container = None
 
@@ -247,11 +387,18 @@ def file_sinks(out_dir: Path, annotate: bool) -> SinkFactory:
         sinks: list[Sink] = [
             MotWriter(out_dir / TRACKS_MOT),
             JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names, stream.time_of),
+            TrackIndexWriter(
+                out_dir / TRACKS_JSON, stream.fps, stream.class_names, time_of=stream.time_of
+            ),
         ]
         if annotate:
             sinks.append(
                 AnnotatedVideoWriter(
-                    out_dir / ANNOTATED_MP4, stream.width, stream.height, stream.processed_fps
+                    out_dir / ANNOTATED_MP4,
+                    stream.width,
+                    stream.height,
+                    stream.processed_fps,
+                    audio_from=stream.source,
                 )
             )
         return sinks

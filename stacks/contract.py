@@ -33,6 +33,20 @@ STATUS_INDEX_SORT = "created_at"
 TTL_ATTRIBUTE = "expires_at"  # epoch seconds; DynamoDB deletes the item some time after it
 KEEP_FOREVER = 0  # JOB_RETENTION_DAYS value meaning "records never expire"
 
+# --- Tracking stack outputs (the `motflow` command finds a deployment through them) -----------
+OUTPUT_INPUT_BUCKET = "InputBucketName"
+OUTPUT_UPLOAD_PREFIX = "UploadPrefix"
+OUTPUT_WORK_BUCKET = "WorkBucketName"
+OUTPUT_JOBS_TABLE = "JobsTableName"
+OUTPUT_ENDPOINT = "EndpointName"
+OUTPUT_NOTIFICATIONS_TOPIC = "NotificationsTopicArn"
+
+
+def tracking_stack_name(prefix: str) -> str:
+    """The tracking stack's name for a name prefix (``motflow`` -> ``MotflowTracking``)."""
+    return "".join(part.capitalize() for part in prefix.split("-")) + "Tracking"
+
+
 # --- Handler timeouts and job deadlines (docs/RELIABILITY.md, "Sweeper") ----------------------
 # The deployment and local/ use the same values, so leases and redeliveries behave alike.
 SUBMIT_TIMEOUT_S = 60  # also the submit lease: an attempt cannot outlive its invocation

@@ -154,13 +154,15 @@ class TrackingStack(Stack):
             failed_events=self.failed_events,
             oldest_request_alarm_s=settings.oldest_request_alarm_s,
         )
-        CfnOutput(self, "InputBucketName", value=names.input_bucket)
-        CfnOutput(self, "UploadPrefix", value=settings.input_prefix)
-        CfnOutput(self, "WorkBucketName", value=names.work_bucket)
-        CfnOutput(self, "JobsTableName", value=names.jobs_table)
-        CfnOutput(self, "EndpointName", value=names.endpoint_name)
+        CfnOutput(self, contract.OUTPUT_INPUT_BUCKET, value=names.input_bucket)
+        CfnOutput(self, contract.OUTPUT_UPLOAD_PREFIX, value=settings.input_prefix)
+        CfnOutput(self, contract.OUTPUT_WORK_BUCKET, value=names.work_bucket)
+        CfnOutput(self, contract.OUTPUT_JOBS_TABLE, value=names.jobs_table)
+        CfnOutput(self, contract.OUTPUT_ENDPOINT, value=names.endpoint_name)
         CfnOutput(
-            self, "NotificationsTopicArn", value=self.job_events.notifications_topic.topic_arn
+            self,
+            contract.OUTPUT_NOTIFICATIONS_TOPIC,
+            value=self.job_events.notifications_topic.topic_arn,
         )
         CfnOutput(self, "AlarmsTopicArn", value=self.monitoring.alarms_topic.topic_arn)
 

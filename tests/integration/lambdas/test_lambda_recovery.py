@@ -203,7 +203,9 @@ def test_warnings_reach_the_record_and_the_notification(aws: Aws) -> None:
 
     assert aws.job(record["job_id"])["warnings"] == summary["warnings"]
     (note,) = aws.notifications()
-    assert note["Message"].startswith("Your video was tracked, with warnings:\n- decoding skipped")
+    body = json.loads(note["Message"])  # the JSON notification (lambdas/messages.py)
+    assert body["warnings"] == summary["warnings"]
+    assert body["text"].startswith("Your video was tracked, with warnings:\n- decoding skipped")
 
 
 @pytest.mark.parametrize(

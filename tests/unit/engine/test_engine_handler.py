@@ -140,6 +140,7 @@ def test_raw_video_body_returns_the_summary_with_tracks_inline(
     assert summary["artifacts"] == {
         "tracks_mot": None,
         "tracks_jsonl": None,
+        "tracks_json": None,
         "annotated": None,
         "summary": None,
     }
@@ -171,6 +172,8 @@ def test_manifest_job_streams_from_s3_and_uploads_artifacts(
     assert {o["Key"] for o in listed} == {
         "results/job-42/tracks.txt",
         "results/job-42/tracks.jsonl",
+        "results/job-42/tracks.json",
+        "results/job-42/progress.json",
         "results/job-42/summary.json",
         "results/job-42/annotated.mp4",
         "results/job-42/_claims/attempt-1.json",  # the attempt was claimed before any work
@@ -178,6 +181,7 @@ def test_manifest_job_streams_from_s3_and_uploads_artifacts(
     assert summary["artifacts"] == {
         "tracks_mot": "s3://work/results/job-42/tracks.txt",
         "tracks_jsonl": "s3://work/results/job-42/tracks.jsonl",
+        "tracks_json": "s3://work/results/job-42/tracks.json",
         "annotated": "s3://work/results/job-42/annotated.mp4",
         "summary": "s3://work/results/job-42/summary.json",
     }

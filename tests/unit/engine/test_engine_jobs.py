@@ -78,6 +78,7 @@ def test_the_cli_job_writes_files_and_the_summary_once(
     assert summary["artifacts"] == {
         "tracks_mot": str(tmp_path / "tracks.txt"),
         "tracks_jsonl": str(tmp_path / "tracks.jsonl"),
+        "tracks_json": str(tmp_path / "tracks.json"),
         "annotated": None,  # not asked for, whatever the folder holds
         "summary": str(tmp_path / "summary.json"),
     }
@@ -101,12 +102,18 @@ def test_manifest_and_raw_body_jobs_give_the_same_tracks(
     assert stored["artifacts"]["tracks_mot"] == "s3://work/r/job-7/tracks.txt"
     assert stored["artifacts"]["annotated"] is None
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="work", Prefix="r/job-7/")["Contents"]}
-    assert keys == {"r/job-7/tracks.txt", "r/job-7/tracks.jsonl", "r/job-7/summary.json"}
+    assert keys == {
+        "r/job-7/tracks.txt",
+        "r/job-7/tracks.jsonl",
+        "r/job-7/tracks.json",
+        "r/job-7/progress.json",
+        "r/job-7/summary.json",
+    }
     uploaded = json.loads(s3.get_object(Bucket="work", Key="r/job-7/summary.json")["Body"].read())
     assert uploaded == stored and "tracks" not in stored
 
     assert inline["artifacts"] == dict.fromkeys(
-        ("tracks_mot", "tracks_jsonl", "annotated", "summary")
+        ("tracks_mot", "tracks_jsonl", "tracks_json", "annotated", "summary")
     )
     assert not (tmp_path / "r" / "results").exists()  # inline replies write no files
     mot = s3.get_object(Bucket="work", Key="r/job-7/tracks.txt")["Body"].read().decode()

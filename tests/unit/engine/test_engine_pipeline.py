@@ -169,6 +169,7 @@ def test_sample_clip_strided_counts_match_the_tracks_file(
     assert summary["artifacts"] == {
         "tracks_mot": str(tmp_path / "tracks.txt"),
         "tracks_jsonl": str(tmp_path / "tracks.jsonl"),
+        "tracks_json": str(tmp_path / "tracks.json"),
         "annotated": str(tmp_path / "annotated.mp4"),
         "summary": str(tmp_path / "summary.json"),
     }

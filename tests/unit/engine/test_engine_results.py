@@ -89,7 +89,9 @@ def test_file_sinks_open_the_files_the_options_ask_for(tmp_path: Path, annotate:
             sink.write(frame, IMAGE.copy(), tracks(slice(1)))
     for sink in sinks:
         sink.close()
-    names = {"tracks.txt", "tracks.jsonl"} | ({"annotated.mp4"} if annotate else set())
+    names = {"tracks.txt", "tracks.jsonl", "tracks.json"} | (
+        {"annotated.mp4"} if annotate else set()
+    )
     assert {p.name for p in out.iterdir()} == names
     first = json.loads((out / "tracks.jsonl").read_text().splitlines()[1])
     assert first["t"] == 0.2 and first["objects"][0]["label"] == "person"

@@ -1,0 +1,318 @@
+"""What the job commands do against a `Target`: submit, read, list, download, retry.
+
+The job record is the jobs table's; the displayed state adds one thing the table does not hold:
+a QUEUED job whose container has written ``results/<job_id>/progress.json`` is shown RUNNING,
+with that progress (docs/ARCHITECTURE.md, Job states).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cli.errors import CliError
+from cli.target import Target
+from lambdas import job_options, jobs, s3_events
+from stacks import contract
+
+RUNNING = "RUNNING"
+DISPLAY_STATES = (jobs.QUEUED, RUNNING, jobs.SUCCEEDED, jobs.FAILED, jobs.REJECTED)
+PROGRESS_JSON = "progress.json"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@contextlib.contextmanager
+def aws_errors(target: Target, what: str) -> Iterator[None]:
+    """AWS failures become one-line CliErrors naming what was being done."""
+    try:
+        yield
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        code, message = details.get("Code", "error"), details.get("Message", "")
+        fix = (
+            "check your AWS permissions and the stack"
+            if code in ("AccessDenied",)
+            else ("check the stack with `motflow status`, or redeploy")
+        )
+        cause = f"{what} failed on {target.description}: {code} {message}".strip()
+        raise CliError(cause, fix) from None
+    except BotoCoreError as error:
+        raise CliError(
+            f"{what} failed: {target.description} is unreachable ({error})",
+            "check the stack is running (local: `motflow local up`) and your network",
+        ) from None
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` texts (``tracker.KEY=VALUE`` for tracker settings) as checked options."""
+    texts: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"--option expects KEY=VALUE, got {pair!r}", "e.g. --option stride=2")
+        texts[name.strip()] = value
+    try:
+        return job_options.from_pairs(texts)
+    except job_options.OptionError as error:
+        if str(error).startswith("unknown option"):
+            raise CliError(str(error), "check the spelling") from None
+        raise CliError(str(error), "e.g. --option stride=2 --option classes=person,car") from None
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text)
+    if not match:
+        raise CliError(f"--since expects a duration like 30m, 6h or 7d, got {text!r}", "e.g. 2h")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def _store(target: Target) -> jobs.JobStore:
+    return jobs.JobStore(target.jobs_table, dynamodb=target.client("dynamodb"))
+
+
+def get_record(target: Target, job_id: str) -> dict[str, Any] | None:
+    with aws_errors(target, "reading the job"):
+        return _store(target).get(job_id)
+
+
+def require_record(target: Target, job_id: str) -> dict[str, Any]:
+    record = get_record(target, job_id)
+    if record is None:
+        raise CliError(
+            f"no job {job_id} on {target.description}",
+            "check the id with `motflow list`; a job just submitted appears within seconds",
+        )
+    return record
+
+
+def get_progress(target: Target, job_id: str) -> dict[str, Any] | None:
+    key = contract.results_prefix(job_id) + PROGRESS_JSON
+    s3 = target.client("s3")
+    with aws_errors(target, "reading the job's progress"):
+        try:
+            body = s3.get_object(Bucket=target.work_bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+    try:
+        progress = json.loads(body)
+    except ValueError:
+        return None
+    return progress if isinstance(progress, dict) else None
+
+
+def display_state(record: Mapping[str, Any], progress: Mapping[str, Any] | None) -> str:
+    status = str(record.get("status"))
+    return RUNNING if status == jobs.QUEUED and progress is not None else status
+
+
+def job_view(record: Mapping[str, Any], progress: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What `status`, `watch` and `list` show about a job."""
+    state = display_state(record, progress)
+    view = {
+        "job_id": record["job_id"],
+        "status": state,
+        "reason": record.get("reason"),
+        "tag": record.get("tag"),
+        "video": record.get("video"),
+        "options": record.get("options") or {},
+        "created_at": record.get("created_at"),
+        "updated_at": record.get("updated_at"),
+        "completed_at": record.get("completed_at"),
+        "attempt": record.get("attempt", 1),
+        "retry_of": record.get("retry_of"),
+        "progress": dict(progress) if state == RUNNING and progress else None,
+        "counts": record.get("counts") or {},
+        "timings": record.get("timings") or {},
+        "outputs": record.get("outputs") or {},
+        "warnings": list(record.get("warnings") or []),
+    }
+    return view
+
+
+def job(target: Target, job_id: str) -> dict[str, Any]:
+    record = require_record(target, job_id)
+    progress = get_progress(target, job_id) if record.get("status") == jobs.QUEUED else None
+    return job_view(record, progress)
+
+
+def list_jobs(
+    target: Target, status: str | None, since: timedelta | None, limit: int
+) -> list[dict[str, Any]]:
+    """Newest first, through the ``by_status`` index, at most `limit` jobs."""
+    wanted = [status] if status else list(DISPLAY_STATES)
+    stored = sorted({jobs.QUEUED if s == RUNNING else s for s in wanted}, key=wanted.index)
+    cutoff = None
+    if since is not None:
+        cutoff = (datetime.now(UTC) - since).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    found: list[dict[str, Any]] = []
+    dynamodb = target.client("dynamodb")
+    with aws_errors(target, "listing jobs"):
+        for stored_status in stored:
+            found.extend(_query_status(dynamodb, target.jobs_table, stored_status, cutoff, limit))
+    found.sort(key=lambda r: str(r.get(contract.STATUS_INDEX_SORT, "")), reverse=True)
+    views = []
+    for record in found:
+        progress = None
+        if record.get("status") == jobs.QUEUED and (
+            status is None or status in (RUNNING, jobs.QUEUED)
+        ):
+            progress = get_progress(target, record["job_id"])
+        view = job_view(record, progress)
+        if status is None or view["status"] == status:
+            views.append(view)
+        if len(views) >= limit:
+            break
+    return views
+
+
+def _query_status(
+    dynamodb: Any, table: str, status: str, cutoff: str | None, limit: int
+) -> Iterator[dict[str, Any]]:
+    condition = "#s = :s"
+    values: dict[str, Any] = {":s": {"S": status}}
+    if cutoff:
+        condition += " AND #c >= :c"
+        values[":c"] = {"S": cutoff}
+    query: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": contract.STATUS_INDEX,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": {
+            "#s": contract.STATUS_INDEX_PARTITION,
+            **({"#c": contract.STATUS_INDEX_SORT} if cutoff else {}),
+        },
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": False,
+        "Limit": min(limit, 100),
+    }
+    returned = 0
+    while True:
+        page = dynamodb.query(**query)
+        for item in page.get("Items", []):
+            returned += 1
+            yield jobs.from_dynamo(item)
+        if returned >= limit or "LastEvaluatedKey" not in page:
+            return
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _upload_key(target: Target, name: str) -> str:
+    return f"{target.input_prefix}{name}"
+
+
+def submit(
+    target: Target, source: str, options: Mapping[str, Any], tag: str | None
+) -> tuple[str, str]:
+    """Upload a local file (or copy an S3 object) into the input prefix; (key, job id)."""
+    try:
+        metadata = job_options.to_metadata(options, tag)
+    except job_options.OptionError as error:
+        raise CliError(str(error), "pass fewer or shorter options") from None
+    s3 = target.client("s3")
+    if source.startswith("s3://"):
+        try:
+            bucket, key = s3_events.split_s3_uri(source)
+        except ValueError:
+            raise CliError(f"{source!r} is not an S3 object URI", "use s3://bucket/key") from None
+        target_key = _upload_key(target, key.rsplit("/", 1)[-1])
+        with aws_errors(target, f"copying {source}"):
+            reply = s3.copy_object(
+                Bucket=target.input_bucket,
+                Key=target_key,
+                CopySource={"Bucket": bucket, "Key": key},
+                Metadata=metadata,
+                MetadataDirective="REPLACE",
+            )
+        etag = reply.get("CopyObjectResult", {}).get("ETag")
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise CliError(f"no such file: {source}", "pass a video file or an s3:// URI")
+        target_key = _upload_key(target, path.name)
+        with aws_errors(target, f"uploading {path.name}"), path.open("rb") as body:
+            reply = s3.put_object(
+                Bucket=target.input_bucket, Key=target_key, Body=body, Metadata=metadata
+            )
+        etag = reply.get("ETag")
+    version = reply.get("VersionId") or s3_events.normalise_etag(etag)
+    return target_key, jobs.job_id_for(target.input_bucket, target_key, version)
+
+
+def retry(target: Target, record: Mapping[str, Any], options: Mapping[str, Any]) -> str:
+    """Copy exactly the job's uploaded version onto its key with the options: a new job."""
+    bucket, key, version = record.get("bucket"), record.get("key"), record.get("version_id")
+    if not bucket or not key:
+        raise CliError(f"job {record['job_id']} names no upload", "submit the video again")
+    s3 = target.client("s3")
+    source: dict[str, str] = {"Bucket": bucket, "Key": key}
+    if version:
+        source["VersionId"] = version
+    merged = {**(record.get("options") or {}), **options}
+    if "tracker" in options:
+        merged["tracker"] = {
+            **(record.get("options") or {}).get("tracker", {}),
+            **options["tracker"],
+        }
+    try:
+        metadata = job_options.to_metadata(merged, record.get("tag"), retry_of=record["job_id"])
+    except job_options.OptionError as error:
+        raise CliError(str(error), "pass fewer or shorter options") from None
+    with aws_errors(target, f"copying {key} for a retry"):
+        reply = s3.copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource=source,
+            Metadata=metadata,
+            MetadataDirective="REPLACE",
+        )
+    etag = reply.get("CopyObjectResult", {}).get("ETag")
+    new_version = reply.get("VersionId") or s3_events.normalise_etag(etag)
+    return jobs.job_id_for(bucket, key, new_version)
+
+
+def download(target: Target, job_id: str, destination: Path) -> list[Path]:
+    """Every object under ``results/<job_id>/`` into `destination`."""
+    s3 = target.client("s3")
+    prefix = contract.results_prefix(job_id)
+    files: list[Path] = []
+    with aws_errors(target, "downloading results"):
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=target.work_bucket, Prefix=prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                name = item["Key"][len(prefix) :]
+                if not name or "/" in name or name == PROGRESS_JSON:
+                    continue
+                path = destination / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(target.work_bucket, item["Key"], str(path))
+                files.append(path)
+    return files
+
+
+def wait_for_record(target: Target, job_id: str, timeout_s: float) -> dict[str, Any]:
+    """The job's record once the submit Lambda wrote it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        record = get_record(target, job_id)
+        if record is not None:
+            return record
+        if time.monotonic() >= deadline:
+            raise CliError(
+                f"job {job_id} did not appear within {timeout_s:.0f} s",
+                "check that the upload trigger is deployed (or the local stack is up) and the"
+                " file is under the input prefix",
+            )
+        time.sleep(1.0)

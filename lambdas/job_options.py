@@ -1,0 +1,219 @@
+"""Per-job options: read from the upload's S3 metadata, checked against the published schema.
+
+An upload chooses options with ``x-amz-meta-motflow-<option>`` headers (``motflow-stride: 2``,
+``motflow-classes: person,car``, ``motflow-tracker: {"track_buffer": 60}``) and labels itself
+with ``motflow-tag``. Values are text; each is read as the type the schema gives the option.
+``job_options.schema.json`` (generated from the engine's ``TrackOptions``) is the schema; this
+module checks the subset of JSON Schema that file uses, so the Lambda needs no extra package.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA_FILE = Path(__file__).resolve().with_name("job_options.schema.json")
+METADATA_PREFIX = "motflow-"
+TAG = "tag"
+RETRY_OF = "retry-of"
+TAG_MAX = 256
+# S3 user metadata is at most 2 KB in all (keys and values, UTF-8).
+METADATA_MAX_BYTES = 2048
+
+_TYPES: dict[str, Any] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+    "null": type(None),
+}
+
+
+class OptionError(ValueError):
+    """A bad per-job option; the message names it and says what is allowed."""
+
+
+@cache
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def option_names() -> list[str]:
+    return list(schema()["properties"])
+
+
+def _types(node: Mapping[str, Any]) -> list[str]:
+    kind = node.get("type", [])
+    return [kind] if isinstance(kind, str) else list(kind)
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if isinstance(value, bool) and kind in ("integer", "number"):
+        return False
+    if kind == "number" and isinstance(value, float) and not math.isfinite(value):
+        return False
+    return isinstance(value, _TYPES[kind])
+
+
+def check(value: Any, node: Mapping[str, Any], where: str) -> None:
+    """Raise OptionError when `value` breaks the schema `node`; `where` names it."""
+    kinds = _types(node)
+    if kinds and not any(_is_type(value, kind) for kind in kinds):
+        raise OptionError(f"option '{where}' must be {' or '.join(kinds)}, got {value!r}")
+    if "enum" in node and value not in node["enum"]:
+        allowed = ", ".join(map(str, node["enum"]))
+        raise OptionError(f"option '{where}' must be one of {allowed}, got {value!r}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "minimum" in node and value < node["minimum"]:
+            raise OptionError(f"option '{where}' must be >= {node['minimum']}, got {value}")
+        if "maximum" in node and value > node["maximum"]:
+            raise OptionError(f"option '{where}' must be <= {node['maximum']}, got {value}")
+        if "exclusiveMinimum" in node and value <= node["exclusiveMinimum"]:
+            raise OptionError(f"option '{where}' must be > {node['exclusiveMinimum']}, got {value}")
+    if isinstance(value, str) and len(value) < node.get("minLength", 0):
+        raise OptionError(f"option '{where}' must not be empty")
+    if isinstance(value, list):
+        if len(value) < node.get("minItems", 0):
+            raise OptionError(f"option '{where}' needs at least {node['minItems']} item(s)")
+        for item in value:
+            check(item, node.get("items", {}), where)
+    if isinstance(value, dict):
+        properties = node.get("properties", {})
+        if node.get("additionalProperties") is False:
+            unknown = sorted(set(value) - set(properties))
+            if unknown:
+                raise OptionError(
+                    f"unknown option(s) {', '.join(_joined(where, n) for n in unknown)}; "
+                    f"known: {', '.join(_joined(where, n) for n in properties)}"
+                )
+        for name, item in value.items():
+            if name in properties:
+                check(item, properties[name], _joined(where, name))
+
+
+def _joined(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def validate(options: Mapping[str, Any]) -> dict[str, Any]:
+    """`options` checked against the schema; returns them as a plain dict."""
+    check(dict(options), schema(), "")
+    return dict(options)
+
+
+def parse_value(name: str, text: str) -> Any:
+    """The option `name` (``tracker.x`` for a tracker setting) read from its text form."""
+    root, _, child = name.partition(".")
+    properties = schema()["properties"]
+    if root not in properties:
+        raise OptionError(f"unknown option '{root}'; known: {', '.join(properties)}")
+    node = properties[root]
+    if child:
+        node = node.get("properties", {}).get(child)
+        if node is None:
+            known = ", ".join(properties[root].get("properties", {}))
+            raise OptionError(f"unknown option '{name}'; known: {known}")
+    return _from_text(name, text, _types(node))
+
+
+def _from_text(name: str, text: str, kinds: list[str]) -> Any:
+    text = text.strip()
+    if "null" in kinds and text.lower() in ("null", "none", ""):
+        return None
+    if "boolean" in kinds:
+        if text.lower() in ("true", "yes", "1", "on"):
+            return True
+        if text.lower() in ("false", "no", "0", "off"):
+            return False
+        raise OptionError(f"option '{name}' must be true or false, got {text!r}")
+    if "integer" in kinds:
+        try:
+            return int(text)
+        except ValueError:
+            raise OptionError(f"option '{name}' must be a whole number, got {text!r}") from None
+    if "number" in kinds:
+        try:
+            return float(text)
+        except ValueError:
+            raise OptionError(f"option '{name}' must be a number, got {text!r}") from None
+    if "array" in kinds:
+        if text.startswith("["):
+            return _json(name, text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if "object" in kinds:
+        return _json(name, text)
+    return text
+
+
+def _json(name: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise OptionError(f"option '{name}' is not valid JSON ({error.msg})") from None
+
+
+def from_pairs(pairs: Mapping[str, str]) -> dict[str, Any]:
+    """Options from ``name -> text`` (``tracker.x`` keys fill the ``tracker`` object), checked."""
+    options: dict[str, Any] = {}
+    for raw_name, text in pairs.items():
+        name = raw_name.strip().lower().replace("-", "_")
+        value = parse_value(name, text)
+        root, _, child = name.partition(".")
+        if child:
+            options.setdefault(root, {})[child] = value
+        elif root == "tracker" and isinstance(options.get(root), dict):
+            options[root] = {**value, **options[root]}
+        else:
+            options[root] = value
+    return validate(options)
+
+
+def from_metadata(metadata: Mapping[str, str]) -> tuple[dict[str, Any], str | None, str | None]:
+    """(options, tag, retried job id) from an object's user metadata (keys without
+    ``x-amz-meta-``); metadata not starting with ``motflow-`` is ignored."""
+    pairs: dict[str, str] = {}
+    tag = retry_of = None
+    for key, value in metadata.items():
+        key = key.lower()
+        if not key.startswith(METADATA_PREFIX):
+            continue
+        name = key[len(METADATA_PREFIX) :]
+        if name == TAG:
+            tag = value.strip()[:TAG_MAX] or None
+        elif name == RETRY_OF:
+            retry_of = value.strip() or None
+        else:
+            pairs[name] = value
+    return from_pairs(pairs), tag, retry_of
+
+
+def to_metadata(
+    options: Mapping[str, Any], tag: str | None = None, retry_of: str | None = None
+) -> dict[str, str]:
+    """The user metadata (keys without ``x-amz-meta-``) that `from_metadata` reads back."""
+    metadata = {}
+    for name, value in validate(options).items():
+        key = METADATA_PREFIX + name.replace("_", "-")
+        if isinstance(value, dict | list) or value is None:
+            metadata[key] = json.dumps(value, separators=(",", ":"))
+        elif isinstance(value, bool):
+            metadata[key] = "true" if value else "false"
+        else:
+            metadata[key] = str(value)
+    if tag:
+        metadata[METADATA_PREFIX + TAG] = tag[:TAG_MAX]
+    if retry_of:
+        metadata[METADATA_PREFIX + RETRY_OF] = retry_of
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in metadata.items())
+    if size > METADATA_MAX_BYTES:
+        raise OptionError(
+            f"the options take {size} bytes of S3 metadata, over its {METADATA_MAX_BYTES}-byte"
+            " limit; pass fewer tracker settings"
+        )
+    return metadata

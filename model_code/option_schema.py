@@ -1,0 +1,107 @@
+"""The per-job options as a JSON Schema, generated from `TrackOptions` and `TrackerConfig`.
+
+The submit Lambda and the `motflow` command cannot import the engine, so the schema is published
+once as data, ``lambdas/job_options.schema.json``; ``python -m model_code.option_schema`` rewrites
+it and a test keeps it equal to what this module builds and in agreement with
+`TrackOptions.from_dict`. Cross-field rules (``low_threshold <= high_threshold``) stay in the
+engine, which checks them again when the job runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+from model_code.detectors import DETECTOR_NAMES
+from model_code.pipeline import MAX_BATCH_SIZE, MAX_PREFETCH, TrackOptions
+from model_code.tracking import TrackerConfig
+from model_code.tracking.config import _UNIT_INTERVAL
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "lambdas" / "job_options.schema.json"
+
+_DESCRIPTIONS = {
+    "detector": "detector name",
+    "stride": "process every n-th frame",
+    "classes": "class names to track (COCO names for the bundled detectors)",
+    "annotate": "also write annotated.mp4",
+    "score_threshold": "lowest detector score passed to the tracker",
+    "batch_size": "frames per detector call (null: the detector's default)",
+    "prefetch": "batches decoded ahead on the decode thread",
+    "tracker": "ByteTrack settings overriding the deployment's",
+}
+
+
+def _tracker_property(name: str, annotation: Any) -> dict[str, Any]:
+    if annotation is bool:
+        return {"type": "boolean"}
+    if annotation is int:
+        return {"type": "integer", "minimum": 1}
+    if name in _UNIT_INTERVAL:
+        return {"type": "number", "minimum": 0, "maximum": 1}
+    if typing.get_origin(annotation) is not None:  # float | None
+        return {"type": ["number", "null"], "exclusiveMinimum": 0}
+    if name == "noise_scale_gain":
+        return {"type": "number", "exclusiveMinimum": 0}
+    return {"type": "number", "minimum": 0}
+
+
+def tracker_schema() -> dict[str, Any]:
+    hints = typing.get_type_hints(TrackerConfig)
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            field.name: _tracker_property(field.name, hints[field.name])
+            for field in dataclasses.fields(TrackerConfig)
+        },
+    }
+
+
+def options_schema() -> dict[str, Any]:
+    """The JSON Schema of a job's ``options`` object."""
+    properties: dict[str, Any] = {
+        "detector": {"type": "string", "enum": list(DETECTOR_NAMES)},
+        "stride": {"type": "integer", "minimum": 1},
+        "classes": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "minLength": 1},
+        },
+        "annotate": {"type": "boolean"},
+        "score_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+        "batch_size": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_BATCH_SIZE},
+        "prefetch": {"type": "integer", "minimum": 0, "maximum": MAX_PREFETCH},
+        "tracker": tracker_schema(),
+    }
+    names = [field.name for field in dataclasses.fields(TrackOptions)]
+    missing = sorted(set(names) - set(properties))
+    if missing:
+        raise RuntimeError(f"option_schema: no schema for TrackOptions field(s) {missing}")
+    for name, description in _DESCRIPTIONS.items():
+        properties[name]["description"] = description
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://motflow.dev/schemas/job-options.schema.json",
+        "title": "motflow job options",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {name: properties[name] for name in names},
+    }
+
+
+def schema_text() -> str:
+    return json.dumps(options_schema(), indent=2) + "\n"
+
+
+def main() -> int:
+    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The `motflow` command's pure parts: the entry point, stack discovery, display, parsing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from cli import display, jobs_api
+from cli import main as cli
+from cli.errors import CliError
+from local import discovery
+from model_code import __version__
+from stacks import contract
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+INFO = {
+    "endpoint_url": "http://127.0.0.1:1",
+    "region": "us-east-1",
+    "input_bucket": "in",
+    "input_prefix": "videos/",
+    "work_bucket": "work",
+    "jobs_table": "jobs",
+    "notifications_topic_arn": "arn:aws:sns:us-east-1:123456789012:n",
+    "endpoint_name": "e",
+}
+
+
+def test_the_console_script_and_version_come_from_one_place(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["motflow"] == "cli.main:main"
+    assert project["tool"]["setuptools"]["dynamic"]["version"]["attr"] == "model_code.__version__"
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"motflow {__version__}"
+    reply = subprocess.run(
+        [sys.executable, "-m", "cli", "list", "--local"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), discovery.DISCOVERY_ENV: "/nonexistent"},
+        timeout=60,
+    )
+    assert reply.returncode == 2 and reply.stdout == ""
+    assert reply.stderr == (
+        "error: no local stack is running; start one with `python -m local up`"
+        " (or `motflow local up`) and keep it open\n"
+    )
+
+
+def test_discovery_finds_the_newest_live_stack_and_ignores_dead_ones(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    old, new, stale = (tmp_path / name for name in ("old", "new", "stale"))
+    for folder in (old, new, stale):
+        folder.mkdir()
+    discovery.write(old, {**INFO, "pid": os.getpid(), "jobs_table": "old"})
+    discovery.write(new, {**INFO, "pid": os.getpid(), "jobs_table": "new"})
+    os.utime(old / discovery.DISCOVERY_FILE, (1, 1))
+    discovery.write(stale, {**INFO, "pid": int(dead.stdout), "jobs_table": "stale"})
+    assert discovery.find(tmp_path, {})["jobs_table"] == "new"
+    assert discovery.find(tmp_path, {discovery.DISCOVERY_ENV: str(old)})["jobs_table"] == "old"
+    assert discovery.find(tmp_path, {discovery.DISCOVERY_ENV: str(stale)}) is None
+    with pytest.raises(ValueError, match="missing endpoint_url"):
+        discovery.write(tmp_path, {k: v for k, v in INFO.items() if k != "endpoint_url"})
+
+
+def test_the_tracking_stack_name_matches_the_app() -> None:
+    from stacks.application import _stack_name
+
+    for prefix in ("motflow", "team-a-motflow"):
+        assert contract.tracking_stack_name(prefix) == f"{_stack_name(prefix)}Tracking"
+
+
+def test_running_is_a_queued_job_whose_container_reports_progress() -> None:
+    record = {"job_id": "j", "status": "QUEUED", "created_at": "2026-12-01T10:00:00.000Z"}
+    progress = {"frame": 30, "frames_total": 120, "fps": 12.5, "eta_s": 7.2}
+    assert jobs_api.job_view(record, None)["status"] == "QUEUED"
+    running = jobs_api.job_view(record, progress)
+    assert running["status"] == "RUNNING" and running["progress"] == progress
+    done = jobs_api.job_view({**record, "status": "SUCCEEDED"}, progress)
+    assert done["status"] == "SUCCEEDED" and done["progress"] is None
+
+
+def test_progress_text_shows_bar_frames_rate_and_eta() -> None:
+    text = display.progress_text({"frame": 30, "frames_total": 120, "fps": 12.5, "eta_s": 95})
+    assert text == f"[{'#' * 6}{'-' * 18}]  25%  30/120 frames  12.5 fps  ETA 1 min 35 s"
+    assert display.progress_text({"frame": 7, "frames_total": None, "fps": 2}) == (
+        "frame 7  2.0 fps"
+    )
+    assert display.progress_text(None) == ""
+
+
+def test_option_and_duration_parsing_name_the_problem() -> None:
+    assert jobs_api.parse_options(["stride=2", "tracker.track_buffer=9", "classes=person,car"]) == {
+        "stride": 2,
+        "tracker": {"track_buffer": 9},
+        "classes": ["person", "car"],
+    }
+    assert jobs_api.parse_duration("90m") == timedelta(minutes=90)
+    for bad, message in ((["stride"], "--option expects KEY=VALUE"), (["stride=x"], "'stride'")):
+        with pytest.raises(CliError, match=message):
+            jobs_api.parse_options(bad)
+    with pytest.raises(CliError, match="like 30m"):
+        jobs_api.parse_duration("soon")
+
+
+def test_status_lines_for_a_failed_job_show_the_reason() -> None:
+    view = jobs_api.job_view(
+        {
+            "job_id": "j",
+            "status": "FAILED",
+            "reason": "The video cannot be opened.",
+            "options": {"tracker": {"track_buffer": 9}},
+        },
+        None,
+    )
+    lines = display.status_lines(view)
+    assert lines[:3] == [
+        "job      j",
+        "status   FAILED",
+        "reason   The video cannot be opened.",
+    ]
+    assert 'options  tracker={"track_buffer":9}' in lines
+    assert json.loads(json.dumps(view, default=str))["status"] == "FAILED"

@@ -1,0 +1,159 @@
+"""Per-job options from S3 metadata (checked against the published schema) and the JSON
+notification built from a job record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lambdas import job_options, messages, notify
+
+SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
+
+
+def test_metadata_values_are_read_as_the_schema_types() -> None:
+    options, tag, retry_of = job_options.from_metadata(
+        {
+            "motflow-stride": "3",
+            "motflow-annotate": "true",
+            "motflow-classes": "person, car",
+            "motflow-score-threshold": "0.25",
+            "motflow-tracker": '{"track_buffer": 60}',
+            "motflow-tag": " site-7 ",
+            "motflow-retry-of": "walk-0123456789abcdef",
+            "owner": "not ours",
+        }
+    )
+    assert options == {
+        "stride": 3,
+        "annotate": True,
+        "classes": ["person", "car"],
+        "score_threshold": 0.25,
+        "tracker": {"track_buffer": 60},
+    }
+    assert (tag, retry_of) == ("site-7", "walk-0123456789abcdef")
+
+
+def test_metadata_round_trips_through_to_metadata() -> None:
+    options = {"detector": "yolox-onnx", "batch_size": None, "tracker": {"fuse_score": False}}
+    metadata = job_options.to_metadata(options, "t", retry_of="j")
+    assert all(key.startswith("motflow-") for key in metadata)
+    assert job_options.from_metadata(metadata) == (options, "t", "j")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"motflow-strde": "2"}, "unknown option 'strde'"),
+        ({"motflow-stride": "0"}, "option 'stride' must be >= 1"),
+        ({"motflow-stride": "two"}, "option 'stride' must be a whole number"),
+        ({"motflow-annotate": "maybe"}, "option 'annotate' must be true or false"),
+        ({"motflow-detector": "yolo9000"}, "option 'detector' must be one of"),
+        ({"motflow-classes": ","}, "option 'classes' needs at least 1"),
+        ({"motflow-tracker": '{"buffer": 1}'}, "unknown option(s) tracker.buffer"),
+        ({"motflow-tracker": "{oops"}, "option 'tracker' is not valid JSON"),
+        ({"motflow-score-threshold": "1.5"}, "option 'score_threshold' must be <= 1"),
+    ],
+)
+def test_bad_options_are_named(metadata: dict[str, str], message: str) -> None:
+    with pytest.raises(job_options.OptionError, match=None) as caught:
+        job_options.from_metadata(metadata)
+    assert message in str(caught.value)
+
+
+def test_the_small_validator_agrees_with_jsonschema() -> None:
+    cases = [
+        {},
+        {"stride": 1},
+        {"stride": True},
+        {"stride": 1.5},
+        {"batch_size": None},
+        {"batch_size": 65},
+        {"prefetch": -1},
+        {"classes": []},
+        {"classes": ["person", ""]},
+        {"classes": "person"},
+        {"tracker": {"max_aspect_ratio": None}},
+        {"tracker": {"max_aspect_ratio": 0}},
+        {"tracker": {"track_buffer": 0}},
+        {"tracker": {"noise_scale_gain": 0}},
+        {"tracker": {"fuse_score": 1}},
+        {"tracker": {"match_threshold": 0.5, "nope": 1}},
+        {"score_threshold": float("nan")},
+        {"annotate": "true"},
+        {"unknown": 1},
+    ]
+    schema = job_options.schema()
+    for case in cases:
+        library = jsonschema.Draft202012Validator(schema).is_valid(case)
+        try:
+            job_options.validate(case)
+            ours = True
+        except job_options.OptionError:
+            ours = False
+        if "score_threshold" in case:
+            assert not ours  # jsonschema accepts NaN as a number; JSON has no NaN
+            continue
+        assert ours == library, case
+
+
+def test_metadata_over_the_s3_limit_is_refused() -> None:
+    with pytest.raises(job_options.OptionError, match="2048-byte limit"):
+        job_options.to_metadata({"classes": ["person"] * 400})
+
+
+RECORD = {
+    "job_id": "walk-0123456789abcdef",
+    "status": "SUCCEEDED",
+    "key": "videos/walk.mp4",
+    "video": "s3://in/videos/walk.mp4",
+    "version_id": "v1",
+    "size_bytes": 1234,
+    "tag": "site-7",
+    "options": {"stride": 2},
+    "counts": {"tracks": 3, "detections": 40, "frames_processed": 20},
+    "timings": {"total_s": 4.5},
+    "outputs": {"tracks_json": "s3://w/results/walk/tracks.json"},
+    "warnings": ["decoding stopped at frame 87 of the 300 the file declares"],
+    "created_at": "2026-12-01T10:00:00.000Z",
+    "completed_at": "2026-12-01T10:00:09.000Z",
+}
+
+
+def test_notifications_are_json_with_a_subject_and_filter_attributes() -> None:
+    published = messages.notification(RECORD, notify.subject_for(RECORD), notify.body_for(RECORD))
+    body = json.loads(published["Message"])
+    jsonschema.validate(body, json.loads((SCHEMAS / "notification.schema.json").read_text()))
+    assert body["job_id"] == RECORD["job_id"] and body["status"] == "SUCCEEDED"
+    assert body["input"] == {"uri": "s3://in/videos/walk.mp4", "version": "v1", "size_bytes": 1234}
+    assert body["warnings"] == RECORD["warnings"] and body["options"] == {"stride": 2}
+    assert body["text"] == notify.body_for(RECORD)
+    assert published["Subject"] == "motflow: walk.mp4 tracked"
+    assert published["MessageAttributes"] == {
+        "job_id": {"DataType": "String", "StringValue": RECORD["job_id"]},
+        "status": {"DataType": "String", "StringValue": "SUCCEEDED"},
+        "tag": {"DataType": "String", "StringValue": "site-7"},
+    }
+
+
+def test_a_rejection_carries_its_reason_and_no_empty_tag_attribute() -> None:
+    record = {
+        "job_id": "j",
+        "status": "REJECTED",
+        "key": "videos/notes.txt",
+        "reason": "'notes.txt' is not a video file name.",
+        "tag": "",
+    }
+    published = messages.notification(record, "subject", notify.body_for(record))
+    body = json.loads(published["Message"])
+    jsonschema.validate(body, json.loads((SCHEMAS / "notification.schema.json").read_text()))
+    assert body["reason"] == record["reason"] and "Reason: 'notes.txt'" in body["text"]
+    assert set(published["MessageAttributes"]) == {"job_id", "status"}
+    without_reason = messages.body_for({**record, "reason": None}, "text")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            without_reason, json.loads((SCHEMAS / "notification.schema.json").read_text())
+        )
