@@ -2,11 +2,13 @@
 
 Every sequence of the tracker_accuracy rows (a, b, c with NanoDet-g, d, e) is run with each
 candidate in a small grid: the score-threshold fractions of `presets.ScoreFractions` (applied to
-each sequence's detector scale) and the coast period. The judged unit is a row (its sequences
-pooled). A candidate's margin on a set of sequences is `min(MOTA - better anchor's MOTA, IDF1 -
-better anchor's IDF1)` in points. The ranking follows the acceptance bar: first, whether the
-worst margin over every row and every simulated 30 fps sequence (the held-out kind, one by one)
-reaches +1 point (below that, the higher the worst margin the better); then the mean row margin.
+each sequence's detector scale), the coast period and its drift limit. The judged unit is a row
+(its sequences pooled). A candidate's margin on a set of sequences is `min(MOTA - better anchor's
+MOTA, IDF1 - better anchor's IDF1)` in points; on rows a and b as a whole the authors' quoted
+figures (`QUOTED_AUTHORS`) count as an anchor too. The ranking follows the acceptance bar: first,
+whether the worst margin over every row and every simulated 30 fps sequence (the held-out kind,
+one by one) reaches +1 point (below that, the higher the worst margin the better); then the mean
+row margin.
 The defaults are the pick on all
 sequences; the leave-one-out table picks on the other sequences (a row left empty drops out) and
 scores the pick on the one left out, beside the defaults and the better anchor on it.
@@ -34,9 +36,17 @@ from model_code.track_dets import read_detection_rows
 from model_code.tracking import GENERIC, preset
 from model_code.tracking.presets import ScoreFractions, observed_score_scale, scaled_preset
 
-HIGH = (0.5, 0.6, 0.7)
+HIGH = (0.6, 0.7)
 NEW_TRACK_MARGIN = (0.25, 0.5)
-COAST_S = (0.1, 0.2, 0.3)
+COAST_S = (0.3, 1.0)
+COAST_MAX_DRIFT = (0.03, 0.05, 1.0)
+# MOTA / IDF1 (points) of the ByteTrack authors' own code on rows a and b, as quoted in the
+# project's acceptance anchor table (issue 3, "How it will be judged"). The PyPI `bytetracker`
+# packaging scores lower there, so these quoted figures are the bar on those rows.
+QUOTED_AUTHORS: dict[str, tuple[float, float]] = {
+    "a": (76.8, 86.3),  # PETS09-S2L1, Keypoint R-CNN (mot3d JSON), 10 fps
+    "b": (64.4, 56.8),  # SORT Faster R-CNN det.txt: PETS09-S2L1, TUD-Campus, TUD-Stadtmitte
+}
 # Rows of simulated crowded sequences (tracker_accuracy rows d and e).
 SIMULATED_ROWS = ("d", "e")
 # The aim: this many points over the better anchor everywhere.
@@ -51,6 +61,7 @@ class Candidate:
     high: float
     new_track_margin: float
     coast_s: float
+    coast_max_drift: float
 
     def config(self, item: Item):
         """The row's detector preset, or for external rows the scale read off the detections."""
@@ -62,10 +73,15 @@ class Candidate:
             base = scaled_preset(scale, fractions)
         else:
             base = preset(item.detector, fractions)
-        return base.with_overrides({"coast_s": self.coast_s})
+        return base.with_overrides(
+            {"coast_s": self.coast_s, "coast_max_drift": self.coast_max_drift}
+        )
 
     def __str__(self) -> str:
-        return f"high {self.high:.2f} margin {self.new_track_margin:.2f} coast {self.coast_s:.1f}s"
+        return (
+            f"high {self.high:.2f} margin {self.new_track_margin:.2f} coast {self.coast_s:.1f}s"
+            f" drift {self.coast_max_drift:.2f}"
+        )
 
 
 @dataclass(frozen=True)
@@ -109,9 +125,16 @@ def points(results: list[dict]) -> tuple[float, float]:
 
 
 def margin(ours: Scores, anchors: list[Scores], labels: list[str]) -> float:
-    """min(MOTA, IDF1) margin in points over the better anchor, the labels' sequences pooled."""
+    """min(MOTA, IDF1) margin in points over the better anchor, the labels' sequences pooled.
+
+    A whole row a or b also has the authors' quoted figures (`QUOTED_AUTHORS`) as an anchor.
+    """
     mota, idf1 = points([ours[k] for k in labels])
     runs = [points([anchor[k] for k in labels]) for anchor in anchors]
+    rows = {label.split(":")[0] for label in labels}
+    row = rows.pop() if len(rows) == 1 else ""
+    if row in QUOTED_AUTHORS and len(labels) == sum(k.split(":")[0] == row for k in ours):
+        runs.append(QUOTED_AUTHORS[row])
     return min(mota - max(r[0] for r in runs), idf1 - max(r[1] for r in runs))
 
 
@@ -175,8 +198,14 @@ def main() -> None:
     anchor_scores = [
         {item.label: evaluate(anchor, item, anchor=True) for item in chosen} for anchor in anchors
     ]
-    defaults = Candidate(ScoreFractions().high, ScoreFractions().new_track_margin, preset().coast_s)
-    candidates = [Candidate(*v) for v in itertools.product(HIGH, NEW_TRACK_MARGIN, COAST_S)]
+    defaults = Candidate(
+        ScoreFractions().high,
+        ScoreFractions().new_track_margin,
+        preset().coast_s,
+        preset().coast_max_drift,
+    )
+    grid = itertools.product(HIGH, NEW_TRACK_MARGIN, COAST_S, COAST_MAX_DRIFT)
+    candidates = [Candidate(*v) for v in grid]
     candidates += [defaults] if defaults not in candidates else []
     scores = {
         candidate: {

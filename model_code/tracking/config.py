@@ -23,6 +23,7 @@ _UNIT_INTERVAL = (
     "noise_scale_floor",
     "lost_box_expansion",
     "momentum_weight",
+    "coast_max_drift",
 )
 
 
@@ -39,7 +40,10 @@ class TrackerConfig:
     `tentative_s` seconds after its first (at least one frame); tracks started on the very first
     frame are reported at once. Lost tracks are kept for re-identification for `track_buffer_s`
     seconds, and reported at their predicted box for the first `coast_s` seconds (0: never), which
-    bridges a detector's missed frames. Durations are converted to frames at the tracker's rate.
+    bridges a detector's missed frames, but only while that box's centre lies within
+    `coast_max_drift` times its height of the last measured box: the prediction is trusted over a
+    short move for the person's size, so coasting lasts longer at 30 fps than at 10 fps and stops
+    for fast movers. Durations are converted to frames at the tracker's rate.
 
     `score_scaled_noise` multiplies the Kalman measurement noise by
     `max(noise_scale_gain * (1 - score), noise_scale_floor)`: confident boxes pull the state
@@ -65,7 +69,8 @@ class TrackerConfig:
     unconfirmed_match_threshold: float = 0.7
     track_buffer_s: float = 1.5
     tentative_s: float = 0.0
-    coast_s: float = 0.3
+    coast_s: float = 1.0
+    coast_max_drift: float = 0.03
     fuse_score: bool = True
     score_scaled_noise: bool = True
     noise_scale_floor: float = 0.7

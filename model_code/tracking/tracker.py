@@ -340,12 +340,17 @@ class ByteTracker:
         self.tracks = self.tracks.append(new)
 
     def _shown(self) -> np.ndarray:
-        """Rows reported on this frame: tracked ones, and lost ones within the coast period."""
+        """Rows reported on this frame: tracked ones, and lost ones still coasting."""
         tracks = self.tracks
         shown = tracks.state == TRACKED
         if self.coast_frames:
-            shown |= (tracks.state == LOST) & (
-                self.frame_id - tracks.last_seen <= self.coast_frames
+            # Only while the prediction stays near the last measured box: a lost track moving
+            # fast for its size (or at a low frame rate) is not reported where it is guessed.
+            drift = np.hypot(*(tracks.mean[:, :2] - tracks.observed[:, :2]).T)
+            shown |= (
+                (tracks.state == LOST)
+                & (self.frame_id - tracks.last_seen <= self.coast_frames)
+                & (drift <= self.config.coast_max_drift * tracks.observed[:, 3])
             )
         return shown
 
