@@ -1,7 +1,7 @@
 """Per-job options: read from the upload's S3 metadata, checked against the published schema.
 
 An upload chooses options with ``x-amz-meta-motflow-<option>`` headers (``motflow-stride: 2``,
-``motflow-classes: person,car``, ``motflow-tracker: {"track_buffer": 60}``) and labels itself
+``motflow-classes: person,car``, ``motflow-tracker: {"track_buffer_s": 2}``) and labels itself
 with ``motflow-tag``. Values are text; each is read as the type the schema gives the option.
 ``job_options.schema.json`` (generated from the engine's ``TrackOptions``) is the schema; this
 module checks the subset of JSON Schema that file uses, so the Lambda needs no extra package.

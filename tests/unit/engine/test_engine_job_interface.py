@@ -45,7 +45,7 @@ def test_the_published_option_schema_is_the_generated_one() -> None:
     [
         {"stride": 2, "classes": ["person", "car"], "annotate": True},
         {"detector": "yolox-onnx", "batch_size": None, "prefetch": 0},
-        {"tracker": {"track_buffer": 60, "max_aspect_ratio": None, "fuse_score": False}},
+        {"tracker": {"track_buffer_s": 2, "max_aspect_ratio": None, "fuse_score": False}},
         {"stride": 0},
         {"batch_size": 65},
         {"prefetch": 9},
@@ -53,7 +53,7 @@ def test_the_published_option_schema_is_the_generated_one() -> None:
         {"classes": []},
         {"annotate": "yes"},
         {"tracker": {"match_threshold": 1.2}},
-        {"tracker": {"track_buffer": 0}},
+        {"tracker": {"track_buffer_s": -1}},
         {"tracker": {"noise_scale_gain": 0}},
         {"tracker": {"min_box_area": -1}},
         {"tracker": {"unknown": 1}},
