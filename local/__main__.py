@@ -211,8 +211,19 @@ def _print_locations(rows: list[dict[str, Any]]) -> None:
             print(f"{row['key']}: {row['status']}, no tracks ({row['reason']})", file=sys.stderr)
             continue
         print(f"tracks ({row['key']}): {paths['tracks.txt']}", file=sys.stderr)
+        if "tracks.json" in paths:
+            print(f"  {_track_overview(Path(paths['tracks.json']))}", file=sys.stderr)
         if "annotated.mp4" in paths:
             print(f"annotated video ({row['key']}): {paths['annotated.mp4']}", file=sys.stderr)
+
+
+def _track_overview(tracks_json: Path) -> str:
+    """One line a person can check at a glance: each id, its label and the frames it spans."""
+    tracks = json.loads(tracks_json.read_text(encoding="utf-8"))["tracks"]
+    spans = "; ".join(
+        f"id {t['id']} {t['label']} frames {t['first_frame']}-{t['last_frame']}" for t in tracks
+    )
+    return f"{len(tracks)} track(s): {spans}" if tracks else "no tracks"
 
 
 def _stack_failed(error: Exception, run_dir: Path) -> int:
