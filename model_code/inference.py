@@ -30,13 +30,11 @@ from model_code.jobs import InlineOutput, Job, RequestBody, S3Output, S3Video, r
 from model_code.pipeline import OptionsError, TrackOptions, detector_for
 from model_code.storage import StorageError, parse_s3_uri
 from model_code.tracking import TrackerConfigError
-from model_code.tracking.presets import scaled_preset
+from model_code.tracking.presets import ScoreFractions, scaled_preset
 from model_code.video import VideoError
 
 CONFIG_FILE = "config.json"
 CONFIG_KEYS = ("detector", "weights", "options", "tracker", "score_scale")
-# The settings a detector's score scale decides (presets.ScoreFractions.thresholds).
-SCALED_SETTINGS = ("high_threshold", "low_threshold", "new_track_threshold")
 MANIFEST_KEYS = ("job_id", "video", "video_version", "output", "options", "attempt")
 JSON_TYPE = "application/json"
 RAW_VIDEO_TYPES = {
@@ -145,7 +143,7 @@ def scaled_tracker(score_scale: float) -> dict[str, float]:
     """The tracker settings of `scaled_preset(score_scale)` that depend on the score scale: the
     defaults for a model whose config.json says where its scores top out (a fine-tuned one)."""
     preset = scaled_preset(score_scale)
-    return {name: getattr(preset, name) for name in SCALED_SETTINGS}
+    return {name: getattr(preset, name) for name in ScoreFractions().thresholds(1.0)}
 
 
 def model_fn(model_dir: str) -> EngineModel:
