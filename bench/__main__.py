@@ -59,6 +59,11 @@ BENCHMARKS = {
     "detector_speed": Benchmark(
         "bench.detector_speed", "detector ms/frame by backend and batch (fp16 on CUDA)"
     ),
+    # It skips by itself without the data, which MOTFLOW_SHARED_DATA may place elsewhere.
+    "train_finetune": Benchmark(
+        "bench.train_finetune", "NanoDet-g fine-tuned on PETS: detection and tracking before/after",
+        default=False,
+    ),
     "gpu_pipeline": Benchmark(
         "bench.gpu_pipeline", "decode/detector/end-to-end fps at 1080p (for a GPU machine)",
         default=False,

@@ -6,9 +6,9 @@ second half (398..795) is never seen in training or selection. On it, the shippe
 and the fine-tuned one are scored the same way: detection AP50 and recall / precision at score
 0.5 (IoU 0.5, the gt's considered rows), then ByteTrack with its defaults on detections >= 0.1
 (every frame, 10 fps) and py-motmetrics MOTA / IDF1 against the same half of the MOT15 gt.
-Fine-tuned rows are tracked with the default thresholds and, where training calibrated them
-(`TrainResult.tracker_overrides`, from the validation frames only), with the calibrated ones
-that the exported config.json carries. When the best epoch is not the last, the last is scored too.
+Fine-tuned rows are tracked with NanoDet-g's preset and with the tracker the engine builds from
+the exported config.json: `scaled_preset` of the score scale measured on the validation frames
+only (`TrainResult.score_scale`). When the best epoch is not the last, the last is scored too.
 
 Run: `.venv/bin/python -m bench train_finetune [--epochs N --iterations K --every E]`.
 Wall-clock figures depend on the machine's load; the command prints its settings.
@@ -29,8 +29,9 @@ import torch
 
 from bench.mot_eval import evaluate_mot, load_mot_rows
 from model_code.detectors import Detector, build_detector
+from model_code.inference import read_model_config, scaled_tracker
 from model_code.track_dets import track_detection_rows
-from model_code.tracking import TrackerConfig
+from model_code.tracking import tracker_config
 from model_code.training.evaluate import ImageResult, mean_ap, recall_precision
 from model_code.training.export import write_model_dir
 from model_code.training.frames import load_samples
@@ -96,7 +97,7 @@ def score(detected: tuple, fps: float, tracker: dict[str, float]) -> dict[str, f
     """Detection and tracking figures from `detect_test_half`'s output and tracker overrides."""
     rows, results, ms = detected
     recall, precision = recall_precision(results, 1, SCORE)
-    tracks, _ = track_detection_rows(rows, fps, TrackerConfig.from_dict(tracker))
+    tracks, _ = track_detection_rows(rows, fps, tracker_config("nanodet-g", tracker))
     gt = load_mot_rows(GT)
     metrics = evaluate_mot(gt[gt[:, 0] >= FIRST_TEST_FRAME], tracks)
     return {
@@ -108,10 +109,6 @@ def score(detected: tuple, fps: float, tracker: dict[str, float]) -> dict[str, f
         "id_switches": metrics["num_switches"],
         "detect_ms": ms,
     }
-
-
-def _ratio(overrides: dict[str, float]) -> float:
-    return overrides["new_track_threshold"] / TrackerConfig().new_track_threshold
 
 
 def _tuned(model_dir: Path) -> Detector:
@@ -163,11 +160,15 @@ def main(argv: list[str] | None = None) -> None:
         model, _ = finetune_model(labels.classes)
         result = train(model, train_samples, val_samples, config)
         train_s = time.perf_counter() - started
-        last_dir = write_model_dir(work / "last", model, labels.classes, {"bench": True})
-        model.load_state_dict(result.best_state)
-        model_dir = write_model_dir(work / "model", model, labels.classes, {"bench": True})
-        coco = build_detector("nanodet-g", classes=("person",))
         last = len(result.history) - 1
+        last_dir = write_model_dir(
+            work / "last", model, labels.classes, {"bench": True}, result.score_scale(last)
+        )
+        model.load_state_dict(result.best_state)
+        model_dir = write_model_dir(
+            work / "model", model, labels.classes, {"bench": True}, result.score_scale()
+        )
+        coco = build_detector("nanodet-g", classes=("person",))
         rows = [("NanoDet-g COCO (shipped)", coco, {})]
         rows.append((f"fine-tuned, best epoch ({result.best_epoch})", _tuned(model_dir), None))
         if result.best_epoch != last:
@@ -178,12 +179,13 @@ def main(argv: list[str] | None = None) -> None:
             if fixed is not None:
                 figures.append((name, score(detected, fps, fixed)))
                 continue
-            epoch = result.best_epoch if "best" in name else last
-            overrides = result.tracker_overrides(epoch)
-            figures.append((f"{name}, default tracker", score(detected, fps, {})))
-            if overrides:
-                label = f"{name}, tracker thresholds x{_ratio(overrides):.2f}"
-                figures.append((label, score(detected, fps, overrides)))
+            scale = read_model_config(model_dir if "best" in name else last_dir).get("score_scale")
+            figures.append((f"{name}, NanoDet-g preset", score(detected, fps, {})))
+            if scale is not None:
+                label = f"{name}, preset scaled to its score scale {scale:.3f}"
+                figures.append((label, score(detected, fps, scaled_tracker(scale))))
+    scales = ", ".join(f"{h.epoch}: {h.score_scale:.3f}" for h in result.history)
+    print(f"\nscore scale on the validation frames per epoch: {scales}")
     print(
         f"\ntrain frames {len(train_samples)}, val frames {len(val_samples)}, best epoch "
         f"{result.best_epoch} of {len(result.history) - 1}, training {train_s:.0f} s (CPU)"

@@ -30,10 +30,11 @@ from model_code.jobs import InlineOutput, Job, RequestBody, S3Output, S3Video, r
 from model_code.pipeline import OptionsError, TrackOptions, detector_for
 from model_code.storage import StorageError, parse_s3_uri
 from model_code.tracking import TrackerConfigError
+from model_code.tracking.presets import ScoreFractions, scaled_preset
 from model_code.video import VideoError
 
 CONFIG_FILE = "config.json"
-CONFIG_KEYS = ("detector", "weights", "options", "tracker")
+CONFIG_KEYS = ("detector", "weights", "options", "tracker", "score_scale")
 MANIFEST_KEYS = ("job_id", "video", "video_version", "output", "options", "attempt")
 JSON_TYPE = "application/json"
 RAW_VIDEO_TYPES = {
@@ -130,7 +131,19 @@ def read_model_config(model_dir: str | Path) -> dict[str, Any]:
     for key in ("options", "tracker"):
         if not isinstance(config.get(key) or {}, dict):
             raise ModelConfigError(f"{path}: '{key}' must be a JSON object")
+    scale = config.get("score_scale")
+    if scale is not None and (
+        isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale <= 1
+    ):
+        raise ModelConfigError(f"{path}: 'score_scale' must be a number in (0, 1], got {scale!r}")
     return config
+
+
+def scaled_tracker(score_scale: float) -> dict[str, float]:
+    """The tracker settings of `scaled_preset(score_scale)` that depend on the score scale: the
+    defaults for a model whose config.json says where its scores top out (a fine-tuned one)."""
+    preset = scaled_preset(score_scale)
+    return {name: getattr(preset, name) for name in ScoreFractions().thresholds(1.0)}
 
 
 def model_fn(model_dir: str) -> EngineModel:
@@ -139,8 +152,10 @@ def model_fn(model_dir: str) -> EngineModel:
     defaults: dict[str, Any] = dict(config.get("options") or {})
     if "detector" in config:
         defaults["detector"] = config["detector"]
-    if config.get("tracker"):
-        defaults["tracker"] = {**config["tracker"], **defaults.get("tracker", {})}
+    scaled = scaled_tracker(config["score_scale"]) if config.get("score_scale") else {}
+    if scaled or config.get("tracker"):
+        tracker = {**scaled, **(config.get("tracker") or {})}
+        defaults["tracker"] = {**tracker, **defaults.get("tracker", {})}
     options = TrackOptions.from_dict(defaults)
     weights = None
     if config.get("weights"):

@@ -1,7 +1,8 @@
 """Writes a fine-tuned detector as a model directory the endpoint loads as it is.
 
     config.json                 {"detector": "nanodet-g", "weights": "weights/nanodet-g.pt",
-                                 "options": {"classes": [...], ...}}  (inference.read_model_config)
+                                 "options": {"classes": [...], ...}, "score_scale": 0.71}
+                                 (inference.read_model_config)
     weights/nanodet-g.pt        save_checkpoint's state dict and class names (weights_only-safe)
     training.json               what was trained on, the hyperparameters and the per-epoch metrics
 
@@ -23,17 +24,18 @@ REPORT_FILE = "training.json"
 
 
 def engine_config(
-    classes: tuple[str, ...], tracker: dict[str, float] | None = None, score_threshold: float = 0.1
+    classes: tuple[str, ...], score_scale: float | None = None, score_threshold: float = 0.1
 ) -> dict[str, Any]:
-    """config.json for the model directory: the fine-tuned detector, its classes and the
-    tracker thresholds that suit its scores (`TrainResult.tracker_overrides`)."""
+    """config.json for the model directory: the fine-tuned detector, its classes and the top of
+    its score scale (`TrainResult.score_scale`), from which the engine scales the tracker's
+    thresholds."""
     config: dict[str, Any] = {
         "detector": DETECTOR,
         "weights": WEIGHTS_ENTRY,
         "options": {"classes": list(classes), "score_threshold": score_threshold},
     }
-    if tracker:
-        config["tracker"] = dict(tracker)
+    if score_scale is not None:
+        config["score_scale"] = round(score_scale, 4)
     return config
 
 
@@ -42,12 +44,12 @@ def write_model_dir(
     model: NanoDet,
     classes: tuple[str, ...],
     report: dict[str, Any],
-    tracker: dict[str, float] | None = None,
+    score_scale: float | None = None,
 ) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "weights").mkdir(exist_ok=True)
     save_checkpoint(model, classes, out / WEIGHTS_ENTRY)
-    config = json.dumps(engine_config(classes, tracker), indent=2, sort_keys=True) + "\n"
+    config = json.dumps(engine_config(classes, score_scale), indent=2, sort_keys=True) + "\n"
     (out / CONFIG_FILE).write_text(config, encoding="utf-8")
     (out / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     return out

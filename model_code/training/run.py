@@ -76,10 +76,10 @@ def run_training(
         "val_sequences": sorted(s.name for s in val_set.sequences),
         "hyperparameters": config.to_dict(),
         "best_epoch": result.best_epoch,
-        "tracker": result.tracker_overrides(),
+        "score_scale": result.score_scale(),
         "history": [vars(h) for h in result.history],
     }
     model_dir = write_model_dir(
-        Path(out_dir) / model_subdir, model, labels.classes, report, result.tracker_overrides()
+        Path(out_dir) / model_subdir, model, labels.classes, report, result.score_scale()
     )
     return model_dir, result

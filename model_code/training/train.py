@@ -19,14 +19,17 @@ import torch
 
 from model_code.detectors.nanodet import NanoDet
 from model_code.detectors.nms import batched_nms
-from model_code.tracking import TrackerConfig
+from model_code.tracking.presets import MIN_SCORE_SCALE
 from model_code.training.augment import AugmentConfig, augment, pad_to_stride
 from model_code.training.evaluate import ImageResult, mean_ap, true_positive_scores
 from model_code.training.frames import Sample
 from model_code.training.losses import gfl_loss
 
 VAL_SCORE_FLOOR = 0.05
-SCORE_THRESHOLDS = ("high_threshold", "low_threshold", "new_track_threshold")
+# The top of a detector's score scale, read robustly: this quantile of its matched validation
+# scores (the presets use the highest score a clear person gets; one stray high score on a small
+# validation set should not set it).
+SCALE_QUANTILE = 0.98
 VAL_NMS_IOU = 0.6
 MAX_DETECTIONS = 100
 
@@ -72,7 +75,7 @@ class EpochResult:
     val_loss: float
     val_map50: float
     seconds: float
-    tp_score: float = float("nan")  # median score of the matched validation detections
+    score_scale: float = float("nan")  # `score_scale_of` the matched validation detections
 
     def metrics_line(self) -> str:
         return (
@@ -91,21 +94,24 @@ class TrainResult:
     def best(self) -> EpochResult:
         return self.history[self.best_epoch]
 
-    def tracker_overrides(self, epoch: int | None = None) -> dict[str, float]:
-        """ByteTrack score thresholds for the model of `epoch` (default: the best).
+    def score_scale(self, epoch: int | None = None) -> float | None:
+        """The top of the score scale of the model of `epoch` (default: the best), measured on
+        the validation frames; None when nothing matched there.
 
-        The tracker's defaults suit the starting detector's scores. Fine-tuning with quality
-        focal loss makes scores estimate IoU, so they usually come out lower, and a track would
-        rarely start. The score thresholds are scaled by how far the median score of matched
-        validation detections moved from the starting model's (never raised).
+        Fine-tuning with quality focal loss makes scores estimate IoU, so they usually top out
+        lower than the starting detector's. The exported config.json carries this figure and the
+        engine builds the tracker from `scaled_preset` of it (model_code/tracking/presets.py).
         """
-        chosen = self.history[self.best_epoch if epoch is None else epoch]
-        start = self.history[0].tp_score
-        ratio = chosen.tp_score / start if start > 0 else float("nan")
-        if not ratio < 1.0:  # also NaN: nothing matched, keep the defaults
-            return {}
-        defaults = TrackerConfig()
-        return {name: round(getattr(defaults, name) * ratio, 3) for name in SCORE_THRESHOLDS}
+        scale = self.history[self.best_epoch if epoch is None else epoch].score_scale
+        return scale if scale > 0 else None  # NaN: nothing matched
+
+
+def score_scale_of(matched: np.ndarray) -> float:
+    """The top of a detector's score scale from its matched (true-positive) scores: a high
+    quantile, within the presets' bounds; NaN with no matches."""
+    if len(matched) == 0:
+        return float("nan")
+    return float(np.clip(np.quantile(matched, SCALE_QUANTILE), MIN_SCORE_SCALE, 1.0))
 
 
 def _device(model: NanoDet) -> torch.device:
@@ -131,8 +137,8 @@ def _backbone_parameters(model: NanoDet) -> list[torch.nn.Parameter]:
 
 
 def validate(model: NanoDet, samples: list[Sample]) -> tuple[float, float, float]:
-    """(validation loss, mAP@0.5, median true-positive score) of `model` on `samples`, one
-    un-augmented image at a time."""
+    """(validation loss, mAP@0.5, score scale) of `model` on `samples`, one un-augmented image
+    at a time."""
     model.eval()
     device = _device(model)
     losses, results = [], []
@@ -160,9 +166,8 @@ def validate(model: NanoDet, samples: list[Sample]) -> tuple[float, float, float
                     sample.classes,
                 )
             )
-    matched = true_positive_scores(results, model.num_classes)
-    median = float(np.median(matched)) if len(matched) else float("nan")
-    return float(np.mean(losses)), mean_ap(results, model.num_classes), median
+    scale = score_scale_of(true_positive_scores(results, model.num_classes))
+    return float(np.mean(losses)), mean_ap(results, model.num_classes), scale
 
 
 def _better(result: EpochResult, best: EpochResult) -> bool:
@@ -202,9 +207,9 @@ def train(
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     started = time.perf_counter()
-    val_loss, val_map, tp_score = validate(model, val_samples)
+    val_loss, val_map, scale = validate(model, val_samples)
     history = [
-        EpochResult(0, float("nan"), val_loss, val_map, time.perf_counter() - started, tp_score)
+        EpochResult(0, float("nan"), val_loss, val_map, time.perf_counter() - started, scale)
     ]
     log(history[0].metrics_line())
     best_state, best_epoch, stale = _cpu_state(model), 0, 0
@@ -229,9 +234,9 @@ def train(
             optimizer.step()
             scheduler.step()
             losses.append(float(loss.total.detach()))
-        val_loss, val_map, tp_score = validate(model, val_samples)
+        val_loss, val_map, scale = validate(model, val_samples)
         seconds = time.perf_counter() - started
-        result = EpochResult(epoch, float(np.mean(losses)), val_loss, val_map, seconds, tp_score)
+        result = EpochResult(epoch, float(np.mean(losses)), val_loss, val_map, seconds, scale)
         history.append(result)
         log(result.metrics_line())
         if _better(result, history[best_epoch]):

@@ -354,6 +354,7 @@ def test_model_fn_reads_config_and_defaults(handler_module, tmp_path: Path) -> N
         ({"options": {"stride": -1}}, "'stride' must be >= 1"),
         ({"detector": "resnet"}, "unknown detector 'resnet'"),
         ({"tracker": [1]}, "'tracker' must be a JSON object"),
+        ({"score_scale": 1.5}, "'score_scale' must be a number in \\(0, 1\\]"),
     ],
 )
 def test_model_fn_rejects_broken_model_dirs(

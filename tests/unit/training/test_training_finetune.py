@@ -51,6 +51,7 @@ def test_finetune_lowers_validation_loss_and_loads_in_the_handler(tmp_path, writ
 
     config = json.loads((model_dir / "config.json").read_text())
     assert config["options"]["classes"] == [LABEL]
+    assert config["score_scale"] == round(result.score_scale(), 4)
     engine = inference.model_fn(str(model_dir))
     detector = engine.detector(engine.defaults)
     assert tuple(detector.class_names) == (LABEL,)

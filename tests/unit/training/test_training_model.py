@@ -57,19 +57,42 @@ def test_gfl_loss_has_gradients_and_counts_positives():
     assert parts.positives > 0 and raw.grad is not None and raw.grad.abs().sum() > 0
 
 
-def test_tracker_thresholds_follow_the_fine_tuned_scores_down_never_up():
-    from model_code.tracking import TrackerConfig
-    from model_code.training.train import EpochResult, TrainResult
+def test_score_scale_is_a_high_quantile_of_matched_scores_robust_to_one_outlier():
+    import numpy as np
 
-    def result(*scores: float) -> TrainResult:
-        history = [EpochResult(i, 1.0, 1.0, 0.5, 1.0, s) for i, s in enumerate(scores)]
-        return TrainResult({}, len(scores) - 1, history)
+    from model_code.tracking.presets import MIN_SCORE_SCALE
+    from model_code.training.train import EpochResult, TrainResult, score_scale_of
 
-    lowered = result(0.8, 0.4).tracker_overrides()
-    defaults = TrackerConfig()
-    assert lowered["new_track_threshold"] == round(defaults.new_track_threshold / 2, 3)
-    assert lowered["high_threshold"] == round(defaults.high_threshold / 2, 3)
-    TrackerConfig.from_dict(lowered)  # a valid tracker configuration
-    assert result(0.6, 0.7).tracker_overrides() == {}
-    assert result(0.6, float("nan")).tracker_overrides() == {}
-    assert result(0.8, 0.4).tracker_overrides(epoch=0) == {}
+    matched = np.concatenate([np.linspace(0.2, 0.7, 199), [0.99]])
+    assert 0.68 < score_scale_of(matched) < 0.71  # not the single 0.99
+    assert score_scale_of(np.full(5, 0.1)) == MIN_SCORE_SCALE
+    assert math.isnan(score_scale_of(np.zeros(0)))
+    history = [EpochResult(i, 1.0, 1.0, 0.5, 1.0, s) for i, s in enumerate((0.85, float("nan")))]
+    assert TrainResult({}, 1, history).score_scale() is None
+    assert TrainResult({}, 1, history).score_scale(epoch=0) == 0.85
+
+
+def test_exported_model_carries_its_score_scale_and_the_engine_tracks_with_it(tmp_path):
+    import json
+
+    from model_code import inference
+    from model_code.tracking import tracker_config
+    from model_code.tracking.presets import preset, scaled_preset
+    from model_code.training.export import write_model_dir
+
+    model, _ = finetune_model(("person",))
+    model_dir = write_model_dir(tmp_path / "m", model, ("person",), {}, score_scale=0.61237)
+    assert json.loads((model_dir / "config.json").read_text())["score_scale"] == 0.6124
+
+    engine = inference.model_fn(str(model_dir))
+    detector = engine.detector(engine.defaults)
+    # What the pipeline builds for this model's jobs (pipeline.track_video).
+    built = tracker_config(detector.name, engine.defaults.tracker)
+    assert built == scaled_preset(0.6124)
+    stock = preset("nanodet-g")
+    assert built.high_threshold < stock.high_threshold
+    assert built.new_track_threshold < stock.new_track_threshold
+    # A job's own tracker settings still win over the scaled ones.
+    job = inference.TrackOptions.from_dict({"tracker": {"high_threshold": 0.5}}, engine.defaults)
+    assert tracker_config(detector.name, job.tracker).high_threshold == 0.5
+    assert tracker_config(detector.name, job.tracker).low_threshold == built.low_threshold
