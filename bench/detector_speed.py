@@ -54,8 +54,8 @@ def ms_per_frame(
     return 1000 * min(times) / len(frames)
 
 
-def opencv_yolov3_tiny() -> Callable[[Sequence[np.ndarray]], object]:
-    """The naive peer: OpenCV DNN at the source size, one frame per forward."""
+def opencv_yolov3_tiny_net() -> tuple[cv2.dnn.Net, Sequence[str]]:
+    """yolov3-tiny through OpenCV DNN (mask fixed), as the naive peer runs it."""
     from model_code.detectors.yolov3_tiny import CFG_FILE, WEIGHTS_FILE, find_weights_dir, patch_cfg
 
     folder = find_weights_dir()
@@ -63,14 +63,24 @@ def opencv_yolov3_tiny() -> Callable[[Sequence[np.ndarray]], object]:
         np.frombuffer(patch_cfg((folder / CFG_FILE).read_text()).encode(), np.uint8),
         np.frombuffer((folder / WEIGHTS_FILE).read_bytes(), np.uint8),
     )
-    names = net.getUnconnectedOutLayersNames()
+    return net, net.getUnconnectedOutLayersNames()
+
+
+def opencv_forward(net: cv2.dnn.Net, names: Sequence[str], frame: np.ndarray) -> list[np.ndarray]:
+    """One forward pass at the source size (rounded up to a multiple of 32)."""
+    height, width = frame.shape[:2]
+    size = (-(-width // 32) * 32, -(-height // 32) * 32)
+    net.setInput(cv2.dnn.blobFromImage(frame, 1 / 255.0, size, swapRB=True))
+    return net.forward(names)
+
+
+def opencv_yolov3_tiny() -> Callable[[Sequence[np.ndarray]], object]:
+    """The naive peer: OpenCV DNN at the source size, one frame per forward."""
+    net, names = opencv_yolov3_tiny_net()
 
     def run(frames: Sequence[np.ndarray]) -> object:
         for frame in frames:
-            height, width = frame.shape[:2]
-            size = (-(-width // 32) * 32, -(-height // 32) * 32)
-            net.setInput(cv2.dnn.blobFromImage(frame, 1 / 255.0, size, swapRB=True))
-            net.forward(names)
+            opencv_forward(net, names, frame)
         return None
 
     return run

@@ -4,12 +4,17 @@
 `python -m model_code track vtest.avi --out DIR` in a child process, then prints MOTA / IDF1
 (bench/mot_eval.py, IoU 0.5) and speed against the 10 fps source. Video frame i (0-based) is
 gt frame i + 1, which is what the 1-based source frame numbers in tracks.txt already are.
+
+It then times the engine against the naive pipeline (bench/naive_pipeline.py: OpenCV decode,
+yolov3-tiny through OpenCV DNN at the source size, `trackers`' ByteTrack), each in its own child
+process, alternately for `--rounds` rounds, and prints the ratio of the median wall times.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +42,39 @@ def run_cli(video: Path, out: Path, extra: Sequence[str] = ()) -> tuple[float, s
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr}")
     return wall, result.stdout.strip()
+
+
+def run_naive(video: Path, out: Path) -> float:
+    """Wall seconds of the naive pipeline on `video`, in a child process."""
+    command = [sys.executable, "-m", "bench.naive_pipeline", str(video)]
+    command += ["--fps", f"{SOURCE_FPS:g}", "--out", str(out / "naive-tracks.txt")]
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr}")
+    return time.perf_counter() - started
+
+
+def compare_with_naive(video: Path, gt: Path, out: Path, rounds: int) -> dict:
+    """Engine and naive pipeline, alternately in one run: median wall times and their ratio."""
+    ours, naive = [], []
+    for _ in range(rounds):
+        ours.append(run_cli(video, out / "ours")[0])
+        naive.append(run_naive(video, out))
+    naive_metrics = evaluate_mot(gt, out / "naive-tracks.txt")
+    ratio = statistics.median(ours) / statistics.median(naive)
+    print(
+        f"naive pipeline: MOTA {100 * naive_metrics['mota']:.1f}, "
+        f"IDF1 {100 * naive_metrics['idf1']:.1f}"
+    )
+    print(
+        "wall s, alternately: ours "
+        + " ".join(f"{w:.1f}" for w in ours)
+        + " | naive "
+        + " ".join(f"{w:.1f}" for w in naive)
+    )
+    print(f"{'ours / naive (median)':<22}{ratio:>10.2f}   <= 0.8")
+    return {"ours_s": ours, "naive_s": naive, "ratio": ratio, "naive_metrics": naive_metrics}
 
 
 def report(video: Path, gt: Path, out: Path, extra: Sequence[str] = ()) -> dict:
@@ -73,15 +111,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--video", type=Path, default=VIDEO)
     parser.add_argument("--gt", type=Path, default=GT)
     parser.add_argument("--out", type=Path, help="keep the outputs here (default: a temp dir)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating timing rounds (0: skip)")
     args = parser.parse_args(list(argv or []))
     if not args.video.is_file() or not args.gt.is_file():
         print(f"skipped: evaluation data not found ({args.video}, {args.gt})")
         return 0
-    if args.out:
-        report(args.video, args.gt, args.out)
-    else:
-        with tempfile.TemporaryDirectory(prefix="motflow-e2e-") as out:
-            report(args.video, args.gt, Path(out))
+    with tempfile.TemporaryDirectory(prefix="motflow-e2e-") as scratch:
+        out = args.out or Path(scratch)
+        report(args.video, args.gt, out)
+        if args.rounds:
+            compare_with_naive(args.video, args.gt, out, args.rounds)
     return 0
 
 
