@@ -24,6 +24,7 @@ YOLOX_WEIGHT_SUFFIXES = {
     "yolox-onnx": (".onnx",),
     "nanodet-g": (".pt",),  # a fine-tuned checkpoint from `motflow train`
 }
+BUNDLED_WEIGHTS = frozenset({"nanodet-g"})  # `weights` optional: bundled unless a .pt is given
 # `weights` may instead name a whole model.tar.gz in S3 (a `motflow train --sagemaker` job's
 # output): the endpoint then serves that archive as it is.
 _MODEL_ARTIFACT_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+\.tar\.gz)$")
@@ -430,6 +431,8 @@ def _validate_weights(s: Settings) -> None:
             "weights",
             f"{s.detector} uses the bundled weights; leave 'weights' unset",
         )
+        return
+    if s.weights is None and s.detector in BUNDLED_WEIGHTS:
         return
     _require(
         s.weights is not None,
