@@ -420,11 +420,6 @@ def _invoke_once(
     return Outcome(record["key"], job_id, jobs.QUEUED, "queued")
 
 
-def invoke_job(
-    record: dict[str, Any],
-    settings: config.SubmitSettings | config.RetrySettings,
-    store: jobs.JobStore,
-    lease_until: float,
-) -> Outcome:
-    """Invoke the endpoint for a QUEUED job not yet invoked (a new upload or a retry), once."""
-    return _invoke_once(record, settings, store, lease_until)
+# Invoke the endpoint for a QUEUED job not yet invoked, once: a new upload here, a retried
+# attempt in `complete`.
+invoke_job = _invoke_once

@@ -13,6 +13,7 @@ import pytest
 
 from lambdas import complete, jobs
 from stacks import contract
+from stacks.settings import Settings
 from tests.integration.lambdas.lambda_harness import WORK_BUCKET, Aws
 from tests.integration.lambdas.test_lambda_complete_flow import _error, _queued_job, _success
 
@@ -27,15 +28,7 @@ def retry_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
     env = contract.retry_environment(
         work_bucket=WORK_BUCKET,
         endpoint_name="motflow-tracker",
-        defaults=contract.JobDefaults(
-            input_prefix="videos/",
-            video_suffixes=(".mp4",),
-            max_video_bytes=1000,
-            invocation_timeout_s=3600,
-            request_ttl_s=21600,
-            job_options={},
-            job_retention_days=None,
-        ),
+        defaults=contract.job_defaults(Settings()),
     )
     for name, value in env.items():
         if name != "ENDPOINT_NAME":  # keep the harness's endpoint

@@ -15,7 +15,7 @@ from stacks.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CLIPS = 12
+CLIPS = 8
 
 
 def test_a_faulty_burst_loses_nothing_and_tells_each_job_once(tmp_path: Path) -> None:
