@@ -113,13 +113,17 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return {"jobs": [asdict(outcome) for outcome in outcomes]}
 
 
-def apply_result(result: InferenceResult, store: jobs.JobStore, topic_arn: str) -> Outcome:
-    """Move the job to SUCCEEDED or FAILED once; duplicates and late messages are no-ops."""
+def apply_result(
+    result: InferenceResult, store: jobs.JobStore, topic_arn: str, *, retries: bool = True
+) -> Outcome:
+    """Move the job to SUCCEEDED or FAILED once; duplicates and late messages are no-ops.
+    With `retries`, a transient failure is first retried as a new attempt (the sweeper, which
+    may not invoke the endpoint, applies failures as final)."""
     record = store.get(result.job_id)
     if record is None:
         log.warning("notification for unknown job %s: ignored", result.job_id)
         return Outcome(result.job_id, None, "unknown-job")
-    if not result.succeeded:
+    if retries and not result.succeeded:
         retried = retry_if_transient(result, record, store)
         if retried is not None:
             return retried
