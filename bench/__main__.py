@@ -52,6 +52,14 @@ BENCHMARKS = {
         "bench.burst", "short clips through the local stack: jobs/min, p50/p95, losses",
         default=False,
     ),
+    "burst_faults": Benchmark(
+        "bench.burst_faults", "the burst with workers killed, storage paused, throttling, "
+        "notifications twice and out of order", default=False,
+    ),
+    "long_video_rss": Benchmark(
+        "bench.long_video_rss", "serving worker peak RSS: 30-minute low-res video vs 1 minute",
+        default=False,
+    ),
     "detector_accuracy": Benchmark(
         "bench.detector_accuracy", "detector AP50/recall/precision against input size (PETS)",
         needs_data=True,

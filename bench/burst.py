@@ -61,10 +61,12 @@ def write_clips(folder: Path, count: int, frames: int = 3) -> list[Path]:
 
 
 class _PeakRss:
-    """Samples the summed RSS of a process tree every 0.5 s on a thread."""
+    """Samples the summed RSS of a process tree every 0.5 s on a thread, or the RSS of
+    the largest single process whose command line contains `mark` when one is given."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, mark: str | None = None) -> None:
         self._root = psutil.Process(pid)
+        self._mark = mark
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -79,13 +81,15 @@ class _PeakRss:
 
     def _run(self) -> None:
         while not self._stop.wait(0.5):
-            total = 0
+            sizes = []
             for proc in (self._root, *self._root.children(recursive=True)):
                 try:
-                    total += proc.memory_info().rss
+                    if self._mark is None or self._mark in " ".join(proc.cmdline()):
+                        sizes.append(proc.memory_info().rss)
                 except psutil.Error:
                     continue
-            self.peak = max(self.peak, total)
+            found = max(sizes, default=0) if self._mark else sum(sizes)
+            self.peak = max(self.peak, found)
 
 
 def _messages(stack: LocalStack, job_ids: set[str]) -> dict[str, int]:

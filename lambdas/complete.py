@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, config, jobs, lifecycle, notify, reasons, s3_events
+    from . import clients, config, jobs, lifecycle, notify, reasons, s3_events, submit
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
@@ -29,6 +30,7 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
     import notify
     import reasons
     import s3_events
+    import submit
 
 log = logging.getLogger("motflow.complete")
 log.setLevel(logging.INFO)
@@ -54,13 +56,14 @@ class InferenceResult:
     output_location: str | None
     failure_location: str | None
     failure_reason: str | None
+    attempt: int = 1  # the attempt the notification is about (from the InferenceId)
 
 
 @dataclass(frozen=True)
 class Outcome:
     job_id: str | None
     status: str | None
-    action: str  # succeeded | failed | duplicate | unknown-job | ignored
+    action: str  # succeeded | failed | retried | duplicate | unknown-job | ignored
 
 
 def parse_notification(message: str) -> InferenceResult | None:
@@ -75,13 +78,15 @@ def parse_notification(message: str) -> InferenceResult | None:
         return None
     response = data.get("responseParameters") or {}
     status = str(data["invocationStatus"])
+    job_id, attempt = jobs.split_inference_id(str(data["inferenceId"]))
     return InferenceResult(
-        job_id=str(data["inferenceId"]),
+        job_id=job_id,
         succeeded=status == "Completed",
         status=status,
         output_location=response.get("outputLocation"),
         failure_location=response.get("failureLocation") or data.get("failureLocation"),
         failure_reason=data.get("failureReason"),
+        attempt=attempt,
     )
 
 
@@ -108,12 +113,20 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return {"jobs": [asdict(outcome) for outcome in outcomes]}
 
 
-def apply_result(result: InferenceResult, store: jobs.JobStore, topic_arn: str) -> Outcome:
-    """Move the job to SUCCEEDED or FAILED once; duplicates and late messages are no-ops."""
+def apply_result(
+    result: InferenceResult, store: jobs.JobStore, topic_arn: str, *, retries: bool = True
+) -> Outcome:
+    """Move the job to SUCCEEDED or FAILED once; duplicates and late messages are no-ops.
+    With `retries`, a transient failure is first retried as a new attempt (the sweeper, which
+    may not invoke the endpoint, applies failures as final)."""
     record = store.get(result.job_id)
     if record is None:
         log.warning("notification for unknown job %s: ignored", result.job_id)
         return Outcome(result.job_id, None, "unknown-job")
+    if retries and not result.succeeded:
+        retried = retry_if_transient(result, record, store)
+        if retried is not None:
+            return retried
     changed = False
     phase = lifecycle.phase_of(record)
     event = lifecycle.INFERENCE_OK if result.succeeded else lifecycle.INFERENCE_FAILED
@@ -224,6 +237,66 @@ def failure_reason(result: InferenceResult) -> str:
         detail,
     )
     return reasons.explain(result.failure_reason, detail, result.status, result.job_id).text
+
+
+def retry_if_transient(
+    result: InferenceResult, record: dict[str, Any], store: jobs.JobStore
+) -> Outcome | None:
+    """Resubmit a transient failure (worker died, timeout) as a new attempt, at most
+    ``INFERENCE_MAX_ATTEMPTS`` runs in all; None when the failure is final and must be applied.
+
+    A new attempt has its own manifest (attempt number), InferenceId and container claim, so a
+    late duplicate of the old request stays a no-op. A failure of an older attempt than the
+    record's is stale: it finishes a retry whose invocation did not happen yet, else it is a
+    no-op. The user hears nothing until the job's terminal state.
+    """
+    current = jobs.attempt_of(record)
+    phase = lifecycle.phase_of(record)
+    if result.attempt < current:
+        if lifecycle.next_phase(phase, lifecycle.LEASE) is not None:
+            return _invoke_attempt(record, store)
+        return Outcome(result.job_id, record["status"], "duplicate")
+    if lifecycle.next_phase(phase, lifecycle.RETRY) is None:
+        return None
+    detail = _failure_detail(result.failure_location) if result.failure_location else None
+    explained = reasons.explain(result.failure_reason, detail, result.status, result.job_id)
+    settings = config.RetrySettings.from_env() if explained.transient else None
+    if settings is None or current >= settings.inference_max_attempts:
+        return None
+    manifest = _write_attempt_manifest(record, current + 1, settings)
+    if not store.retry(result.job_id, current, explained.text, manifest):
+        latest = store.get(result.job_id) or record
+        return Outcome(result.job_id, latest["status"], "duplicate")
+    log.warning("job %s: attempt %d failed (%s); retrying", result.job_id, current, explained.text)
+    return _invoke_attempt(store.get(result.job_id) or record, store, settings)
+
+
+def _write_attempt_manifest(
+    record: dict[str, Any], attempt: int, settings: config.RetrySettings
+) -> str:
+    """A copy of the job's manifest with the new attempt number, under its own key."""
+    s3 = clients.client("s3")
+    bucket, key = s3_events.split_s3_uri(record["manifest"])
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    manifest["attempt"] = attempt
+    new_key = settings.manifest_key(record["job_id"], attempt)
+    s3.put_object(
+        Bucket=settings.work_bucket,
+        Key=new_key,
+        Body=json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+        ContentType="application/json",
+    )
+    return f"s3://{settings.work_bucket}/{new_key}"
+
+
+def _invoke_attempt(
+    record: dict[str, Any], store: jobs.JobStore, settings: config.RetrySettings | None = None
+) -> Outcome:
+    settings = settings or config.RetrySettings.from_env()
+    lease_until = time.time() + settings.invoke_lease_s
+    outcome = submit.invoke_job(record, settings, store, lease_until)
+    action = "retried" if outcome.action == "queued" else outcome.action
+    return Outcome(record["job_id"], outcome.status, action)
 
 
 def _failure_detail(uri: str) -> str | None:

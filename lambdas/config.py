@@ -127,6 +127,39 @@ class SubmitSettings:
 
 
 @dataclass(frozen=True)
+class RetrySettings:
+    """What ``complete`` needs to resubmit a transiently failed job as a new attempt."""
+
+    notify_topic_arn: str
+    work_bucket: str
+    endpoint_name: str
+    manifest_prefix: str
+    invocation_timeout_s: int
+    request_ttl_s: int
+    invoke_max_attempts: int
+    invoke_lease_s: int
+    inference_max_attempts: int  # runs per job in all, the first one included
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RetrySettings:
+        env = os.environ if env is None else env
+        return cls(
+            notify_topic_arn=_required(env, "NOTIFY_TOPIC_ARN"),
+            work_bucket=_required(env, "WORK_BUCKET"),
+            endpoint_name=_required(env, "ENDPOINT_NAME"),
+            manifest_prefix=_prefix(env, "MANIFEST_PREFIX"),
+            invocation_timeout_s=_integer(env, "INVOCATION_TIMEOUT_S", 1, MAX_INVOCATION_TIMEOUT_S),
+            request_ttl_s=_integer(env, "REQUEST_TTL_S", MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S),
+            invoke_max_attempts=_integer(env, "INVOKE_MAX_ATTEMPTS", 1, 10),
+            invoke_lease_s=_integer(env, "INVOKE_LEASE_S", 1, LAMBDA_MAX_RUNTIME_S),
+            inference_max_attempts=_integer(env, "INFERENCE_MAX_ATTEMPTS", 1, 10),
+        )
+
+    def manifest_key(self, job_id: str, attempt: int) -> str:
+        return f"{self.manifest_prefix}{job_id}.attempt-{attempt}.json"
+
+
+@dataclass(frozen=True)
 class SweeperSettings:
     jobs_table: str
     notify_topic_arn: str

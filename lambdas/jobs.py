@@ -64,6 +64,28 @@ def job_id_for(bucket: str, key: str, version: str | None) -> str:
     return f"{slug}-{digest.hexdigest()[:_HASH_HEX]}"
 
 
+_ATTEMPT_MARK = ".attempt-"
+
+
+def inference_id(job_id: str, attempt: int = 1) -> str:
+    """The InferenceId of `attempt` of a job: the job id itself for the first attempt, then
+    ``<job id>.attempt-<n>`` (at most 60 characters; job ids never contain a dot)."""
+    return job_id if attempt <= 1 else f"{job_id}{_ATTEMPT_MARK}{attempt}"
+
+
+def split_inference_id(value: str) -> tuple[str, int]:
+    """The job id and attempt number an InferenceId names (the inverse of `inference_id`)."""
+    job_id, mark, number = value.partition(_ATTEMPT_MARK)
+    if mark and number.isdigit():
+        return job_id, int(number)
+    return value, 1
+
+
+def attempt_of(record: dict[str, Any]) -> int:
+    """The attempt number a record is on (1 until a transient failure was retried)."""
+    return int(record.get("attempt") or 1)
+
+
 def utc_now() -> str:
     """ISO-8601 UTC with milliseconds, e.g. ``2026-11-21T11:20:00.123Z`` (sorts as text)."""
     now = datetime.now(UTC)
@@ -203,15 +225,17 @@ class JobStore:
             {":failed": FAILED, ":submit": STAGE_SUBMIT, ":reason": reason, ":token": token},
         )
 
-    def retry(self, job_id: str, attempt: int, reason: str) -> bool:
-        """INVOKED -> QUEUED for a new attempt after a transient failure of attempt `attempt`."""
+    def retry(self, job_id: str, attempt: int, reason: str, manifest: str | None = None) -> bool:
+        """INVOKED -> QUEUED for a new attempt after a transient failure of attempt `attempt`;
+        `manifest` is the new attempt's manifest (the old one names the old attempt)."""
+        new_manifest = ", manifest = :manifest" if manifest else ""
         return self._transition(
             job_id,
             lifecycle.RETRY,
-            "SET attempt = :next, last_failure = :reason, updated_at = :now"
+            f"SET attempt = :next, last_failure = :reason, updated_at = :now{new_manifest}"
             " REMOVE invoked_at, inference_output, inference_failure",
             "attribute_not_exists(attempt) OR attempt = :attempt",
-            {":next": attempt + 1, ":attempt": attempt, ":reason": reason},
+            {":next": attempt + 1, ":attempt": attempt, ":reason": reason, ":manifest": manifest},
         )
 
     def succeed(self, job_id: str, result: dict[str, Any]) -> bool:

@@ -12,6 +12,7 @@ REASON_MAX = 300
 _STATUS = re.compile(r"(?:server|client) error \((\d{3})\)", re.IGNORECASE)
 _EXCEPTION = re.compile(r"^\s*(?:[\w.]+\.)?([A-Z]\w*(?:Error|Exception|Exit|Interrupt))\b", re.M)
 _PATH = re.compile(r"(?:s3://\S+|(?<![\w.])/(?:tmp|opt|var|home|usr|root|proc)/\S*)")
+_WORKER_DIED = "Worker died"
 _TRACE_START = ("Traceback", "  File ", "Traceback (most recent call last)")
 
 
@@ -69,7 +70,12 @@ def explain(
             _with_action(what, "Check that the file plays, then upload it again."),
             transient=False,
         )
-    if code is None and ("did not answer" in sagemaker or "ServerError" in sagemaker):
+    # TorchServe answers "Worker died." (500, or 507 when the worker was SIGKILLed, e.g. for
+    # memory) when the worker process ended mid-request: the next attempt gets a fresh worker.
+    worker_died = _WORKER_DIED in sagemaker or _WORKER_DIED in text
+    if worker_died or (
+        code is None and ("did not answer" in sagemaker or "ServerError" in sagemaker)
+    ):
         return FailureReason(
             "The tracking worker stopped before it finished. Upload the video again; if this"
             f" persists, report job {job_id}.",

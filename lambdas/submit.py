@@ -343,7 +343,9 @@ def retry_decision(error: Exception) -> str:
 
 
 def invoke_endpoint(
-    record: dict[str, Any], settings: config.SubmitSettings, lease_until: float
+    record: dict[str, Any],
+    settings: config.SubmitSettings | config.RetrySettings,
+    lease_until: float,
 ) -> tuple[dict[str, Any], int]:
     """InvokeEndpointAsync, sent by a single-shot client; we decide on each retry ourselves.
 
@@ -360,7 +362,7 @@ def invoke_endpoint(
                 EndpointName=settings.endpoint_name,
                 InputLocation=record["manifest"],
                 ContentType="application/json",
-                InferenceId=record["job_id"],
+                InferenceId=jobs.inference_id(record["job_id"], jobs.attempt_of(record)),
                 InvocationTimeoutSeconds=settings.invocation_timeout_s,
                 RequestTTLSeconds=settings.request_ttl_s,
             )
@@ -384,7 +386,7 @@ def invoke_endpoint(
 
 def _invoke_once(
     record: dict[str, Any],
-    settings: config.SubmitSettings,
+    settings: config.SubmitSettings | config.RetrySettings,
     store: jobs.JobStore,
     lease_until: float,
 ) -> Outcome:
@@ -416,3 +418,8 @@ def _invoke_once(
         log.warning("job %s: invoke lease lost before the invocation was recorded", job_id)
     log.info("job %s queued on %s", job_id, settings.endpoint_name)
     return Outcome(record["key"], job_id, jobs.QUEUED, "queued")
+
+
+# Invoke the endpoint for a QUEUED job not yet invoked, once: a new upload here, a retried
+# attempt in `complete`.
+invoke_job = _invoke_once

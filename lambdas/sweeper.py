@@ -99,7 +99,9 @@ def sweep_job(
         if now >= invoked + settings.grace_s:
             result = _finished_result(record)
             if result is not None:
-                outcome = complete.apply_result(result, store, settings.notify_topic_arn)
+                outcome = complete.apply_result(
+                    result, store, settings.notify_topic_arn, retries=False
+                )
                 log.warning("job %s: applied a result whose notification was lost", job_id)
                 applied = outcome.action != "duplicate"
                 return Swept(job_id, "result-applied" if applied else "changed")
@@ -136,10 +138,18 @@ def _finished_result(record: dict[str, Any]) -> complete.InferenceResult | None:
     output = record.get("inference_output")
     failure = record.get("inference_failure")
     if output and _exists(output):
-        return complete.InferenceResult(job_id, True, "Completed", output, None, None)
+        return complete.InferenceResult(
+            job_id, True, "Completed", output, None, None, jobs.attempt_of(record)
+        )
     if failure and _exists(failure):
         return complete.InferenceResult(
-            job_id, False, "Failed", None, failure, "ClientError: Received server error"
+            job_id,
+            False,
+            "Failed",
+            None,
+            failure,
+            "ClientError: Received server error",
+            jobs.attempt_of(record),
         )
     return None
 

@@ -16,6 +16,7 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +99,10 @@ class AsyncEndpointEmulator:
         self._threads: list[threading.Thread] = []
         self.completed = 0
         self.failed = 0
+        self.throttled = 0
+        # Fault injection (bench.burst_faults): when this returns True, a request is refused
+        # with 429 ThrottlingException, as SageMaker does over its invocation rate.
+        self.throttle: Callable[[], bool] | None = None
 
     @property
     def url(self) -> str:
@@ -127,7 +132,11 @@ class AsyncEndpointEmulator:
         return self._queue.unfinished_tasks == 0
 
     def accept(self, endpoint_name: str, headers: dict[str, str]) -> Invocation:
-        """Validate an InvokeEndpointAsync request and queue it; raises ValidationError."""
+        """Validate an InvokeEndpointAsync request and queue it; raises ValidationError, or
+        Throttled when fault injection refuses it."""
+        if self.throttle is not None and self.throttle():
+            self.throttled += 1
+            raise Throttled("Rate exceeded")
         if endpoint_name != self.config.endpoint_name:
             raise ValidationError(
                 f"Endpoint {endpoint_name} of account {self.config.account} not found."
@@ -272,6 +281,10 @@ class AsyncEndpointEmulator:
         self._sns.publish(TopicArn=topic_arn, Message=json.dumps(message))
 
 
+class Throttled(Exception):
+    """The request is refused for its rate (HTTP 429); nothing was queued."""
+
+
 class ValidationError(Exception):
     """Answered as SageMaker's 400 ValidationError."""
 
@@ -293,6 +306,9 @@ def _handler_class(emulator: AsyncEndpointEmulator) -> type[BaseHTTPRequestHandl
                 invocation = emulator.accept(urllib.request.unquote(match["name"]), headers)
             except ValidationError as error:
                 self._error(400, "ValidationError", str(error))
+                return
+            except Throttled as error:
+                self._error(429, "ThrottlingException", str(error))
                 return
             body = json.dumps(
                 {

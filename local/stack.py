@@ -187,6 +187,11 @@ def lambda_environment(
             endpoint_name=resources.endpoint_name,
             defaults=defaults,
         ),
+        **contract.retry_environment(
+            work_bucket=resources.work_bucket,
+            endpoint_name=resources.endpoint_name,
+            defaults=defaults,
+        ),
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint_url,
     }
 

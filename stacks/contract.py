@@ -54,6 +54,7 @@ COMPLETE_TIMEOUT_S = 60
 SWEEPER_TIMEOUT_S = 120
 SWEEP_INTERVAL_S = 300  # the EventBridge schedule
 SWEEP_PENDING_AFTER_S = 1800  # Lambda's async retries of an upload event are long over by then
+INFERENCE_MAX_ATTEMPTS = 3  # runs of a job whose failures are transient (worker died, timeout)
 SWEEP_GRACE_S = 300
 
 
@@ -143,6 +144,7 @@ class JobDefaults:
     job_retention_days: int | None
     invoke_max_attempts: int = 5
     invoke_lease_s: int = SUBMIT_TIMEOUT_S
+    inference_max_attempts: int = INFERENCE_MAX_ATTEMPTS
 
 
 def job_defaults(settings: Settings) -> JobDefaults:
@@ -204,6 +206,22 @@ def submit_environment(
         "JOB_RETENTION_DAYS": str(KEEP_FOREVER if retention is None else retention),
         "INVOKE_MAX_ATTEMPTS": str(defaults.invoke_max_attempts),
         "INVOKE_LEASE_S": str(defaults.invoke_lease_s),
+    }
+
+
+def retry_environment(
+    *, work_bucket: str, endpoint_name: str, defaults: JobDefaults
+) -> dict[str, str]:
+    """What ``complete`` also reads, to resubmit a transient failure (config.RetrySettings)."""
+    return {
+        "WORK_BUCKET": work_bucket,
+        "ENDPOINT_NAME": endpoint_name,
+        "MANIFEST_PREFIX": MANIFEST_PREFIX,
+        "INVOCATION_TIMEOUT_S": str(defaults.invocation_timeout_s),
+        "REQUEST_TTL_S": str(defaults.request_ttl_s),
+        "INVOKE_MAX_ATTEMPTS": str(defaults.invoke_max_attempts),
+        "INVOKE_LEASE_S": str(COMPLETE_TIMEOUT_S),
+        "INFERENCE_MAX_ATTEMPTS": str(defaults.inference_max_attempts),
     }
 
 

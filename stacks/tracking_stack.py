@@ -111,6 +111,12 @@ class TrackingStack(Stack):
             error_topic=self.job_events.error_topic,
             log_retention_days=settings.log_retention_days,
         )
+        self.job_events.allow_retries(
+            work_bucket=work_bucket,
+            endpoint_name=names.endpoint_name,
+            endpoint_arn=self.endpoint.endpoint_arn,
+            defaults=contract.job_defaults(settings),
+        )
         self.upload_trigger = UploadTrigger(
             self,
             "UploadTrigger",
@@ -151,7 +157,11 @@ class TrackingStack(Stack):
                 "submit": self.upload_trigger.submit.function,
                 "complete": self.job_events.complete.function,
             },
-            failed_events=self.failed_events,
+            failed_events={
+                "submit": self.failed_events,
+                "complete": self.complete_failed_events,
+                "sweeper": self.sweeper_failed_events,
+            },
             oldest_request_alarm_s=settings.oldest_request_alarm_s,
         )
         CfnOutput(self, contract.OUTPUT_INPUT_BUCKET, value=names.input_bucket)

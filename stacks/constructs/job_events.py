@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -68,6 +69,30 @@ class JobEvents(Construct):
         )
         for topic in (self.success_topic, self.error_topic):
             topic.add_subscription(subscriptions.LambdaSubscription(self.complete.function))
+
+    def allow_retries(
+        self,
+        *,
+        work_bucket: s3.IBucket,
+        endpoint_name: str,
+        endpoint_arn: str,
+        defaults: contract.JobDefaults,
+    ) -> None:
+        """Let ``complete`` resubmit a transient failure as a new attempt: the retry variables,
+        a manifest per attempt under jobs/, and InvokeEndpointAsync on this endpoint only.
+        Called once the endpoint exists (it needs this construct's topics first)."""
+        for name, value in contract.retry_environment(
+            work_bucket=work_bucket.bucket_name, endpoint_name=endpoint_name, defaults=defaults
+        ).items():
+            self.complete.function.add_environment(name, value)
+        self.complete.allow(
+            *policies.read_under(work_bucket, [contract.MANIFEST_PREFIX]),
+            policies.write_objects(work_bucket, [contract.MANIFEST_PREFIX]),
+            wildcard_reason="Reads a job's manifest and writes the next attempt's under jobs/.",
+        )
+        self.complete.allow(
+            iam.PolicyStatement(actions=["sagemaker:InvokeEndpointAsync"], resources=[endpoint_arn])
+        )
 
     def _topic(self, construct_id: str, name: str, key: kms.IKey) -> sns.Topic:
         return sns.Topic(self, construct_id, topic_name=name, master_key=key, enforce_ssl=True)

@@ -37,7 +37,7 @@ class Monitoring(Construct):
         key: kms.IKey,
         endpoint: AsyncEndpoint,
         functions: dict[str, lambda_.IFunction],
-        failed_events: sqs.IQueue,
+        failed_events: dict[str, sqs.IQueue],
         oldest_request_alarm_s: int,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -67,9 +67,7 @@ class Monitoring(Construct):
             label: function.metric_errors(period=PERIOD, label=f"{label} errors")
             for label, function in functions.items()
         }
-        dead_letters = failed_events.metric_approximate_number_of_messages_visible(
-            period=PERIOD, statistic="Maximum", label="failed events"
-        )
+        dead_letters = _failed_events_metric(failed_events)
 
         self.dashboard = cloudwatch.Dashboard(
             self,
@@ -111,7 +109,8 @@ class Monitoring(Construct):
                 "FailedEvents",
                 dead_letters,
                 threshold=1,
-                description="An upload or completion event failed every retry; it is in the queue.",
+                description="A submit, complete or sweeper event failed every retry; it is in"
+                " that handler's failed-events queue (scripts/replay_failed_events.py).",
             ),
         ]
         self.alarms.extend(
@@ -163,6 +162,19 @@ class Monitoring(Construct):
         )
         alarm.add_alarm_action(self._action)
         return alarm
+
+
+def _failed_events_metric(queues: dict[str, sqs.IQueue]) -> cloudwatch.IMetric:
+    """Messages waiting in all the handlers' on-failure queues: one alarm covers every one."""
+    using = {
+        f"q{index}": queue.metric_approximate_number_of_messages_visible(
+            period=PERIOD, statistic="Maximum", label=f"{label} failed events"
+        )
+        for index, (label, queue) in enumerate(sorted(queues.items()))
+    }
+    return cloudwatch.MathExpression(
+        expression=" + ".join(using), using_metrics=using, label="failed events", period=PERIOD
+    )
 
 
 def _graph(title: str, metrics: list[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:

@@ -26,6 +26,7 @@ ROLE_PREFIXES = {
     "JobEventsCompleteRole": {
         (WORK, contract.ASYNC_OUTPUT_PREFIX),
         (WORK, contract.ASYNC_FAILURE_PREFIX),
+        (WORK, contract.MANIFEST_PREFIX),  # the next attempt's manifest (transient retries)
     },
     "JobSweeperRole": {(WORK, contract.ASYNC_OUTPUT_PREFIX), (WORK, contract.ASYNC_FAILURE_PREFIX)},
     "AsyncEndpointExecutionRole": {

@@ -453,6 +453,9 @@ def test_complete_lambda_hears_success_and_error_and_reads_outputs(templates) ->
     assert set(complete["Properties"]["Environment"]["Variables"]) == {
         "JOBS_TABLE",
         "NOTIFY_TOPIC_ARN",
+        *contract.retry_environment(
+            work_bucket="", endpoint_name="", defaults=contract.job_defaults(Settings())
+        ),
     }
     topic_names = {
         k: v["Properties"]["TopicName"] for k, v in resources(template, "AWS::SNS::Topic").items()
@@ -469,8 +472,13 @@ def test_complete_lambda_hears_success_and_error_and_reads_outputs(templates) ->
     assert sorted(actions_on(stmts, "s3:GetObject")) == [
         f"{work}/async-failures/*",
         f"{work}/async-output/*",
+        f"{work}/jobs/*",
     ]
-    assert not actions_on(stmts, "s3:PutObject")
+    # A transient failure is resubmitted: a new attempt's manifest, on this endpoint only.
+    assert actions_on(stmts, "s3:PutObject") == [f"{work}/jobs/*"]
+    assert actions_on(stmts, "sagemaker:InvokeEndpointAsync") == [
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{NAMES.endpoint_name}"
+    ]
     assert_failure_destination_and_logs(template, complete_id, complete)
 
 
@@ -518,8 +526,9 @@ def test_alarms_notify_the_operators_topic_not_the_users(templates) -> None:
         props = alarm["Properties"]
         if props.get("MetricName") == "HasBacklogWithoutCapacity":
             continue
-        metric = props["Metrics"][0]["MetricStat"]["Metric"]
-        watched.setdefault(metric["MetricName"], []).append(props)
+        stats = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+        for name in {metric["MetricName"] for metric in stats}:
+            watched.setdefault(name, []).append(props)
         assert props["AlarmActions"] == [{"Ref": notify_id}]
     assert set(watched) == {
         "InvocationFailures",
@@ -530,6 +539,37 @@ def test_alarms_notify_the_operators_topic_not_the_users(templates) -> None:
     assert len(watched["Errors"]) == 2  # submit and complete
     (oldest,) = watched["ApproximateAgeOfOldestRequest"]
     assert oldest["Threshold"] == Settings().oldest_request_alarm_s
+
+
+def test_the_failed_events_alarm_covers_every_handlers_queue(templates) -> None:
+    """One alarm sums the visible messages of the submit, complete and sweeper on-failure
+    queues, so an event that failed every retry in any handler reaches the operators."""
+    template = templates[TRACKING]
+    queues = {
+        logical_id
+        for logical_id, queue in resources(template, "AWS::SQS::Queue").items()
+        if "FailedEvents" in logical_id
+    }
+    destinations = {
+        config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        for config in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    }
+    assert len(queues) == 3 and destinations == queues
+    (alarm,) = [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if any(
+            m.get("MetricStat", {}).get("Metric", {}).get("MetricName")
+            == "ApproximateNumberOfMessagesVisible"
+            for m in a["Properties"].get("Metrics", [])
+        )
+    ]
+    stats = [m for m in alarm["Metrics"] if "MetricStat" in m]
+    watched = {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for m in stats}
+    assert watched == queues
+    (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    assert sorted(expression.split(" + ")) == sorted(m["Id"] for m in stats)
+    assert alarm["Threshold"] == 1
 
 
 # --- two deployments -----------------------------------------------------------------------

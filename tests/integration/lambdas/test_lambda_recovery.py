@@ -230,8 +230,10 @@ def test_warnings_reach_the_record_and_the_notification(aws: Aws) -> None:
     ],
 )
 def test_failure_reasons_are_short_and_actionable(
-    aws: Aws, reason: str, body: str, expected: str
+    aws: Aws, reason: str, body: str, expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # One run per job, so a transient failure is final here and its reason reaches the record.
+    monkeypatch.setenv("INFERENCE_MAX_ATTEMPTS", "1")
     record = _invoked_job(aws, "reasons.mp4")
     message = _error(aws, record, with_body=False)
     message["failureReason"] = reason

@@ -83,12 +83,27 @@ def audio_only(path: Path) -> Path:
 
 
 def no_video_frames(path: Path) -> Path:
-    container = av.open(str(path), "w", options={"movflags": "faststart"})
-    stream = container.add_stream("libx264", rate=10)
-    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-    write_silence(container, container.add_stream("aac", rate=48000))
-    container.close()
+    """An mp4 whose video track exists and has zero samples (FFmpeg's muxer would drop an
+    empty track, so a 2-frame clip's sample count is set to 0 in its ``stsz`` box)."""
+    encode(path, size=(64, 48), frames=2, audio=True)
+    path.write_bytes(zero_video_samples(path.read_bytes()))
     return path
+
+
+def zero_video_samples(data: bytes) -> bytes:
+    """`data` (an mp4) with the sample count of its video track's ``stsz`` box set to 0."""
+    out = bytearray(data)
+    at = 0
+    while (at := out.find(b"trak", at + 1)) > 0:
+        size = struct.unpack(">I", out[at - 4 : at])[0]
+        trak = bytes(out[at - 4 : at - 4 + size])
+        handler = trak.find(b"hdlr")
+        if trak[handler + 12 : handler + 16] != b"vide":  # version/flags, pre-defined, type
+            continue
+        stsz = at - 4 + trak.index(b"stsz")
+        out[stsz + 12 : stsz + 16] = struct.pack(">I", 0)  # type, version/flags, sample size
+        return bytes(out)
+    raise ValueError("no video track found")
 
 
 def rotated(path: Path) -> Path:

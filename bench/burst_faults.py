@@ -1,0 +1,281 @@
+"""The burst of `bench.burst` with faults injected: `python -m bench.burst_faults [N]`.
+
+Faults, all in the local stack's own process or on its real TorchServe:
+- the serving workers are killed (SIGKILL) while a longer clip is being tracked; TorchServe
+  answers "Worker died." and restarts them; ``complete`` retries the job as a new attempt;
+- storage pauses: a share of the S3 and DynamoDB writes made in this process (the Lambdas, the
+  endpoint emulator) stall before or after the write (`PAUSE_S`, scaled down from the 10–40 s of
+  issue 11 so a run fits in minutes; `--pause LOW HIGH` sets them);
+- throttling: every `THROTTLE_EVERY`-th InvokeEndpointAsync request is refused with 429;
+- notifications delivered twice and out of order: each SageMaker notification is handled again
+  after a random delay, and half of the originals are held back a little.
+
+Prints the `bench.burst` figures; lost and double-processed must be 0 and every job must be
+told exactly once. Double-processed counts jobs with more than one complete (non-duplicate)
+run, read from the endpoint's outputs, since a retried attempt is a second request by design.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import logging
+import random
+import signal
+import tempfile
+import threading
+import time
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from botocore.client import BaseClient
+
+from bench.burst import CONCURRENCY, BurstReport, run_burst, write_clips
+from local.event_pump import LambdaContext
+from local.stack import LocalStack, local_stack
+from stacks.settings import Settings
+
+LOG = logging.getLogger("bench.burst_faults")
+DEFAULT_CLIPS = 60
+PAUSE_S = (1.0, 4.0)
+PAUSE_SHARE = 0.1
+THROTTLE_EVERY = 3
+LONG_CLIP_FRAMES = 600
+WRITES = frozenset({"PutObject", "PutItem", "UpdateItem"})
+WORKER_MARK = "model_service_worker"
+
+
+@dataclass
+class FaultLog:
+    paused: int = 0
+    workers_killed: int = 0
+    duplicates_sent: int = 0
+    held_back: int = 0
+    timers: list[threading.Timer] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def storage_pauses(
+    log: FaultLog, pause_s: tuple[float, float], share: float, seed: int
+) -> Iterator[None]:
+    """Stall a share of this process's S3/DynamoDB writes before or after the call."""
+    original = BaseClient._make_api_call
+    chance = random.Random(seed)
+    lock = threading.Lock()
+
+    def paused_call(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        with lock:
+            pause = chance.random() < share and operation in WRITES
+            before = chance.random() < 0.5
+            seconds = chance.uniform(*pause_s)
+        if pause:
+            log.paused += 1
+            if before:
+                time.sleep(seconds)
+        result = original(self, operation, params)
+        if pause and not before:
+            time.sleep(seconds)
+        return result
+
+    BaseClient._make_api_call = paused_call  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+def throttle_every(stack: LocalStack, every: int) -> None:
+    """Refuse every `every`-th InvokeEndpointAsync request with 429 ThrottlingException."""
+    counter = iter(range(1, 1 << 62))
+    lock = threading.Lock()
+
+    def throttle() -> bool:
+        with lock:
+            return next(counter) % every == 0
+
+    stack.emulator.throttle = throttle
+
+
+def duplicate_and_reorder(stack: LocalStack, log: FaultLog, seed: int) -> None:
+    """Deliver every SageMaker notification twice, and hold some back so they arrive late."""
+    pump = stack.pump
+    original = pump._deliver
+    chance = random.Random(seed)
+    lock = threading.Lock()
+
+    def again(route: Any, event: dict[str, Any]) -> None:
+        try:
+            route.handler(event, LambdaContext(function_name=route.name, timeout_s=60))
+        except Exception:  # a failed duplicate changes nothing; the original is redelivered
+            LOG.info("duplicate delivery to %s failed", route.name, exc_info=True)
+
+    def later(delay: float, call: Any, *args: Any) -> None:
+        timer = threading.Timer(delay, call, args)
+        timer.daemon = True
+        log.timers.append(timer)
+        timer.start()
+
+    def deliver(route: Any, message: dict[str, Any]) -> None:
+        if not route.name.startswith("complete"):
+            original(route, message)
+            return
+        with lock:
+            hold, repeat_after = chance.random() < 0.5, chance.uniform(0.5, 5.0)
+        event = route.to_event(message["Body"])
+        log.duplicates_sent += 1
+        later(repeat_after, again, route, event)
+        if hold:
+            log.held_back += 1
+            later(chance.uniform(0.5, 3.0), original, route, message)
+        else:
+            original(route, message)
+
+    pump._deliver = types.MethodType(lambda self, r, m: deliver(r, m), pump)  # type: ignore[method-assign]
+
+
+def kill_workers_during(stack: LocalStack, log: FaultLog, clip_name: str) -> threading.Thread:
+    """SIGKILL TorchServe's workers about a second into the request for `clip_name`."""
+    emulator = stack.emulator
+    original = emulator._invoke_model
+    running = threading.Event()
+
+    def invoke(invocation: Any, body: bytes) -> tuple[bytes, str]:
+        if clip_name.split(".")[0] in invocation.inference_id and not running.is_set():
+            running.set()
+        return original(invocation, body)
+
+    emulator._invoke_model = invoke  # type: ignore[method-assign]
+
+    def killer() -> None:
+        if not running.wait(timeout=600):
+            return
+        time.sleep(1.0)
+        root = psutil.Process(stack.torchserve.process.popen.pid)
+        for proc in root.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if WORKER_MARK in " ".join(proc.cmdline()):
+                    proc.send_signal(signal.SIGKILL)
+                    log.workers_killed += 1
+
+    thread = threading.Thread(target=killer, name="worker-killer", daemon=True)
+    thread.start()
+    return thread
+
+
+def complete_runs(stack: LocalStack, job_ids: set[str]) -> dict[str, int]:
+    """How many requests per job ran to a real (non-duplicate) result, from the outputs."""
+    s3 = stack.client("s3")
+    bucket = stack.resources.work_bucket
+    runs = dict.fromkeys(job_ids, 0)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="async-output/")
+    for page in pages:
+        for item in page.get("Contents", []):
+            name = item["Key"].rsplit("/", 1)[-1].removesuffix(".out")
+            job_id = name.split(".", 1)[0]
+            if job_id not in runs:
+                continue
+            body = json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+            if not body.get("duplicate"):
+                runs[job_id] += 1
+    return runs
+
+
+@dataclass(frozen=True)
+class FaultReport:
+    burst: BurstReport
+    faults: FaultLog
+    runs_per_job: dict[str, int]
+    attempts: dict[str, int]  # jobs per attempt number reached
+    throttled: int
+
+    @property
+    def double_processed(self) -> int:
+        return sum(1 for n in self.runs_per_job.values() if n > 1)
+
+    @property
+    def not_told_once(self) -> int:
+        return sum(1 for n in self.burst.messages_per_job.values() if n != 1)
+
+
+def run_faulty_burst(
+    stack: LocalStack,
+    folder: Path,
+    count: int,
+    *,
+    pause_s: tuple[float, float] = PAUSE_S,
+    timeout_s: float = 600.0,
+    seed: int = 11,
+) -> FaultReport:
+    """`count` clips (one of them longer, tracked while its workers are killed) with faults."""
+    clips = write_clips(folder, count - 1)
+    (folder / "long").mkdir(exist_ok=True)
+    (long_clip,) = write_clips(folder / "long", 1, frames=LONG_CLIP_FRAMES)
+    long_clip = long_clip.rename(folder / "long-clip.mp4")
+    ordered = [*clips[: count // 2], long_clip, *clips[count // 2 :]]
+    log = FaultLog()
+    throttle_every(stack, THROTTLE_EVERY)
+    duplicate_and_reorder(stack, log, seed)
+    kill_workers_during(stack, log, long_clip.name)
+    with storage_pauses(log, pause_s, PAUSE_SHARE, seed):
+        burst = run_burst(stack, ordered, timeout_s=timeout_s)
+    time.sleep(max(pause_s) + 6)  # let held-back and repeated deliveries land
+    job_ids = set(burst.messages_per_job)
+    late = run_burst_messages(stack, job_ids)
+    messages = {j: burst.messages_per_job[j] + late.get(j, 0) for j in job_ids}
+    burst = dataclasses.replace(burst, messages_per_job=messages)
+    attempts: dict[str, int] = {}
+    for job_id in job_ids:
+        record = stack.job(job_id) or {}
+        attempt = str(record.get("attempt", 1))
+        attempts[attempt] = attempts.get(attempt, 0) + 1
+    for timer in log.timers:
+        timer.cancel()
+    return FaultReport(
+        burst, log, complete_runs(stack, job_ids), attempts, stack.emulator.throttled
+    )
+
+
+def run_burst_messages(stack: LocalStack, job_ids: set[str]) -> dict[str, int]:
+    """Messages that arrived after the burst's own count (a second message would be here)."""
+    from bench.burst import _messages
+
+    return _messages(stack, job_ids)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.burst_faults")
+    parser.add_argument("clips", nargs="?", type=int, default=DEFAULT_CLIPS)
+    parser.add_argument("--pause", nargs=2, type=float, default=PAUSE_S, metavar=("LOW", "HIGH"))
+    args = parser.parse_args(argv)
+    settings = Settings.from_context({"max_concurrent_invocations_per_instance": CONCURRENCY})
+    with (
+        tempfile.TemporaryDirectory(prefix="motflow-faults-") as folder,
+        local_stack(Path(folder) / "run", settings) as stack,
+    ):
+        report = run_faulty_burst(
+            stack, Path(folder), args.clips, pause_s=tuple(args.pause),
+            timeout_s=max(600.0, args.clips * 15.0),
+        )  # fmt: skip
+    burst, faults = report.burst, report.faults
+    print(f"clips: {burst.jobs} (3 frames, 96x64 H.264; one of {LONG_CLIP_FRAMES} frames)")
+    print(f"faults: workers killed {faults.workers_killed}, writes paused {faults.paused} "
+          f"({args.pause[0]:g}-{args.pause[1]:g} s), throttled requests {report.throttled}, "
+          f"notifications repeated {faults.duplicates_sent}, "
+          f"held back {faults.held_back}")  # fmt: skip
+    print(f"succeeded: {burst.succeeded}, lost: {burst.lost}, "
+          f"double-processed: {report.double_processed}, "
+          f"jobs not told exactly once: {report.not_told_once}")  # fmt: skip
+    print(f"jobs per attempt reached: {dict(sorted(report.attempts.items()))}")
+    print(f"throughput: {burst.jobs_per_minute:.1f} jobs/min")
+    print(f"upload-to-terminal: p50 {burst.p50_s:.1f} s, p95 {burst.p95_s:.1f} s")
+    print(f"peak RSS of TorchServe and its workers: {burst.peak_rss_mb:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

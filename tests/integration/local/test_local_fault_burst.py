@@ -1,0 +1,33 @@
+"""Issue 11 load with faults, small: a burst through the local stack while TorchServe's workers
+are killed mid-job, storage writes stall, the endpoint throttles, and every SageMaker
+notification is delivered twice and out of order. Nothing is lost or processed twice, and each
+job is told exactly once. `python -m bench.burst_faults` is the large version with figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.burst_faults import run_faulty_burst
+from local.stack import local_stack
+from stacks.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CLIPS = 8
+
+
+def test_a_faulty_burst_loses_nothing_and_tells_each_job_once(tmp_path: Path) -> None:
+    settings = Settings.from_context({"max_concurrent_invocations_per_instance": 2})
+    with local_stack(tmp_path / "run", settings) as stack:
+        report = run_faulty_burst(stack, tmp_path, CLIPS, pause_s=(0.5, 2.0), timeout_s=240.0)
+    burst = report.burst
+    assert report.faults.workers_killed >= 1 and report.throttled >= 1
+    assert report.faults.paused >= 1 and report.faults.duplicates_sent >= CLIPS
+    assert (burst.jobs, burst.lost) == (CLIPS, 0)
+    assert burst.succeeded == CLIPS, report.attempts
+    assert report.double_processed == 0, report.runs_per_job
+    assert set(burst.messages_per_job.values()) == {1}, burst.messages_per_job
+    # The killed workers' job came back as a later attempt.
+    assert sum(n for attempt, n in report.attempts.items() if attempt != "1") >= 1
