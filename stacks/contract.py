@@ -143,6 +143,8 @@ class JobDefaults:
     job_retention_days: int | None
     invoke_max_attempts: int = 5
     invoke_lease_s: int = SUBMIT_TIMEOUT_S
+    segment_threshold_s: int = 600
+    segment_overlap_s: int = 2
 
 
 def job_defaults(settings: Settings) -> JobDefaults:
@@ -160,6 +162,8 @@ def job_defaults(settings: Settings) -> JobDefaults:
             "annotate": settings.annotate,
         },
         job_retention_days=settings.job_retention_days,
+        segment_threshold_s=settings.segment_threshold_s,
+        segment_overlap_s=settings.segment_overlap_s,
     )
 
 
@@ -204,6 +208,8 @@ def submit_environment(
         "JOB_RETENTION_DAYS": str(KEEP_FOREVER if retention is None else retention),
         "INVOKE_MAX_ATTEMPTS": str(defaults.invoke_max_attempts),
         "INVOKE_LEASE_S": str(defaults.invoke_lease_s),
+        "SEGMENT_THRESHOLD_S": str(defaults.segment_threshold_s),
+        "SEGMENT_OVERLAP_S": str(defaults.segment_overlap_s),
     }
 
 
