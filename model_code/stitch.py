@@ -1,6 +1,7 @@
 """Stitch the tracks of consecutive time segments into one set of video-wide track ids.
 
-Each segment's rows are MOT rows ``[frame, id, x, y, w, h, score]`` with SOURCE frame numbers and
+Each segment's rows are MOT rows ``[frame, id, x, y, w, h, score, ...]`` (extra columns, such
+as a label, are carried through) with SOURCE frame numbers and
 segment-local ids; consecutive segments share the overlap frames (segment i tracks into the
 start of segment i+1). Across each border, tracks are matched on the shared frames by their mean
 IoU (Hungarian assignment, `linear_assignment`); a matched next-segment track inherits the id,
@@ -24,13 +25,14 @@ SAME_OBJECT_IOU = 0.5  # an unmatched pair this close on a shared frame is one o
 
 @dataclass(frozen=True)
 class Stitched:
-    rows: np.ndarray  # (N, 7) MOT rows with global ids, sorted by frame then id
+    rows: np.ndarray  # (N, 7+) MOT rows with global ids, sorted by frame then id
     border_switches: int  # next-segment tracks that got a new id while continuing an old one
     borders: list[dict[str, int]]  # per border: matched, new and switched track counts
+    cuts: list[float]  # segment i keeps frames in (cuts[i-1], cuts[i]]; the last is +inf
 
 
 def _as_rows(rows: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
-    array = np.asarray(rows, dtype=np.float64).reshape(-1, 7) if len(rows) else np.zeros((0, 7))
+    array = np.asarray(rows, dtype=np.float64) if len(rows) else np.zeros((0, 7))
     return array[np.lexsort((array[:, 1], array[:, 0]))]
 
 
@@ -86,7 +88,7 @@ def stitch(
     parts = [_as_rows(rows) for rows in segments]
     spans = list(spans) if spans is not None else [_span(rows) for rows in parts]
     if not parts:
-        return Stitched(np.zeros((0, 7)), 0, [])
+        return Stitched(np.zeros((0, 7)), 0, [], [])
     next_id = 1
     mapping: dict[float, int] = {}
     for local in np.unique(parts[0][:, 1]):
@@ -95,6 +97,7 @@ def stitch(
     kept = []
     cut_before = -np.inf
     borders: list[dict[str, int]] = []
+    cuts: list[float] = []
     for index, current in enumerate(parts):
         following = parts[index + 1] if index + 1 < len(parts) else None
         cut_after = np.inf
@@ -120,6 +123,7 @@ def stitch(
         window = current[(current[:, 0] > cut_before) & (current[:, 0] <= cut_after)].copy()
         window[:, 1] = [mapping[local] for local in window[:, 1]]
         kept.append(window)
+        cuts.append(cut_after)
         mapping, cut_before = next_mapping, cut_after
     rows = _as_rows(np.concatenate(kept))
-    return Stitched(rows, sum(border["switched"] for border in borders), borders)
+    return Stitched(rows, sum(border["switched"] for border in borders), borders, cuts)
