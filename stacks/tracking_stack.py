@@ -111,6 +111,7 @@ class TrackingStack(Stack):
             error_topic=self.job_events.error_topic,
             log_retention_days=settings.log_retention_days,
         )
+        self.job_events.allow_stitch_requests(self.endpoint.endpoint_arn)
         self.upload_trigger = UploadTrigger(
             self,
             "UploadTrigger",

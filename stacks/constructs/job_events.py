@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -68,6 +69,12 @@ class JobEvents(Construct):
         )
         for topic in (self.success_topic, self.error_topic):
             topic.add_subscription(subscriptions.LambdaSubscription(self.complete.function))
+
+    def allow_stitch_requests(self, endpoint_arn: str) -> None:
+        """complete asks the endpoint to stitch a long video's segments (lambdas/parents.py)."""
+        self.complete.allow(
+            iam.PolicyStatement(actions=["sagemaker:InvokeEndpointAsync"], resources=[endpoint_arn])
+        )
 
     def _topic(self, construct_id: str, name: str, key: kms.IKey) -> sns.Topic:
         return sns.Topic(self, construct_id, topic_name=name, master_key=key, enforce_ssl=True)
