@@ -73,7 +73,7 @@ def test_submit_wait_follows_the_job_to_success(
     stack: LocalStack, clip: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code, out, err = motflow(
-        capsys, "submit", str(clip), "-o", "stride=2", "-o", "tracker.track_buffer=30",
+        capsys, "submit", str(clip), "-o", "stride=2", "-o", "tracker.track_buffer_s=3",
         "--tag", "first-walk", "--wait", "--json", "--interval", "0.2", "--timeout", TIMEOUT,
     )  # fmt: skip
     assert code == 0, err
@@ -86,7 +86,7 @@ def test_submit_wait_follows_the_job_to_success(
     order = ["QUEUED", "RUNNING", "SUCCEEDED"]
     seen = [doc["status"] for doc in documents[:-1]]
     assert seen == sorted(seen, key=order.index) and seen[-1] == "SUCCEEDED"
-    assert final["options"] == {"stride": 2, "tracker": {"track_buffer": 30}}
+    assert final["options"] == {"stride": 2, "tracker": {"track_buffer_s": 3}}
     assert final["tag"] == "first-walk"
     assert final["counts"]["frames_processed"] == 45  # 90 frames, every second one
 
@@ -105,7 +105,7 @@ def test_submit_wait_follows_the_job_to_success(
     assert code == 0
     shown = dict(line.split(None, 1) for line in out.splitlines())
     assert shown["job"] == job_id and shown["status"] == "SUCCEEDED"
-    assert shown["options"] == 'stride=2, tracker={"track_buffer":30}'
+    assert shown["options"] == 'stride=2, tracker={"track_buffer_s":3}'
     assert shown["tag"] == "first-walk"
     assert shown["tracks_json"].endswith(f"results/{job_id}/tracks.json")
 
@@ -149,7 +149,7 @@ def test_submit_wait_follows_the_job_to_success(
     retried = json_lines(out)[-1]
     assert retried["job_id"] != job_id and retried["status"] == "SUCCEEDED"
     assert retried["retry_of"] == job_id and retried["tag"] == "first-walk"
-    assert retried["options"] == {"stride": 3, "tracker": {"track_buffer": 30}}
+    assert retried["options"] == {"stride": 3, "tracker": {"track_buffer_s": 3}}
     assert retried["counts"]["frames_processed"] == 30
 
 
