@@ -125,14 +125,16 @@ def _summary(parts: list[SegmentResult], result: Any, frames: list[int]) -> dict
     last_video = parts[-1].summary.get("video") or {}
     if last_video.get("duration_s"):
         video["duration_s"] = last_video["duration_s"]  # segments count times from the source
-    video["frame_count"] = sum(p.summary.get("counts", {}).get("frames_decoded", 0) for p in parts)
+    # A segment's frames_decoded is the last source frame it read: the last one's is the video's.
+    last_frame = int((parts[-1].summary.get("counts") or {}).get("frames_decoded") or 0)
+    video["frame_count"] = last_frame
     warnings = [w for p in parts for w in p.summary.get("warnings") or []]
     return {
         "video": video,
         "options": first.get("options"),
         "counts": {
             "frames_processed": len(frames),
-            "frames_decoded": frames[-1] if frames else 0,
+            "frames_decoded": last_frame,
             "tracks": len(np.unique(result.rows[:, 1])) if len(result.rows) else 0,
             "detections": len(result.rows),
         },
