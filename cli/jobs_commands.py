@@ -66,7 +66,7 @@ def _option_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a job option (stride=2, classes=person,car, annotate=true, tracker.track_buffer=60)",
+        help="a job option (stride=2, classes=person,car, annotate=true, tracker.track_buffer_s=3)",
     )
 
 

@@ -101,9 +101,9 @@ def test_progress_text_shows_bar_frames_rate_and_eta() -> None:
 
 
 def test_option_and_duration_parsing_name_the_problem() -> None:
-    assert jobs_api.parse_options(["stride=2", "tracker.track_buffer=9", "classes=person,car"]) == {
+    assert jobs_api.parse_options(["stride=2", "tracker.track_buffer_s=9", "classes=person,car"]) == {
         "stride": 2,
-        "tracker": {"track_buffer": 9},
+        "tracker": {"track_buffer_s": 9},
         "classes": ["person", "car"],
     }
     assert jobs_api.parse_duration("90m") == timedelta(minutes=90)
@@ -120,7 +120,7 @@ def test_status_lines_for_a_failed_job_show_the_reason() -> None:
             "job_id": "j",
             "status": "FAILED",
             "reason": "The video cannot be opened.",
-            "options": {"tracker": {"track_buffer": 9}},
+            "options": {"tracker": {"track_buffer_s": 9}},
         },
         None,
     )
@@ -130,5 +130,5 @@ def test_status_lines_for_a_failed_job_show_the_reason() -> None:
         "status   FAILED",
         "reason   The video cannot be opened.",
     ]
-    assert 'options  tracker={"track_buffer":9}' in lines
+    assert 'options  tracker={"track_buffer_s":9}' in lines
     assert json.loads(json.dumps(view, default=str))["status"] == "FAILED"

@@ -21,7 +21,7 @@ def test_metadata_values_are_read_as_the_schema_types() -> None:
             "motflow-annotate": "true",
             "motflow-classes": "person, car",
             "motflow-score-threshold": "0.25",
-            "motflow-tracker": '{"track_buffer": 60}',
+            "motflow-tracker": '{"track_buffer_s": 6}',
             "motflow-tag": " site-7 ",
             "motflow-retry-of": "walk-0123456789abcdef",
             "owner": "not ours",
@@ -32,7 +32,7 @@ def test_metadata_values_are_read_as_the_schema_types() -> None:
         "annotate": True,
         "classes": ["person", "car"],
         "score_threshold": 0.25,
-        "tracker": {"track_buffer": 60},
+        "tracker": {"track_buffer_s": 6},
     }
     assert (tag, retry_of) == ("site-7", "walk-0123456789abcdef")
 
@@ -78,7 +78,7 @@ def test_the_small_validator_agrees_with_jsonschema() -> None:
         {"classes": "person"},
         {"tracker": {"max_aspect_ratio": None}},
         {"tracker": {"max_aspect_ratio": 0}},
-        {"tracker": {"track_buffer": 0}},
+        {"tracker": {"track_buffer_s": -1}},
         {"tracker": {"noise_scale_gain": 0}},
         {"tracker": {"fuse_score": 1}},
         {"tracker": {"match_threshold": 0.5, "nope": 1}},
