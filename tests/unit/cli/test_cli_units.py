@@ -101,7 +101,9 @@ def test_progress_text_shows_bar_frames_rate_and_eta() -> None:
 
 
 def test_option_and_duration_parsing_name_the_problem() -> None:
-    assert jobs_api.parse_options(["stride=2", "tracker.track_buffer_s=9", "classes=person,car"]) == {
+    assert jobs_api.parse_options(
+        ["stride=2", "tracker.track_buffer_s=9", "classes=person,car"]
+    ) == {
         "stride": 2,
         "tracker": {"track_buffer_s": 9},
         "classes": ["person", "car"],
