@@ -520,21 +520,23 @@ def report_search(policy: ScalingPolicy, instance_job_s: float, usd_per_hour: fl
 
 
 def report_fan_out(
-    policy: ScalingPolicy, fps: float
+    policy: ScalingPolicy, fps: float, segment_s: float = 600.0, overlap_s: float = 2.0
 ) -> tuple[list[tuple[int, float, float]], float]:
     video_s = 2 * 3600.0
     per_video_s = 30.0 / fps
     single = fan_out(video_s, per_video_s, 1, policy.concurrency, video_s)
     print(
         f"fan-out: one 2-hour 1080p30 video, {fps:g} fps per instance (stated), "
-        f"concurrency {policy.concurrency}, 10-minute segments + 2 s overlap"
+        f"concurrency {policy.concurrency}, {segment_s:g} s segments + {overlap_s:g} s overlap"
     )
     print(f"single piece on one warm instance: {single.finish_s / 60:.1f} min")
     print(f"{'instances':>9}{'warm (min)':>12}{'cold (min)':>12}")
     rows = []
     for n in (1, 2, 3, 4, 6, 8, 12):
-        warm = fan_out(video_s, per_video_s, n, policy.concurrency, 600.0)
-        cold = fan_out(video_s, per_video_s, n, policy.concurrency, 600.0, startup_s=GPU_STARTUP_S)
+        warm = fan_out(video_s, per_video_s, n, policy.concurrency, segment_s, overlap_s)
+        cold = fan_out(
+            video_s, per_video_s, n, policy.concurrency, segment_s, overlap_s, GPU_STARTUP_S
+        )
         rows.append((n, warm.finish_s, cold.finish_s))
         print(f"{n:>9}{warm.finish_s / 60:>12.1f}{cold.finish_s / 60:>12.1f}")
     need = [n for n, warm, _ in rows if warm < 600.0]
@@ -594,7 +596,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The published figure: 30 s per video with 2 running at once, i.e. 15 s of instance time.
     report_search(policy, PUBLISHED_BURST["service_s"] / PUBLISHED_BURST["concurrency"], price)
     print()
-    fan, single_s = report_fan_out(policy, THROUGHPUT[settings.instance_type].fps)
+    fan, single_s = report_fan_out(
+        policy,
+        THROUGHPUT[settings.instance_type].fps,
+        settings.segment_threshold_s,
+        settings.segment_overlap_s,
+    )
     if not args.no_plot:
         plot_burst(burst, "burst_published", "AWS burst experiment through the model")
         ours = simulate(policy, Workload.burst(1000, policy.concurrency * 15.0), GPU_STARTUP_S)

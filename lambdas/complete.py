@@ -21,13 +21,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, config, jobs, lifecycle, notify, reasons, s3_events, submit
+    from . import clients, config, jobs, lifecycle, notify, parents, reasons, s3_events, submit
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
     import jobs
     import lifecycle
     import notify
+    import parents
     import reasons
     import s3_events
     import submit
@@ -139,6 +140,8 @@ def apply_result(
             if result.failure_location:
                 details["inference_failure"] = result.failure_location
             changed = store.fail_inference(result.job_id, reason, details)
+    if record.get("parent"):
+        return _segment_outcome(result, store, topic_arn, changed)
     latest = notify.tell_user_once(store, topic_arn, result.job_id) or record
     if not changed:
         log.info(
@@ -149,6 +152,18 @@ def apply_result(
         )
         return Outcome(result.job_id, latest["status"], "duplicate")
     return Outcome(result.job_id, latest["status"], latest["status"].lower())
+
+
+def _segment_outcome(
+    result: InferenceResult, store: jobs.JobStore, topic_arn: str, changed: bool
+) -> Outcome:
+    """A long video's segment: move its parent on (lambdas/parents.py), tell nobody directly.
+    Runs on duplicates too, so a crash between the two steps is finished by a redelivery."""
+    segment = store.get(result.job_id) or {}
+    action = parents.after_segment(store, topic_arn, segment) if segment else "unknown-job"
+    log.info("segment %s (%s): %s", result.job_id, segment.get("status"), action)
+    status = segment.get("status")
+    return Outcome(result.job_id, status, status.lower() if changed and status else "duplicate")
 
 
 class EnvelopeError(ValueError):

@@ -18,6 +18,7 @@ MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S = 60, 21600
 LAMBDA_MAX_RUNTIME_S = 900
 MAX_VIDEO_BYTES_LIMIT = 5 * 1024**4  # S3's largest object
 MAX_RETENTION_DAYS = 100 * 365
+MAX_SEGMENT_S = 6 * 3600
 
 
 class ConfigError(ValueError):
@@ -97,6 +98,8 @@ class SubmitSettings:
     job_retention_days: int  # 0: records are kept
     invoke_max_attempts: int
     invoke_lease_s: int
+    segment_threshold_s: int  # longer videos become a parent job with segment jobs
+    segment_overlap_s: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SubmitSettings:
@@ -117,6 +120,8 @@ class SubmitSettings:
             job_retention_days=_integer(env, "JOB_RETENTION_DAYS", 0, MAX_RETENTION_DAYS),
             invoke_max_attempts=_integer(env, "INVOKE_MAX_ATTEMPTS", 1, 10),
             invoke_lease_s=_integer(env, "INVOKE_LEASE_S", 1, LAMBDA_MAX_RUNTIME_S),
+            segment_threshold_s=_integer(env, "SEGMENT_THRESHOLD_S", 1, MAX_SEGMENT_S),
+            segment_overlap_s=_integer(env, "SEGMENT_OVERLAP_S", 0, MAX_SEGMENT_S),
         )
 
     def manifest_key(self, job_id: str) -> str:

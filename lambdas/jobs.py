@@ -340,6 +340,24 @@ class JobStore:
             {":phase": phase},
         )
 
+    def claim_stitch(self, job_id: str) -> bool:
+        """A long video's parent: the first caller after the last segment wins the stitch."""
+        return self._update(
+            job_id,
+            "SET stitch_requested_at = :now, updated_at = :now",
+            "#s = :queued AND attribute_not_exists(stitch_requested_at)",
+            {":queued": QUEUED},
+        )
+
+    def release_stitch(self, job_id: str) -> bool:
+        """Give the stitch claim back after the stitch request could not be sent."""
+        return self._update(
+            job_id,
+            "REMOVE stitch_requested_at SET updated_at = :now",
+            "#s = :queued",
+            {":queued": QUEUED},
+        )
+
     def _transition(
         self,
         job_id: str,

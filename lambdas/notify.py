@@ -94,6 +94,8 @@ def tell_user_once(store: jobs.JobStore, topic_arn: str, job_id: str) -> dict[st
     record = store.get(job_id)
     if record is None:
         return None
+    if record.get("parent"):
+        return record  # a long video's segment: the user hears about the parent only
     phase = lifecycle.phase_of(record)
     if phase not in lifecycle.ANNOUNCED or record.get("notified_phase") == phase:
         return record

@@ -27,7 +27,17 @@ from botocore.exceptions import (
 )
 
 try:
-    from . import clients, config, job_options, jobs, lifecycle, notify, s3_events, video_magic
+    from . import (
+        clients,
+        config,
+        job_options,
+        jobs,
+        lifecycle,
+        notify,
+        s3_events,
+        segments,
+        video_magic,
+    )
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
@@ -36,6 +46,7 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
     import lifecycle
     import notify
     import s3_events
+    import segments
     import video_magic
 
 log = logging.getLogger("motflow.submit")
@@ -114,6 +125,8 @@ def submit_object(
     if record is None:
         record = _register(obj, job_id, settings, store)
     if _needs_invocation(record):
+        if record.get("segments"):
+            return _dispatch_segments(record, obj, settings, store, lease_until)
         return _invoke_once(record, settings, store, lease_until)
     if record["status"] == jobs.REJECTED and "notified_phase" not in record:
         notify.tell_user_once(store, settings.notify_topic_arn, job_id)
@@ -153,10 +166,18 @@ def _register(
     if reason:
         record.update(status=jobs.REJECTED, reason=reason, failed_stage=jobs.STAGE_VALIDATION)
     else:
+        plan = segments.plan(
+            record.get("duration_s"), settings.segment_threshold_s, settings.segment_overlap_s
+        )
+        extra = _parent_fields(job_id, plan, settings) if plan else {}
+        stitch = {"stitch": [settings.results_uri(i) for i in extra.get("segments", [])]}
         record.update(
             status=jobs.QUEUED,
-            manifest=write_manifest(job_id, obj, settings, record.get("options")),
+            manifest=write_manifest(
+                job_id, obj, settings, record.get("options"), extra=stitch if plan else None
+            ),
             output=settings.results_uri(job_id),
+            **extra,
         )
     if settings.job_retention_days:
         record[jobs.TTL_ATTRIBUTE] = jobs.expiry_epoch(settings.job_retention_days)
@@ -167,6 +188,84 @@ def _register(
     if existing is None:
         raise RuntimeError(f"job {job_id} could not be created and does not exist")
     return existing
+
+
+def _parent_fields(
+    job_id: str, plan: list[segments.Segment], settings: config.SubmitSettings
+) -> dict[str, Any]:
+    """A long video's parent record: its segment jobs and how to request the stitch later."""
+    return {
+        "segments": [segments.segment_job_id(job_id, s.index) for s in plan],
+        "segment_plan": [s.to_dict() for s in plan],
+        "stitch_request": {
+            "endpoint_name": settings.endpoint_name,
+            "invocation_timeout_s": settings.invocation_timeout_s,
+            "request_ttl_s": settings.request_ttl_s,
+        },
+    }
+
+
+def _segment_job(
+    parent: dict[str, Any],
+    plan: dict[str, Any],
+    obj: s3_events.S3Object,
+    settings: config.SubmitSettings,
+    store: jobs.JobStore,
+) -> dict[str, Any]:
+    """The segment's record, created on first sight (a replay finds it by its id)."""
+    job_id = segments.segment_job_id(parent["job_id"], int(plan["index"]))
+    existing = store.get(job_id)
+    if existing is not None:
+        return existing
+    now = jobs.utc_now()
+    options = parent.get("options")
+    record = {
+        **{k: parent[k] for k in ("bucket", "key", "version_id", "etag", "video") if k in parent},
+        "job_id": job_id,
+        "created_at": now,
+        "updated_at": now,
+        "status": jobs.QUEUED,
+        "parent": parent["job_id"],
+        "segment": plan,
+        "manifest": write_manifest(job_id, obj, settings, options, extra={"segment": plan}),
+        "output": settings.results_uri(job_id),
+    }
+    if jobs.TTL_ATTRIBUTE in parent:
+        record[jobs.TTL_ATTRIBUTE] = parent[jobs.TTL_ATTRIBUTE]
+    store.create(record)
+    return store.get(job_id) or record
+
+
+def _dispatch_segments(
+    parent: dict[str, Any],
+    obj: s3_events.S3Object,
+    settings: config.SubmitSettings,
+    store: jobs.JobStore,
+    lease_until: float,
+) -> Outcome:
+    """Invoke every segment not yet invoked (each under its own lease), then mark the parent
+    invoked. A segment the endpoint refuses fails the parent (stage submit) naming it; a replay
+    of the upload event invokes only the segments still missing."""
+    job_id = parent["job_id"]
+    for plan in parent["segment_plan"]:
+        segment = _segment_job(parent, plan, obj, settings, store)
+        if not _needs_invocation(segment):
+            continue
+        try:
+            _invoke_once(segment, settings, store, lease_until)
+        except InvocationFailed as error:
+            token = uuid.uuid4().hex
+            reason = f"Segment {plan['index']} could not be submitted: {error}"
+            if store.acquire_invoke_lease(job_id, token, lease_until) and store.fail_submission(
+                job_id, token, reason
+            ):
+                notify.tell_user_once(store, settings.notify_topic_arn, job_id)
+            raise
+    token = uuid.uuid4().hex
+    if store.acquire_invoke_lease(job_id, token, lease_until):
+        store.record_invocation(job_id, token, parent["output"], None, 0)
+    log.info("job %s queued as %d segments", job_id, len(parent["segment_plan"]))
+    return Outcome(parent["key"], job_id, jobs.QUEUED, "queued", "segments")
 
 
 def _human_bytes(size: int) -> str:
@@ -232,12 +331,17 @@ def inspect_upload(
         )
     facts["container"] = video_magic.CONTAINER_NAMES[container]
     if container == "iso-bmff":
-        return _inspect_mp4_tracks(name, size, s3, obj, selector), facts
+        return _inspect_mp4_tracks(name, size, s3, obj, selector, facts), facts
     return None, facts
 
 
 def _inspect_mp4_tracks(
-    name: str, size: int, s3: Any, obj: s3_events.S3Object, selector: dict[str, str]
+    name: str,
+    size: int,
+    s3: Any,
+    obj: s3_events.S3Object,
+    selector: dict[str, str],
+    facts: dict[str, Any],
 ) -> str | None:
     """A reason when the MP4's index says it cannot be tracked: no index, no video track, or
     a video track without frames (a few small ranged reads, never the whole file)."""
@@ -252,6 +356,8 @@ def _inspect_mp4_tracks(
     tracks = video_magic.mp4_tracks(read, size)
     if tracks is None:
         return None
+    if tracks.duration_s is not None:
+        facts["duration_s"] = round(tracks.duration_s, 3)
     if not tracks.has_index:
         return (
             f"'{name}' is an MP4 without its index (no moov box): the upload is probably"
@@ -281,6 +387,7 @@ def write_manifest(
     settings: config.SubmitSettings,
     options: dict[str, Any] | None = None,
     attempt: int = 1,
+    extra: dict[str, Any] | None = None,
 ) -> str:
     """Write the job manifest (deterministic content, so rewriting it is harmless).
 
@@ -295,6 +402,7 @@ def write_manifest(
         "output": settings.results_uri(job_id),
         "options": {**settings.job_options, **(options or {})},
         "attempt": attempt,
+        **(extra or {}),  # a long video's `segment`, or its parent's `stitch` list
     }
     key = settings.manifest_key(job_id)
     clients.client("s3").put_object(

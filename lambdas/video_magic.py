@@ -59,6 +59,20 @@ class Mp4Tracks:
     other_tracks: tuple[str, ...] = ()
     video_samples: int = 0
     fragmented: bool = False  # samples live in moof boxes; moov counts say nothing
+    duration_s: float | None = None  # from the movie header (mvhd); None when it has none
+
+
+def _mvhd_duration(payload: bytes) -> float | None:
+    """Seconds from an mvhd payload (version 0: 32-bit times, version 1: 64-bit times)."""
+    if len(payload) >= 20 and payload[0] == 0:
+        timescale, duration = struct.unpack(">II", payload[12:20])
+    elif len(payload) >= 32 and payload[0] == 1:
+        timescale, duration = struct.unpack(">IQ", payload[20:32])
+    else:
+        return None
+    if timescale == 0 or duration in (0, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF):
+        return None  # unknown duration (for example a fragmented file's empty moov)
+    return duration / timescale
 
 
 def _boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int, int]]:
@@ -82,7 +96,10 @@ def _track_facts(moov: bytes) -> Mp4Tracks:
     video = samples = 0
     others: list[str] = []
     fragmented = False
+    duration = None
     for kind, start, end in _boxes(moov):
+        if kind == b"mvhd":
+            duration = _mvhd_duration(moov[start:end])
         if kind == b"mvex":
             fragmented = True
         if kind != b"trak":
@@ -109,7 +126,7 @@ def _track_facts(moov: bytes) -> Mp4Tracks:
                     handler, handler.decode("ascii", "replace")
                 )
             )
-    return Mp4Tracks(True, video, tuple(others), samples, fragmented)
+    return Mp4Tracks(True, video, tuple(others), samples, fragmented, duration)
 
 
 def mp4_tracks(read: Callable[[int, int], bytes], size: int) -> Mp4Tracks | None:

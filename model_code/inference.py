@@ -35,7 +35,16 @@ from model_code.video import VideoError
 
 CONFIG_FILE = "config.json"
 CONFIG_KEYS = ("detector", "weights", "options", "tracker", "score_scale")
-MANIFEST_KEYS = ("job_id", "video", "video_version", "output", "options", "attempt")
+MANIFEST_KEYS = (
+    "job_id",
+    "video",
+    "video_version",
+    "output",
+    "options",
+    "attempt",
+    "segment",
+    "stitch",
+)
 JSON_TYPE = "application/json"
 RAW_VIDEO_TYPES = {
     "video/mp4": ".mp4",
@@ -205,7 +214,34 @@ def _manifest(data: Any) -> Job:
     options = data.get("options") or {}
     TrackOptions.from_dict(options)
     source = S3Video(data["video"], version)
-    return Job(job_id, source, S3Output(data["output"]), dict(options), attempt)
+    segment, stitch = _segment(data.get("segment")), _stitch(data.get("stitch"))
+    return Job(job_id, source, S3Output(data["output"]), dict(options), attempt, segment, stitch)
+
+
+def _segment(value: Any) -> dict[str, Any] | None:
+    """A long video's segment ``{index, start_s, end_s}`` (lambdas/segments.py writes it)."""
+    if value is None:
+        return None
+    try:
+        index, start, end = int(value["index"]), float(value["start_s"]), float(value["end_s"])
+    except (TypeError, KeyError, ValueError):
+        raise RequestError(
+            f"segment must be {{index, start_s, end_s}} with numbers, got {value!r}"
+        ) from None
+    if index < 0 or not 0 <= start < end:
+        raise RequestError(f"segment needs index >= 0 and 0 <= start_s < end_s, got {value!r}")
+    return {"index": index, "start_s": start, "end_s": end}
+
+
+def _stitch(value: Any) -> tuple[str, ...]:
+    """A parent job's segment result prefixes, in time order."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) < 2:
+        raise RequestError(f"stitch must list at least two segment result prefixes, got {value!r}")
+    for prefix in value:
+        parse_s3_uri(prefix, prefix=True)
+    return tuple(value)
 
 
 def raw_body_job(body: bytes, suffix: str) -> Job:

@@ -16,10 +16,12 @@ from typing import Any, Protocol
 
 from model_code.detectors import Detector
 from model_code.pipeline import TrackOptions, track_video
+from model_code.pricing import job_cost
 from model_code.progress import ProgressCallback, S3ProgressWriter, ThrottledProgress
 from model_code.results import (
     ARTIFACTS,
     SUMMARY_JSON,
+    TRACKS_JSONL,
     MotRows,
     Sink,
     SinkFactory,
@@ -27,6 +29,7 @@ from model_code.results import (
     file_sinks,
     write_summary,
 )
+from model_code.segment_results import join_segments
 from model_code.storage import artifact_uri, download_to_file, upload_folder
 from model_code.summary import build_summary
 
@@ -64,6 +67,10 @@ class Job:
     output: JobOutput
     options: Mapping[str, Any] = field(default_factory=dict)
     attempt: int = 1  # the submitter's attempt number; the container claims each one once
+    # A long video's time segment {index, start_s, end_s}: only those frames are tracked.
+    segment: Mapping[str, Any] | None = None
+    # A long video's parent job: the result prefixes of its segments, in time order, to join.
+    stitch: tuple[str, ...] = ()
 
 
 def local_name(key: str) -> str:
@@ -180,9 +187,32 @@ def run_job(
 ) -> Summary:
     """Fetch the video into `work_dir`, track it into the job's sinks, then build the summary
     once and publish it with the results."""
+    if job.stitch:
+        return stitch_job(job, work_dir, out_dir)
     started = time.perf_counter()
     video = job.source.fetch(work_dir)
     download_s = time.perf_counter() - started
     sinks = job.output.sinks(out_dir, options.annotate)
-    run = track_video(video, sinks, options, detector, job.output.progress(job.job_id))
-    return job.output.publish(out_dir, build_summary(run, job_id=job.job_id, download_s=download_s))
+    window = (job.segment["start_s"], job.segment["end_s"]) if job.segment else None
+    run = track_video(video, sinks, options, detector, job.output.progress(job.job_id), window)
+    summary = build_summary(run, job_id=job.job_id, download_s=download_s)
+    if job.segment:
+        summary["segment"] = dict(job.segment)
+    return job.output.publish(out_dir, summary)
+
+
+def stitch_job(job: Job, work_dir: Path, out_dir: Path) -> Summary:
+    """A long video's parent: fetch each segment's results, join them, publish as one run."""
+    started = time.perf_counter()
+    folders = []
+    for index, prefix in enumerate(job.stitch):
+        folder = work_dir / f"segment-{index:03d}"
+        folder.mkdir(parents=True)
+        for name in (TRACKS_JSONL, SUMMARY_JSON):
+            download_to_file(artifact_uri(prefix, name), folder / name)
+        folders.append(folder)
+    facts = join_segments(folders, job.output.sinks(out_dir, annotate=False))
+    facts["timings"]["stitch_s"] = round(time.perf_counter() - started, 3)
+    summary = {"job_id": job.job_id, **facts, "artifacts": {}}
+    summary["cost"] = job_cost(facts["timings"].get("total_s", 0.0))
+    return job.output.publish(out_dir, summary)

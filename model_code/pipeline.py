@@ -187,6 +187,7 @@ def track_video(
     options: TrackOptions | None = None,
     detector: Detector | None = None,
     progress: ProgressCallback | None = None,
+    window: tuple[float, float] | None = None,
 ) -> TrackingRun:
     """Track one video, feeding each processed frame's tracks to the sinks in frame order.
 
@@ -194,14 +195,18 @@ def track_video(
     are closed at the end, also on error. Raises `VideoError` for unusable video and
     `OptionsError` for bad options. `progress`, when given, is called once before the first
     batch (frame 0) and after every batch with the last processed source frame number, each
-    time with the frame count the file declares.
+    time with the frame count the file declares. `window` (start_s, end_s) tracks only that
+    time segment, with source frame numbers (a long video's segment).
     """
     started = time.perf_counter()
     options = options or TrackOptions()
     timings = dict.fromkeys(("decode_s", "decode_wait_s", "detect_s", "track_s", "write_s"), 0.0)
     frames_processed = detections = 0
     track_ids: set[int] = set()
-    with VideoReader(video_path, stride=options.stride) as video, contextlib.ExitStack() as stack:
+    with (
+        VideoReader(video_path, stride=options.stride, window=window) as video,
+        contextlib.ExitStack() as stack,
+    ):
         info = video.info
         detector = detector or detector_for(options)
         options = options.for_detector(detector)

@@ -127,13 +127,21 @@ class VideoReader(Closing):
 
     Frame numbers are 1-based source frame numbers: stride 3 yields frames 1, 4, 7, ...
     After iteration, `info` holds what was decoded (frame count, duration from timestamps).
+    `window=(start_s, end_s)` reads only the frames presented in [start_s, end_s) of the source
+    (a segment of a long video): a keyframe seek, then decoding up to the exact first frame; the
+    frame numbers and times stay those of the whole source.
     """
 
-    def __init__(self, path: str | Path, stride: int = 1) -> None:
+    def __init__(
+        self, path: str | Path, stride: int = 1, window: tuple[float, float] | None = None
+    ) -> None:
         if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
             raise ValueError(f"stride must be a whole number >= 1, got {stride!r}")
+        if window is not None and not 0 <= window[0] < window[1]:
+            raise ValueError(f"window must be (start_s, end_s) with 0 <= start < end, got {window}")
         self.path = Path(path)
         self.stride = stride
+        self.window = window
         self.warnings: list[str] = []
         self.frames_read = 0  # frames decoded or skipped as damaged: the last frame number
         self.frames_decoded = 0
@@ -147,6 +155,8 @@ class VideoReader(Closing):
         self._first_pts: float | None = None
         self._last_pts: float | None = None
         self._rotation = 0
+        self._stream_start = 0.0
+        self._window_fps = FALLBACK_FPS
         self.info = self._open()
 
     def _open(self) -> VideoInfo:
@@ -185,7 +195,13 @@ class VideoReader(Closing):
         stream = container.streams.video[0]
         self._header_frames = max(int(stream.frames or 0), 0)
         self._time_base = stream.time_base
+        fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+        usable_fps = math.isfinite(fps) and 0.0 < fps <= MAX_PLAUSIBLE_FPS
         self._frames = self._decode(container, stream)
+        if self.window is not None:
+            self._frames = self._within(
+                self._frames, container, stream, fps if usable_fps else FALLBACK_FPS
+            )
         first = next(self._frames, None)
         if first is None:
             self.close()
@@ -194,8 +210,7 @@ class VideoReader(Closing):
             raise VideoError(f"'{name}' contains no decodable video frames")
         self._first = first
         self._rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
-        fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-        if not math.isfinite(fps) or fps <= 0.0 or fps > MAX_PLAUSIBLE_FPS:
+        if not usable_fps:
             self.warnings.append(
                 f"the video reports an unusable frame rate ({fps:g} fps); "
                 f"timestamps assume {FALLBACK_FPS:g} fps"
@@ -248,6 +263,41 @@ class VideoReader(Closing):
                 bad_in_a_row = 0
                 yield frame
 
+    def _within(
+        self,
+        frames: Iterator[av.VideoFrame],
+        container: av.container.InputContainer,
+        stream: av.VideoStream,
+        fps: float,
+    ) -> Iterator[av.VideoFrame]:
+        """The frames of the window: seek to the keyframe at or before its start, decode and
+        drop the frames before it, stop at its end. Times count from the stream's start."""
+        assert self.window is not None
+        start_s, end_s = self.window
+        self._stream_start = (
+            float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        )
+        self._first_pts = self._stream_start
+        first_number, end_number = round(start_s * fps) + 1, round(end_s * fps) + 1
+        self._window_fps = fps
+        if start_s > 0:
+            target = int((start_s + self._stream_start) / stream.time_base)
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+        for frame in frames:
+            if frame.pts is None:
+                continue
+            number = self._number_of(frame)
+            if number < first_number:
+                continue
+            if number >= end_number:
+                return
+            yield frame
+
+    def _number_of(self, frame: av.VideoFrame) -> int:
+        """The source frame number of a frame, from its presentation time (constant rate)."""
+        seconds = float(frame.pts * self._time_base) - self._stream_start
+        return round(seconds * self._window_fps) + 1
+
     def time_of(self, frame_number: int) -> float:
         """Seconds from the first frame to `frame_number` (its presentation timestamp)."""
         found = self._times.get(frame_number)
@@ -281,14 +331,18 @@ class VideoReader(Closing):
         number = 0
         frame: av.VideoFrame | None = first
         while frame is not None:
-            number = self.frames_decoded + self.frames_skipped + 1
+            if self.window is not None:
+                number = self._number_of(frame)
+            else:
+                number = self.frames_decoded + self.frames_skipped + 1
             self.frames_decoded += 1
             self.frames_read = number
             self._note_time(number, frame)
             if (number - 1) % self.stride == 0:
                 yield number, self._image(frame)
             frame = next(frames, None)
-        self.frames_read = self.frames_decoded + self.frames_skipped
+        if self.window is None:
+            self.frames_read = self.frames_decoded + self.frames_skipped
         self._finish()
         self.close()
 
@@ -305,7 +359,7 @@ class VideoReader(Closing):
                 f"{self.frames_skipped} damaged frame(s) could not be decoded and were skipped;"
                 f" results cover the {self.frames_decoded} frames that decoded"
             )
-        if expected and self.frames_read < TRUNCATION_RATIO * expected:
+        if self.window is None and expected and self.frames_read < TRUNCATION_RATIO * expected:
             self.truncated = True
             self.warnings.append(
                 f"decoding stopped at frame {self.frames_read} of the {expected} the file "

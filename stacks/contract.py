@@ -145,6 +145,8 @@ class JobDefaults:
     invoke_max_attempts: int = 5
     invoke_lease_s: int = SUBMIT_TIMEOUT_S
     inference_max_attempts: int = INFERENCE_MAX_ATTEMPTS
+    segment_threshold_s: int = 600
+    segment_overlap_s: int = 2
 
 
 def job_defaults(settings: Settings) -> JobDefaults:
@@ -162,6 +164,8 @@ def job_defaults(settings: Settings) -> JobDefaults:
             "annotate": settings.annotate,
         },
         job_retention_days=settings.job_retention_days,
+        segment_threshold_s=settings.segment_threshold_s,
+        segment_overlap_s=settings.segment_overlap_s,
     )
 
 
@@ -206,6 +210,8 @@ def submit_environment(
         "JOB_RETENTION_DAYS": str(KEEP_FOREVER if retention is None else retention),
         "INVOKE_MAX_ATTEMPTS": str(defaults.invoke_max_attempts),
         "INVOKE_LEASE_S": str(defaults.invoke_lease_s),
+        "SEGMENT_THRESHOLD_S": str(defaults.segment_threshold_s),
+        "SEGMENT_OVERLAP_S": str(defaults.segment_overlap_s),
     }
 
 

@@ -1,0 +1,89 @@
+"""Long videos through submit and complete: a parent job, its segment jobs, one stitch, one
+message (moto over HTTP, the fake async endpoint)."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdas import jobs
+from tests.integration.lambdas.lambda_harness import WORK_BUCKET, Aws
+from tests.integration.lambdas.test_lambda_complete_flow import _error, _success
+
+pytestmark = pytest.mark.integration
+
+SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "people-walking.mp4"  # 30 s
+
+
+@pytest.fixture
+def parent(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("SEGMENT_THRESHOLD_S", "8")
+    monkeypatch.setenv("SEGMENT_OVERLAP_S", "2")
+    (outcome,) = aws.submit(aws.upload_and_receive("videos/walk.mp4", SAMPLE.read_bytes()))["jobs"]
+    assert outcome["detail"] == "segments"
+    return aws.job(outcome["job_id"])
+
+
+def _manifest(aws: Aws, uri: str) -> dict[str, Any]:
+    key = uri.split("/", 3)[3]
+    return json.loads(aws.s3.get_object(Bucket=WORK_BUCKET, Key=key)["Body"].read())
+
+
+def test_a_long_video_becomes_a_parent_with_segment_jobs_each_invoked_once(
+    aws: Aws, parent: dict[str, Any]
+) -> None:
+    assert parent["duration_s"] == 30.0 and len(parent["segments"]) == 4
+    assert "invoked_at" in parent  # all segments were accepted
+    assert sorted(aws.endpoint.accepted_ids()) == sorted(parent["segments"])
+    spans = []
+    for job_id in parent["segments"]:
+        segment = aws.job(job_id)
+        assert segment["parent"] == parent["job_id"]
+        spans.append(_manifest(aws, segment["manifest"])["segment"])
+    assert spans[0] == {"index": 0, "start_s": 0.0, "end_s": 9.5}
+    assert spans[-1]["end_s"] == 30.0
+    stitch = _manifest(aws, parent["manifest"])["stitch"]
+    assert stitch == [aws.job(job_id)["output"] for job_id in parent["segments"]]
+
+
+def test_the_last_segment_requests_the_stitch_once_and_the_user_hears_once(
+    aws: Aws, parent: dict[str, Any]
+) -> None:
+    segments = [aws.job(job_id) for job_id in parent["segments"]]
+    *first, last = segments
+    for segment in first:
+        aws.complete(aws.sns_event(_success(aws, segment)))
+    assert parent["job_id"] not in aws.endpoint.accepted_ids()
+    events = [aws.sns_event(_success(aws, last)) for _ in range(3)]  # concurrent duplicates
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(aws.complete, events))
+    assert aws.endpoint.accepted_ids().count(parent["job_id"]) == 1
+    assert aws.notifications() == []  # segments are never announced
+    stitched = {**aws.job(parent["job_id"]), "inference_output": None}
+    stitched["inference_output"] = f"s3://{WORK_BUCKET}/async/{parent['job_id']}.out"
+    aws.complete(aws.sns_event(_success(aws, stitched)))
+    assert aws.job(parent["job_id"])["status"] == jobs.SUCCEEDED
+    assert len(aws.notifications()) == 1
+
+
+def test_a_failed_segment_fails_the_parent_naming_it_and_leaves_the_others_alone(
+    aws: Aws, parent: dict[str, Any]
+) -> None:
+    broken = aws.job(parent["segments"][2])
+    broken["inference_failure"] = f"s3://{WORK_BUCKET}/async-failures/{broken['job_id']}.err"
+    aws.complete(aws.sns_event(_error(aws, broken)))
+    failed = aws.job(parent["job_id"])
+    assert failed["status"] == jobs.FAILED
+    assert failed["reason"].startswith("Segment 2 (15-24 s")
+    assert failed["failed_segment"] == broken["job_id"]
+    assert [aws.job(i)["status"] for i in parent["segments"]].count(jobs.QUEUED) == 3
+    (message,) = aws.notifications()
+    assert parent["job_id"] in json.dumps(message)
+    ok = aws.job(parent["segments"][0])
+    aws.complete(aws.sns_event(_success(aws, ok)))  # a later segment success changes nothing
+    assert aws.job(parent["job_id"])["status"] == jobs.FAILED
+    assert aws.notifications() == []
