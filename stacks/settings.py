@@ -94,6 +94,8 @@ class Settings:
     results_retention_days: int | None = None
     job_retention_days: int | None = None
     training: bool = False
+    segment_threshold_s: int = 600  # longer videos are split into parallel segments
+    segment_overlap_s: int = 2  # each segment also tracks this far into the next one
 
     def __post_init__(self) -> None:
         problems = _validate(self)
@@ -260,6 +262,8 @@ _PARSERS = {
     "async_output_retention_days": _as_int,
     "results_retention_days": _as_optional_int,
     "job_retention_days": _as_optional_int,
+    "segment_threshold_s": _as_int,
+    "segment_overlap_s": _as_int,
     "training": _as_bool,
 }
 
@@ -299,6 +303,16 @@ def _validate(s: Settings) -> list[tuple[str, str]]:
         s.max_capacity >= s.min_capacity,
         "max_capacity",
         f"({s.max_capacity}) must not be less than min_capacity ({s.min_capacity})",
+    )
+    _require(
+        s.segment_threshold_s >= 1,
+        "segment_threshold_s",
+        f"must be 1 or more seconds, got {s.segment_threshold_s}",
+    )
+    _require(
+        0 <= s.segment_overlap_s < s.segment_threshold_s,
+        "segment_overlap_s",
+        f"must be between 0 and segment_threshold_s - 1 seconds, got {s.segment_overlap_s}",
     )
     _require(
         s.max_concurrent_invocations_per_instance >= 1,
