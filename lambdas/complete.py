@@ -115,11 +115,17 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 
 def apply_result(
-    result: InferenceResult, store: jobs.JobStore, topic_arn: str, *, retries: bool = True
+    result: InferenceResult,
+    store: jobs.JobStore,
+    topic_arn: str,
+    *,
+    retries: bool = True,
+    invoke: config.InvokeSettings | None = None,
 ) -> Outcome:
     """Move the job to SUCCEEDED or FAILED once; duplicates and late messages are no-ops.
-    With `retries`, a transient failure is first retried as a new attempt (the sweeper, which
-    may not invoke the endpoint, applies failures as final)."""
+    With `retries`, a transient failure is first retried as a new attempt (the sweeper applies
+    failures as final). `invoke` sends a long video's stitch request (default: this Lambda's
+    retry settings)."""
     record = store.get(result.job_id)
     if record is None:
         log.warning("notification for unknown job %s: ignored", result.job_id)
@@ -141,7 +147,7 @@ def apply_result(
                 details["inference_failure"] = result.failure_location
             changed = store.fail_inference(result.job_id, reason, details)
     if record.get("parent"):
-        return _segment_outcome(result, store, topic_arn, changed)
+        return _segment_outcome(result, store, changed, invoke)
     latest = notify.tell_user_once(store, topic_arn, result.job_id) or record
     if not changed:
         log.info(
@@ -155,12 +161,16 @@ def apply_result(
 
 
 def _segment_outcome(
-    result: InferenceResult, store: jobs.JobStore, topic_arn: str, changed: bool
+    result: InferenceResult,
+    store: jobs.JobStore,
+    changed: bool,
+    invoke: config.InvokeSettings | None,
 ) -> Outcome:
     """A long video's segment: move its parent on (lambdas/parents.py), tell nobody directly.
     Runs on duplicates too, so a crash between the two steps is finished by a redelivery."""
     segment = store.get(result.job_id) or {}
-    action = parents.after_segment(store, topic_arn, segment) if segment else "unknown-job"
+    settings = invoke or config.RetrySettings.from_env()
+    action = parents.advance(store, segment["parent"], settings) if segment else "unknown-job"
     log.info("segment %s (%s): %s", result.job_id, segment.get("status"), action)
     status = segment.get("status")
     return Outcome(result.job_id, status, status.lower() if changed and status else "duplicate")

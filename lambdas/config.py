@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 MAX_INVOCATION_TIMEOUT_S = 3600
 MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S = 60, 21600
@@ -19,6 +19,17 @@ LAMBDA_MAX_RUNTIME_S = 900
 MAX_VIDEO_BYTES_LIMIT = 5 * 1024**4  # S3's largest object
 MAX_RETENTION_DAYS = 100 * 365
 MAX_SEGMENT_S = 6 * 3600
+
+
+class InvokeSettings(Protocol):
+    """What sending an InvokeEndpointAsync request needs (submit, complete, the sweeper)."""
+
+    notify_topic_arn: str
+    endpoint_name: str
+    invocation_timeout_s: int
+    request_ttl_s: int
+    invoke_max_attempts: int
+    invoke_lease_s: int
 
 
 class ConfigError(ValueError):
@@ -172,6 +183,9 @@ class SweeperSettings:
     request_ttl_s: int
     pending_after_s: int
     grace_s: int
+    endpoint_name: str  # a long video's stitch request (lambdas/parents.py)
+    invoke_max_attempts: int
+    invoke_lease_s: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SweeperSettings:
@@ -183,4 +197,7 @@ class SweeperSettings:
             request_ttl_s=_integer(env, "REQUEST_TTL_S", MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S),
             pending_after_s=_integer(env, "SWEEP_PENDING_AFTER_S", 60, 7 * 86400),
             grace_s=_integer(env, "SWEEP_GRACE_S", 0, 86400),
+            endpoint_name=_required(env, "ENDPOINT_NAME"),
+            invoke_max_attempts=_integer(env, "INVOKE_MAX_ATTEMPTS", 1, 10),
+            invoke_lease_s=_integer(env, "INVOKE_LEASE_S", 1, LAMBDA_MAX_RUNTIME_S),
         )

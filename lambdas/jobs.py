@@ -340,22 +340,40 @@ class JobStore:
             {":phase": phase},
         )
 
-    def claim_stitch(self, job_id: str) -> bool:
-        """A long video's parent: the first caller after the last segment wins the stitch."""
-        return self._update(
+    def claim_stitch(self, job_id: str, lease_until: float) -> bool:
+        """A long video's parent whose segments all succeeded: take the right to request the
+        stitch, exclusively until `lease_until` (a holder that died loses it then)."""
+        return self._transition(
             job_id,
-            "SET stitch_requested_at = :now, updated_at = :now",
-            "#s = :queued AND attribute_not_exists(stitch_requested_at)",
-            {":queued": QUEUED},
+            lifecycle.STITCH_LEASE,
+            "SET stitch_lease_until = :until, updated_at = :now",
+            "attribute_not_exists(stitch_invoked_at) AND (attribute_not_exists(stitch_lease_until)"
+            " OR stitch_lease_until < :epoch)",
+            {":until": lease_until, ":epoch": time.time()},
+        )
+
+    def record_stitch(
+        self, job_id: str, output_location: str, failure_location: str | None
+    ) -> bool:
+        """The stitch request was accepted: the parent now waits on it like on any invocation
+        (its deadline and its result objects are the stitch's)."""
+        failure = ", inference_failure = :fail" if failure_location else ""
+        return self._transition(
+            job_id,
+            lifecycle.STITCH_OK,
+            "SET stitch_invoked_at = :now, invoked_at = :now, updated_at = :now,"
+            f" inference_output = :out{failure} REMOVE stitch_lease_until",
+            "attribute_not_exists(stitch_invoked_at)",
+            {":out": output_location, ":fail": failure_location},
         )
 
     def release_stitch(self, job_id: str) -> bool:
-        """Give the stitch claim back after the stitch request could not be sent."""
+        """Give the stitch lease back after the request could not be sent."""
         return self._update(
             job_id,
-            "REMOVE stitch_requested_at SET updated_at = :now",
-            "#s = :queued",
-            {":queued": QUEUED},
+            "REMOVE stitch_lease_until SET updated_at = :now",
+            "attribute_exists(stitch_lease_until) AND attribute_not_exists(stitch_invoked_at)",
+            {},
         )
 
     def _transition(

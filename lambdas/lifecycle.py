@@ -52,6 +52,9 @@ RETRY = "retry"  # complete: a transient inference failure is retried with a new
 INFERENCE_OK = "inference_ok"  # complete: SageMaker reported success
 INFERENCE_FAILED = "inference_failed"  # complete: SageMaker reported a failure
 TIMEOUT = "timeout"  # sweeper: past the deadline with no result
+# A long video's parent waits INVOKED on its segments, then on its stitch request:
+STITCH_LEASE = "stitch_lease"  # complete or sweeper: every segment succeeded, take the stitch
+STITCH_OK = "stitch_ok"  # the endpoint accepted the stitch request
 EVENTS = (
     ACCEPT,
     REJECT,
@@ -62,6 +65,8 @@ EVENTS = (
     INFERENCE_OK,
     INFERENCE_FAILED,
     TIMEOUT,
+    STITCH_LEASE,
+    STITCH_OK,
 )
 
 _ALL_NOOP: dict[tuple[str, str], str | None] = {(p, e): None for p in PHASES for e in EVENTS}
@@ -74,6 +79,8 @@ TRANSITIONS: Mapping[tuple[str, str], str | None] = {
     (PENDING, INVOKE_OK): INVOKED,
     (PENDING, INVOKE_FAILED): FAILED_SUBMIT,
     (INVOKED, RETRY): PENDING,
+    (INVOKED, STITCH_LEASE): INVOKED,
+    (INVOKED, STITCH_OK): INVOKED,
     # A success may arrive in any non-final phase: the work did happen (a lost acknowledgement,
     # a retry that raced, a sweeper that gave up just before the result came).
     (PENDING, INFERENCE_OK): DONE,

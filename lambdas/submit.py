@@ -169,7 +169,7 @@ def _register(
         plan = segments.plan(
             record.get("duration_s"), settings.segment_threshold_s, settings.segment_overlap_s
         )
-        extra = _parent_fields(job_id, plan, settings) if plan else {}
+        extra = _parent_fields(job_id, plan) if plan else {}
         stitch = {"stitch": [settings.results_uri(i) for i in extra.get("segments", [])]}
         record.update(
             status=jobs.QUEUED,
@@ -190,18 +190,11 @@ def _register(
     return existing
 
 
-def _parent_fields(
-    job_id: str, plan: list[segments.Segment], settings: config.SubmitSettings
-) -> dict[str, Any]:
-    """A long video's parent record: its segment jobs and how to request the stitch later."""
+def _parent_fields(job_id: str, plan: list[segments.Segment]) -> dict[str, Any]:
+    """A long video's parent record: its segment jobs and their time windows."""
     return {
         "segments": [segments.segment_job_id(job_id, s.index) for s in plan],
         "segment_plan": [s.to_dict() for s in plan],
-        "stitch_request": {
-            "endpoint_name": settings.endpoint_name,
-            "invocation_timeout_s": settings.invocation_timeout_s,
-            "request_ttl_s": settings.request_ttl_s,
-        },
     }
 
 
@@ -452,7 +445,7 @@ def retry_decision(error: Exception) -> str:
 
 def invoke_endpoint(
     record: dict[str, Any],
-    settings: config.SubmitSettings | config.RetrySettings,
+    settings: config.InvokeSettings,
     lease_until: float,
 ) -> tuple[dict[str, Any], int]:
     """InvokeEndpointAsync, sent by a single-shot client; we decide on each retry ourselves.

@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, complete, config, jobs, lifecycle, notify, s3_events
+    from . import clients, complete, config, jobs, lifecycle, notify, parents, s3_events
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import complete
@@ -32,6 +32,7 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
     import jobs
     import lifecycle
     import notify
+    import parents
     import s3_events
 
 log = logging.getLogger("motflow.sweeper")
@@ -48,7 +49,7 @@ class SweepError(RuntimeError):
 @dataclass(frozen=True)
 class Swept:
     job_id: str
-    action: str  # result-applied | timed-out | waiting | changed
+    action: str  # result-applied | timed-out | waiting | changed | a parent's (parents.py)
 
 
 def parse_schedule_time(event: dict[str, Any]) -> float:
@@ -94,13 +95,17 @@ def sweep_job(
     """Apply a finished result, or time the job out, or leave it (still within its deadline)."""
     job_id = record["job_id"]
     phase = lifecycle.phase_of(record)
+    if record.get("segments") and "stitch_invoked_at" not in record:
+        # A long video's parent has no deadline of its own until its stitch is requested: its
+        # segments do, and a segment that fails or times out fails the parent.
+        return Swept(job_id, parents.advance(store, job_id, settings))
     if phase == lifecycle.INVOKED:
         invoked = _epoch(record["invoked_at"])
         if now >= invoked + settings.grace_s:
             result = _finished_result(record)
             if result is not None:
                 outcome = complete.apply_result(
-                    result, store, settings.notify_topic_arn, retries=False
+                    result, store, settings.notify_topic_arn, retries=False, invoke=settings
                 )
                 log.warning("job %s: applied a result whose notification was lost", job_id)
                 applied = outcome.action != "duplicate"
@@ -111,7 +116,8 @@ def sweep_job(
             f" {_minutes(deadline - invoked)}. Upload the video again."
         )
     elif phase == lifecycle.PENDING:
-        deadline = _epoch(record["created_at"]) + settings.pending_after_s
+        # From the last change, not the upload: a retried attempt is PENDING again later.
+        deadline = _epoch(record["updated_at"]) + settings.pending_after_s
         reason = (
             "The job could not be handed to the tracking service within"
             f" {_minutes(settings.pending_after_s)}. Upload the video again."
@@ -122,7 +128,10 @@ def sweep_job(
         return Swept(job_id, "waiting")
     if store.time_out(job_id, reason, record["updated_at"]):
         log.warning("job %s timed out in phase %s", job_id, phase)
-        notify.tell_user_once(store, settings.notify_topic_arn, job_id)
+        if record.get("parent"):
+            parents.advance(store, record["parent"], settings)
+        else:
+            notify.tell_user_once(store, settings.notify_topic_arn, job_id)
         return Swept(job_id, "timed-out")
     return Swept(job_id, "changed")
 

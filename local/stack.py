@@ -178,6 +178,7 @@ def lambda_environment(
         **contract.sweeper_environment(
             jobs_table=resources.jobs_table,
             notify_topic_arn=resources.notifications_topic_arn,
+            endpoint_name=resources.endpoint_name,
             defaults=defaults,
         ),
         **contract.submit_environment(

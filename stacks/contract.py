@@ -232,13 +232,16 @@ def retry_environment(
 
 
 def sweeper_environment(
-    *, jobs_table: str, notify_topic_arn: str, defaults: JobDefaults
+    *, jobs_table: str, notify_topic_arn: str, endpoint_name: str, defaults: JobDefaults
 ) -> dict[str, str]:
     """Every variable the ``sweeper`` Lambda reads; each one is required there."""
     return {
         **complete_environment(jobs_table=jobs_table, notify_topic_arn=notify_topic_arn),
+        "ENDPOINT_NAME": endpoint_name,
         "INVOCATION_TIMEOUT_S": str(defaults.invocation_timeout_s),
         "REQUEST_TTL_S": str(defaults.request_ttl_s),
+        "INVOKE_MAX_ATTEMPTS": str(defaults.invoke_max_attempts),
+        "INVOKE_LEASE_S": str(SWEEPER_TIMEOUT_S),
         "SWEEP_PENDING_AFTER_S": str(SWEEP_PENDING_AFTER_S),
         "SWEEP_GRACE_S": str(SWEEP_GRACE_S),
     }

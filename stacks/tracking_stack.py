@@ -140,6 +140,8 @@ class TrackingStack(Stack):
             job_defaults=contract.job_defaults(settings),
             jobs_table=data.jobs_table,
             work_bucket=work_bucket,
+            endpoint_name=names.endpoint_name,
+            endpoint_arn=self.endpoint.endpoint_arn,
             key=data.key,
             notifications_topic=self.job_events.notifications_topic,
             failed_events=self.sweeper_failed_events,

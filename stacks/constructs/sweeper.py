@@ -34,6 +34,8 @@ class JobSweeper(Construct):
         job_defaults: contract.JobDefaults,
         jobs_table: dynamodb.ITable,
         work_bucket: s3.IBucket,
+        endpoint_name: str,
+        endpoint_arn: str,
         key: kms.IKey,
         notifications_topic: sns.ITopic,
         failed_events: sqs.IQueue,
@@ -49,6 +51,7 @@ class JobSweeper(Construct):
             environment=contract.sweeper_environment(
                 jobs_table=jobs_table.table_name,
                 notify_topic_arn=notifications_topic.topic_arn,
+                endpoint_name=endpoint_name,
                 defaults=job_defaults,
             ),
             failed_events=failed_events,
@@ -71,6 +74,10 @@ class JobSweeper(Construct):
             ),
             policies.publish_to(notifications_topic),
             policies.encrypt_with(key),
+            # A long video's stitch request, when the sweeper finds its segments all done.
+            iam.PolicyStatement(
+                actions=["sagemaker:InvokeEndpointAsync"], resources=[endpoint_arn]
+            ),
         )
         self.schedule = events.Rule(
             self,

@@ -94,7 +94,14 @@ def aws(moto_url: str, fake_endpoint: FakeAsyncEndpoint, monkeypatch: pytest.Mon
             invoke_max_attempts=3,
         ),
     )
-    for name, value in lambda_env.items():
+    retry_env = contract.retry_environment(
+        work_bucket=WORK_BUCKET, endpoint_name=ENDPOINT, defaults=contract.JobDefaults(
+            input_prefix="videos/", video_suffixes=(".mp4",), max_video_bytes=MAX_VIDEO_BYTES,
+            invocation_timeout_s=3600, request_ttl_s=21600, job_options=JOB_OPTIONS,
+            job_retention_days=JOB_RETENTION_DAYS, invoke_max_attempts=3,
+        ),
+    )  # fmt: skip
+    for name, value in {**retry_env, **lambda_env}.items():  # complete reads both, as deployed
         monkeypatch.setenv(name, value)
     return Aws(
         endpoint=fake_endpoint,

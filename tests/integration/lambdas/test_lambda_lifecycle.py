@@ -57,6 +57,8 @@ def _apply(store: jobs.JobStore, job_id: str, event: str) -> bool:
         lifecycle.INFERENCE_OK: lambda: store.succeed(job_id, {"outputs": {}}),
         lifecycle.INFERENCE_FAILED: lambda: store.fail_inference(job_id, "bad video", {}),
         lifecycle.TIMEOUT: lambda: store.time_out(job_id, "too long", SEEN),
+        lifecycle.STITCH_LEASE: lambda: store.claim_stitch(job_id, time.time() + 60),
+        lifecycle.STITCH_OK: lambda: store.record_stitch(job_id, "s3://w/o", None),
     }
     assert set(writes) == set(lifecycle.EVENTS)
     return writes[event]()

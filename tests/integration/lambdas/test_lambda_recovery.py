@@ -13,7 +13,14 @@ import pytest
 from lambdas import complete, jobs, lifecycle, s3_events, submit, sweeper
 from scripts import replay_failed_events as replay
 from stacks import contract
-from tests.integration.lambdas.lambda_harness import MP4_HEADER, REGION, TABLE, WORK_BUCKET, Aws
+from tests.integration.lambdas.lambda_harness import (
+    ENDPOINT,
+    MP4_HEADER,
+    REGION,
+    TABLE,
+    WORK_BUCKET,
+    Aws,
+)
 from tests.integration.lambdas.test_lambda_complete_flow import _error, _success, _summary
 
 pytestmark = pytest.mark.integration
@@ -27,6 +34,7 @@ def sweep_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
     env = contract.sweeper_environment(
         jobs_table=TABLE,
         notify_topic_arn=aws.notify_topic,
+        endpoint_name=ENDPOINT,
         defaults=contract.JobDefaults(
             input_prefix="videos/",
             video_suffixes=(".mp4",),

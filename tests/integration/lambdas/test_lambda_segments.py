@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from lambdas import jobs
+from lambdas import jobs, sweeper
 from tests.integration.lambdas.lambda_harness import WORK_BUCKET, Aws
 from tests.integration.lambdas.test_lambda_complete_flow import _error, _success
+from tests.integration.lambdas.test_lambda_recovery import _schedule, sweep_env  # noqa: F401
+from tests.integration.lambdas.test_lambda_transient_retry import WORKER_DIED, _transient
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +89,58 @@ def test_a_failed_segment_fails_the_parent_naming_it_and_leaves_the_others_alone
     aws.complete(aws.sns_event(_success(aws, ok)))  # a later segment success changes nothing
     assert aws.job(parent["job_id"])["status"] == jobs.FAILED
     assert aws.notifications() == []
+
+
+def test_a_transient_segment_failure_retries_that_segment_only(
+    aws: Aws, parent: dict[str, Any]
+) -> None:
+    first = aws.job(parent["segments"][1])
+    accepted = len(aws.endpoint.accepted())
+    (outcome,) = aws.complete(aws.sns_event(_transient(aws, first, WORKER_DIED)))["jobs"]
+    assert outcome["action"] == "retried"
+    retried = aws.job(first["job_id"])
+    assert retried["attempt"] == 2
+    manifest = _manifest(aws, retried["manifest"])
+    assert manifest["attempt"] == 2 and manifest["segment"] == first["segment"]  # same window
+    assert aws.endpoint.accepted_ids()[accepted:] == [f"{first['job_id']}.attempt-2"]
+    assert aws.job(parent["job_id"])["status"] == jobs.QUEUED
+    assert aws.notifications() == []
+
+
+def test_the_sweeper_fails_the_parent_when_a_segment_times_out(
+    sweep_env: Aws,  # noqa: F811
+    parent: dict[str, Any],
+) -> None:
+    aws = sweep_env
+    for job_id in parent["segments"][1:]:
+        aws.complete(aws.sns_event(_success(aws, aws.job(job_id))))
+    swept = sweeper.handler(_schedule(after_s=3600 + 21600 + 3600))["jobs"]
+    stuck = parent["segments"][0]
+    assert {"job_id": stuck, "action": "timed-out"} in swept
+    failed = aws.job(parent["job_id"])
+    assert failed["status"] == jobs.FAILED and failed["failed_segment"] == stuck
+    assert failed["reason"].startswith("Segment 0 (0-10 s")
+    (message,) = aws.notifications()
+    assert parent["job_id"] in json.dumps(message)
+    assert parent["job_id"] not in aws.endpoint.accepted_ids()  # no stitch of a failed video
+
+
+def test_the_sweeper_requests_the_stitch_when_the_last_notification_was_lost(
+    sweep_env: Aws,  # noqa: F811
+    parent: dict[str, Any],
+) -> None:
+    aws = sweep_env
+    *first, last = [aws.job(job_id) for job_id in parent["segments"]]
+    for segment in first:
+        aws.complete(aws.sns_event(_success(aws, segment)))
+    _success(aws, last)  # the result is written; its notification never arrives
+    swept = sweeper.handler(_schedule(after_s=600))["jobs"]
+    assert {"job_id": last["job_id"], "action": "result-applied"} in swept
+    assert aws.endpoint.accepted_ids().count(parent["job_id"]) == 1
+    stitching = aws.job(parent["job_id"])
+    assert "stitch_invoked_at" in stitching and stitching["status"] == jobs.QUEUED
+    sweeper.handler(_schedule(after_s=600))  # a second sweep does not stitch again
+    assert aws.endpoint.accepted_ids().count(parent["job_id"]) == 1
+    aws.complete(aws.sns_event(_success(aws, aws.job(parent["job_id"]))))
+    assert aws.job(parent["job_id"])["status"] == jobs.SUCCEEDED
+    assert len(aws.notifications()) == 1
