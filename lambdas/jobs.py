@@ -214,6 +214,17 @@ class JobStore:
             },
         )
 
+    def defer_submission(self, job_id: str, token: str, error: str) -> bool:
+        """The lease holder's requests were refused for now: give the lease back, keep the job
+        PENDING, and note the error (the event is retried; the sweeper reads the note)."""
+        return self._transition(
+            job_id,
+            lifecycle.INVOKE_DEFERRED,
+            "SET last_submit_error = :error, updated_at = :now REMOVE invoke_lease, lease_until",
+            "invoke_lease = :token",
+            {":error": error, ":token": token},
+        )
+
     def fail_submission(self, job_id: str, token: str, reason: str) -> bool:
         """QUEUED -> FAILED (stage submit) by the lease holder whose invocation finally failed."""
         return self._transition(

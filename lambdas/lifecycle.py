@@ -47,7 +47,8 @@ ACCEPT = "accept"  # submit: a valid upload is registered
 REJECT = "reject"  # submit: an invalid upload is registered
 LEASE = "lease"  # submit: take the right to invoke the endpoint
 INVOKE_OK = "invoke_ok"  # submit: the endpoint accepted the request
-INVOKE_FAILED = "invoke_failed"  # submit: the endpoint refused it after the bounded retries
+INVOKE_DEFERRED = "invoke_deferred"  # submit: no answer yet (throttled, 5xx, timeout); retried
+INVOKE_FAILED = "invoke_failed"  # submit: the endpoint refused it for good (4xx validation)
 RETRY = "retry"  # complete: a transient inference failure is retried with a new attempt
 INFERENCE_OK = "inference_ok"  # complete: SageMaker reported success
 INFERENCE_FAILED = "inference_failed"  # complete: SageMaker reported a failure
@@ -60,6 +61,7 @@ EVENTS = (
     REJECT,
     LEASE,
     INVOKE_OK,
+    INVOKE_DEFERRED,
     INVOKE_FAILED,
     RETRY,
     INFERENCE_OK,
@@ -77,6 +79,9 @@ TRANSITIONS: Mapping[tuple[str, str], str | None] = {
     (PENDING, LEASE): PENDING,
     (FAILED_SUBMIT, LEASE): PENDING,  # a replay of the upload event resubmits
     (PENDING, INVOKE_OK): INVOKED,
+    # A transient refusal is not an outcome: the job stays PENDING, unannounced, and the event
+    # is retried; the sweeper ends it if no retry gets through (docs/RELIABILITY.md).
+    (PENDING, INVOKE_DEFERRED): PENDING,
     (PENDING, INVOKE_FAILED): FAILED_SUBMIT,
     (INVOKED, RETRY): PENDING,
     (INVOKED, STITCH_LEASE): INVOKED,

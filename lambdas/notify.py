@@ -67,7 +67,7 @@ def body_for(record: dict[str, Any]) -> str:
         lines.insert(0, "Tracking your video failed.")
         lines.append(f"Reason: {record.get('reason', 'unknown')}")
         if record.get("failed_stage") == jobs.STAGE_SUBMIT:
-            lines.append("The upload event was kept for a retry; no need to upload it again.")
+            lines.append("The upload event was kept for a replay; no need to upload it again.")
     else:
         lines.insert(0, f"Job state: {status}")
     return "\n".join(lines)

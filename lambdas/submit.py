@@ -63,7 +63,12 @@ class JobBusy(RuntimeError):
 
 
 class InvocationFailed(RuntimeError):
-    """InvokeEndpointAsync failed after the bounded retries; the job is FAILED (stage submit)."""
+    """InvokeEndpointAsync was refused for good (a 4xx); the job is FAILED (stage submit)."""
+
+
+class InvocationDeferred(RuntimeError):
+    """InvokeEndpointAsync got no acceptance within the bounded retries (throttled, 5xx,
+    timeout); the job stays QUEUED unannounced and the event is retried."""
 
 
 @dataclass(frozen=True)
@@ -506,9 +511,16 @@ def _invoke_once(
     try:
         response, requests = invoke_endpoint(record, settings, lease_until)
     except (ClientError, BotoCoreError) as error:
+        described = _describe_error(error)
+        if retry_decision(error) != "final":
+            store.defer_submission(job_id, token, described)
+            raise InvocationDeferred(
+                f"job {job_id}: the tracking service did not accept it yet ({described});"
+                " the event is retried"
+            ) from error
         reason = (
-            "The tracking service did not accept the job "
-            f"({_describe_error(error)}); it is kept and retried automatically."
+            f"The tracking service refused the job ({described}). The stack's operators must"
+            " check the endpoint; the upload event is kept and can be replayed."
         )
         if store.fail_submission(job_id, token, reason):
             notify.tell_user_once(store, settings.notify_topic_arn, job_id)

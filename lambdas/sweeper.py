@@ -118,9 +118,12 @@ def sweep_job(
     elif phase == lifecycle.PENDING:
         # From the last change, not the upload: a retried attempt is PENDING again later.
         deadline = _epoch(record["updated_at"]) + settings.pending_after_s
+        last_error = record.get("last_submit_error")
         reason = (
             "The job could not be handed to the tracking service within"
-            f" {_minutes(settings.pending_after_s)}. Upload the video again."
+            f" {_minutes(settings.pending_after_s)}"
+            + (f" (last answer: {last_error})" if last_error else "")
+            + ". Upload the video again."
         )
     else:
         return Swept(job_id, "changed")

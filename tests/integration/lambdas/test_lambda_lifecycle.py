@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lambdas import clients, complete, jobs, lifecycle
-from tests.integration.lambdas.fake_sagemaker_runtime import ACCEPTED_THEN_500, UNAVAILABLE
+from tests.integration.lambdas.fake_sagemaker_runtime import ACCEPTED_THEN_500, INVALID, UNAVAILABLE
 from tests.integration.lambdas.lambda_harness import MP4_HEADER, TABLE, WORK_BUCKET, Aws
 from tests.integration.lambdas.test_lambda_complete_flow import _error, _success
 
@@ -52,6 +52,7 @@ def _apply(store: jobs.JobStore, job_id: str, event: str) -> bool:
         ),
         lifecycle.LEASE: lambda: store.acquire_invoke_lease(job_id, "next", time.time() + 60),
         lifecycle.INVOKE_OK: lambda: store.record_invocation(job_id, TOKEN, "s3://w/o", None),
+        lifecycle.INVOKE_DEFERRED: lambda: store.defer_submission(job_id, TOKEN, "throttled"),
         lifecycle.INVOKE_FAILED: lambda: store.fail_submission(job_id, TOKEN, "refused"),
         lifecycle.RETRY: lambda: store.retry(job_id, 1, "worker died"),
         lifecycle.INFERENCE_OK: lambda: store.succeed(job_id, {"outputs": {}}),
@@ -89,12 +90,12 @@ def test_every_event_in_every_phase_does_what_the_table_says(aws: Aws, phase: st
 
 def test_a_submit_failure_then_a_replay_then_an_inference_failure_is_announced(aws: Aws) -> None:
     """Issue 11 item 2: the second failure used to be silenced by notified_status=FAILED."""
-    aws.endpoint.answer_always(UNAVAILABLE)
+    aws.endpoint.answer_always(INVALID)
     event = aws.upload_and_receive("videos/twice.mp4", MP4_HEADER)
-    with pytest.raises(Exception, match="ServiceUnavailable"):
+    with pytest.raises(Exception, match="ValidationError"):
         aws.submit(event)
     (first,) = aws.notifications()
-    assert "kept and retried automatically" in first["Message"]
+    assert "kept for a replay" in first["Message"]
 
     aws.endpoint.answer_always(None)
     (outcome,) = aws.submit(event)["jobs"]
@@ -110,9 +111,9 @@ def test_a_submit_failure_then_a_replay_then_an_inference_failure_is_announced(a
 
 def test_an_error_for_a_job_failed_at_submit_is_applied_and_announced(aws: Aws) -> None:
     """The lost-acknowledgement case for errors: the endpoint ran it although submit failed."""
-    aws.endpoint.answer_always(UNAVAILABLE)
+    aws.endpoint.answer_always(INVALID)
     event = aws.upload_and_receive("videos/lost-ack.mp4", MP4_HEADER)
-    with pytest.raises(Exception, match="ServiceUnavailable"):
+    with pytest.raises(Exception, match="ValidationError"):
         aws.submit(event)
     (job,) = jobs.list_jobs(jobs.FAILED)
     aws.notifications()

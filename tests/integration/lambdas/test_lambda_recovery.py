@@ -13,6 +13,7 @@ import pytest
 from lambdas import complete, jobs, lifecycle, s3_events, submit, sweeper
 from scripts import replay_failed_events as replay
 from stacks import contract
+from tests.integration.lambdas.fake_sagemaker_runtime import THROTTLED
 from tests.integration.lambdas.lambda_harness import (
     ENDPOINT,
     MP4_HEADER,
@@ -135,6 +136,27 @@ def test_the_sweeper_times_out_a_job_that_was_never_handed_over(sweep_env: Aws) 
     failed = aws.job("stuck-1")
     assert failed["failed_stage"] == jobs.STAGE_TIMEOUT
     assert "could not be handed to the tracking service within 30 minutes" in failed["reason"]
+
+
+def test_a_job_the_endpoint_kept_throttling_is_ended_once_by_the_sweeper(sweep_env: Aws) -> None:
+    """A throttled submit is not an outcome; when no retry of the event gets through, the
+    sweeper ends the job, naming the last answer, and the user hears once."""
+    aws = sweep_env
+    aws.endpoint.answer_always(THROTTLED)
+    event = aws.upload_and_receive("videos/throttled.mp4", MP4_HEADER)
+    for _ in range(3):  # the first delivery and Lambda's two retries
+        with pytest.raises(submit.SubmitError):
+            aws.submit(event)
+    assert aws.notifications() == []
+    late = contract.SWEEP_PENDING_AFTER_S + contract.SWEEP_GRACE_S + 1
+
+    sweeper.handler(_schedule(late), None)
+    sweeper.handler(_schedule(late + contract.SWEEP_INTERVAL_S), None)
+
+    (failed,) = jobs.list_jobs(jobs.FAILED)
+    assert failed["failed_stage"] == jobs.STAGE_TIMEOUT
+    assert "last answer: ThrottlingException: Rate exceeded" in failed["reason"]
+    assert _statuses(aws) == [jobs.FAILED]
 
 
 def test_the_sweeper_rejects_other_envelopes(sweep_env: Aws) -> None:

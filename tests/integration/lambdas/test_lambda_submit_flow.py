@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdas import jobs, submit
+from lambdas import jobs, lifecycle, submit
 from tests.integration.lambdas.fake_sagemaker_runtime import INVALID, THROTTLED, UNAVAILABLE
 from tests.integration.lambdas.lambda_harness import (
     AVI_HEADER,
@@ -197,31 +197,53 @@ def test_throttling_then_success_is_retried_to_one_invocation(aws: Aws) -> None:
     assert aws.job(outcome["job_id"])["status"] == jobs.QUEUED
 
 
-def test_throttling_until_failure_fails_the_job_and_a_replay_invokes_once(aws: Aws) -> None:
+def test_throttling_until_the_bound_keeps_the_job_unannounced_and_a_retry_invokes_once(
+    aws: Aws,
+) -> None:
     aws.endpoint.answer_always(THROTTLED)
     event = aws.upload_and_receive("videos/unlucky.mp4", MP4_HEADER)
 
     with pytest.raises(submit.SubmitError, match="ThrottlingException"):
         aws.submit(event)
 
-    assert len(aws.endpoint.requests) == 3  # INVOKE_MAX_ATTEMPTS, then give up
-    (failed,) = jobs.list_jobs(jobs.FAILED)
-    assert failed["failed_stage"] == "submit"
-    assert "ThrottlingException" in failed["reason"] and "3 attempt" in failed["reason"]
-    (note,) = aws.notifications()
-    assert note["Subject"] == "motflow: unlucky.mp4 failed"
-    assert "kept for a retry" in note["Message"]
+    assert len(aws.endpoint.requests) == 3  # INVOKE_MAX_ATTEMPTS, then the event is retried
+    (waiting,) = jobs.list_jobs(jobs.QUEUED)
+    assert lifecycle.phase_of(waiting) == lifecycle.PENDING and "invoke_lease" not in waiting
+    assert "ThrottlingException" in waiting["last_submit_error"]
+    assert "3 attempt" in waiting["last_submit_error"]
+    assert aws.notifications() == []  # not an outcome: nothing is announced
 
     aws.endpoint.answer_always(None)
-    replayed = _only_job(aws.submit(event))  # the operator replays the event from the DLQ
+    retried = _only_job(aws.submit(event))  # Lambda's retry of the event (or a DLQ replay)
     again = _only_job(aws.submit(event))
 
-    assert replayed == {**replayed, "job_id": failed["job_id"], "action": "queued"}
+    assert retried == {**retried, "job_id": waiting["job_id"], "action": "queued"}
     assert again["action"] == "duplicate"
+    assert aws.endpoint.accepted_ids() == [waiting["job_id"]]
+    assert aws.job(waiting["job_id"])["invoke_attempts"] == 2
+    assert aws.notifications() == []
+
+
+def test_a_validation_refusal_fails_the_job_once_and_a_replay_invokes_once(aws: Aws) -> None:
+    aws.endpoint.answer_always(INVALID)
+    event = aws.upload_and_receive("videos/refused.mp4", MP4_HEADER)
+
+    with pytest.raises(submit.SubmitError, match="ValidationError"):
+        aws.submit(event)
+
+    assert len(aws.endpoint.requests) == 1  # a 4xx is final: no retry
+    (failed,) = jobs.list_jobs(jobs.FAILED)
+    assert failed["failed_stage"] == "submit" and "ValidationError" in failed["reason"]
+    (note,) = aws.notifications()
+    assert note["Subject"] == "motflow: refused.mp4 failed"
+    assert "kept for a replay" in note["Message"]
+
+    aws.endpoint.answer_always(None)
+    replayed = _only_job(aws.submit(event))  # the operator fixed the endpoint and replays
+    assert replayed["action"] == "queued"
     assert aws.endpoint.accepted_ids() == [failed["job_id"]]
     record = aws.job(failed["job_id"])
     assert record["status"] == jobs.QUEUED and "reason" not in record
-    assert record["invoke_attempts"] == 2
 
 
 def test_a_bad_record_does_not_block_the_others_in_its_event(aws: Aws) -> None:
