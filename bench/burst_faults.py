@@ -193,6 +193,7 @@ class FaultReport:
     runs_per_job: dict[str, int]
     attempts: dict[str, int]  # jobs per attempt number reached
     throttled: int
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def double_processed(self) -> int:
@@ -230,14 +231,14 @@ def run_faulty_burst(
     messages = {j: burst.messages_per_job[j] + late.get(j, 0) for j in job_ids}
     burst = dataclasses.replace(burst, messages_per_job=messages)
     attempts: dict[str, int] = {}
-    for job_id in job_ids:
-        record = stack.job(job_id) or {}
+    records = {job_id: stack.job(job_id) or {} for job_id in job_ids}
+    for job_id, record in records.items():
         attempt = str(record.get("attempt", 1))
         attempts[attempt] = attempts.get(attempt, 0) + 1
     for timer in log.timers:
         timer.cancel()
     return FaultReport(
-        burst, log, complete_runs(stack, job_ids), attempts, stack.emulator.throttled
+        burst, log, complete_runs(stack, job_ids), attempts, stack.emulator.throttled, records
     )
 
 
@@ -275,6 +276,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"throughput: {burst.jobs_per_minute:.1f} jobs/min")
     print(f"upload-to-terminal: p50 {burst.p50_s:.1f} s, p95 {burst.p95_s:.1f} s")
     print(f"peak RSS of TorchServe and its workers: {burst.peak_rss_mb:.0f} MiB")
+    for job_id, record in sorted(report.records.items()):
+        told = burst.messages_per_job.get(job_id, 0)
+        if told != 1 or record.get("status") != "SUCCEEDED":
+            fields = ("status", "attempt", "notified_phase", "failed_stage", "reason", "last_failure")
+            detail = ", ".join(f"{k}={record.get(k)!r}" for k in fields)
+            print(f"  odd job {job_id}: told {told}x, {detail}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ try:
     from . import (
         clients,
         config,
+        header_duration,
         job_options,
         jobs,
         lifecycle,
@@ -41,6 +42,7 @@ try:
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
+    import header_duration
     import job_options
     import jobs
     import lifecycle
@@ -330,6 +332,11 @@ def inspect_upload(
     facts["container"] = video_magic.CONTAINER_NAMES[container]
     if container == "iso-bmff":
         return _inspect_mp4_tracks(name, size, s3, obj, selector, facts), facts
+    header_range = f"bytes=0-{min(size, header_duration.HEADER_BYTES) - 1}"
+    header = s3.get_object(Bucket=obj.bucket, Key=obj.key, Range=header_range, **selector)
+    duration = header_duration.header_duration_s(container, header["Body"].read())
+    if duration is not None:
+        facts["duration_s"] = round(duration, 3)
     return None, facts
 
 

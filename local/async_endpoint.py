@@ -100,6 +100,9 @@ class AsyncEndpointEmulator:
         self.completed = 0
         self.failed = 0
         self.throttled = 0
+        self.running = 0
+        self.peak_running = 0  # the most invocations that ran at the same time
+        self._count_lock = threading.Lock()
         # Fault injection (bench.burst_faults): when this returns True, a request is refused
         # with 429 ThrottlingException, as SageMaker does over its invocation rate.
         self.throttle: Callable[[], bool] | None = None
@@ -170,11 +173,16 @@ class AsyncEndpointEmulator:
                 invocation = self._queue.get(timeout=WORKER_POLL_S)
             except queue.Empty:
                 continue
+            with self._count_lock:
+                self.running += 1
+                self.peak_running = max(self.peak_running, self.running)
             try:
                 self._run(invocation)
             except Exception:
                 LOG.exception("async endpoint: invocation %s crashed", invocation.inference_id)
             finally:
+                with self._count_lock:
+                    self.running -= 1
                 self._queue.task_done()
 
     def _run(self, invocation: Invocation) -> None:

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import av
+import numpy as np
 import pytest
 
 from lambdas import jobs, sweeper
@@ -144,3 +146,25 @@ def test_the_sweeper_requests_the_stitch_when_the_last_notification_was_lost(
     aws.complete(aws.sns_event(_success(aws, aws.job(parent["job_id"]))))
     assert aws.job(parent["job_id"])["status"] == jobs.SUCCEEDED
     assert len(aws.notifications()) == 1
+
+
+def test_a_long_matroska_video_is_planned_from_its_header(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SEGMENT_THRESHOLD_S", "8")
+    monkeypatch.setenv("SEGMENT_OVERLAP_S", "2")
+    with av.open(str(tmp_path / "long.mkv"), "w") as container:
+        stream = container.add_stream("libx264", rate=2)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(60):  # 30 s
+            image = np.full((48, 64, 3), index, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    event = aws.upload_and_receive("videos/long.mkv", (tmp_path / "long.mkv").read_bytes())
+    (outcome,) = aws.submit(event)["jobs"]
+    assert outcome["detail"] == "segments"
+    record = aws.job(outcome["job_id"])
+    assert record["duration_s"] == pytest.approx(30.0, abs=0.5)
+    assert len(record["segments"]) == 4
