@@ -19,6 +19,14 @@ def progress_text(progress: Mapping[str, Any] | None) -> str:
     return progress_line(dict(progress) if progress else None)
 
 
+def segments_text(segments: Mapping[str, int] | None) -> str:
+    """A long video's segments: '3/12 segments done' (and how many failed)."""
+    if not segments:
+        return ""
+    failed = f", {segments['failed']} failed" if segments.get("failed") else ""
+    return f"{segments['succeeded']}/{segments['total']} segments done{failed}"
+
+
 def _options_text(options: Mapping[str, Any]) -> str:
     return ", ".join(f"{name}={_value_text(value)}" for name, value in sorted(options.items()))
 
@@ -39,6 +47,7 @@ def status_lines(view: Mapping[str, Any]) -> list[str]:
         ("reason", view.get("reason")),
         ("video", view.get("video")),
         ("tag", view.get("tag")),
+        ("segments", segments_text(view.get("segments")) or None),
         ("options", _options_text(view.get("options") or {}) or None),
         ("retry of", view.get("retry_of")),
         ("created", view.get("created_at")),

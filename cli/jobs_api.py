@@ -111,14 +111,33 @@ def get_progress(target: Target, job_id: str) -> dict[str, Any] | None:
     return progress if isinstance(progress, dict) else None
 
 
-def display_state(record: Mapping[str, Any], progress: Mapping[str, Any] | None) -> str:
+def segment_counts(target: Target, record: Mapping[str, Any]) -> dict[str, int] | None:
+    """How far a long video's segments are: {total, succeeded, failed}; None for other jobs."""
+    ids = record.get("segments") or []
+    if not ids:
+        return None
+    states = [(get_record(target, job_id) or {}).get("status") for job_id in ids]
+    failed = sum(1 for state in states if state in (jobs.FAILED, jobs.REJECTED))
+    return {"total": len(ids), "succeeded": states.count(jobs.SUCCEEDED), "failed": failed}
+
+
+def display_state(
+    record: Mapping[str, Any],
+    progress: Mapping[str, Any] | None,
+    segments: Mapping[str, int] | None = None,
+) -> str:
     status = str(record.get("status"))
-    return RUNNING if status == jobs.QUEUED and progress is not None else status
+    started = progress is not None or bool(segments and segments["succeeded"])
+    return RUNNING if status == jobs.QUEUED and started else status
 
 
-def job_view(record: Mapping[str, Any], progress: Mapping[str, Any] | None) -> dict[str, Any]:
+def job_view(
+    record: Mapping[str, Any],
+    progress: Mapping[str, Any] | None,
+    segments: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
     """What `status`, `watch` and `list` show about a job."""
-    state = display_state(record, progress)
+    state = display_state(record, progress, segments)
     view = {
         "job_id": record["job_id"],
         "status": state,
@@ -136,14 +155,16 @@ def job_view(record: Mapping[str, Any], progress: Mapping[str, Any] | None) -> d
         "timings": record.get("timings") or {},
         "outputs": record.get("outputs") or {},
         "warnings": list(record.get("warnings") or []),
+        "segments": dict(segments) if segments else None,
     }
     return view
 
 
 def job(target: Target, job_id: str) -> dict[str, Any]:
     record = require_record(target, job_id)
-    progress = get_progress(target, job_id) if record.get("status") == jobs.QUEUED else None
-    return job_view(record, progress)
+    queued = record.get("status") == jobs.QUEUED
+    progress = get_progress(target, job_id) if queued else None
+    return job_view(record, progress, segment_counts(target, record) if queued else None)
 
 
 def list_jobs(
@@ -163,6 +184,8 @@ def list_jobs(
     found.sort(key=lambda r: str(r.get(contract.STATUS_INDEX_SORT, "")), reverse=True)
     views = []
     for record in found:
+        if record.get("parent"):
+            continue  # a long video's segment: its parent is the user's job
         progress = None
         if record.get("status") == jobs.QUEUED and (
             status is None or status in (RUNNING, jobs.QUEUED)

@@ -163,7 +163,11 @@ def follow(where: target.Target, job_id: str, args: argparse.Namespace) -> int:
     shown = None
     while True:
         view = jobs_api.job(where, job_id)
-        line = f"{view['status']}  {display.progress_text(view.get('progress'))}".rstrip()
+        parts = (
+            display.progress_text(view.get("progress")),
+            display.segments_text(view.get("segments")),
+        )
+        line = "  ".join([view["status"], *(part for part in parts if part)])
         if line != shown:
             if args.json:
                 display.emit_json(

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from bench.mot_eval import evaluate_mot, load_mot_rows
+from cli import jobs_api
+from cli.target import local_target
+from local.moto_service import REGION
 from local.stack import LocalStack, local_stack
 from model_code.jobs import FolderOutput, Job, LocalVideo, run_job
 from model_code.pipeline import TrackOptions, detector_for
@@ -80,3 +83,17 @@ def test_four_segments_in_parallel_give_the_single_piece_tracks(
     assert body["status"] == "SUCCEEDED" and body["outputs"] == parent["outputs"]
     for segment in segments:  # segments are never announced
         assert notifications_for(stack, segment["job_id"], timeout_s=1.0) == []
+    # The jobs interface shows the user's upload (the parent), not its segments.
+    where = local_target(
+        {
+            "region": REGION,
+            "endpoint_url": stack.moto.endpoint_url,
+            "input_bucket": stack.resources.input_bucket,
+            "input_prefix": stack.settings.input_prefix,
+            "work_bucket": stack.resources.work_bucket,
+            "jobs_table": stack.resources.jobs_table,
+        }
+    )
+    listed = [view["job_id"] for view in jobs_api.list_jobs(where, None, None, 50)]
+    assert job_id in listed and not set(parent["segments"]) & set(listed)
+    assert jobs_api.job(where, job_id)["status"] == "SUCCEEDED"

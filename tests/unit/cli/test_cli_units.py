@@ -91,6 +91,19 @@ def test_running_is_a_queued_job_whose_container_reports_progress() -> None:
     assert done["status"] == "SUCCEEDED" and done["progress"] is None
 
 
+def test_a_long_video_shows_its_segments() -> None:
+    record = {"job_id": "p", "status": "QUEUED", "segments": ["p-s000", "p-s001", "p-s002"]}
+    waiting = jobs_api.job_view(record, None, {"total": 3, "succeeded": 0, "failed": 0})
+    assert waiting["status"] == "QUEUED"
+    running = jobs_api.job_view(record, None, {"total": 3, "succeeded": 2, "failed": 0})
+    assert running["status"] == "RUNNING"
+    assert ("segments  2/3 segments done") in display.status_lines(running)
+    assert display.segments_text({"total": 3, "succeeded": 1, "failed": 1}) == (
+        "1/3 segments done, 1 failed"
+    )
+    assert display.segments_text(None) == ""
+
+
 def test_progress_text_shows_bar_frames_rate_and_eta() -> None:
     text = display.progress_text({"frame": 30, "frames_total": 120, "fps": 12.5, "eta_s": 95})
     assert text == f"[{'#' * 6}{'-' * 18}]  25%  30/120 frames  12.5 fps  ETA 1 min 35 s"
