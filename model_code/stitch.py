@@ -6,7 +6,9 @@ segment-local ids; consecutive segments share the overlap frames (segment i trac
 start of segment i+1). Across each border, tracks are matched on the shared frames by their mean
 IoU (Hungarian assignment, `linear_assignment`); a matched next-segment track inherits the id,
 any other one gets a fresh id. The output keeps segment i's rows up to the middle of the overlap
-and segment i+1's after it, so every frame appears once.
+and segment i+1's after it, so every frame appears once; a matched track hands over later when
+its continuation starts after the middle (a new segment's tracker confirms a track only after a
+few frames), so the object is not dropped in between.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from model_code.boxes import iou_matrix, xywh_to_xyxy
 from model_code.tracking.matching import linear_assignment
 
 MIN_MEAN_IOU = 0.3  # a continuation overlaps its predecessor at least this much on shared frames
+MIN_SHARED_FRAMES = 4  # evidence from fewer frames counts as if from this many
 SAME_OBJECT_IOU = 0.5  # an unmatched pair this close on a shared frame is one object: a switch
 
 
@@ -41,14 +44,16 @@ def _border_similarity(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(ids before, ids after, mean IoU matrix, max IoU matrix) over the shared frames.
 
-    The mean divides by the frames where either track appears, so a pair that only touches on
-    one frame of a long overlap scores low.
+    The mean is over the frames where both tracks appear (the next segment's tracker starts its
+    tracks a few frames into the overlap, and the previous one may lose a track before its end),
+    counting at least `MIN_SHARED_FRAMES`, so a pair that touches on one frame scores low.
     """
     a = before[np.isin(before[:, 0], shared)]
     b = after[np.isin(after[:, 0], shared)]
     ids_a, ids_b = np.unique(a[:, 1]), np.unique(b[:, 1])
     total = np.zeros((len(ids_a), len(ids_b)))
     best = np.zeros_like(total)
+    together = np.zeros_like(total)
     for frame in shared:
         fa, fb = a[a[:, 0] == frame], b[b[:, 0] == frame]
         if not len(fa) or not len(fb):
@@ -57,11 +62,9 @@ def _border_similarity(
         rows = np.searchsorted(ids_a, fa[:, 1])
         cols = np.searchsorted(ids_b, fb[:, 1])
         total[np.ix_(rows, cols)] += iou
+        together[np.ix_(rows, cols)] += 1.0
         best[np.ix_(rows, cols)] = np.maximum(best[np.ix_(rows, cols)], iou)
-    seen_a = np.array([len(np.unique(a[a[:, 1] == i, 0])) for i in ids_a])
-    seen_b = np.array([len(np.unique(b[b[:, 1] == i, 0])) for i in ids_b])
-    union = np.maximum(seen_a[:, None], seen_b[None, :]).astype(np.float64)
-    return ids_a, ids_b, total / np.maximum(union, 1.0), best
+    return ids_a, ids_b, total / np.maximum(together, MIN_SHARED_FRAMES), best
 
 
 def _overlap_frames(
@@ -98,6 +101,10 @@ def stitch(
     cut_before = -np.inf
     borders: list[dict[str, int]] = []
     cuts: list[float] = []
+    # (segment, local id) -> last frame kept / frame after which rows are kept, for matched
+    # tracks whose hand-over differs from the segment's cut.
+    ends_at: dict[tuple[int, float], float] = {}
+    starts_after: dict[tuple[int, float], float] = {}
     for index, current in enumerate(parts):
         following = parts[index + 1] if index + 1 < len(parts) else None
         cut_after = np.inf
@@ -112,6 +119,9 @@ def stitch(
             matches, _, unmatched_b = linear_assignment(1.0 - mean_iou, 1.0 - MIN_MEAN_IOU)
             for row, col in matches:
                 next_mapping[ids_b[col]] = mapping[ids_a[row]]
+                starts = following[following[:, 1] == ids_b[col], 0]
+                ends_at[(index, ids_a[row])] = max(cut_after, float(starts.min()) - 1.0)
+                starts_after[(index + 1, ids_b[col])] = ends_at[(index, ids_a[row])]
             switched = int(
                 sum(best_iou[:, col].max(initial=0.0) >= SAME_OBJECT_IOU for col in unmatched_b)
             )
@@ -120,7 +130,9 @@ def stitch(
                     next_mapping[local] = next_id
                     next_id += 1
             borders.append({"matched": len(matches), "new": len(unmatched_b), "switched": switched})
-        window = current[(current[:, 0] > cut_before) & (current[:, 0] <= cut_after)].copy()
+        low = np.array([starts_after.get((index, t), cut_before) for t in current[:, 1]])
+        high = np.array([ends_at.get((index, t), cut_after) for t in current[:, 1]])
+        window = current[(current[:, 0] > low) & (current[:, 0] <= high)].copy()
         window[:, 1] = [mapping[local] for local in window[:, 1]]
         kept.append(window)
         cuts.append(cut_after)

@@ -70,3 +70,14 @@ def test_no_segments_and_empty_segments() -> None:
     assert stitch([]).rows.shape == (0, 7)
     result = stitch([[], _walker(9, range(1, 11), 0.0, 0.0)])
     assert np.unique(result.rows[:, 1]).tolist() == [1.0]
+
+
+def test_a_continuation_confirmed_late_in_the_overlap_is_joined_without_a_gap() -> None:
+    """The next segment's tracker confirms the object 8 frames into a 10-frame overlap (after the
+    middle): same id, and every frame keeps exactly one box (the previous segment's until then)."""
+    first = _walker(1, range(1, 61), 0.0, 10.0)
+    late = _walker(5, range(58, 111), 0.0, 10.0)
+    result = stitch([first, late], spans=[(1, 60), (51, 110)])
+    assert np.unique(result.rows[:, 1]).tolist() == [1.0]
+    assert result.rows[:, 0].tolist() == list(range(1, 111))
+    assert result.border_switches == 0
