@@ -232,7 +232,7 @@ def run_faulty_burst(
     burst = dataclasses.replace(burst, messages_per_job=messages)
     attempts: dict[str, int] = {}
     records = {job_id: stack.job(job_id) or {} for job_id in job_ids}
-    for job_id, record in records.items():
+    for record in records.values():
         attempt = str(record.get("attempt", 1))
         attempts[attempt] = attempts.get(attempt, 0) + 1
     for timer in log.timers:
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     for job_id, record in sorted(report.records.items()):
         told = burst.messages_per_job.get(job_id, 0)
         if told != 1 or record.get("status") != "SUCCEEDED":
-            fields = ("status", "attempt", "notified_phase", "failed_stage", "reason", "last_failure")
+            fields = ("status", "attempt", "notified_phase", "failed_stage", "reason")
             detail = ", ".join(f"{k}={record.get(k)!r}" for k in fields)
             print(f"  odd job {job_id}: told {told}x, {detail}")
 

@@ -95,9 +95,10 @@ def sweep_job(
     """Apply a finished result, or time the job out, or leave it (still within its deadline)."""
     job_id = record["job_id"]
     phase = lifecycle.phase_of(record)
-    if record.get("segments") and "stitch_invoked_at" not in record:
-        # A long video's parent has no deadline of its own until its stitch is requested: its
-        # segments do, and a segment that fails or times out fails the parent.
+    if record.get("segments") and phase == lifecycle.INVOKED and "stitch_invoked_at" not in record:
+        # A long video's parent whose segments were all handed over has no deadline of its own
+        # until its stitch is requested: its segments do, and one that fails or times out fails
+        # the parent. (Not handed over yet: the ordinary PENDING deadline below.)
         return Swept(job_id, parents.advance(store, job_id, settings))
     if phase == lifecycle.INVOKED:
         invoked = _epoch(record["invoked_at"])

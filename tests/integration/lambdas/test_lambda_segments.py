@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from lambdas import jobs, sweeper
-from tests.integration.lambdas.lambda_harness import WORK_BUCKET, Aws
+from stacks import contract
+from tests.integration.lambdas.lambda_harness import TABLE, WORK_BUCKET, Aws
 from tests.integration.lambdas.test_lambda_complete_flow import _error, _success
 from tests.integration.lambdas.test_lambda_recovery import _schedule, sweep_env  # noqa: F401
 from tests.integration.lambdas.test_lambda_transient_retry import WORKER_DIED, _transient
@@ -168,3 +169,26 @@ def test_a_long_matroska_video_is_planned_from_its_header(
     record = aws.job(outcome["job_id"])
     assert record["duration_s"] == pytest.approx(30.0, abs=0.5)
     assert len(record["segments"]) == 4
+
+
+def test_a_parent_whose_segments_were_never_handed_over_times_out_once(
+    sweep_env: Aws,  # noqa: F811
+) -> None:
+    aws = sweep_env
+    store = jobs.JobStore(TABLE)
+    now = jobs.utc_now()
+    # submit registered the parent, then died before creating and invoking any segment
+    store.create(
+        {
+            "job_id": "long-0001",
+            "status": jobs.QUEUED,
+            "created_at": now,
+            "updated_at": now,
+            "segments": ["long-0001-s000", "long-0001-s001"],
+        }
+    )
+    late = contract.SWEEP_PENDING_AFTER_S + contract.SWEEP_GRACE_S + 1
+    swept = sweeper.handler(_schedule(after_s=late))["jobs"]
+    assert {"job_id": "long-0001", "action": "timed-out"} in swept
+    assert aws.job("long-0001")["failed_stage"] == jobs.STAGE_TIMEOUT
+    assert len(aws.notifications()) == 1
