@@ -482,6 +482,24 @@ def test_complete_lambda_hears_success_and_error_and_reads_outputs(templates) ->
     assert_failure_destination_and_logs(template, complete_id, complete)
 
 
+def test_sweeper_reads_its_settings_and_may_request_a_stitch_on_this_endpoint_only(
+    templates,
+) -> None:
+    template = templates[TRACKING]
+    _sweeper_id, sweeper = function_by_handler(template, "sweeper.handler")
+    expected = contract.sweeper_environment(
+        jobs_table="", notify_topic_arn="", endpoint_name=NAMES.endpoint_name,
+        defaults=contract.job_defaults(Settings()),
+    )  # fmt: skip
+    env = sweeper["Properties"]["Environment"]["Variables"]
+    assert set(env) == set(expected)
+    assert env["ENDPOINT_NAME"] == NAMES.endpoint_name
+    stmts = statements(template, "JobSweeperRole")
+    assert actions_on(stmts, "sagemaker:InvokeEndpointAsync") == [
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{NAMES.endpoint_name}"
+    ]
+
+
 def test_email_subscription_only_when_configured(templates) -> None:
     def emails(stack: str) -> list[str]:
         return [
