@@ -5,10 +5,11 @@ as a label, are carried through) with SOURCE frame numbers and
 segment-local ids; consecutive segments share the overlap frames (segment i tracks into the
 start of segment i+1). Across each border, tracks are matched on the shared frames by their mean
 IoU (Hungarian assignment, `linear_assignment`); a matched next-segment track inherits the id,
-any other one gets a fresh id. The output keeps segment i's rows up to the middle of the overlap
-and segment i+1's after it, so every frame appears once; a matched track hands over later when
-its continuation starts after the middle (a new segment's tracker confirms a track only after a
-few frames), so the object is not dropped in between.
+any other one gets a fresh id. The output keeps segment i's rows through the end of the overlap
+and segment i+1's after it, so every frame appears once. The tracker is causal, so segment i's
+rows on the overlap are what a single-piece run reports there, while segment i+1's tracker is
+still warming up (it confirms every track on its first frame, and then new ones only after a
+few frames): the overlap serves to match the tracks, and its rows come from segment i.
 """
 
 from __future__ import annotations
@@ -101,10 +102,6 @@ def stitch(
     cut_before = -np.inf
     borders: list[dict[str, int]] = []
     cuts: list[float] = []
-    # (segment, local id) -> last frame kept / frame after which rows are kept, for matched
-    # tracks whose hand-over differs from the segment's cut.
-    ends_at: dict[tuple[int, float], float] = {}
-    starts_after: dict[tuple[int, float], float] = {}
     for index, current in enumerate(parts):
         following = parts[index + 1] if index + 1 < len(parts) else None
         cut_after = np.inf
@@ -112,16 +109,13 @@ def stitch(
         if following is not None:
             shared = _overlap_frames(current, following, spans[index + 1][0], spans[index][1])
             if len(shared):
-                cut_after = float(shared[(len(shared) - 1) // 2])
+                cut_after = float(shared[-1])
             else:
                 cut_after = float(spans[index + 1][0]) - 0.5
             ids_a, ids_b, mean_iou, best_iou = _border_similarity(current, following, shared)
             matches, _, unmatched_b = linear_assignment(1.0 - mean_iou, 1.0 - MIN_MEAN_IOU)
             for row, col in matches:
                 next_mapping[ids_b[col]] = mapping[ids_a[row]]
-                starts = following[following[:, 1] == ids_b[col], 0]
-                ends_at[(index, ids_a[row])] = max(cut_after, float(starts.min()) - 1.0)
-                starts_after[(index + 1, ids_b[col])] = ends_at[(index, ids_a[row])]
             switched = int(
                 sum(best_iou[:, col].max(initial=0.0) >= SAME_OBJECT_IOU for col in unmatched_b)
             )
@@ -130,9 +124,7 @@ def stitch(
                     next_mapping[local] = next_id
                     next_id += 1
             borders.append({"matched": len(matches), "new": len(unmatched_b), "switched": switched})
-        low = np.array([starts_after.get((index, t), cut_before) for t in current[:, 1]])
-        high = np.array([ends_at.get((index, t), cut_after) for t in current[:, 1]])
-        window = current[(current[:, 0] > low) & (current[:, 0] <= high)].copy()
+        window = current[(current[:, 0] > cut_before) & (current[:, 0] <= cut_after)].copy()
         window[:, 1] = [mapping[local] for local in window[:, 1]]
         kept.append(window)
         cuts.append(cut_after)
