@@ -108,10 +108,7 @@ def stitch(
         next_mapping: dict[float, int] = {}
         if following is not None:
             shared = _overlap_frames(current, following, spans[index + 1][0], spans[index][1])
-            if len(shared):
-                cut_after = float(shared[-1])
-            else:
-                cut_after = float(spans[index + 1][0]) - 0.5
+            cut_after = float(spans[index][1])  # this segment's last frame
             ids_a, ids_b, mean_iou, best_iou = _border_similarity(current, following, shared)
             matches, _, unmatched_b = linear_assignment(1.0 - mean_iou, 1.0 - MIN_MEAN_IOU)
             for row, col in matches:
