@@ -23,7 +23,7 @@ from model_code.boxes import iou_matrix, xywh_to_xyxy
 from model_code.tracking.matching import linear_assignment
 
 MIN_MEAN_IOU = 0.3  # a continuation overlaps its predecessor at least this much on shared frames
-MIN_SHARED_FRAMES = 4  # evidence from fewer frames counts as if from this many
+MIN_SHARED_FRAMES = 4  # evidence from fewer frames counts as if from this many (if there are)
 SAME_OBJECT_IOU = 0.5  # an unmatched pair this close on a shared frame is one object: a switch
 
 
@@ -47,7 +47,8 @@ def _border_similarity(
 
     The mean is over the frames where both tracks appear (the next segment's tracker starts its
     tracks a few frames into the overlap, and the previous one may lose a track before its end),
-    counting at least `MIN_SHARED_FRAMES`, so a pair that touches on one frame scores low.
+    counting at least `MIN_SHARED_FRAMES` (or all the overlap's frames, when it has fewer), so a
+    pair that touches on one frame of a longer overlap scores low.
     """
     a = before[np.isin(before[:, 0], shared)]
     b = after[np.isin(after[:, 0], shared)]
@@ -65,7 +66,8 @@ def _border_similarity(
         total[np.ix_(rows, cols)] += iou
         together[np.ix_(rows, cols)] += 1.0
         best[np.ix_(rows, cols)] = np.maximum(best[np.ix_(rows, cols)], iou)
-    return ids_a, ids_b, total / np.maximum(together, MIN_SHARED_FRAMES), best
+    floor = min(MIN_SHARED_FRAMES, max(len(shared), 1))  # a low frame rate has few
+    return ids_a, ids_b, total / np.maximum(together, floor), best
 
 
 def _overlap_frames(

@@ -81,3 +81,12 @@ def test_a_continuation_confirmed_late_in_the_overlap_is_joined_without_a_gap() 
     assert np.unique(result.rows[:, 1]).tolist() == [1.0]
     assert result.rows[:, 0].tolist() == list(range(1, 111))
     assert result.border_switches == 0
+
+
+def test_a_one_frame_overlap_still_joins_a_continuing_track() -> None:
+    """At 1 fps a 1 s overlap shares a single frame; that frame is all the evidence there is."""
+    first = _walker(1, range(1, 11), 0.0, 10.0)
+    second = _walker(8, range(10, 21), 0.0, 10.0)
+    result = stitch([first, second], spans=[(1, 10), (10, 20)])
+    assert np.unique(result.rows[:, 1]).tolist() == [1.0]
+    assert result.rows[:, 0].tolist() == list(range(1, 21))
