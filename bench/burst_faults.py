@@ -210,6 +210,7 @@ def run_faulty_burst(
     count: int,
     *,
     pause_s: tuple[float, float] = PAUSE_S,
+    pause_share: float = PAUSE_SHARE,
     timeout_s: float = 600.0,
     seed: int = 11,
 ) -> FaultReport:
@@ -223,7 +224,7 @@ def run_faulty_burst(
     throttle_every(stack, THROTTLE_EVERY)
     duplicate_and_reorder(stack, log, seed)
     kill_workers_during(stack, log, long_clip.name)
-    with storage_pauses(log, pause_s, PAUSE_SHARE, seed):
+    with storage_pauses(log, pause_s, pause_share, seed):
         burst = run_burst(stack, ordered, timeout_s=timeout_s)
     time.sleep(max(pause_s) + 6)  # let held-back and repeated deliveries land
     job_ids = set(burst.messages_per_job)
@@ -253,6 +254,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.burst_faults")
     parser.add_argument("clips", nargs="?", type=int, default=DEFAULT_CLIPS)
     parser.add_argument("--pause", nargs=2, type=float, default=PAUSE_S, metavar=("LOW", "HIGH"))
+    parser.add_argument(
+        "--pause-share", type=float, default=PAUSE_SHARE,
+        help="share of the writes that stall (1 stalls every write; default %(default)s)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     settings = Settings.from_context({"max_concurrent_invocations_per_instance": CONCURRENCY})
     with (
@@ -261,7 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     ):
         report = run_faulty_burst(
             stack, Path(folder), args.clips, pause_s=tuple(args.pause),
-            timeout_s=max(600.0, args.clips * 15.0),
+            pause_share=args.pause_share,
+            timeout_s=max(600.0, args.clips * 15.0 * max(1.0, args.pause_share * 10)),
         )  # fmt: skip
     burst, faults = report.burst, report.faults
     print(f"clips: {burst.jobs} (3 frames, 96x64 H.264; one of {LONG_CLIP_FRAMES} frames)")
