@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from bench.mot_eval import evaluate_mot, load_mot_rows
@@ -27,6 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 THRESHOLD_S, OVERLAP_S = 8, 2  # the 30 s sample becomes 4 segments of 7.5 s (+2 s overlap)
 CONCURRENCY = 2
 TIMEOUT_S = 300.0
+SUMMARY_SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "schemas" / "summary.schema.json"
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,10 @@ def test_four_segments_in_parallel_give_the_single_piece_tracks(
     assert stack.emulator.peak_running >= 2  # segments ran side by side
 
     summary = json.loads(_read(stack, parent["outputs"]["summary"]))
+    jsonschema.validate(summary, json.loads(SUMMARY_SCHEMA.read_text()))
+    segment_summary = json.loads(_read(stack, segments[1]["outputs"]["summary"]))
+    jsonschema.validate(segment_summary, json.loads(SUMMARY_SCHEMA.read_text()))
+    assert segment_summary["segment"] == segments[1]["segment"]
     assert summary["segments"]["count"] == 4
     assert summary["segments"]["border_switches"] >= 0  # counted, whatever the video
     stitched = tmp_path / "stitched.txt"
