@@ -1,7 +1,7 @@
 """The burst of `bench.burst` with faults injected: `python -m bench.burst_faults [N]`.
 
 Faults, all in the local stack's own process or on its real TorchServe:
-- the serving workers are killed (SIGKILL) while a longer clip is being tracked; TorchServe
+- the serving workers are killed (SIGKILL) once a longer clip is being tracked; TorchServe
   answers "Worker died." and restarts them; ``complete`` retries the job as a new attempt;
 - storage pauses: a share of the S3 and DynamoDB writes made in this process (the Lambdas, the
   endpoint emulator) stall before or after the write (`PAUSE_S`, scaled down from the 10–40 s of
@@ -35,10 +35,14 @@ from typing import Any
 
 import psutil
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 
 from bench.burst import CONCURRENCY, BurstReport, run_burst, write_clips
+from lambdas.jobs import split_inference_id
 from local.event_pump import LambdaContext
 from local.stack import LocalStack, local_stack
+from model_code.progress import PROGRESS_JSON
+from stacks.contract import results_prefix
 from stacks.settings import Settings
 
 LOG = logging.getLogger("bench.burst_faults")
@@ -140,22 +144,36 @@ def duplicate_and_reorder(stack: LocalStack, log: FaultLog, seed: int) -> None:
 
 
 def kill_workers_during(stack: LocalStack, log: FaultLog, clip_name: str) -> threading.Thread:
-    """SIGKILL TorchServe's workers about a second into the request for `clip_name`."""
+    """SIGKILL TorchServe's workers once the job of `clip_name` is being tracked: its request
+    reached the endpoint and the container reported progress (a request still waiting in
+    TorchServe's queue would just be served by the restarted workers)."""
     emulator = stack.emulator
     original = emulator._invoke_model
+    started: list[str] = []
     running = threading.Event()
 
     def invoke(invocation: Any, body: bytes) -> tuple[bytes, str]:
         if clip_name.split(".")[0] in invocation.inference_id and not running.is_set():
+            started.append(split_inference_id(invocation.inference_id)[0])
             running.set()
         return original(invocation, body)
 
     emulator._invoke_model = invoke  # type: ignore[method-assign]
 
+    def tracking(job_id: str, timeout_s: float) -> bool:
+        s3 = stack.client("s3")
+        key = results_prefix(job_id) + PROGRESS_JSON
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ClientError):
+                s3.head_object(Bucket=stack.resources.work_bucket, Key=key)
+                return True
+            time.sleep(0.05)
+        return False
+
     def killer() -> None:
-        if not running.wait(timeout=600):
+        if not running.wait(timeout=600) or not tracking(started[0], timeout_s=120):
             return
-        time.sleep(1.0)
         root = psutil.Process(stack.torchserve.process.popen.pid)
         for proc in root.children(recursive=True):
             with contextlib.suppress(psutil.Error):
