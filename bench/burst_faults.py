@@ -51,6 +51,7 @@ PAUSE_S = (1.0, 4.0)
 PAUSE_SHARE = 0.1
 THROTTLE_EVERY = 3
 LONG_CLIP_FRAMES = 600
+KILL_WAIT_S = 4 * 3600  # the long clip may wait long behind a paused burst
 WRITES = frozenset({"PutObject", "PutItem", "UpdateItem"})
 WORKER_MARK = "model_service_worker"
 
@@ -172,7 +173,7 @@ def kill_workers_during(stack: LocalStack, log: FaultLog, clip_name: str) -> thr
         return False
 
     def killer() -> None:
-        if not running.wait(timeout=600) or not tracking(started[0], timeout_s=120):
+        if not running.wait(timeout=KILL_WAIT_S) or not tracking(started[0], timeout_s=120):
             return
         root = psutil.Process(stack.torchserve.process.popen.pid)
         for proc in root.children(recursive=True):
