@@ -188,11 +188,12 @@ def run_job(
     """Fetch the video into `work_dir`, track it into the job's sinks, then build the summary
     once and publish it with the results."""
     if job.stitch:
-        return stitch_job(job, work_dir, out_dir)
+        return stitch_job(job, options, work_dir, out_dir)
     started = time.perf_counter()
     video = job.source.fetch(work_dir)
     download_s = time.perf_counter() - started
-    sinks = job.output.sinks(out_dir, options.annotate)
+    # A segment's ids are not the user's: the stitch draws the annotated video instead.
+    sinks = job.output.sinks(out_dir, options.annotate and not job.segment)
     window = (job.segment["start_s"], job.segment["end_s"]) if job.segment else None
     run = track_video(video, sinks, options, detector, job.output.progress(job.job_id), window)
     summary = build_summary(run, job_id=job.job_id, download_s=download_s)
@@ -201,8 +202,9 @@ def run_job(
     return job.output.publish(out_dir, summary)
 
 
-def stitch_job(job: Job, work_dir: Path, out_dir: Path) -> Summary:
-    """A long video's parent: fetch each segment's results, join them, publish as one run."""
+def stitch_job(job: Job, options: TrackOptions, work_dir: Path, out_dir: Path) -> Summary:
+    """A long video's parent: fetch each segment's results, join them, publish as one run.
+    With `annotate`, the source is fetched and decoded once more to draw the stitched ids."""
     started = time.perf_counter()
     folders = []
     for index, prefix in enumerate(job.stitch):
@@ -211,7 +213,8 @@ def stitch_job(job: Job, work_dir: Path, out_dir: Path) -> Summary:
         for name in (TRACKS_JSONL, SUMMARY_JSON):
             download_to_file(artifact_uri(prefix, name), folder / name)
         folders.append(folder)
-    facts = join_segments(folders, job.output.sinks(out_dir, annotate=False))
+    video = job.source.fetch(work_dir) if options.annotate else None
+    facts = join_segments(folders, job.output.sinks(out_dir, options.annotate), video)
     facts["timings"]["stitch_s"] = round(time.perf_counter() - started, 3)
     summary = {"job_id": job.job_id, **facts, "artifacts": {}}
     summary["cost"] = job_cost(facts["timings"].get("total_s", 0.0))

@@ -4,13 +4,14 @@ Each segment folder holds that segment's tracks.jsonl (source frame numbers and 
 ids) and summary.json. `join_segments` stitches the ids (model_code/stitch.py) and replays the
 stitched frames through the same sinks a single-piece run feeds, so tracks.txt, tracks.jsonl
 and tracks.json have the same format; the summary sums the segments' counts and timings and
-adds ``segments`` (count, border ID switches, per-border matches).
+adds ``segments`` (count, border ID switches, per-border matches). Given the source video, the
+frames are decoded again for the annotated video, so its ids are the stitched ones.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 from model_code.boxes import xywh_to_xyxy
 from model_code.results import SUMMARY_JSON, TRACKS_JSONL, SinkFactory, StreamFacts
 from model_code.stitch import stitch
+from model_code.video import VideoReader
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,11 @@ def read_segment(folder: Path, labels: list[str]) -> SegmentResult:
     return SegmentResult(frames, times, array, summary)
 
 
-def join_segments(folders: Sequence[Path], sinks: SinkFactory) -> dict[str, Any]:
-    """Stitch the segments (in time order) into `sinks`; returns the summary's run facts."""
+def join_segments(
+    folders: Sequence[Path], sinks: SinkFactory, source: Path | None = None
+) -> dict[str, Any]:
+    """Stitch the segments (in time order) into `sinks`; returns the summary's run facts.
+    With the `source` video, the sinks get its frames too (an annotated video)."""
     labels: list[str] = []
     parts = [read_segment(folder, labels) for folder in folders]
     spans = [(p.frames[0], p.frames[-1]) if p.frames else (np.inf, -np.inf) for p in parts]
@@ -97,9 +102,12 @@ def join_segments(folders: Sequence[Path], sinks: SinkFactory) -> dict[str, Any]
         splits = np.flatnonzero(np.diff(result.rows[:, 0])) + 1
         by_frame = {int(chunk[0, 0]): chunk for chunk in np.split(result.rows, splits)}
     empty = np.zeros((0, 8))
+    images = _SourceFrames(source, stride, facts) if source else None
     image = np.zeros((1, 1, 3), dtype=np.uint8)
     try:
         for frame in frames:
+            if images is not None:
+                image = images.image(frame)
             chunk = by_frame.get(frame, empty)
             tracks = _Frame(
                 chunk[:, 1].astype(np.int64),
@@ -110,9 +118,30 @@ def join_segments(folders: Sequence[Path], sinks: SinkFactory) -> dict[str, Any]
             for sink in outputs:
                 sink.write(frame, image, tracks)
     finally:
+        if images is not None:
+            images.close()
         for sink in outputs:
             sink.close()
     return _summary(parts, result, frames)
+
+
+class _SourceFrames:
+    """The source video's images by increasing frame number (black for a frame the decoder
+    skipped as damaged), decoded once, in step with the stitched frames."""
+
+    def __init__(self, video: Path, stride: int, facts: StreamFacts) -> None:
+        self._reader = VideoReader(video, stride=stride)
+        self._decoded: Iterator[tuple[int, np.ndarray]] = iter(self._reader)
+        self._blank = np.zeros((max(facts.height, 1), max(facts.width, 1), 3), dtype=np.uint8)
+        self._number, self._image = -1, self._blank
+
+    def image(self, frame: int) -> np.ndarray:
+        while self._number < frame:
+            self._number, self._image = next(self._decoded, (frame + 1, self._blank))
+        return self._image if self._number == frame else self._blank
+
+    def close(self) -> None:
+        self._reader.close()
 
 
 def _summary(parts: list[SegmentResult], result: Any, frames: list[int]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -41,3 +42,26 @@ def test_four_stitched_segments_match_the_single_piece_run(tmp_path: Path) -> No
     assert facts["segments"]["border_switches"] == metrics["num_switches"] == 0
     frames = np.unique(load_mot_rows(tmp_path / "joined" / "tracks.txt")[:, 0])
     assert set(frames) == set(np.unique(truth[:, 0]))  # same processed frames, source numbers
+
+
+@pytest.mark.slow
+def test_the_stitched_annotated_video_shows_the_source_frames(tmp_path: Path) -> None:
+    """With annotate, the stitch decodes the source again and draws the stitched ids; the
+    segments themselves draw nothing (their ids are local)."""
+    options = TrackOptions.from_dict({"stride": 3, "annotate": True})
+    detector = detector_for(options)
+    folders = []
+    for segment in plan(30.0, threshold_s=8, overlap_s=2):
+        folder = tmp_path / f"segment-{segment.index}"
+        job = Job("s", LocalVideo(SAMPLE), FolderOutput(), segment=segment.to_dict())
+        run_job(job, options, detector, tmp_path, folder)
+        assert not (folder / "annotated.mp4").exists()
+        folders.append(folder)
+    joined = tmp_path / "joined"
+    facts = join_segments(folders, file_sinks(joined, annotate=True), source=SAMPLE)
+
+    with av.open(str(joined / "annotated.mp4")) as container:
+        images = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(images) == facts["counts"]["frames_processed"] == 100
+    assert images[0].shape[:2] == (facts["video"]["height"], facts["video"]["width"])
+    assert min(float(image.mean()) for image in images) > 20  # the source, not black frames
