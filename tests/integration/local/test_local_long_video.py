@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import jsonschema
 import pytest
 
@@ -38,6 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             "segment_threshold_s": THRESHOLD_S,
             "segment_overlap_s": OVERLAP_S,
             "max_concurrent_invocations_per_instance": CONCURRENCY,
+            "annotate": True,
         }
     )
     with local_stack(tmp_path_factory.mktemp("long-video"), settings) as running:
@@ -74,6 +76,12 @@ def test_four_segments_in_parallel_give_the_single_piece_tracks(
     segment_summary = json.loads(_read(stack, segments[1]["outputs"]["summary"]))
     jsonschema.validate(segment_summary, json.loads(SUMMARY_SCHEMA.read_text()))
     assert segment_summary["segment"] == segments[1]["segment"]
+    assert "annotated" not in segments[1]["outputs"]  # segment ids are local: nothing drawn
+    annotated = tmp_path / "annotated.mp4"
+    annotated.write_bytes(_read(stack, parent["outputs"]["annotated"]))
+    with av.open(str(annotated)) as container:
+        drawn = sum(1 for _ in container.decode(video=0))
+    assert drawn == summary["counts"]["frames_processed"]
     assert summary["segments"]["count"] == 4
     assert summary["segments"]["border_switches"] >= 0  # counted, whatever the video
     stitched = tmp_path / "stitched.txt"
