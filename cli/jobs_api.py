@@ -116,7 +116,9 @@ def segment_counts(target: Target, record: Mapping[str, Any]) -> dict[str, int] 
     ids = record.get("segments") or []
     if not ids:
         return None
-    states = [(get_record(target, job_id) or {}).get("status") for job_id in ids]
+    with aws_errors(target, "reading the segments' records"):
+        found = _store(target).get_many(ids)
+    states = [found.get(job_id, {}).get("status") for job_id in ids]
     failed = sum(1 for state in states if state in (jobs.FAILED, jobs.REJECTED))
     return {"total": len(ids), "succeeded": states.count(jobs.SUCCEEDED), "failed": failed}
 

@@ -32,6 +32,18 @@ class InvokeSettings(Protocol):
     invoke_lease_s: int
 
 
+def _invoke_fields(env: Mapping[str, str]) -> dict[str, Any]:
+    """The ``InvokeSettings`` fields other than the topic, read the same way for every handler
+    that invokes the endpoint."""
+    return {
+        "endpoint_name": _required(env, "ENDPOINT_NAME"),
+        "invocation_timeout_s": _integer(env, "INVOCATION_TIMEOUT_S", 1, MAX_INVOCATION_TIMEOUT_S),
+        "request_ttl_s": _integer(env, "REQUEST_TTL_S", MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S),
+        "invoke_max_attempts": _integer(env, "INVOKE_MAX_ATTEMPTS", 1, 10),
+        "invoke_lease_s": _integer(env, "INVOKE_LEASE_S", 1, LAMBDA_MAX_RUNTIME_S),
+    }
+
+
 class ConfigError(ValueError):
     """A Lambda environment variable is missing or has a bad value; the message names it."""
 
@@ -119,18 +131,14 @@ class SubmitSettings:
             jobs_table=_required(env, "JOBS_TABLE"),
             notify_topic_arn=_required(env, "NOTIFY_TOPIC_ARN"),
             work_bucket=_required(env, "WORK_BUCKET"),
-            endpoint_name=_required(env, "ENDPOINT_NAME"),
             input_prefix=_prefix(env, "INPUT_PREFIX"),
             manifest_prefix=_prefix(env, "MANIFEST_PREFIX"),
             results_prefix=_prefix(env, "RESULTS_PREFIX"),
             video_suffixes=_suffixes(env),
             max_video_bytes=_integer(env, "MAX_VIDEO_BYTES", 1, MAX_VIDEO_BYTES_LIMIT),
-            invocation_timeout_s=_integer(env, "INVOCATION_TIMEOUT_S", 1, MAX_INVOCATION_TIMEOUT_S),
-            request_ttl_s=_integer(env, "REQUEST_TTL_S", MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S),
             job_options=_job_options(env),
             job_retention_days=_integer(env, "JOB_RETENTION_DAYS", 0, MAX_RETENTION_DAYS),
-            invoke_max_attempts=_integer(env, "INVOKE_MAX_ATTEMPTS", 1, 10),
-            invoke_lease_s=_integer(env, "INVOKE_LEASE_S", 1, LAMBDA_MAX_RUNTIME_S),
+            **_invoke_fields(env),
             segment_threshold_s=_integer(env, "SEGMENT_THRESHOLD_S", 1, MAX_SEGMENT_S),
             segment_overlap_s=_integer(env, "SEGMENT_OVERLAP_S", 0, MAX_SEGMENT_S),
         )
@@ -162,12 +170,8 @@ class RetrySettings:
         return cls(
             notify_topic_arn=_required(env, "NOTIFY_TOPIC_ARN"),
             work_bucket=_required(env, "WORK_BUCKET"),
-            endpoint_name=_required(env, "ENDPOINT_NAME"),
             manifest_prefix=_prefix(env, "MANIFEST_PREFIX"),
-            invocation_timeout_s=_integer(env, "INVOCATION_TIMEOUT_S", 1, MAX_INVOCATION_TIMEOUT_S),
-            request_ttl_s=_integer(env, "REQUEST_TTL_S", MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S),
-            invoke_max_attempts=_integer(env, "INVOKE_MAX_ATTEMPTS", 1, 10),
-            invoke_lease_s=_integer(env, "INVOKE_LEASE_S", 1, LAMBDA_MAX_RUNTIME_S),
+            **_invoke_fields(env),
             inference_max_attempts=_integer(env, "INFERENCE_MAX_ATTEMPTS", 1, 10),
         )
 
@@ -193,11 +197,7 @@ class SweeperSettings:
         return cls(
             jobs_table=_required(env, "JOBS_TABLE"),
             notify_topic_arn=_required(env, "NOTIFY_TOPIC_ARN"),
-            invocation_timeout_s=_integer(env, "INVOCATION_TIMEOUT_S", 1, MAX_INVOCATION_TIMEOUT_S),
-            request_ttl_s=_integer(env, "REQUEST_TTL_S", MIN_REQUEST_TTL_S, MAX_REQUEST_TTL_S),
             pending_after_s=_integer(env, "SWEEP_PENDING_AFTER_S", 60, 7 * 86400),
             grace_s=_integer(env, "SWEEP_GRACE_S", 0, 86400),
-            endpoint_name=_required(env, "ENDPOINT_NAME"),
-            invoke_max_attempts=_integer(env, "INVOKE_MAX_ATTEMPTS", 1, 10),
-            invoke_lease_s=_integer(env, "INVOKE_LEASE_S", 1, LAMBDA_MAX_RUNTIME_S),
+            **_invoke_fields(env),
         )

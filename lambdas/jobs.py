@@ -122,6 +122,9 @@ def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+_BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
+
+
 class JobStore:
     """The jobs table. Writes return False when their condition does not hold (a no-op)."""
 
@@ -135,6 +138,27 @@ class JobStore:
         )
         item = response.get("Item")
         return from_dynamo(item) if item else None
+
+    def get_many(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The records of `job_ids` that exist, by job id: BatchGetItem, 100 keys a request,
+        consistent reads, unprocessed keys asked again (a long video's segments)."""
+        found: dict[str, dict[str, Any]] = {}
+        pending = list(dict.fromkeys(job_ids))
+        while pending:
+            batch, pending = pending[:_BATCH_GET_MAX], pending[_BATCH_GET_MAX:]
+            request = {
+                self.table_name: {
+                    "Keys": [{TABLE_KEY: {"S": job_id}} for job_id in batch],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                reply = self._db.batch_get_item(RequestItems=request)
+                for item in reply.get("Responses", {}).get(self.table_name, []):
+                    record = from_dynamo(item)
+                    found[record["job_id"]] = record
+                request = reply.get("UnprocessedKeys") or {}
+        return found
 
     def create(self, record: dict[str, Any]) -> bool:
         """Put a new record; False if a record with its job id already exists (first wins)."""

@@ -41,7 +41,8 @@ def advance(store: jobs.JobStore, parent_id: str, settings: config.InvokeSetting
     parent = store.get(parent_id)
     if parent is None or parent["status"] != jobs.QUEUED or "stitch_invoked_at" in parent:
         return "parent-moved-on"
-    segments = [store.get(job_id) or {"job_id": job_id} for job_id in parent["segments"]]
+    found = store.get_many(parent["segments"])
+    segments = [found.get(job_id, {"job_id": job_id}) for job_id in parent["segments"]]
     failed = [s for s in segments if s.get("status") in (jobs.FAILED, jobs.REJECTED)]
     if failed:
         details = {"failed_segment": failed[0]["job_id"]}

@@ -42,10 +42,12 @@ def encrypt_with(key: kms.IKey) -> iam.PolicyStatement:
 
 
 def read_write_items(table: dynamodb.ITable) -> iam.PolicyStatement:
-    """Single-item reads and (conditional) writes on the table; no scans, no deletes."""
+    """Item reads (one, or a batch of a long video's segments) and (conditional) writes on the
+    table; no scans, no deletes."""
     return iam.PolicyStatement(
         actions=[
             "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
         ],
@@ -57,6 +59,11 @@ def publish_to(*topics: sns.ITopic) -> iam.PolicyStatement:
     return iam.PolicyStatement(
         actions=["sns:Publish"], resources=[topic.topic_arn for topic in topics]
     )
+
+
+def invoke_endpoint(endpoint_arn: str) -> iam.PolicyStatement:
+    """InvokeEndpointAsync on this one endpoint (submit, complete's retries, stitch requests)."""
+    return iam.PolicyStatement(actions=["sagemaker:InvokeEndpointAsync"], resources=[endpoint_arn])
 
 
 def list_under(bucket: s3.IBucket, prefixes: Iterable[str]) -> iam.PolicyStatement:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -90,9 +89,7 @@ class JobEvents(Construct):
             policies.write_objects(work_bucket, [contract.MANIFEST_PREFIX]),
             wildcard_reason="Reads a job's manifest and writes the next attempt's under jobs/.",
         )
-        self.complete.allow(
-            iam.PolicyStatement(actions=["sagemaker:InvokeEndpointAsync"], resources=[endpoint_arn])
-        )
+        self.complete.allow(policies.invoke_endpoint(endpoint_arn))
 
     def _topic(self, construct_id: str, name: str, key: kms.IKey) -> sns.Topic:
         return sns.Topic(self, construct_id, topic_name=name, master_key=key, enforce_ssl=True)

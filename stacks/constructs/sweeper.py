@@ -74,10 +74,7 @@ class JobSweeper(Construct):
             ),
             policies.publish_to(notifications_topic),
             policies.encrypt_with(key),
-            # A long video's stitch request, when the sweeper finds its segments all done.
-            iam.PolicyStatement(
-                actions=["sagemaker:InvokeEndpointAsync"], resources=[endpoint_arn]
-            ),
+            policies.invoke_endpoint(endpoint_arn),  # a long video's stitch request
         )
         self.schedule = events.Rule(
             self,

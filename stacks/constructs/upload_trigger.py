@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -76,9 +75,7 @@ class UploadTrigger(Construct):
             "manifest keys are job ids under jobs/; access stops at those prefixes.",
         )
         self.submit.allow(
-            iam.PolicyStatement(
-                actions=["sagemaker:InvokeEndpointAsync"], resources=[endpoint_arn]
-            ),
+            policies.invoke_endpoint(endpoint_arn),
             policies.read_write_items(jobs_table),
             policies.publish_to(notifications_topic),
             policies.encrypt_with(key),

@@ -495,6 +495,9 @@ def test_sweeper_reads_its_settings_and_may_request_a_stitch_on_this_endpoint_on
     assert set(env) == set(expected)
     assert env["ENDPOINT_NAME"] == NAMES.endpoint_name
     stmts = statements(template, "JobSweeperRole")
+    # parents.advance reads a long video's segments with BatchGetItem, in complete and here.
+    for role in ("JobSweeperRole", "JobEventsCompleteRole"):
+        assert len(actions_on(statements(template, role), "dynamodb:BatchGetItem")) == 1, role
     assert actions_on(stmts, "sagemaker:InvokeEndpointAsync") == [
         f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{NAMES.endpoint_name}"
     ]

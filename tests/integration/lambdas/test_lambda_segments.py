@@ -192,3 +192,15 @@ def test_a_parent_whose_segments_were_never_handed_over_times_out_once(
     assert {"job_id": "long-0001", "action": "timed-out"} in swept
     assert aws.job("long-0001")["failed_stage"] == jobs.STAGE_TIMEOUT
     assert len(aws.notifications()) == 1
+
+
+def test_reading_many_segments_batches_them_by_dynamodbs_limit(aws: Aws) -> None:
+    """BatchGetItem takes at most 100 keys a request: a 6-hour video at 60 s segments has 360."""
+    store = jobs.JobStore(TABLE)
+    now = jobs.utc_now()
+    ids = [f"long-s{index:03d}" for index in range(150)]
+    for job_id in ids:
+        store.create({"job_id": job_id, "status": jobs.QUEUED, "created_at": now})
+    found = store.get_many([*ids, "never-created", ids[0]])
+    assert sorted(found) == sorted(ids)
+    assert found[ids[149]]["status"] == jobs.QUEUED
