@@ -1,4 +1,4 @@
-"""The whole local stack: moto, TorchServe, the async-endpoint emulator and the event pump.
+"""The whole local stack: moto, the model server, the async-endpoint emulator and the event pump.
 
 `local_stack(run_dir)` starts everything on free 127.0.0.1 ports and tears it all down when the
 context exits, on error or on interrupt. The Lambdas run in this process, unchanged, with the
@@ -22,10 +22,10 @@ from local import discovery
 from local.async_endpoint import AsyncEndpointEmulator, EndpointConfig
 from local.environment import patched_environ
 from local.event_pump import EventPump, Route, VersionIdFiller, sns_event_from_sqs
+from local.model_server import ModelServer, start_model_server
 from local.moto_service import ACCOUNT, REGION, MotoServer, fake_aws_environment, start_moto
 from local.resources import LocalResources, create_resources
 from local.schedule import Schedule
-from local.torchserve_service import TorchServe, start_torchserve
 from stacks import contract
 from stacks.contract import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX
 from stacks.model_artifact import build_model_artifact
@@ -43,7 +43,7 @@ class LocalStack:
     resources: LocalResources
     session: boto3.Session
     moto: MotoServer
-    torchserve: TorchServe
+    model_server: ModelServer
     emulator: AsyncEndpointEmulator
     pump: EventPump
     submit: Any
@@ -118,7 +118,7 @@ class LocalStack:
                     f"an event on {queue} failed its handler repeatedly and went to its "
                     f"dead-letter queue{self.diagnostics()}"
                 )
-        for process in (self.moto.process, self.torchserve.process):
+        for process in (self.moto.process, self.model_server.process):
             reason = process.exit_reason()
             if reason:
                 raise StackError(f"{process.name} stopped while jobs were running: {reason}")
@@ -128,7 +128,7 @@ class LocalStack:
         for route, stats in self.pump.stats.items():
             if stats.failures:
                 lines.append(f"{route} handler failed {stats.failures}x: {stats.last_error}")
-        lines.append(f"logs: {self.run_dir / 'logs'}, {self.torchserve.log_dir}")
+        lines.append(f"logs: {self.run_dir / 'logs'}, {self.model_server.log_dir}")
         return "\n" + "\n".join(lines)
 
     def download_results(self, job_id: str, destination: Path) -> list[Path]:
@@ -209,10 +209,8 @@ def unpack_model(settings: Settings, run_dir: Path) -> Path:
 
 
 def model_environment(settings: Settings, model_dir: Path) -> dict[str, str]:
-    """The SageMaker model's environment with container paths mapped to the unpacked model."""
-    env = contract.deployment_model_environment(settings)
-    env["SAGEMAKER_SUBMIT_DIRECTORY"] = str(model_dir / "code")
-    return env
+    """The SageMaker model's environment (the model server maps /opt/ml/model itself)."""
+    return contract.deployment_model_environment(settings)
 
 
 @contextlib.contextmanager
@@ -236,10 +234,10 @@ def local_stack(
         names = contract.resource_names(settings.name_prefix, ACCOUNT, REGION)
         resources = create_resources(session, names, input_prefix=settings.input_prefix)
         model_dir = unpack_model(settings, run_dir)
-        torchserve = _start(
+        model_server = _start(
             stack,
-            "TorchServe",
-            lambda: start_torchserve(
+            "the model server",
+            lambda: start_model_server(
                 run_dir,
                 model_dir,
                 model_env=model_environment(settings, model_dir),
@@ -251,7 +249,7 @@ def local_stack(
                 endpoint_name=resources.endpoint_name,
                 account=ACCOUNT,
                 region=REGION,
-                model_url=torchserve.inference_url,
+                model_url=model_server.url,
                 output_path=f"s3://{resources.work_bucket}/{ASYNC_OUTPUT_PREFIX}",
                 failure_path=f"s3://{resources.work_bucket}/{ASYNC_FAILURE_PREFIX}",
                 success_topic_arn=resources.success_topic_arn,
@@ -322,7 +320,7 @@ def local_stack(
             resources=resources,
             session=session,
             moto=moto,
-            torchserve=torchserve,
+            model_server=model_server,
             emulator=emulator,
             pump=pump,
             submit=submit,

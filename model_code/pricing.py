@@ -24,8 +24,8 @@ PRICE_TABLE_DATE = "2024-06"
 PRICE_TABLE_SOURCE = "https://aws.amazon.com/sagemaker/pricing/ (real-time inference, on-demand)"
 # Set by the stack in the model environment; absent outside SageMaker (CLI, tests).
 INSTANCE_TYPE_ENV = "MOTFLOW_INSTANCE_TYPE"
-# The SageMaker toolkit's worker count, which the stack sets to the concurrency per instance.
-WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
+# The model server's worker count, which the stack sets to the concurrency per instance.
+WORKERS_ENV = "MOTFLOW_SERVER_WORKERS"
 
 
 @dataclass(frozen=True)

@@ -59,10 +59,8 @@ SWEEP_GRACE_S = 300
 
 
 # --- Model container ------------------------------------------------------------------------
-MODEL_DIR_CODE = "/opt/ml/model/code"
-# Largest body TorchServe accepts; async invocations carry at most 1 GB, manifests are tiny.
+# Largest body the model server accepts; async invocations carry at most 1 GB, manifests are tiny.
 MAX_REQUEST_BYTES = 1024 * 1024 * 1024
-MAX_RESPONSE_BYTES = 100 * 1024 * 1024
 # The engine prices each job from its instance type (model_code/pricing.py reads this variable).
 INSTANCE_TYPE_ENV = "MOTFLOW_INSTANCE_TYPE"
 
@@ -170,7 +168,7 @@ def job_defaults(settings: Settings) -> JobDefaults:
 
 
 def deployment_model_environment(settings: Settings) -> dict[str, str]:
-    """The model environment of a deployment: one TorchServe worker per concurrent invocation."""
+    """The model environment of a deployment: one server worker per concurrent invocation."""
     return model_environment(
         invocation_timeout_s=settings.invocation_timeout_s,
         workers=settings.max_concurrent_invocations_per_instance,
@@ -256,30 +254,15 @@ def model_environment(
     workers: int,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The SageMaker model's container environment.
-
-    The toolkit defaults every TorchServe timeout to 60 s; all of them follow the invocation
-    timeout here. Once any ``SAGEMAKER_TS_*`` variable is set the toolkit also pins min/max
-    workers to 1 unless they are given, so they are set explicitly (one worker per concurrent
-    invocation). ``extra`` adds engine variables (they may not override these).
+    """The SageMaker model's container environment, read by the model server
+    (model_code/serving/settings.py): one worker process per concurrent invocation, and the
+    invocation timeout (the server's own limit runs a margin past it). ``extra`` adds engine
+    variables (they may not override these).
     """
-    timeout = str(invocation_timeout_s)
-    count = str(workers)
     env = {
-        "SAGEMAKER_PROGRAM": "inference.py",
-        "SAGEMAKER_SUBMIT_DIRECTORY": MODEL_DIR_CODE,
-        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT": timeout,
-        "SAGEMAKER_MODEL_SERVER_WORKERS": count,
-        "SAGEMAKER_TS_RESPONSE_TIMEOUT": timeout,
-        "SAGEMAKER_TS_MIN_WORKERS": count,
-        "SAGEMAKER_TS_MAX_WORKERS": count,
-        "SAGEMAKER_TS_BATCH_SIZE": "1",
-        "SAGEMAKER_TS_MAX_REQUEST_SIZE": str(MAX_REQUEST_BYTES),
-        "TS_DEFAULT_RESPONSE_TIMEOUT": timeout,
-        "TS_DEFAULT_WORKERS_PER_MODEL": count,
-        "TS_MAX_REQUEST_SIZE": str(MAX_REQUEST_BYTES),
-        "TS_MAX_RESPONSE_SIZE": str(MAX_RESPONSE_BYTES),
+        "MOTFLOW_SERVER_WORKERS": str(workers),
+        "MOTFLOW_INVOCATION_TIMEOUT_S": str(invocation_timeout_s),
+        "MOTFLOW_MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),
     }
     clashes = sorted(set(extra or {}) & set(env))
     if clashes:

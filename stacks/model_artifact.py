@@ -2,8 +2,8 @@
 
 Layout (docs/ARCHITECTURE.md, Model directory)::
 
-    code/inference.py          copy of model_code/inference.py (SAGEMAKER_PROGRAM)
-    code/model_code/...        the engine package, without bytecode
+    code/model_code/...        the engine package and its server, without bytecode or the
+                               training code (the endpoint never runs it)
     weights/...                NanoDet-g files with their licence notices (the default), darknet
                                yolov3-tiny files, or the operator's YOLOX file
     config.json                Settings.engine_config()
@@ -44,6 +44,8 @@ FIXED_MTIME = 315532800
 FILE_MODE = 0o644
 DIR_MODE = 0o755
 _SKIPPED_DIRS = {"__pycache__"}
+# Engine sub-packages the endpoint never imports: editing them must not redeploy the endpoint.
+_NOT_SERVED = {"training"}
 _SKIPPED_SUFFIXES = {".pyc", ".pyo"}
 
 
@@ -95,10 +97,10 @@ def model_entries(
     model_code_dir: Path = MODEL_CODE_DIR,
 ) -> list[tuple[str, Path | bytes]]:
     """The archive's files for an engine config and its weight files (placed under weights/)."""
-    handler = model_code_dir / "inference.py"
+    handler = model_code_dir / "serving" / "__main__.py"
     if not handler.is_file():
-        raise ModelArtifactError(f"SageMaker handler not found: {handler}")
-    entries: dict[str, Path | bytes] = {"code/inference.py": handler}
+        raise ModelArtifactError(f"model server not found: {handler}")
+    entries: dict[str, Path | bytes] = {}
     for source in _package_files(model_code_dir):
         relative = source.relative_to(model_code_dir).as_posix()
         entries[f"code/{model_code_dir.name}/{relative}"] = source
@@ -140,6 +142,8 @@ def _package_files(package_dir: Path) -> Iterator[Path]:
     for path in sorted(package_dir.rglob("*")):
         parts = path.relative_to(package_dir).parts
         if any(part in _SKIPPED_DIRS or part.startswith(".") for part in parts):
+            continue
+        if parts[0] in _NOT_SERVED:
             continue
         if path.is_file() and path.suffix not in _SKIPPED_SUFFIXES:
             yield path

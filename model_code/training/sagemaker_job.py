@@ -129,11 +129,13 @@ def channel(name: str, env: Mapping[str, str]) -> Path | None:
 
 
 def copy_code(model_dir: Path, source_root: Path) -> None:
-    """code/inference.py and code/model_code/, as the endpoint's model directory has them."""
+    """code/model_code/ as the endpoint's model directory has it: the engine and its server,
+    without the training code (stacks/model_artifact.py leaves it out the same way)."""
     package = source_root / "model_code"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(package, model_dir / "code" / "model_code", ignore=ignore, dirs_exist_ok=True)
-    shutil.copy2(package / "inference.py", model_dir / "code" / "inference.py")
+    target = model_dir / "code" / "model_code"
+    shutil.copytree(package, target, ignore=ignore, dirs_exist_ok=True)
+    shutil.rmtree(target / "training", ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -126,24 +126,17 @@ def test_submit_options_are_the_documented_defaults() -> None:
     }
 
 
-def test_model_environment_keeps_every_timeout_at_the_invocation_timeout() -> None:
+def test_model_environment_is_what_the_model_server_reads() -> None:
+    from model_code.serving.settings import ServerSettings
+
     settings = Settings(invocation_timeout_s=1800, max_concurrent_invocations_per_instance=3)
-    model_env = contract.deployment_model_environment(settings)
-    assert model_env["SAGEMAKER_PROGRAM"] == "inference.py"
-    for name in (
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT",
-        "SAGEMAKER_TS_RESPONSE_TIMEOUT",
-        "TS_DEFAULT_RESPONSE_TIMEOUT",
-    ):
-        assert model_env[name] == "1800", name
-    for name in (
-        "SAGEMAKER_MODEL_SERVER_WORKERS",
-        "SAGEMAKER_TS_MIN_WORKERS",
-        "SAGEMAKER_TS_MAX_WORKERS",
-    ):
-        assert model_env[name] == "3", name
-    assert model_env["TS_MAX_REQUEST_SIZE"] == model_env["SAGEMAKER_TS_MAX_REQUEST_SIZE"]
-    assert int(model_env["TS_MAX_REQUEST_SIZE"]) > 6_553_600
+    server = ServerSettings.from_environ(contract.deployment_model_environment(settings))
+    assert server.workers == settings.max_concurrent_invocations_per_instance
+    assert server.invocation_timeout_s == settings.invocation_timeout_s
+    # The server gives up only after SageMaker has (pitfall 4).
+    assert server.worker_timeout_s > settings.invocation_timeout_s
+    assert server.max_request_bytes >= 1024**3  # async inputs may be up to 1 GB
+    assert (server.model_dir.as_posix(), server.port) == ("/opt/ml/model", 8080)
 
 
 def test_model_environment_takes_engine_extras_but_not_overrides() -> None:
@@ -151,7 +144,7 @@ def test_model_environment_takes_engine_extras_but_not_overrides() -> None:
         invocation_timeout_s=60, workers=1, extra={"MOTFLOW_INSTANCE_TYPE": "ml.g4dn.xlarge"}
     )
     assert env["MOTFLOW_INSTANCE_TYPE"] == "ml.g4dn.xlarge"
-    with pytest.raises(ValueError, match="SAGEMAKER_PROGRAM"):
+    with pytest.raises(ValueError, match="MOTFLOW_SERVER_WORKERS"):
         contract.model_environment(
-            invocation_timeout_s=60, workers=1, extra={"SAGEMAKER_PROGRAM": "x.py"}
+            invocation_timeout_s=60, workers=1, extra={"MOTFLOW_SERVER_WORKERS": "9"}
         )

@@ -42,19 +42,20 @@ def test_two_builds_are_byte_identical(artifact: Path, tmp_path: Path) -> None:
     assert sha256(second) == sha256(artifact)
 
 
-def test_layout_is_what_the_toolkit_loads(artifact: Path) -> None:
+def test_layout_is_what_the_model_server_loads(artifact: Path) -> None:
     with tarfile.open(artifact) as tar:
         names = tar.getnames()
         members = tar.getmembers()
         config = json.loads(tar.extractfile("config.json").read())
-        handler = tar.extractfile("code/inference.py").read()
-    assert "code/inference.py" in names
+        server = tar.extractfile("code/model_code/serving/__main__.py").read()
     assert "code/model_code/__init__.py" in names
-    assert "code/model_code/inference.py" in names
+    assert "code/model_code/handler.py" in names
+    # Only what the endpoint runs: a training-code edit does not change the model.
+    assert not [n for n in names if n.startswith("code/model_code/training")]
     for name in NANODET_FILES:  # the default detector's weights ship with their notices
         assert f"weights/{name}" in names
     assert not [n for n in names if n.startswith("weights/yolov3")]
-    assert handler == (MODEL_CODE_DIR / "inference.py").read_bytes()
+    assert server == (MODEL_CODE_DIR / "serving" / "__main__.py").read_bytes()
     assert config == Settings().engine_config()
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("/", "..")) or "/../" in n]

@@ -183,7 +183,7 @@ def test_model_artifact_keeps_its_tar_gz_name(synthesized, templates) -> None:
     staged = synthesized.outdir / uploads[key]
     assert re.fullmatch(r"[0-9a-f]{64}\.tar\.gz", key), key
     with tarfile.open(staged) as tar:
-        assert {"config.json", "code/inference.py"} <= set(tar.getnames())
+        assert {"config.json", "code/model_code/handler.py"} <= set(tar.getnames())
 
 
 # --- TrackingStack: async endpoint ---------------------------------------------------------

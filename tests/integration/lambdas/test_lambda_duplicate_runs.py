@@ -9,7 +9,7 @@ import json
 import pytest
 
 from lambdas import jobs
-from model_code import inference
+from model_code import handler as inference
 from model_code.claims import claim_attempt, claim_key
 from tests.integration.lambdas.lambda_harness import MP4_HEADER, WORK_BUCKET, Aws
 from tests.integration.lambdas.test_lambda_complete_flow import _success
@@ -48,9 +48,9 @@ def test_a_duplicate_request_is_a_cheap_no_op(aws: Aws) -> None:
         "attempt": 1,
     }
     claim_attempt(manifest["output"], "job-2", 1)  # another worker got there first
-    job = inference.input_fn(json.dumps(manifest), "application/json")
+    job = inference.parse_request(json.dumps(manifest), "application/json")
 
-    reply = inference.predict_fn(job, _UnusedDetector())
+    reply = inference.run_request(job, _UnusedDetector())
 
     assert reply["duplicate"] is True and reply["job_id"] == "job-2"
 

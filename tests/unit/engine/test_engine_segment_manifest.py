@@ -1,27 +1,26 @@
-"""Segment and stitch manifests (model_code/inference.py): parsed into the Job, or refused."""
+"""Segment and stitch manifests (model_code/handler.py): parsed into the Job, or refused."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from sagemaker_inference.errors import GenericInferenceToolkitError
 
-from model_code import inference
+from model_code import handler as inference
 
 BASE = {"job_id": "j-s001", "video": "s3://input/v.mp4", "output": "s3://work/results/j-s001/"}
 
 
 def test_a_segment_manifest_carries_its_window() -> None:
     segment = {"index": 1, "start_s": 600, "end_s": 1202.0}
-    job = inference.input_fn(json.dumps({**BASE, "segment": segment}), "application/json")
+    job = inference.parse_request(json.dumps({**BASE, "segment": segment}), "application/json")
     assert job.segment == {"index": 1, "start_s": 600.0, "end_s": 1202.0}
     assert job.stitch == ()
 
 
 def test_a_stitch_manifest_lists_the_segment_prefixes_in_order() -> None:
     prefixes = ["s3://work/results/j-s000/", "s3://work/results/j-s001/"]
-    job = inference.input_fn(json.dumps({**BASE, "stitch": prefixes}), "application/json")
+    job = inference.parse_request(json.dumps({**BASE, "stitch": prefixes}), "application/json")
     assert job.stitch == tuple(prefixes) and job.segment is None
 
 
@@ -34,5 +33,5 @@ def test_a_stitch_manifest_lists_the_segment_prefixes_in_order() -> None:
     ],
 )
 def test_bad_segment_fields_are_refused_with_the_field_named(extra: dict, message: str) -> None:
-    with pytest.raises(GenericInferenceToolkitError, match=message):
-        inference.input_fn(json.dumps({**BASE, **extra}), "application/json")
+    with pytest.raises(inference.HttpError, match=message):
+        inference.parse_request(json.dumps({**BASE, **extra}), "application/json")

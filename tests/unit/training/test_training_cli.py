@@ -51,7 +51,7 @@ def test_local_train_writes_model_dir_and_a_reproducible_artifact(tmp_path, caps
     assert f"model_artifact={artifact}" in capsys.readouterr().out
     with tarfile.open(artifact) as tar:
         names = set(tar.getnames())
-    assert {"config.json", "weights/nanodet-g.pt", "code/inference.py"} <= names
+    assert {"config.json", "weights/nanodet-g.pt", "code/model_code/handler.py"} <= names
     assert "code/model_code/detectors/nanodet.py" in names
     again = build_artifact(tmp_path / "out" / "model", tmp_path / "again.tar.gz")
     assert again.read_bytes() == artifact.read_bytes()

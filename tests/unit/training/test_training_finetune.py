@@ -38,7 +38,7 @@ def _one_thread():
 @pytest.mark.slow
 @pytest.mark.parametrize("writer", sorted(WRITERS))
 def test_finetune_lowers_validation_loss_and_loads_in_the_handler(tmp_path, writer):
-    from model_code import inference
+    from model_code import handler as inference
 
     WRITERS[writer](tmp_path / "data", make_scene(sequences=3, frames=6))
     lines: list[str] = []
@@ -52,7 +52,7 @@ def test_finetune_lowers_validation_loss_and_loads_in_the_handler(tmp_path, writ
     config = json.loads((model_dir / "config.json").read_text())
     assert config["options"]["classes"] == [LABEL]
     assert config["score_scale"] == round(result.score_scale(), 4)
-    engine = inference.model_fn(str(model_dir))
+    engine = inference.load_model(str(model_dir))
     detector = engine.detector(engine.defaults)
     assert tuple(detector.class_names) == (LABEL,)
 

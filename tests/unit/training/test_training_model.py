@@ -75,7 +75,7 @@ def test_score_scale_is_a_high_quantile_of_matched_scores_robust_to_one_outlier(
 def test_exported_model_carries_its_score_scale_and_the_engine_tracks_with_it(tmp_path):
     import json
 
-    from model_code import inference
+    from model_code import handler as inference
     from model_code.tracking import tracker_config
     from model_code.tracking.presets import preset, scaled_preset
     from model_code.training.export import write_model_dir
@@ -84,7 +84,7 @@ def test_exported_model_carries_its_score_scale_and_the_engine_tracks_with_it(tm
     model_dir = write_model_dir(tmp_path / "m", model, ("person",), {}, score_scale=0.61237)
     assert json.loads((model_dir / "config.json").read_text())["score_scale"] == 0.6124
 
-    engine = inference.model_fn(str(model_dir))
+    engine = inference.load_model(str(model_dir))
     detector = engine.detector(engine.defaults)
     # What the pipeline builds for this model's jobs (pipeline.track_video).
     built = tracker_config(detector.name, engine.defaults.tracker)

@@ -107,7 +107,8 @@ def test_training_job_entry_reads_channels_and_writes_a_deployable_model_dir(
     assert code == 0
     model = tmp_path / "model"
     assert (model / "config.json").is_file() and (model / "weights" / "nanodet-g.pt").is_file()
-    assert (model / "code" / "inference.py").is_file()
+    assert (model / "code" / "model_code" / "serving" / "__main__.py").is_file()
+    assert not (model / "code" / "model_code" / "training").exists()
     assert (model / "code" / "model_code" / "detectors" / "nanodet.py").is_file()
     report = json.loads((model / "training.json").read_text())
     assert report["hyperparameters"]["iterations_per_epoch"] == 1

@@ -1,28 +1,28 @@
-"""SageMaker PyTorch toolkit handler: model_fn, input_fn, predict_fn, output_fn.
+"""The engine behind the model server: load the model once, turn one request into one reply.
 
-Inside a model directory this file is `code/inference.py`, imported as the top-level module
-`inference` with `code/` on sys.path, so every import here is absolute (`model_code.…`).
+`load_model` reads the model directory (config.json, weights) and builds the default detector;
+`handle` answers one `/invocations` request. The server (model_code/serving) calls both, once per
+worker process and once per request.
 
 Requests are a job manifest (`application/json`, the async path: the video is streamed from S3 and
 the artifacts are written under the manifest's output prefix) or a raw video body (`video/*` or
 `application/octet-stream`: the tracks come back inline). Both become a `Job` (model_code/jobs.py:
 a source to fetch, an output to publish to) and run through the same `run_job`. Problems with the
 request come back as HTTP 400 (415 for an unsupported content type) with a message meant for the
-caller.
+caller; anything else is a 500 whose body starts with the exception's name.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-
-from sagemaker_inference.errors import GenericInferenceToolkitError
 
 from model_code.claims import claim_attempt, duplicate_reply
 from model_code.detectors import Detector, DetectorError
@@ -33,6 +33,7 @@ from model_code.tracking import TrackerConfigError
 from model_code.tracking.presets import ScoreFractions, scaled_preset
 from model_code.video import VideoError
 
+LOG = logging.getLogger(__name__)
 CONFIG_FILE = "config.json"
 CONFIG_KEYS = ("detector", "weights", "options", "tracker", "score_scale")
 MANIFEST_KEYS = (
@@ -61,6 +62,22 @@ CACHED_DETECTORS = 4
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class HttpError(Exception):
+    """A reply with an error status: `status` and a one-line message for the caller."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str
+
+
 class RequestError(ValueError):
     """A request the handler cannot accept (bad manifest, bad content type, empty body)."""
 
@@ -86,7 +103,7 @@ CALLER_ERRORS = (
 def _as_http_errors(function: F) -> F:
     """Caller mistakes become 400 (415 for the content type) with the message first.
 
-    Anything else propagates, and the toolkit answers 500 with its message.
+    Anything else propagates, and `handle` answers 500 with its name and message.
     """
 
     @functools.wraps(function)
@@ -94,16 +111,16 @@ def _as_http_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except UnsupportedContentType as error:
-            raise GenericInferenceToolkitError(415, str(error)) from error
+            raise HttpError(415, str(error)) from error
         except CALLER_ERRORS as error:
-            raise GenericInferenceToolkitError(400, str(error)) from error
+            raise HttpError(400, str(error)) from error
 
     return wrapper  # type: ignore[return-value]
 
 
 @dataclass
 class EngineModel:
-    """What `model_fn` returns: the defaults from config.json and the detectors built so far."""
+    """What `load_model` returns: the defaults from config.json and the detectors built so far."""
 
     defaults: TrackOptions
     weights: Path | None = None
@@ -155,7 +172,7 @@ def scaled_tracker(score_scale: float) -> dict[str, float]:
     return {name: getattr(preset, name) for name in ScoreFractions().thresholds(1.0)}
 
 
-def model_fn(model_dir: str) -> EngineModel:
+def load_model(model_dir: str | Path) -> EngineModel:
     """Read config.json, build the default detector once, return the engine model."""
     config = read_model_config(model_dir)
     defaults: dict[str, Any] = dict(config.get("options") or {})
@@ -251,7 +268,7 @@ def raw_body_job(body: bytes, suffix: str) -> Job:
 
 
 @_as_http_errors
-def input_fn(body: str | bytes, content_type: str) -> Job:
+def parse_request(body: str | bytes, content_type: str) -> Job:
     """A job manifest (JSON) or a raw video body, validated before any work starts."""
     base = _base_type(content_type)
     if base == JSON_TYPE:
@@ -273,7 +290,7 @@ def input_fn(body: str | bytes, content_type: str) -> Job:
 
 
 @_as_http_errors
-def predict_fn(job: Job, model: EngineModel) -> dict[str, Any]:
+def run_request(job: Job, model: EngineModel) -> dict[str, Any]:
     """Check the options, claim the attempt (a duplicate request stops here), fetch the video,
     track it and publish the results as the job's output says."""
     options = TrackOptions.from_dict(job.options, base=model.defaults)
@@ -288,6 +305,19 @@ def predict_fn(job: Job, model: EngineModel) -> dict[str, Any]:
         return run_job(job, options, detector, work / "input", work / "results")
 
 
-def output_fn(prediction: dict[str, Any], accept: str | None) -> tuple[bytes, str]:
-    """The summary as JSON; the response is always application/json whatever `accept` says."""
-    return json.dumps(prediction).encode("utf-8"), JSON_TYPE
+def handle(model: EngineModel, body: bytes, content_type: str | None) -> Reply:
+    """One `/invocations` request: the summary as JSON, or an error status with its message.
+
+    The reply is always JSON whatever the request's Accept says. An unexpected exception is a 500
+    whose body is ``<ExceptionName>: <message>`` (the traceback goes to the log only).
+    """
+    try:
+        job = parse_request(body, content_type or "")
+        summary = run_request(job, model)
+    except HttpError as error:
+        return Reply(error.status, error.message.encode("utf-8"), "text/plain; charset=utf-8")
+    except Exception as error:
+        LOG.exception("invocation failed")
+        text = f"{type(error).__name__}: {error}"
+        return Reply(500, text.encode("utf-8"), "text/plain; charset=utf-8")
+    return Reply(200, json.dumps(summary).encode("utf-8"), JSON_TYPE)
