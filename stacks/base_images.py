@@ -46,10 +46,10 @@ class BaseImage:
 
 
 PYTHON_3_11 = SupportedPart(
-    "CPython 3.11", date(2027, 10, 31), "https://peps.python.org/pep-0664/ (end of life)"
+    "CPython 3.11", date(2027, 10, 31), "PEP 664, https://peps.python.org/pep-0664/"
 )
 DEBIAN_12 = SupportedPart(
-    "Debian 12 bookworm", date(2028, 6, 30), "https://wiki.debian.org/LTS (LTS ends)"
+    "Debian 12 bookworm", date(2028, 6, 30), "Debian LTS, https://wiki.debian.org/LTS"
 )
 
 # ECR Public mirrors the Docker official images: no registry login is needed to pull them.
