@@ -4,7 +4,8 @@
    ``+cpu`` aside), and ``cv2`` comes from opencv-python-headless alone.
 2. The torch build is the one asked for: CUDA for GPU instances, CPU otherwise.
 3. ``model_code`` imports from the model directory's ``code/`` (as ``serve`` puts it on the
-   path), and the model directory's detector is built from its weights and runs on one blank frame.
+   path), and the model directory's detector is built from its weights, runs on one blank frame,
+   and uses its intended CPU backend (onnxruntime for the torch detectors).
 
 It writes what it found as JSON (``--out``); the image keeps that file. The tests run this script
 against the local environment (tests/infra/test_infra_image.py).
@@ -93,10 +94,20 @@ def check_detector(model_dir: Path) -> dict[str, Any]:
     results = detector.detect([frame])
     if len(results) != 1:
         raise CheckFailed(f"{name}: one frame in, {len(results)} results out")
+    runtime = detector.runtime()
+    # The torch detectors run on the CPU through their ONNX export; without the exporter's
+    # packages they fall back to plain torch (about 2x slower) with only a warning.
+    expected = getattr(type(detector), "cpu_backend", None)
+    if expected and runtime.get("backend") != expected:
+        raise CheckFailed(
+            f"{name} runs on the CPU with backend {runtime.get('backend')!r}, not {expected!r}: "
+            "does the lock have what the ONNX export needs (onnx)?"
+        )
     return {
         "model_code": str(Path(model_code.__file__).parent),
         "engine_version": getattr(model_code, "__version__", None),
         "detector": name,
+        "cpu_runtime": runtime,
         "blank_frame_detections": len(results[0]),
     }
 

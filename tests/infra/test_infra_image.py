@@ -222,11 +222,18 @@ def context_dir(tmp_path_factory) -> Path:
     return stage_context(tmp_path_factory.mktemp("image") / "context", Settings())
 
 
-def _build_check(context: Path, lock: Path, torch_build: str, out: Path | None = None):
+def _build_check(
+    context: Path,
+    lock: Path,
+    torch_build: str,
+    out: Path | None = None,
+    pythonpath: Path | None = None,
+):
     command = [sys.executable, str(context / "container" / "build_check.py"), "--lock", str(lock)]
     command += ["--model-dir", str(context / "model"), "--torch-build", torch_build]
     command += ["--out", str(out)] if out else []
-    env = {**os.environ, "PYTHONPATH": ""}  # model_code must come from the model directory
+    # model_code must come from the model directory, not from the checkout.
+    env = {**os.environ, "PYTHONPATH": str(pythonpath or "")}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -247,6 +254,17 @@ def test_the_build_check_passes_here_and_fails_on_a_wrong_lock(context_dir, tmp_
     assert failed.returncode == 1 and "numpy==1.26.4 (installed: 2.4.6)" in failed.stderr
     cuda = _build_check(context_dir, lock, "cuda")
     assert cuda.returncode == 1 and "CPU build; the image needs CUDA" in cuda.stderr
+
+
+@pytest.mark.slow
+def test_the_build_check_fails_when_the_cpu_backend_would_fall_back(context_dir, tmp_path) -> None:
+    # Without onnx the torch detectors still run, in plain torch: the build must not pass.
+    shadow = tmp_path / "no-onnx"
+    (shadow / "onnx").mkdir(parents=True)
+    (shadow / "onnx" / "__init__.py").write_text("raise ImportError('onnx left out')\n")
+    done = _build_check(context_dir, context_dir / MODEL_REQUIREMENTS, "cpu", pythonpath=shadow)
+    assert done.returncode == 1
+    assert "backend 'torch', not 'onnxruntime'" in done.stderr
 
 
 def test_the_staged_context_is_what_the_dockerfile_copies(context_dir) -> None:
