@@ -43,7 +43,7 @@ help:
 	@echo "make demo   set up, then run the local end-to-end flow on the bundled sample video"
 	@echo "make test   set up, then run lint and the whole test suite"
 	@echo "make synth  set up, then run the pinned cdk synth"
-	@echo "make deploy log in to the region's DLC registry, then cdk deploy --all (CDK_ARGS='-c k=v')"
+	@echo "make deploy cdk deploy --all for one region (CDK_ARGS='-c k=v'); builds the image with Docker"
 	@echo "make diff   cdk diff --all for the same region;  make destroy  cdk destroy --all"
 	@echo "make bench  set up (with benchmark peers), then print the benchmark tables"
 	@echo "make lint   set up, then ruff"

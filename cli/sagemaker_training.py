@@ -1,12 +1,12 @@
 """`motflow train --sagemaker`: package the training code, upload it, call CreateTrainingJob.
 
-The job runs the AWS Deep Learning Containers PyTorch *training* image for the region (the same
-registry and version as the endpoint's inference image), with the SageMaker training toolkit's
-script mode: `sagemaker_program` (train_entry.py) from `sagemaker_submit_directory` (a
-deterministic sourcedir.tar.gz holding model_code/, the COCO NanoDet-g weights and
-requirements.txt, which the toolkit installs). Channels: `train` (and `validation`) from S3.
-The job's model.tar.gz (OutputDataConfig) is a deployable model directory: pass its S3 URI as
-the tracking stack's `weights` setting.
+The job runs our own image (`--image`: the training stack's `TrainingImageUri` output, built from
+container/Dockerfile with the same lock as the endpoint and the tests). SageMaker starts it with
+`train` (container/train), which unpacks the `code` channel, a deterministic sourcedir.tar.gz
+holding model_code/, train_entry.py and the COCO NanoDet-g weights, and runs train_entry.py.
+Nothing is installed at run time, so the job runs with network isolation. Channels: `code`,
+`train` (and `validation`) from S3. The job's model.tar.gz (OutputDataConfig) is a deployable
+model directory: pass its S3 URI as the tracking stack's `weights` setting.
 """
 
 from __future__ import annotations
@@ -21,25 +21,15 @@ from typing import Any
 from model_code.detectors.nanodet import WEIGHT_FILES, find_weights_dir
 from model_code.training.command import config_from_args
 from model_code.training.sagemaker_job import METRIC_DEFINITIONS, SOURCE_WEIGHTS_DIR
-from stacks.model_artifact import MODEL_CODE_DIR, REPO_ROOT, model_entries, write_archive
-from stacks.sagemaker_platform import PYTORCH_INFERENCE_REPOSITORY, base_image_uri
+from stacks.model_artifact import MODEL_CODE_DIR, model_entries, write_archive
 
-PYTORCH_TRAINING_REPOSITORY = "pytorch-training"
-ENTRY_POINT = "train_entry.py"
+ENTRY_POINT = "train_entry.py"  # what container/train runs
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
-REQUIREMENTS = REPO_ROOT / "requirements" / "model.txt"
+CODE_CHANNEL = "code"
 
 
 class LaunchError(ValueError):
     pass
-
-
-def training_image_uri(region: str, instance_type: str) -> str:
-    """The DLC PyTorch training image: the inference image's registry, version and processor."""
-    inference = base_image_uri(region, instance_type)
-    return inference.replace(
-        f"/{PYTORCH_INFERENCE_REPOSITORY}:", f"/{PYTORCH_TRAINING_REPOSITORY}:"
-    )
 
 
 def split_s3(uri: str, what: str) -> tuple[str, str]:
@@ -52,7 +42,7 @@ def split_s3(uri: str, what: str) -> tuple[str, str]:
 
 
 def source_entries(weights_dir: str | Path | None = None) -> list[tuple[str, Path | bytes]]:
-    """model_code/ (as the model artifact packs it), the entry script, weights, requirements."""
+    """model_code/ (as the model artifact packs it), the entry script and the COCO weights."""
     code = [
         (name.removeprefix("code/"), source)
         for name, source in model_entries({}, [])
@@ -64,27 +54,17 @@ def source_entries(weights_dir: str | Path | None = None) -> list[tuple[str, Pat
             *code,
             (ENTRY_POINT, MODEL_CODE_DIR / "training" / "sagemaker_entry.py"),
             *((f"{SOURCE_WEIGHTS_DIR}/{name}", weights / name) for name in WEIGHT_FILES),
-            ("requirements.txt", REQUIREMENTS),
         ]
     )
 
 
-def hyperparameters(args: argparse.Namespace, source_uri: str, region: str) -> dict[str, str]:
+def hyperparameters(args: argparse.Namespace) -> dict[str, str]:
     config, data = config_from_args(args)
     values = {k: v for k, v in config.to_dict().items() if k != "augment"}
     values["val_fraction"] = data.val_fraction
     if data.fmt:
         values["format"] = data.fmt
-    out = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
-    out.update(
-        {
-            "sagemaker_program": ENTRY_POINT,
-            "sagemaker_submit_directory": source_uri,
-            "sagemaker_region": region,
-            "sagemaker_container_log_level": "20",
-        }
-    )
-    return out
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
 
 
 def training_job_request(
@@ -92,6 +72,7 @@ def training_job_request(
     job_name: str,
     image: str,
     role: str,
+    source_uri: str,
     train_uri: str,
     output_uri: str,
     hyperparameters: dict[str, str],
@@ -101,7 +82,8 @@ def training_job_request(
     validation_uri: str | None = None,
 ) -> dict[str, Any]:
     """The CreateTrainingJob request (tests validate it against botocore's service model)."""
-    channels = [("train", train_uri)] + ([("validation", validation_uri)] if validation_uri else [])
+    channels = [(CODE_CHANNEL, source_uri), ("train", train_uri)]
+    channels += [("validation", validation_uri)] if validation_uri else []
     return {
         "TrainingJobName": job_name,
         "AlgorithmSpecification": {
@@ -132,7 +114,8 @@ def training_job_request(
             "VolumeSizeInGB": volume_gb,
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime_s},
-        "EnableNetworkIsolation": False,  # the toolkit pip-installs requirements.txt
+        # The image has every package and SageMaker stages the channels: no network needed.
+        "EnableNetworkIsolation": True,
         "Tags": [{"Key": "motflow", "Value": "training"}],
     }
 
@@ -150,6 +133,11 @@ def launch(args: argparse.Namespace, session: Any = None) -> dict[str, Any]:
     if not args.role:
         raise LaunchError(
             "--sagemaker needs --role <training role ARN> (the training stack output)"
+        )
+    if not args.image:
+        raise LaunchError(
+            "--sagemaker needs --image <training image URI> (the training stack's "
+            "TrainingImageUri output)"
         )
     split_s3(args.data, "--data")
     if args.val_data:
@@ -174,12 +162,13 @@ def launch(args: argparse.Namespace, session: Any = None) -> dict[str, Any]:
     output_uri = f"s3://{out_bucket}/{prefix}/" if prefix else f"s3://{out_bucket}/"
     request = training_job_request(
         job_name=job_name,
-        image=training_image_uri(region, args.instance_type),
+        image=args.image,
         role=args.role,
+        source_uri=f"s3://{out_bucket}/{key.rsplit('/', 1)[0]}/",  # the archive's own folder
         train_uri=args.data,
         validation_uri=args.val_data,
         output_uri=output_uri,
-        hyperparameters=hyperparameters(args, f"s3://{out_bucket}/{key}", region),
+        hyperparameters=hyperparameters(args),
         instance_type=args.instance_type,
         max_runtime_s=args.max_runtime,
         volume_gb=args.volume_size,

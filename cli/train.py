@@ -25,6 +25,9 @@ def register(commands: Any) -> None:
     job = parser.add_argument_group("SageMaker training job (with --sagemaker)")
     job.add_argument("--sagemaker", action="store_true", help="run as a SageMaker training job")
     job.add_argument("--role", help="training job role ARN (the training stack's output)")
+    job.add_argument(
+        "--image", help="training image URI (the training stack's TrainingImageUri output)"
+    )
     job.add_argument("--instance-type", default="ml.g4dn.xlarge")
     job.add_argument("--region", help="AWS region (default: the AWS configuration's)")
     job.add_argument("--job-name", help="training job name (default: motflow-train-<time>)")

@@ -10,7 +10,6 @@ from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.data_stack import DataStack
-from stacks.sagemaker_platform import UnsupportedPlatformError, dlc_registry
 from stacks.settings import Settings, SettingsError
 from stacks.tracking_stack import DEFAULT_BUILD_DIR, TrackingStack
 from stacks.training_stack import TrainingStack
@@ -38,7 +37,8 @@ def settings_from_app(app: App) -> Settings:
 def deployment_environment(settings: Settings) -> Environment:
     """The target account and region: the CLI's (``CDK_DEFAULT_*``) unless context sets a region.
 
-    The region must be concrete because the base image URI is a Docker build argument.
+    Context comes first, so that ``make deploy`` (which passes ``-c region=...``) and the app
+    agree on the region.
     """
     region = settings.region or os.environ.get("CDK_DEFAULT_REGION") or FALLBACK_REGION
     return Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=region)
@@ -56,10 +56,6 @@ def build_stacks(
     except SettingsError as exc:
         raise SystemExit(f"motflow: {exc}") from None
     env = environment or deployment_environment(settings)
-    try:
-        dlc_registry(env.region)
-    except UnsupportedPlatformError as exc:
-        raise SystemExit(f"motflow: {exc}") from None
     prefix = settings.name_prefix
     data = DataStack(
         app,
@@ -83,8 +79,9 @@ def build_stacks(
             app,
             f"{_stack_name(prefix)}Training",
             settings=settings,
+            build_dir=build_dir,
             env=env,
-            description=f"{prefix}: training data bucket and SageMaker training job role",
+            description=f"{prefix}: training image, data bucket and training job role",
         )
     Tags.of(app).add("project", prefix)
     return data, tracking

@@ -1,11 +1,11 @@
-"""`make deploy|diff|destroy`: log in to the region's Deep Learning Containers registry when the
-image is built, then run the pinned CDK CLI for the same region.
+"""`make deploy|diff|destroy`: run the pinned CDK CLI for one region.
 
     python -m stacks.deploy_cli deploy [cdk arguments ...]
 
 The region is ``-c region=...`` when given, else ``AWS_REGION``/``AWS_DEFAULT_REGION``, else the
-AWS CLI profile's region; it is passed on to cdk as ``-c region=...`` so the app and the login
-agree. The registry comes from the same region map as the image (``sagemaker_platform``).
+AWS CLI profile's region; it is passed on to cdk as ``-c region=...`` so the app and the CLI
+agree. No registry login is needed: the image's base comes from ECR Public (anonymous pulls), and
+the CDK CLI logs in to the bootstrap repository it pushes the image to by itself.
 """
 
 from __future__ import annotations
@@ -17,13 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stacks.sagemaker_platform import UnsupportedPlatformError, dlc_registry
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CDK = str(REPO_ROOT / "node_modules" / ".bin" / "cdk")
 ACTIONS = ("deploy", "diff", "destroy")
-# Only `cdk deploy` builds the endpoint image, whose FROM is the DLC registry.
-LOGIN_ACTIONS = frozenset({"deploy"})
 
 
 class DeployError(RuntimeError):
@@ -33,7 +29,6 @@ class DeployError(RuntimeError):
 @dataclass(frozen=True)
 class Plan:
     region: str
-    login: tuple[list[str], list[str]] | None  # (password command, docker login command)
     cdk: list[str]
 
 
@@ -65,18 +60,8 @@ def build_plan(
     if action not in ACTIONS:
         raise DeployError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     region = region_from(cdk_args, env, profile_region)
-    try:
-        registry = dlc_registry(region)
-    except UnsupportedPlatformError as error:
-        raise DeployError(str(error)) from None
-    login = None
-    if action in LOGIN_ACTIONS:
-        login = (
-            ["aws", "ecr", "get-login-password", "--region", region],
-            ["docker", "login", "--username", "AWS", "--password-stdin", registry],
-        )
     cdk = [CDK, action, "--all", "-c", f"region={region}", *cdk_args]
-    return Plan(region=region, login=login, cdk=cdk)
+    return Plan(region=region, cdk=cdk)
 
 
 def _profile_region() -> str | None:
@@ -90,16 +75,6 @@ def _profile_region() -> str | None:
 
 
 def run(plan: Plan) -> int:
-    if plan.login is not None:
-        password_cmd, login_cmd = plan.login
-        password = subprocess.run(password_cmd, capture_output=True, text=True, check=False)
-        if password.returncode != 0:
-            print(f"motflow: {' '.join(password_cmd)} failed: {password.stderr.strip()}")
-            return password.returncode
-        login = subprocess.run(login_cmd, input=password.stdout, text=True, check=False)
-        if login.returncode != 0:
-            print(f"motflow: docker login to {login_cmd[-1]} failed (is Docker running?)")
-            return login.returncode
     return subprocess.run(plan.cdk, check=False).returncode
 
 

@@ -5,11 +5,9 @@ Safe to destroy and redeploy: all data lives in the DataStack.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from aws_cdk import AssetHashType, AssetStaging, CfnOutput, Stack
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -21,15 +19,14 @@ from stacks.constructs.job_events import JobEvents
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.sweeper import JobSweeper
 from stacks.constructs.upload_trigger import UploadTrigger
+from stacks.container_image import container_image
 from stacks.data_stack import DataStack
 from stacks.model_artifact import build_model_artifact
-from stacks.sagemaker_platform import base_image_uri
+from stacks.sagemaker_platform import torch_build
 from stacks.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
-DOCKERFILE = Path("container") / "Dockerfile"
-MODEL_REQUIREMENTS = Path("requirements") / "model.txt"
 DEFAULT_BUILD_DIR = REPO_ROOT / "build"
 LAMBDA_EXCLUDES = ["__pycache__", "*.pyc", "tests"]
 
@@ -70,17 +67,12 @@ class TrackingStack(Stack):
             failed_events=self.complete_failed_events,
             log_retention_days=settings.log_retention_days,
         )
-        self.image = ecr_assets.DockerImageAsset(
+        self.image = container_image(
             self,
             "Image",
-            directory=str(_stage_container_context(stage / "container-context")),
-            file=str(DOCKERFILE),
-            build_args={
-                "BASE_IMAGE": base_image_uri(
-                    self.region, settings.instance_type, settings.base_image_digest
-                )
-            },
-            platform=ecr_assets.Platform.LINUX_AMD64,
+            settings=settings,
+            torch_build=torch_build(settings.instance_type),
+            stage_dir=stage,
         )
         self.endpoint = AsyncEndpoint(
             self,
@@ -196,16 +188,3 @@ class TrackingStack(Stack):
             display_name="model.tar.gz",
         )
         return ModelData(bucket_name=location.bucket_name, object_key=location.object_key)
-
-
-def _stage_container_context(context_dir: Path) -> Path:
-    """The image build context: only the Dockerfile and the pinned model requirements.
-
-    Same relative layout as the repository, so ``docker build -f container/Dockerfile .`` from
-    the repository root builds the same image.
-    """
-    for relative in (DOCKERFILE, MODEL_REQUIREMENTS):
-        target = context_dir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO_ROOT / relative, target)
-    return context_dir

@@ -1,5 +1,9 @@
-"""Optional training stack (context `training=true`): where labelled data and training runs live,
-and the role a SageMaker training job runs as, with least privilege.
+"""Optional training stack (context `training=true`): the training image, where labelled data and
+training runs live, and the role a SageMaker training job runs as, with least privilege.
+
+The training image is the endpoint's image (container/Dockerfile, the same lock and base) with the
+CUDA torch build, which also runs on CPU instances; SageMaker starts it with `train`
+(container/train). It is a CDK image asset, so the role may pull only from the asset repository.
 
 Layout of the training bucket: `labels/` (the `train` channel; `motflow train --sagemaker --data
 s3://<bucket>/labels/`), `runs/` (job outputs and the uploaded source archives, `--out`). A run's
@@ -8,27 +12,43 @@ s3://<bucket>/labels/`), `runs/` (job outputs and the uploaded source archives, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.container_image import container_image
 from stacks.nag import acknowledge, acknowledge_wildcards
-from stacks.sagemaker_platform import DLC_ACCOUNTS
 from stacks.settings import Settings
 
 LABELS_PREFIX = "labels/"
 RUNS_PREFIX = "runs/"
-TRAINING_REPOSITORY = "pytorch-training"
+TRAINING_TORCH_BUILD = "cuda"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
 class TrainingStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        build_dir: Path,
+        **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         prefix = settings.name_prefix
+        self.image = container_image(
+            self,
+            "TrainingImage",
+            settings=settings,
+            torch_build=TRAINING_TORCH_BUILD,
+            stage_dir=Path(build_dir) / prefix / "training",
+        )
         removal = (
             RemovalPolicy.RETAIN if settings.removal_policy == "retain" else RemovalPolicy.DESTROY
         )
@@ -63,7 +83,7 @@ class TrainingStack(Stack):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"{prefix}: SageMaker training jobs (motflow train --sagemaker)",
         )
-        statements = self._statements()
+        statements = self._statements(self.image)
         for statement in statements:
             self.role.add_to_policy(statement)
         acknowledge_wildcards(
@@ -79,10 +99,10 @@ class TrainingStack(Stack):
         CfnOutput(self, "TrainingDataUri", value=f"{bucket_uri}/{LABELS_PREFIX}")
         CfnOutput(self, "TrainingOutputUri", value=f"{bucket_uri}/{RUNS_PREFIX}")
         CfnOutput(self, "TrainingRoleArn", value=self.role.role_arn)
+        CfnOutput(self, "TrainingImageUri", value=self.image.image_uri)
 
-    def _statements(self) -> list[iam.PolicyStatement]:
+    def _statements(self, image: ecr_assets.DockerImageAsset) -> list[iam.PolicyStatement]:
         bucket = self.bucket
-        dlc_account = DLC_ACCOUNTS.get(self.region, DLC_ACCOUNTS["us-east-1"])
         return [
             iam.PolicyStatement(
                 sid="ListTrainingPrefixes",
@@ -124,10 +144,11 @@ class TrainingStack(Stack):
             ),
             iam.PolicyStatement(
                 sid="PullTrainingImage",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                resources=[
-                    f"arn:{self.partition}:ecr:{self.region}:{dlc_account}:repository/"
-                    f"{TRAINING_REPOSITORY}"
+                actions=[
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
                 ],
+                resources=[image.repository.repository_arn],
             ),
         ]

@@ -1,4 +1,4 @@
-"""The offline SageMaker image map."""
+"""The offline SageMaker instance facts: what the x86_64 image runs on and which torch it needs."""
 
 from __future__ import annotations
 
@@ -6,25 +6,24 @@ import pytest
 
 from stacks.sagemaker_platform import (
     UnsupportedPlatformError,
-    base_image_uri,
     has_instance_storage,
     processor,
+    torch_build,
 )
 
 
-def test_gpu_and_cpu_images_for_a_region() -> None:
-    assert base_image_uri("eu-west-1", "ml.g4dn.xlarge") == (
-        "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-inference:2.6.0-gpu-py312"
-    )
-    assert base_image_uri("us-east-1", "ml.c5.2xlarge").endswith(":2.6.0-cpu-py312")
-    assert ".amazonaws.com.cn/" in base_image_uri("cn-north-1", "ml.g4dn.xlarge")
+def test_gpu_instances_get_the_cuda_torch_and_cpu_instances_the_cpu_one() -> None:
+    assert (processor("ml.g4dn.xlarge"), torch_build("ml.g4dn.xlarge")) == ("gpu", "cuda")
+    assert (processor("ml.p3.2xlarge"), torch_build("ml.p3.2xlarge")) == ("gpu", "cuda")
+    assert (processor("ml.c5.2xlarge"), torch_build("ml.c5.2xlarge")) == ("cpu", "cpu")
+    assert (processor("ml.m5.xlarge"), torch_build("ml.m5.xlarge")) == ("cpu", "cpu")
 
 
-def test_unknown_region_and_neuron_families_are_refused() -> None:
-    with pytest.raises(UnsupportedPlatformError, match="mars-east-1"):
-        base_image_uri("mars-east-1", "ml.g4dn.xlarge")
+def test_neuron_and_graviton_families_are_refused() -> None:
     with pytest.raises(UnsupportedPlatformError, match="Neuron"):
         processor("ml.inf2.xlarge")
+    with pytest.raises(UnsupportedPlatformError, match="Graviton"):
+        torch_build("ml.c7g.2xlarge")
 
 
 def test_instance_storage_families() -> None:

@@ -11,6 +11,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from stacks import contract
+from stacks.base_images import BASE_IMAGES, DEFAULT_BASE_IMAGE
 from stacks.settings import Settings
 from tests.infra.deployment_constants import ACCOUNT, ALT_CONTEXT, ALT_DIGEST, REGION
 
@@ -150,22 +151,32 @@ def test_destroy_policy_is_opt_in(templates) -> None:
 # --- TrackingStack: image and model artifact ---------------------------------------------------
 
 
-def test_image_extends_the_regional_pytorch_inference_image(synthesized) -> None:
-    repository = f"763104351884.dkr.ecr.{REGION}.amazonaws.com/pytorch-inference"
-    for stack, base in (
-        (TRACKING, f"{repository}:2.6.0-gpu-py312"),  # no digest set: the tag
-        (ALT_TRACKING, f"{repository}@{ALT_DIGEST}"),  # base_image_digest pins the build
+def test_image_is_built_on_the_supported_base_with_the_instances_torch(synthesized) -> None:
+    base = BASE_IMAGES[DEFAULT_BASE_IMAGE]
+    for stack, base_uri, torch in (
+        (TRACKING, base.uri(), "cuda"),  # ml.g4dn.xlarge, no digest set: the tag
+        (ALT_TRACKING, base.uri(ALT_DIGEST), "cpu"),  # ml.c5.2xlarge; base_image_digest pins it
     ):
         manifest = json.loads((synthesized.outdir / f"{stack}.assets.json").read_text())
         (image,) = manifest["dockerImages"].values()
         assert image["source"]["dockerFile"] == "container/Dockerfile"
-        assert image["source"]["dockerBuildArgs"]["BASE_IMAGE"] == base
+        assert image["source"]["dockerBuildArgs"] == {"BASE_IMAGE": base_uri, "TORCH_BUILD": torch}
+        assert image["source"]["platform"] == "linux/amd64"
         context = synthesized.outdir / image["source"]["directory"]
-        files = [p for p in context.rglob("*") if p.is_file()]
-        assert sorted(p.relative_to(context).as_posix() for p in files) == [
+        files = {p.relative_to(context).as_posix() for p in context.rglob("*") if p.is_file()}
+        assert {
             "container/Dockerfile",
+            "container/serve",
+            "container/train",
+            "container/build_check.py",
             "requirements/model.txt",
-        ]
+            # The model directory the build check loads: the deployment's own model.tar.gz.
+            "model/config.json",
+            "model/code/model_code/__init__.py",
+            "model/weights/nanodet.bin",
+        } <= files
+        assert not [f for f in files if f.startswith(("lambdas/", "tests/", "local/", ".venv/"))]
+        assert (context / "container" / "serve").stat().st_mode & 0o111  # executable
 
 
 def test_model_artifact_keeps_its_tar_gz_name(synthesized, templates) -> None:

@@ -25,13 +25,18 @@ def test_weights_may_name_a_trained_model_artifact_in_s3():
 
 
 @pytest.fixture(scope="module")
-def training_app(tmp_path_factory, cdk_context):
+def training_outdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cdk.out.training")
+
+
+@pytest.fixture(scope="module")
+def training_app(training_outdir, tmp_path_factory, cdk_context):
     import aws_cdk as cdk
     from cdk_nag import AwsSolutionsChecks
 
     from stacks.application import build_stacks
 
-    outdir = tmp_path_factory.mktemp("cdk.out.training")
+    outdir = training_outdir
     context = {**cdk_context, "training": "true", "detector": "nanodet-g", "weights": ARTIFACT}
     app = cdk.App(outdir=str(outdir), context=context)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
@@ -80,3 +85,23 @@ def test_tracking_stack_serves_the_trained_artifact_as_it_is(training_app):
     assert container["ModelDataUrl"] == ARTIFACT
     policies = json.dumps(_resources(template, "AWS::IAM::Policy"))
     assert "train-bucket/runs/motflow-train-1/output/model.tar.gz" in policies
+
+
+@pytest.mark.slow
+def test_training_runs_our_image_and_pulls_only_from_its_asset_repository(
+    training_app, training_outdir
+):
+    manifest = json.loads((training_outdir / "MotflowTraining.assets.json").read_text())
+    (image,) = manifest["dockerImages"].values()
+    assert image["source"]["dockerFile"] == "container/Dockerfile"
+    assert image["source"]["dockerBuildArgs"]["TORCH_BUILD"] == "cuda"  # runs on CPU types too
+    template = training_app["MotflowTraining"]
+    assert "TrainingImageUri" in template["Outputs"]
+    statements = {
+        s["Sid"]: s
+        for p in _resources(template, "AWS::IAM::Policy")
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    }
+    pull = json.dumps(statements["PullTrainingImage"]["Resource"])
+    assert "container-assets" in pull  # the CDK bootstrap's image repository, by name
+    assert "763104351884" not in json.dumps(template)  # no Deep Learning Containers account

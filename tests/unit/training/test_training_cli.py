@@ -15,12 +15,14 @@ from moto.server import ThreadedMotoServer
 
 from cli import __version__
 from cli.main import main
-from cli.sagemaker_training import ENTRY_POINT, training_image_uri
+from cli.sagemaker_training import CODE_CHANNEL, ENTRY_POINT
 from cli.train import build_artifact
 from model_code import __version__ as engine_version
 from tests.unit.training.scenes import WRITERS, make_scene
 
 ROLE = "arn:aws:iam::123456789012:role/motflow-training"
+# The training stack's TrainingImageUri output: our image in the CDK asset repository.
+IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/cdk-hnb659fds-container-assets:abc123"
 
 
 def test_version_is_the_engine_version(capsys):
@@ -79,6 +81,7 @@ def test_sagemaker_launch_uploads_code_and_creates_the_training_job(moto, capsys
     )
     args = ["train", "--sagemaker", "--data", "s3://train-bucket/labels/"]
     args += ["--out", "s3://train-bucket/runs", "--role", ROLE, "--region", region]
+    args += ["--image", IMAGE]
     args += ["--job-name", "motflow-test-job", "--epochs", "12", "--freeze-backbone"]
     assert main(args) == 0, capsys.readouterr().err
     assert "model_artifact=s3://train-bucket/runs/motflow-test-job/output/model.tar.gz" in (
@@ -87,22 +90,20 @@ def test_sagemaker_launch_uploads_code_and_creates_the_training_job(moto, capsys
     job = boto3.client("sagemaker", region_name=region).describe_training_job(
         TrainingJobName="motflow-test-job"
     )
-    assert job["AlgorithmSpecification"]["TrainingImage"] == training_image_uri(
-        region, "ml.g4dn.xlarge"
-    )
-    assert "/pytorch-training:" in job["AlgorithmSpecification"]["TrainingImage"]
+    assert job["AlgorithmSpecification"]["TrainingImage"] == IMAGE
     hps = job["HyperParameters"]
-    assert (hps["epochs"], hps["freeze_backbone"], hps["sagemaker_program"]) == (
-        "12",
-        "true",
-        ENTRY_POINT,
-    )
-    source = hps["sagemaker_submit_directory"]
-    bucket, key = source[len("s3://") :].split("/", 1)
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert (hps["epochs"], hps["freeze_backbone"]) == ("12", "true")
+    assert not [name for name in hps if name.startswith("sagemaker_")]  # no toolkit in the image
+    channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
+    source = channels[CODE_CHANNEL]["DataSource"]["S3DataSource"]["S3Uri"]
+    bucket, prefix = source[len("s3://") :].split("/", 1)
+    (listed,) = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    body = s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         names = set(tar.getnames())
-    assert {ENTRY_POINT, "requirements.txt", "coco-weights/nanodet.bin"} <= names
+    # container/train runs ENTRY_POINT from this archive; the packages come from the image.
+    assert {ENTRY_POINT, "coco-weights/nanodet.bin"} <= names
+    assert "requirements.txt" not in names
     assert "model_code/training/sagemaker_job.py" in names
 
 
@@ -111,8 +112,9 @@ def test_the_training_job_request_fits_the_api_model():
 
     request = training_job_request(
         job_name="motflow-train-1",
-        image=training_image_uri("us-east-1", "ml.g5.xlarge"),
+        image=IMAGE,
         role=ROLE,
+        source_uri="s3://b/out/source/0123/",
         train_uri="s3://b/train/",
         validation_uri="s3://b/val/",
         output_uri="s3://b/out/",
@@ -125,7 +127,12 @@ def test_the_training_job_request_fits_the_api_model():
     shape = model.operation_model("CreateTrainingJob").input_shape
     report = ParamValidator().validate(request, shape)
     assert not report.has_errors(), report.generate_report()
-    assert [c["ChannelName"] for c in request["InputDataConfig"]] == ["train", "validation"]
+    assert [c["ChannelName"] for c in request["InputDataConfig"]] == [
+        CODE_CHANNEL,
+        "train",
+        "validation",
+    ]
+    assert request["EnableNetworkIsolation"] is True
 
 
 def test_sagemaker_needs_s3_uris_and_a_role(capsys):
@@ -133,4 +140,6 @@ def test_sagemaker_needs_s3_uris_and_a_role(capsys):
     assert "--role" in capsys.readouterr().err
     args = ["train", "--sagemaker", "--data", "local/dir", "--out", "s3://b/o", "--role", ROLE]
     assert main(args) == 2
+    assert "--image" in capsys.readouterr().err
+    assert main([*args, "--image", IMAGE]) == 2
     assert "--data must be an s3://" in capsys.readouterr().err
