@@ -21,7 +21,7 @@ from typing import Any
 from model_code.detectors.nanodet import WEIGHT_FILES, find_weights_dir
 from model_code.training.command import config_from_args
 from model_code.training.sagemaker_job import METRIC_DEFINITIONS, SOURCE_WEIGHTS_DIR
-from stacks.model_artifact import MODEL_CODE_DIR, model_entries, write_archive
+from stacks.model_artifact import MODEL_CODE_DIR, engine_files, write_archive
 
 ENTRY_POINT = "train_entry.py"  # what container/train runs
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
@@ -42,12 +42,8 @@ def split_s3(uri: str, what: str) -> tuple[str, str]:
 
 
 def source_entries(weights_dir: str | Path | None = None) -> list[tuple[str, Path | bytes]]:
-    """model_code/ (as the model artifact packs it), the entry script and the COCO weights."""
-    code = [
-        (name.removeprefix("code/"), source)
-        for name, source in model_entries({}, [])
-        if name.startswith(f"code/{MODEL_CODE_DIR.name}/")
-    ]
+    """model_code/ with its training code, the entry script and the COCO weights."""
+    code = engine_files(MODEL_CODE_DIR, served_only=False)
     weights = find_weights_dir(weights_dir)
     return sorted(
         [

@@ -101,9 +101,8 @@ def model_entries(
     if not handler.is_file():
         raise ModelArtifactError(f"model server not found: {handler}")
     entries: dict[str, Path | bytes] = {}
-    for source in _package_files(model_code_dir):
-        relative = source.relative_to(model_code_dir).as_posix()
-        entries[f"code/{model_code_dir.name}/{relative}"] = source
+    for name, source in engine_files(model_code_dir):
+        entries[f"code/{name}"] = source
     for name, source in weights:
         entries[f"weights/{name}"] = source
     entries["config.json"] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
@@ -136,14 +135,26 @@ def write_archive(out_path: Path | str, entries: list[tuple[str, Path | bytes]])
     return out
 
 
+def engine_files(
+    model_code_dir: Path = MODEL_CODE_DIR, *, served_only: bool = True
+) -> list[tuple[str, Path]]:
+    """The engine package's files as (``model_code/...`` path, source); with `served_only`,
+    without the sub-packages the endpoint never imports (the training code)."""
+    files = []
+    for source in _package_files(model_code_dir):
+        relative = source.relative_to(model_code_dir)
+        if served_only and relative.parts[0] in _NOT_SERVED:
+            continue
+        files.append((f"{model_code_dir.name}/{relative.as_posix()}", source))
+    return files
+
+
 def _package_files(package_dir: Path) -> Iterator[Path]:
     if not (package_dir / "__init__.py").is_file():
         raise ModelArtifactError(f"not a Python package (no __init__.py): {package_dir}")
     for path in sorted(package_dir.rglob("*")):
         parts = path.relative_to(package_dir).parts
         if any(part in _SKIPPED_DIRS or part.startswith(".") for part in parts):
-            continue
-        if parts[0] in _NOT_SERVED:
             continue
         if path.is_file() and path.suffix not in _SKIPPED_SUFFIXES:
             yield path

@@ -114,9 +114,9 @@ def test_unfetched_nanodet_weights_say_to_run_setup(tmp_path: Path) -> None:
         nanodet_weights_dir(tmp_path)
 
 
-def test_missing_handler_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_model_server_is_a_clear_error(tmp_path: Path) -> None:
     package = tmp_path / "model_code"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    with pytest.raises(ModelArtifactError, match="inference.py"):
+    with pytest.raises(ModelArtifactError, match="model server not found"):
         build_model_artifact(tmp_path / "model.tar.gz", Settings(), model_code_dir=package)

@@ -84,7 +84,7 @@ def _workers(server: ModelServer) -> list[psutil.Process]:
     ]
 
 
-def _s3(moto_url: str):  # noqa: ANN202
+def _s3(moto_url: str):
     env = fake_aws_environment(moto_url, REGION)
     return boto3.Session(
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
@@ -171,7 +171,7 @@ def _wait_for_busy_workers(server: ModelServer, count: int) -> list[psutil.Proce
     raise AssertionError("the workers never got busy")
 
 
-def _wait(condition, timeout_s: float) -> None:  # noqa: ANN001
+def _wait(condition, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -186,11 +186,13 @@ def test_a_model_that_does_not_load_is_unhealthy_and_refuses_work(
     (broken / "code").symlink_to(model_dir / "code", target_is_directory=True)
     (broken / "config.json").write_text(json.dumps({"detector": "nanodet-g", "weights": "gone"}))
     env = contract.model_environment(invocation_timeout_s=60, workers=1)
-    with pytest.raises(RuntimeError, match="could not load the model: ModelConfigError"):
-        with start_model_server(
+    with (
+        pytest.raises(RuntimeError, match="could not load the model: ModelConfigError"),
+        start_model_server(
             tmp_path / "run", broken, model_env=env, base_env=_environment(moto_url)
-        ):
-            pass
+        ),
+    ):
+        pass
 
 
 @pytest.mark.parametrize(("grace_s", "expected"), [(600, 200), (0, 503)])
