@@ -1,9 +1,10 @@
 """Streamed, strided video decoding with PyAV, and the facts a summary reports about a video.
 
-Every frame is decoded (decoding is cheap next to detection), on FFmpeg's frame threads
-(`DEFAULT_THREAD_TYPE`; single-slice H.264 gets no parallelism otherwise); only the frames the
-stride keeps are converted to BGR arrays. Memory does not depend on the video's length: a few
-frames are held at a time (one per decoder thread), and the presentation times of recent frames.
+Every frame is decoded (decoding is cheap next to detection), on FFmpeg's frame threads where
+the codec has them (`DEFAULT_THREAD_TYPE`; single-slice H.264 gets no parallelism otherwise);
+only the frames the stride keeps are converted to BGR arrays. Memory does not depend on the
+video's length: a few frames are held at a time (about one per decoder thread), and the
+presentation times of recent frames.
 
 `skip_nonref=True` (opt-in, for stride > 1) also leaves undecoded every non-reference frame that
 the stride does not keep. The kept frames are the same; frame numbers then come from
@@ -54,9 +55,10 @@ _VIDEO_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "avi"})
 # Decoder names that differ from the codec they decode.
 _DECODER_CODECS = {"libdav1d": "av1", "libaom-av1": "av1", "libvpx-vp9": "vp9", "libvpx": "vp8"}
 _FORMAT_NAMES = {"png_pipe": "a PNG image", "jpeg_pipe": "a JPEG image", "gif": "a GIF image"}
-# FFmpeg threading for the decoder: "FRAME" decodes several frames at once (measured in
-# docs/BENCHMARKS.md, "Decode speed"); "SLICE" was PyAV's default; "NONE" is single-threaded.
-DEFAULT_THREAD_TYPE = "FRAME"
+# FFmpeg threading for the decoder: "AUTO" is frame threads where the codec has them (H.264,
+# HEVC: several frames at once), else slice threads; measured in
+# docs/BENCHMARKS.md, "Decode speed". "SLICE" was PyAV's default; "NONE" is one thread.
+DEFAULT_THREAD_TYPE = "AUTO"
 THREAD_TYPES = ("NONE", "SLICE", "FRAME", "AUTO")
 
 _CODEC_NAMES = {
