@@ -211,15 +211,18 @@ class GpuSampler:
         return sum(self.samples) / len(self.samples) if self.samples else None
 
 
-def end_to_end_fps(clip: Path, options: Any = None) -> tuple[float, float | None]:
+def end_to_end_fps(
+    clip: Path, options: Any = None, detector: Any = None
+) -> tuple[float, float | None]:
     """Frames per second of `track_video` writing the MOT/JSONL files (`options`: a
-    `TrackOptions`, default options when None), and the mean GPU utilisation meanwhile."""
+    `TrackOptions`, default options when None; `detector`: built by the pipeline when None, its
+    build then counted), and the mean GPU utilisation meanwhile."""
     from model_code.pipeline import track_video
     from model_code.results import file_sinks
 
     with tempfile.TemporaryDirectory(prefix="motflow-gpu-") as out, GpuSampler() as sampler:
         started = time.perf_counter()
-        run = track_video(clip, file_sinks(Path(out), annotate=False), options)
+        run = track_video(clip, file_sinks(Path(out), annotate=False), options, detector)
         fps = run.frames_processed / (time.perf_counter() - started)
     return fps, sampler.mean
 
