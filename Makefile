@@ -37,7 +37,7 @@ WEIGHTS_STAMP := $(WEIGHTS_DIR)/.stamp-weights-$(WEIGHTS_HASH)
 # The `motflow` console script: this checkout installed editable, dependencies left to the pins.
 CLI_STAMP := $(VENV)/.stamp-cli-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help setup demo test synth deploy diff destroy bench lint clean
+.PHONY: help setup demo test synth deploy diff destroy bench gpu-check lint clean
 
 help:
 	@echo "make demo   set up, then run the local end-to-end flow on the bundled sample video"
@@ -46,6 +46,7 @@ help:
 	@echo "make deploy cdk deploy --all for one region (CDK_ARGS='-c k=v'); builds the image with Docker"
 	@echo "make diff   cdk diff --all for the same region;  make destroy  cdk destroy --all"
 	@echo "make bench  set up (with benchmark peers), then print the benchmark tables"
+	@echo "make gpu-check  on a GPU machine: fp16/fp32 agreement, decode, detector and end-to-end fps"
 	@echo "make lint   set up, then ruff"
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(WEIGHTS_STAMP) $(CLI_STAMP)
@@ -105,6 +106,10 @@ deploy diff destroy: setup
 
 bench: setup $(BENCH_STAMP)
 	PYTHONPATH=$(CURDIR):$(CURDIR)/$(BENCH_SITE) $(PY) -m bench
+
+# Prints and writes results/gpu-check.json; without CUDA it says so in one line and exits 0.
+gpu-check: setup
+	$(PY) -m bench.gpu_check
 
 lint: setup
 	$(PY) -m ruff check .

@@ -72,6 +72,9 @@ BENCHMARKS = {
         "bench.train_finetune", "NanoDet-g fine-tuned on PETS: detection and tracking before/after",
         default=False,
     ),
+    "decode_speed": Benchmark(
+        "bench.decode_speed", "VideoReader fps before/after: threads, conversion, skip_frame",
+    ),
     "gpu_pipeline": Benchmark(
         "bench.gpu_pipeline", "decode/detector/end-to-end fps at 1080p (for a GPU machine)",
         default=False,

@@ -4,7 +4,7 @@
 one price table, `model_code/pricing.py` (stated figures, us-east-1 on-demand, dated there).
 Throughput per instance is in `THROUGHPUT`, each figure marked measured (on this project's
 machine), scaled (from a measured figure) or assumed (no GPU was available; replace it with
-`bench/gpu_pipeline.py`'s end-to-end fps from a GPU machine).
+`make gpu-check`'s end-to-end fps for two jobs on 4 CPUs, from a GPU machine).
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ THROUGHPUT: dict[str, Throughput] = {
         2 * MEASURED_CPU_FPS_2_CORES, "scaled", "measured 2-core figure x 2 (4 physical cores)"
     ),
     "ml.g4dn.xlarge": Throughput(
-        150.0, "assumed", "T4; bound by 1080p H.264 decode on 4 vCPUs; run bench/gpu_pipeline.py"
+        150.0, "assumed", "T4; bound by 1080p H.264 decode on 4 vCPUs; run make gpu-check"
     ),
     "ml.g5.xlarge": Throughput(
-        170.0, "assumed", "A10G; still decode-bound on 4 vCPUs; run bench/gpu_pipeline.py"
+        170.0, "assumed", "A10G; still decode-bound on 4 vCPUs; run make gpu-check"
     ),
     "ml.g5.2xlarge": Throughput(
-        300.0, "assumed", "A10G; 8 vCPUs decode about twice as fast; run bench/gpu_pipeline.py"
+        300.0, "assumed", "A10G; 8 vCPUs decode about twice as fast; run make gpu-check"
     ),
 }
 

@@ -1,6 +1,6 @@
 """Throughput of the pipeline's pieces on a generated 1080p H.264 clip; meant for a GPU machine.
 
-`python -m bench gpu_pipeline [--frames 300] [--batches 1,8,32] [--json OUT]` measures:
+`python -m bench.gpu_pipeline [--frames 300] [--batches 1,8,32] [--json OUT]` measures:
 - decode-only fps (`model_code.video.VideoReader`, every frame);
 - detector-only fps at each batch size: the default detector, and YOLOX-S- and YOLOX-M-sized
   networks (CSP-Darknet widths and depths, random weights: valid for throughput, not accuracy) in
@@ -10,7 +10,7 @@
 Target: end-to-end fps at least 80% of min(decode-only, default detector-only).
 
 Runs anywhere: on a CPU-only machine use a tiny clip for a smoke run, e.g.
-`python -m bench gpu_pipeline --frames 8 --size 640x360 --batches 1,2`; the figures are then CPU
+`python -m bench.gpu_pipeline --frames 8 --size 640x360 --batches 1,2`; the figures are then CPU
 figures and the GPU columns say "n/a".
 """
 
@@ -76,18 +76,26 @@ def _batch(frames: list[np.ndarray], size: int) -> list[np.ndarray]:
     return [frames[i % len(frames)] for i in range(size)]
 
 
-def default_detector_fps(frames: list[np.ndarray], batches: Sequence[int]) -> dict[int, float]:
+def default_detector_fps(
+    frames: list[np.ndarray],
+    batches: Sequence[int],
+    name: str = DEFAULT_DETECTOR,
+    repeats: int = 1,
+    **options: Any,
+) -> dict[int, float]:
+    """Detector-only fps of `name` at each batch size (`options` go to `build_detector`)."""
     from model_code.detectors import build_detector
 
     out = {}
     for size in batches:
         # the network batch follows the pipeline batch measured here (fp16 on CUDA)
-        detector = build_detector(DEFAULT_DETECTOR, batch_size=size)
-        detector.detect(frames[:1])  # first call allocates buffers
+        detector = build_detector(name, batch_size=size, **options)
         batch = _batch(frames, size)
+        detector.detect(batch)  # first call allocates buffers (and autotunes cuDNN)
         started = time.perf_counter()
-        detector.detect(batch)
-        out[size] = size / (time.perf_counter() - started)
+        for _ in range(repeats):
+            detector.detect(batch)
+        out[size] = repeats * size / (time.perf_counter() - started)
     return out
 
 
@@ -203,13 +211,19 @@ class GpuSampler:
         return sum(self.samples) / len(self.samples) if self.samples else None
 
 
-def end_to_end_fps(clip: Path) -> tuple[float, float | None]:
+def end_to_end_fps(
+    clip: Path, options: Any = None, detector: Any = None
+) -> tuple[float, float | None]:
+    """Frames per second of `track_video` writing the MOT/JSONL files (`options`: a
+    `TrackOptions`, default options when None; `detector`: built by the pipeline when None, its
+    build then counted), and the mean GPU utilisation meanwhile."""
     from model_code.pipeline import track_video
+    from model_code.results import file_sinks
 
     with tempfile.TemporaryDirectory(prefix="motflow-gpu-") as out, GpuSampler() as sampler:
         started = time.perf_counter()
-        summary = track_video(clip, Path(out))
-        fps = summary["counts"]["frames_processed"] / (time.perf_counter() - started)
+        run = track_video(clip, file_sinks(Path(out), annotate=False), options, detector)
+        fps = run.frames_processed / (time.perf_counter() - started)
     return fps, sampler.mean
 
 
@@ -265,7 +279,7 @@ def print_report(figures: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench gpu_pipeline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.gpu_pipeline", description=__doc__)
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT of the generated clip")
     parser.add_argument("--batches", default="1,8,32", help="detector batch sizes")

@@ -1,8 +1,16 @@
 """Streamed, strided video decoding with PyAV, and the facts a summary reports about a video.
 
-Every frame is decoded (decoding is cheap next to detection); only kept frames are converted to
-BGR arrays. Memory does not depend on the video's length: one frame is held at a time, and the
-presentation times of recent frames only.
+Every frame is decoded (decoding is cheap next to detection), on FFmpeg's frame threads where
+the codec has them (`DEFAULT_THREAD_TYPE`; single-slice H.264 gets no parallelism otherwise);
+only the frames the stride keeps are converted to BGR arrays. Memory does not depend on the
+video's length: a few frames are held at a time (about one per decoder thread), and the
+presentation times of recent frames.
+
+`skip_nonref=True` (opt-in, for stride > 1) also leaves undecoded every non-reference frame that
+the stride does not keep. The kept frames are the same; frame numbers then come from
+presentation times (a constant frame rate is assumed), not from counting decoded frames, so a
+variable-frame-rate or damaged file may be numbered differently: that is why it is not the
+default (docs/BENCHMARKS.md, "Decode speed").
 
 Rules (the output contract in docs/ARCHITECTURE.md states them for users):
 
@@ -47,6 +55,11 @@ _VIDEO_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "avi"})
 # Decoder names that differ from the codec they decode.
 _DECODER_CODECS = {"libdav1d": "av1", "libaom-av1": "av1", "libvpx-vp9": "vp9", "libvpx": "vp8"}
 _FORMAT_NAMES = {"png_pipe": "a PNG image", "jpeg_pipe": "a JPEG image", "gif": "a GIF image"}
+# FFmpeg threading for the decoder: "AUTO" is frame threads where the codec has them (H.264,
+# HEVC: several frames at once), else slice threads; measured in
+# docs/BENCHMARKS.md, "Decode speed". "SLICE" was PyAV's default; "NONE" is one thread.
+DEFAULT_THREAD_TYPE = "AUTO"
+THREAD_TYPES = ("NONE", "SLICE", "FRAME", "AUTO")
 
 _CODEC_NAMES = {
     "avc1": "h264",
@@ -130,13 +143,26 @@ class VideoReader(Closing):
     `window=(start_s, end_s)` reads only the frames presented in [start_s, end_s) of the source
     (a segment of a long video): a keyframe seek, then decoding up to the exact first frame; the
     frame numbers and times stay those of the whole source.
+    `thread_type` is FFmpeg's decoder threading (`THREAD_TYPES`); `skip_nonref` leaves the
+    non-reference frames the stride drops undecoded (see the module notes; opt-in).
     """
 
     def __init__(
-        self, path: str | Path, stride: int = 1, window: tuple[float, float] | None = None
+        self,
+        path: str | Path,
+        stride: int = 1,
+        window: tuple[float, float] | None = None,
+        *,
+        thread_type: str = DEFAULT_THREAD_TYPE,
+        skip_nonref: bool = False,
     ) -> None:
         if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
             raise ValueError(f"stride must be a whole number >= 1, got {stride!r}")
+        if thread_type.upper() not in THREAD_TYPES:
+            raise ValueError(f"thread_type must be one of {THREAD_TYPES}, got {thread_type!r}")
+        self.thread_type = thread_type.upper()
+        # Numbering by presentation time, so skipping changes no frame's number.
+        self.skip_nonref = bool(skip_nonref) and stride > 1
         if window is not None and not 0 <= window[0] < window[1]:
             raise ValueError(f"window must be (start_s, end_s) with 0 <= start < end, got {window}")
         self.path = Path(path)
@@ -157,6 +183,7 @@ class VideoReader(Closing):
         self._rotation = 0
         self._stream_start = 0.0
         self._window_fps = FALLBACK_FPS
+        self._last_packet_number = 0
         self.info = self._open()
 
     def _open(self) -> VideoInfo:
@@ -193,10 +220,17 @@ class VideoReader(Closing):
             holds = f"only {' and '.join(kinds)}" if kinds else "no audio or video at all"
             raise VideoError(f"'{name}' has no video track (it holds {holds})")
         stream = container.streams.video[0]
+        stream.thread_type = self.thread_type
         self._header_frames = max(int(stream.frames or 0), 0)
         self._time_base = stream.time_base
         fps = float(stream.average_rate or stream.guessed_rate or 0.0)
         usable_fps = math.isfinite(fps) and 0.0 < fps <= MAX_PLAUSIBLE_FPS
+        if self.skip_nonref:
+            self._stream_start = (
+                float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+            )
+            self._first_pts = self._stream_start
+            self._window_fps = fps if usable_fps else FALLBACK_FPS
         self._frames = self._decode(container, stream)
         if self.window is not None:
             self._frames = self._within(
@@ -240,6 +274,7 @@ class VideoReader(Closing):
         """Frames in presentation order; damaged packets are counted and skipped (bounded)."""
         bad_in_a_row = 0
         packets = container.demux(stream)
+        codec = stream.codec_context
         while True:
             try:
                 packet = next(packets)
@@ -248,6 +283,10 @@ class VideoReader(Closing):
             except av.error.FFmpegError:  # the container itself is damaged from here on
                 self.frames_skipped += 1
                 return
+            if self.skip_nonref:
+                # Set per packet (frame threads copy it at submission): a frame the stride keeps
+                # is always decoded; any other is skipped when nothing refers to it.
+                codec.skip_frame = "DEFAULT" if self._kept_packet(packet) else "NONREF"
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:
@@ -293,10 +332,22 @@ class VideoReader(Closing):
                 return
             yield frame
 
-    def _number_of(self, frame: av.VideoFrame) -> int:
+    def _number_of(self, frame: av.VideoFrame | av.Packet) -> int:
         """The source frame number of a frame, from its presentation time (constant rate)."""
         seconds = float(frame.pts * self._time_base) - self._stream_start
         return round(seconds * self._window_fps) + 1
+
+    def _kept_packet(self, packet: av.Packet) -> bool:
+        """Whether the frame in `packet` is one the stride keeps (True when it cannot tell)."""
+        if packet.pts is None:
+            return True
+        number = self._number_of(packet)
+        self._last_packet_number = max(self._last_packet_number, number)
+        return (number - 1) % self.stride == 0
+
+    @property
+    def _numbered_by_time(self) -> bool:
+        return self.window is not None or self.skip_nonref
 
     def time_of(self, frame_number: int) -> float:
         """Seconds from the first frame to `frame_number` (its presentation timestamp)."""
@@ -331,8 +382,10 @@ class VideoReader(Closing):
         number = 0
         frame: av.VideoFrame | None = first
         while frame is not None:
-            if self.window is not None:
+            if self._numbered_by_time and frame.pts is not None:
                 number = self._number_of(frame)
+            elif self._numbered_by_time:
+                number += 1
             else:
                 number = self.frames_decoded + self.frames_skipped + 1
             self.frames_decoded += 1
@@ -341,8 +394,10 @@ class VideoReader(Closing):
             if (number - 1) % self.stride == 0:
                 yield number, self._image(frame)
             frame = next(frames, None)
-        if self.window is None:
+        if not self._numbered_by_time:
             self.frames_read = self.frames_decoded + self.frames_skipped
+        elif self.skip_nonref:  # the last frames may be skipped ones
+            self.frames_read = max(self.frames_read, self._last_packet_number)
         self._finish()
         self.close()
 
@@ -352,7 +407,9 @@ class VideoReader(Closing):
         if self._last_pts is not None and self._first_pts is not None:
             step = 1.0 / self.info.fps
             duration = max(self._last_pts - self._first_pts + step, 0.0)
-        self.info = replace(self.info, frame_count=self.frames_decoded, duration_s=duration)
+        # Skipped non-reference frames are frames of the video all the same.
+        frames = self.frames_read if self.skip_nonref else self.frames_decoded
+        self.info = replace(self.info, frame_count=frames, duration_s=duration)
         expected = self._header_frames
         if self.frames_skipped:
             self.warnings.append(

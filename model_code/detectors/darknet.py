@@ -79,7 +79,13 @@ class YoloLayer(nn.Module):
         self.register_buffer("anchors", torch.from_numpy(anchors[mask]), persistent=False)
 
     def decode(self, x: torch.Tensor, input_hw: tuple[int, int]) -> torch.Tensor:
-        """(N, A*(5+C), H, W) -> (N, H*W*A, 4 + C): xyxy in input pixels, obj x class scores."""
+        """(N, A*(5+C), H, W) -> (N, H*W*A, 4 + C): xyxy in input pixels, obj x class scores.
+
+        Decoded in float32 whatever the network ran in: in fp16 (max 65,504) `exp(t) * anchor`
+        overflows to inf once t exceeds about 5.2 on the 344-px anchor, and an inf box meets
+        NMS as NaN IoUs, which silently drops other boxes.
+        """
+        x = x.float()
         n, _, height, width = x.shape
         anchors = len(self.anchors)
         x = x.view(n, anchors, 5 + self.classes, height, width).permute(0, 3, 4, 1, 2)
@@ -87,8 +93,8 @@ class YoloLayer(nn.Module):
         xs = torch.arange(width, device=x.device, dtype=x.dtype).view(1, 1, width, 1)
         cx = (xs + x[..., 0].sigmoid()) * (input_hw[1] / width)
         cy = (ys + x[..., 1].sigmoid()) * (input_hw[0] / height)
-        w = x[..., 2].exp() * self.anchors[:, 0].to(x.dtype)
-        h = x[..., 3].exp() * self.anchors[:, 1].to(x.dtype)
+        w = x[..., 2].exp() * self.anchors[:, 0].float()
+        h = x[..., 3].exp() * self.anchors[:, 1].float()
         boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
         scores = x[..., 4:5].sigmoid() * x[..., 5:].sigmoid()
         return torch.cat([boxes, scores], dim=-1).reshape(n, -1, 4 + self.classes)

@@ -28,7 +28,7 @@ from model_code.detectors.base import (
     check_thresholds,
     resolve_class_ids,
 )
-from model_code.detectors.device import DevicePlan, plan_device
+from model_code.detectors.device import DevicePlan, check_cuda, plan_device
 from model_code.detectors.letterbox import input_size_for, letterbox, parse_input_size
 from model_code.detectors.postprocess import detections_from_best
 
@@ -111,6 +111,8 @@ class TorchDetector:
             cpu_backend=backend or self.cpu_backend,
             half=half,
         )
+        if self.plan.cuda:
+            check_cuda(self.plan.device)  # a broken CUDA fails the model load (unhealthy /ping)
         # The instance's default is its device's: the pipeline reads it to size its batches.
         self.default_batch_size = self.gpu_batch_size if self.plan.cuda else self.default_batch_size
         self.batch_size = int(batch_size or self.default_batch_size)

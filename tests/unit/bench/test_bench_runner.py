@@ -72,3 +72,14 @@ def test_yolox_sized_networks_give_three_levels_of_85_channels() -> None:
         return sum(int(np.prod(p.shape)) for p in net.parameters())
 
     assert count(medium) > 2 * count(small)
+
+
+@pytest.mark.slow
+def test_gpu_pipeline_end_to_end_runs_the_pipeline_on_cpu(tmp_path) -> None:
+    """The end-to-end figure calls `track_video` with a sink factory and reads the run's count."""
+    from model_code.pipeline import TrackOptions
+
+    clip = gpu_pipeline.write_clip(tmp_path / "c.mp4", frames=6, width=96, height=64)
+    fps, utilisation = gpu_pipeline.end_to_end_fps(clip, TrackOptions(stride=2))
+    assert fps > 0
+    assert utilisation is None or utilisation >= 0

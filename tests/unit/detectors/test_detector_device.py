@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from model_code.detectors import torch_detector
 from model_code.detectors.base import DetectorError
-from model_code.detectors.device import gpu_expected, plan_device
+from model_code.detectors.device import check_cuda, gpu_evidence, gpu_expected, plan_device
 from model_code.detectors.torch_detector import TorchDetector
 
 
@@ -69,12 +70,37 @@ def test_impossible_devices_fail_with_one_line(requested, cuda, half, message):
         plan_device(requested, cuda_available=cuda, half=half, environ={})
 
 
-def test_gpu_instance_on_cpu_warns(caplog):
+@pytest.mark.parametrize("requested", [None, "auto", " AUTO "])
+@pytest.mark.parametrize("environ", [{"SM_NUM_GPUS": "1"}, {"MOTFLOW_EXPECT_GPU": "1"}])
+def test_gpu_instance_without_cuda_refuses_auto_with_cause_and_fix(requested, environ):
+    with pytest.raises(DetectorError) as raised:
+        plan_device(requested, cuda_available=False, environ=environ, driver_file=None)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "provisioned with a GPU" in message and next(iter(environ)) in message  # the cause
+    assert "torch sees no CUDA device" in message
+    assert "fix the image" in message and "device='cpu'" in message  # the fixes
+
+
+def test_gpu_instance_without_cuda_refuses_auto_when_the_driver_is_loaded(tmp_path):
+    driver = tmp_path / "version"
+    driver.write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module")
+    with pytest.raises(DetectorError, match="NVIDIA driver is loaded"):
+        plan_device("auto", cuda_available=False, environ={}, driver_file=driver)
+
+
+def test_gpu_instance_may_still_run_on_cpu_when_asked_explicitly(caplog):
     with caplog.at_level(logging.WARNING):
-        plan = plan_device("auto", cuda_available=False, environ={"SM_NUM_GPUS": "1"})
+        plan = plan_device("cpu", cuda_available=False, environ={"SM_NUM_GPUS": "1"})
     assert plan.device == "cpu"
     assert plan.warning and "provisioned with a GPU" in plan.warning
     assert any("provisioned with a GPU" in r.message for r in caplog.records)
+
+
+def test_cpu_machine_without_cuda_runs_auto_on_cpu_quietly(tmp_path):
+    plan = plan_device("auto", cuda_available=False, environ={}, driver_file=tmp_path / "absent")
+    assert (plan.device, plan.warning) == ("cpu", None)
+    assert gpu_evidence({}, driver_file=tmp_path / "absent") is None
 
 
 @pytest.mark.parametrize(
@@ -91,6 +117,8 @@ def test_gpu_expected_reads_the_instance_environment(environ, expected, tmp_path
 
 def test_detector_on_fake_cuda_reports_gpu_runtime(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    probed: list[str] = []
+    monkeypatch.setattr(torch_detector, "check_cuda", probed.append)
     detector = TorchDetector(FrameMarker(), device="auto")
     runtime = detector.runtime()
     assert detector.default_batch_size == TorchDetector.gpu_batch_size  # what the pipeline reads
@@ -99,12 +127,39 @@ def test_detector_on_fake_cuda_reports_gpu_runtime(monkeypatch):
     assert runtime["backend"] == "torch"
     assert runtime["batch_size"] == TorchDetector.gpu_batch_size
     assert "warning" not in runtime
+    assert probed == ["cuda:0"]  # a real CUDA op ran at build time
 
 
-def test_gpu_instance_without_cuda_says_so_in_runtime(monkeypatch):
+def test_broken_cuda_fails_the_model_load(monkeypatch):
+    """torch claims a CUDA device but cannot compute on it (here: a CPU build of torch): the
+    detector build raises, which the serving layer reports as an unhealthy /ping."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a working CUDA")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with pytest.raises(DetectorError, match=r"CUDA is not usable on cuda:0 .*; check that"):
+        TorchDetector(FrameMarker(), device="auto")
+
+
+def test_check_cuda_names_the_device_and_the_cause():
+    if torch.cuda.is_available():
+        check_cuda("cuda:0")  # a working CUDA passes
+        return
+    with pytest.raises(DetectorError) as raised:
+        check_cuda("cuda:0")
+    assert "\n" not in str(raised.value) and "cuda:0" in str(raised.value)
+
+
+def test_gpu_instance_without_cuda_fails_the_detector_build(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setenv("SM_NUM_GPUS", "1")
-    runtime = TorchDetector(FrameMarker(), device="auto", backend="torch").runtime()
+    with pytest.raises(DetectorError, match="torch sees no CUDA device"):
+        TorchDetector(FrameMarker(), device="auto", backend="torch")
+
+
+def test_gpu_instance_on_explicit_cpu_says_so_in_runtime(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("SM_NUM_GPUS", "1")
+    runtime = TorchDetector(FrameMarker(), device="cpu", backend="torch").runtime()
     assert runtime["device"] == "cpu"
     assert runtime["batch_size"] == TorchDetector.default_batch_size
     assert "provisioned with a GPU" in runtime["warning"]
