@@ -217,6 +217,15 @@ class Authorizer:
                 return self._deny(role, call, f"{result}: no statement of its policy allows it")
         return None
 
+    def refusal(self, headers: Mapping[str, str], calls: list[Call]) -> str | None:
+        """Why the signer of a request with `headers` may not make `calls` (None: it may)."""
+        signed = signer(Request("POST", "/", dict(headers), b""))
+        role = self.role_of(signed[0] if signed else None)
+        if role is None:
+            return None
+        denial = self.check(role, calls)
+        return access_denied_message(role, denial.call, self.account) if denial else None
+
     def allows(self, role: str, call: Call) -> bool:
         """Whether `role`'s policy allows `call` (no recording)."""
         if not self.enforce or self._simulator is None:
