@@ -56,6 +56,11 @@ class LocalStack:
     authorizer: Authorizer | None = None  # each role's credentials and the denials seen
     gate: IamGate | None = None
 
+    @property
+    def aws_endpoint_url(self) -> str:
+        """Where AWS calls go: moto behind the IAM gate."""
+        return self.gate.url if self.gate else self.moto.endpoint_url
+
     def client(self, service: str) -> Any:
         return self.session.client(service)
 
