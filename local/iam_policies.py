@@ -12,9 +12,10 @@ operators.
 from __future__ import annotations
 
 import copy
-import functools
+import dataclasses
 import json
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,6 @@ class PolicyError(RuntimeError):
 
 def synthesize(settings: Settings, account: str, region: str) -> dict[str, Template]:
     """The app's templates (stack name -> template) for `settings` in `account` and `region`."""
-    return _synthesize_cached(settings, account, region)
-
-
-@functools.lru_cache(maxsize=4)
-def _synthesize_cached(settings: Settings, account: str, region: str) -> dict[str, Template]:
     import aws_cdk as cdk
 
     from stacks.application import build_stacks, create_app
@@ -105,14 +101,18 @@ def role_policies(
     return found
 
 
+_synthesized: dict[str, dict[str, Policy]] = {}
+_synthesized_lock = threading.Lock()
+
+
 def local_role_policies(settings: Settings, account: str, region: str) -> dict[str, Policy]:
     """`role_policies` of the app synthesized for the local stack (cached per settings)."""
-    return copy.deepcopy(_local_cached(settings, account, region))
-
-
-@functools.lru_cache(maxsize=4)
-def _local_cached(settings: Settings, account: str, region: str) -> dict[str, Policy]:
-    return role_policies(synthesize(settings, account, region), account, region)
+    key = json.dumps([dataclasses.asdict(settings), account, region], sort_keys=True, default=str)
+    with _synthesized_lock:
+        if key not in _synthesized:
+            templates = synthesize(settings, account, region)
+            _synthesized[key] = role_policies(templates, account, region)
+        return copy.deepcopy(_synthesized[key])
 
 
 def _role_ref(value: Any) -> str | None:
