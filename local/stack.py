@@ -8,6 +8,7 @@ environment the CDK stack gives them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tarfile
 import time
@@ -262,6 +263,8 @@ def local_stack(
             ),
         )
         gate = stack.enter_context(iam_gate(moto.endpoint_url, authorizer))
+        # What each role called, for the statement-removal check (scripts/iam_mutation.py).
+        stack.callback(_write_call_log, run_dir / CALL_LOG, authorizer)
         # Every client, in this process and in the model server, talks to moto through the gate.
         stack.enter_context(patched_environ(fake_aws_environment(gate.url, REGION)))
         session = boto3.Session(region_name=REGION)
@@ -369,6 +372,14 @@ def local_stack(
             authorizer=authorizer,
             gate=gate,
         )
+
+
+CALL_LOG = "iam-calls.jsonl"
+
+
+def _write_call_log(path: Path, authorizer: Authorizer) -> None:
+    lines = (json.dumps(record, sort_keys=True) for record in authorizer.log.records())
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
 def _as_role(handler: Handler, credentials: Credentials) -> Handler:
