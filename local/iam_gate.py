@@ -235,6 +235,11 @@ class Authorizer:
         )
         return result == ALLOWED
 
+    def record(self, role: str, call: Call) -> None:
+        """Log `call` as made by `role` without deciding it."""
+        with self._lock:
+            self.log.add(role, call)
+
     def record_denial(self, role: str, call: Call, reason: str) -> Denial:
         return self._deny(role, call, reason)
 
@@ -375,6 +380,7 @@ def _proxy_handler(gate: IamGate) -> type[BaseHTTPRequestHandler]:
                 return None
             bucket_arn, _, key = call.resource.partition("/")
             listing = Call("s3:ListBucket", bucket_arn, {"s3:prefix": key})
+            gate.authorizer.record(role, listing)  # a 404 needs this grant: log it
             if gate.authorizer.allows(role, listing):
                 return None
             gate.authorizer.record_denial(
