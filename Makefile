@@ -37,7 +37,7 @@ WEIGHTS_STAMP := $(WEIGHTS_DIR)/.stamp-weights-$(WEIGHTS_HASH)
 # The `motflow` console script: this checkout installed editable, dependencies left to the pins.
 CLI_STAMP := $(VENV)/.stamp-cli-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help setup demo test synth deploy diff destroy bench gpu-check lint clean
+.PHONY: help setup demo test synth deploy diff destroy bench gpu-check lint clean iam-mutation
 
 help:
 	@echo "make demo   set up, then run the local end-to-end flow on the bundled sample video"
@@ -99,6 +99,15 @@ test: setup
 
 synth: setup
 	$(CDK) synth -q --no-notices
+
+# Every grant is needed: the local-stack tests record each role's calls, then each statement is
+# removed in turn and some recorded call must be denied (or the statement is AWS-only, cited).
+IAM_RUNS := .cache/iam-runs
+iam-mutation: setup
+	rm -rf $(IAM_RUNS)
+	$(PY) -m pytest tests/integration/local/test_local_stack_flow.py \
+		tests/integration/local/test_local_long_video.py tests/integration/cli -q --basetemp=$(IAM_RUNS)
+	$(PY) -m scripts.iam_mutation $(IAM_RUNS)
 
 # Region: -c region=... in CDK_ARGS, else AWS_REGION / AWS_DEFAULT_REGION, else the AWS profile's.
 deploy diff destroy: setup

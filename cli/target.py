@@ -68,12 +68,14 @@ def resolve(args: argparse.Namespace) -> Target:
 
 
 def local_target(info: dict[str, Any]) -> Target:
-    session = boto3.Session(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        aws_session_token="testing",
-        region_name=info["region"],
-    )
+    """The local stack, called as its operator role (the stack's managed operator policy)."""
+    operator = (info.get("roles") or {}).get("operator")
+    credentials = operator or {
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+        "aws_session_token": "testing",
+    }
+    session = boto3.Session(region_name=info["region"], **credentials)
     return Target(
         description=f"local stack at {info['endpoint_url']}",
         session=session,

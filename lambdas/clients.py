@@ -1,9 +1,17 @@
-"""boto3 clients with bounded standard-mode retries, cached per process and per endpoint."""
+"""boto3 clients with bounded standard-mode retries, cached per process and per endpoint.
+
+Deployed, the credentials are the function role's, from the environment. A host that runs
+several functions in one process (the local stack) gives each call its function's role with
+`credentials_for_context`; clients are cached per credentials too.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -11,6 +19,20 @@ from botocore.config import Config
 
 _lock = threading.Lock()
 _cache: dict[tuple[str | None, ...], Any] = {}
+_credentials: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "motflow_client_credentials", default=None
+)
+
+
+@contextlib.contextmanager
+def credentials_for_context(credentials: Mapping[str, str]) -> Iterator[None]:
+    """Clients made in this context sign with `credentials` (boto3 Session keyword names:
+    ``aws_access_key_id``, ``aws_secret_access_key``, optional ``aws_session_token``)."""
+    token = _credentials.set(dict(credentials))
+    try:
+        yield
+    finally:
+        _credentials.reset(token)
 
 
 def client(service: str, *, max_attempts: int = 5) -> Any:
@@ -27,6 +49,8 @@ def client(service: str, *, max_attempts: int = 5) -> Any:
         os.environ.get(service_env),
         os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
     )
+    credentials = _credentials.get()
+    key += tuple(f"{name}={value}" for name, value in sorted((credentials or {}).items()))
     with _lock:
         if key not in _cache:
             config = Config(
@@ -35,5 +59,6 @@ def client(service: str, *, max_attempts: int = 5) -> Any:
                 read_timeout=30,
                 max_pool_connections=32,
             )
-            _cache[key] = boto3.session.Session().client(service, config=config)
+            session = boto3.session.Session(**(credentials or {}))
+            _cache[key] = session.client(service, config=config)
         return _cache[key]

@@ -93,7 +93,7 @@ def serve(args: argparse.Namespace, settings: Settings, run_dir: Path) -> int:
         with local_stack(run_dir, settings) as stack:
             print(
                 f"local stack ready: s3://{stack.resources.input_bucket}/"
-                f"{settings.input_prefix} (moto at {stack.moto.endpoint_url}); "
+                f"{settings.input_prefix} (AWS at {stack.aws_endpoint_url}); "
                 "use `motflow submit VIDEO` in another terminal, Ctrl-C stops it",
                 file=sys.stderr,
                 flush=True,

@@ -86,10 +86,20 @@ class InvocationFailed(Exception):
 class AsyncEndpointEmulator:
     """HTTP front end plus a bounded pool of invocation workers. Use as a context manager."""
 
-    def __init__(self, config: EndpointConfig, session: boto3.Session) -> None:
+    def __init__(
+        self,
+        config: EndpointConfig,
+        session: boto3.Session,
+        *,
+        authorize: Callable[[dict[str, str]], str | None] | None = None,
+    ) -> None:
+        """`session` is the endpoint's execution role: SageMaker reads the input, writes the
+        output or failure and publishes the notification with it. `authorize`, given a
+        request's lower-case headers, answers why the caller may not invoke (None: it may)."""
         if config.max_concurrent_invocations < 1:
             raise ValueError("max_concurrent_invocations must be at least 1")
         self.config = config
+        self.authorize = authorize
         self._s3 = session.client("s3")
         self._sns = session.client("sns")
         self._queue: queue.Queue[Invocation] = queue.Queue()
@@ -310,6 +320,10 @@ def _handler_class(emulator: AsyncEndpointEmulator) -> type[BaseHTTPRequestHandl
                 self._error(404, "UnknownOperationException", f"Unknown operation {self.path}")
                 return
             headers = {name.lower(): value for name, value in self.headers.items()}
+            refused = emulator.authorize(headers) if emulator.authorize else None
+            if refused:
+                self._error(403, "AccessDeniedException", refused)
+                return
             try:
                 invocation = emulator.accept(urllib.request.unquote(match["name"]), headers)
             except ValidationError as error:

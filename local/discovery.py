@@ -1,9 +1,11 @@
 """The running local stack's discovery file, so `motflow` can find and talk to it.
 
-While `local_stack` runs it keeps ``<run>/stack.json``: the moto endpoint, region, the process
-that owns the stack, and the deployment names (the same ones a deployed stack publishes as
-CloudFormation outputs). The file is removed when the stack stops; a file whose owner died is
-ignored. Pure Python: the `motflow` command reads it without starting anything.
+While `local_stack` runs it keeps ``<run>/stack.json``: the AWS endpoint (moto behind the IAM
+gate), region, the process that owns the stack, each deployed role's credentials (``roles``:
+calls signed with them are checked against that role's synthesized policy), and the
+deployment names (the same ones a deployed stack publishes as CloudFormation outputs). The
+file is removed when the stack stops; a file whose owner died is ignored. Pure Python: the
+`motflow` command reads it without starting anything.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ FIELDS = (
     "jobs_table",
     "notifications_topic_arn",
     "endpoint_name",
+    # role name -> {"aws_access_key_id", "aws_secret_access_key"}: sign as that deployed role
+    "roles",
 )
 
 

@@ -8,6 +8,7 @@ environment the CDK stack gives them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tarfile
 import time
@@ -21,7 +22,10 @@ import boto3
 from local import discovery
 from local.async_endpoint import AsyncEndpointEmulator, EndpointConfig
 from local.environment import patched_environ
-from local.event_pump import EventPump, Route, VersionIdFiller, sns_event_from_sqs
+from local.event_pump import EventPump, Handler, Route, VersionIdFiller, sns_event_from_sqs
+from local.iam_gate import Authorizer, Credentials, IamGate, enforcement_enabled, iam_gate
+from local.iam_policies import local_role_policies
+from local.iam_requests import Call
 from local.model_server import ModelServer, start_model_server
 from local.moto_service import ACCOUNT, REGION, MotoServer, fake_aws_environment, start_moto
 from local.resources import LocalResources, create_resources
@@ -50,6 +54,13 @@ class LocalStack:
     complete: Any
     jobs: Any
     s3_events: Any
+    authorizer: Authorizer | None = None  # each role's credentials and the denials seen
+    gate: IamGate | None = None
+
+    @property
+    def aws_endpoint_url(self) -> str:
+        """Where AWS calls go: moto behind the IAM gate."""
+        return self.gate.url if self.gate else self.moto.endpoint_url
 
     def client(self, service: str) -> Any:
         return self.session.client(service)
@@ -118,6 +129,12 @@ class LocalStack:
                     f"an event on {queue} failed its handler repeatedly and went to its "
                     f"dead-letter queue{self.diagnostics()}"
                 )
+        if self.authorizer is not None and self.authorizer.denials:
+            raise StackError(
+                "IAM denied a call: "
+                + "; ".join(map(str, self.authorizer.denials[:5]))
+                + self.diagnostics()
+            )
         for process in (self.moto.process, self.model_server.process):
             reason = process.exit_reason()
             if reason:
@@ -229,8 +246,27 @@ def local_stack(
     run_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         moto = _start(stack, "moto server", lambda: start_moto(run_dir, os.environ))
-        stack.enter_context(patched_environ(fake_aws_environment(moto.endpoint_url, REGION)))
+        admin = fake_aws_environment(moto.endpoint_url, REGION)
+        authorizer = _start(
+            stack,
+            "the IAM checks",
+            lambda: contextlib.nullcontext(
+                Authorizer(
+                    local_role_policies(settings, ACCOUNT, REGION),
+                    account=ACCOUNT,
+                    region=REGION,
+                    admin_key=admin["AWS_ACCESS_KEY_ID"],
+                    enforce=enforcement_enabled(),
+                )
+            ),
+        )
+        gate = stack.enter_context(iam_gate(moto.endpoint_url, authorizer))
+        # What each role called, for the statement-removal check (scripts/iam_mutation.py).
+        stack.callback(_write_call_log, run_dir / CALL_LOG, authorizer)
+        # Every client, in this process and in the model server, talks to moto through the gate.
+        stack.enter_context(patched_environ(fake_aws_environment(gate.url, REGION)))
         session = boto3.Session(region_name=REGION)
+        roles = authorizer.credentials
         names = contract.resource_names(settings.name_prefix, ACCOUNT, REGION)
         resources = create_resources(session, names, input_prefix=settings.input_prefix)
         model_dir = unpack_model(settings, run_dir)
@@ -241,7 +277,7 @@ def local_stack(
                 run_dir,
                 model_dir,
                 model_env=model_environment(settings, model_dir),
-                base_env=dict(os.environ),
+                base_env=_role_environment(os.environ, roles["endpoint"]),
             ),
         )
         emulator = AsyncEndpointEmulator(
@@ -256,7 +292,10 @@ def local_stack(
                 error_topic_arn=resources.error_topic_arn,
                 max_concurrent_invocations=settings.max_concurrent_invocations_per_instance,
             ),
-            session,
+            _role_session(roles["endpoint"]),
+            authorize=lambda headers: authorizer.refusal(
+                headers, [Call("sagemaker:InvokeEndpointAsync", _endpoint_arn(resources))]
+            ),
         )
         stack.enter_context(emulator)
         stack.enter_context(patched_environ(lambda_environment(settings, resources, emulator.url)))
@@ -268,21 +307,21 @@ def local_stack(
                 Route(
                     "submit",
                     resources.uploads_queue_url,
-                    submit.handler,
+                    _as_role(submit.handler, roles["submit"]),
                     VersionIdFiller(session.client("s3")),
                     contract.SUBMIT_TIMEOUT_S,
                 ),
                 Route(
                     "complete-success",
                     resources.success_queue_url,
-                    complete.handler,
+                    _as_role(complete.handler, roles["complete"]),
                     sns_event_from_sqs,
                     contract.COMPLETE_TIMEOUT_S,
                 ),
                 Route(
                     "complete-error",
                     resources.error_queue_url,
-                    complete.handler,
+                    _as_role(complete.handler, roles["complete"]),
                     sns_event_from_sqs,
                     contract.COMPLETE_TIMEOUT_S,
                 ),
@@ -292,7 +331,7 @@ def local_stack(
         stack.enter_context(
             Schedule(
                 "sweeper",
-                sweeper.handler,
+                _as_role(sweeper.handler, roles["sweeper"]),
                 sweep_interval_s,
                 account=ACCOUNT,
                 region=REGION,
@@ -303,7 +342,7 @@ def local_stack(
         discovery.write(
             run_dir,
             {
-                "endpoint_url": moto.endpoint_url,
+                "endpoint_url": gate.url,
                 "region": REGION,
                 "pid": os.getpid(),
                 "input_bucket": resources.input_bucket,
@@ -312,6 +351,7 @@ def local_stack(
                 "jobs_table": resources.jobs_table,
                 "notifications_topic_arn": resources.notifications_topic_arn,
                 "endpoint_name": resources.endpoint_name,
+                "roles": {role: c.as_dict() for role, c in roles.items()},
             },
         )
         yield LocalStack(
@@ -327,7 +367,43 @@ def local_stack(
             complete=complete,
             jobs=jobs,
             s3_events=s3_events,
+            authorizer=authorizer,
+            gate=gate,
         )
+
+
+CALL_LOG = "iam-calls.jsonl"
+
+
+def _write_call_log(path: Path, authorizer: Authorizer) -> None:
+    lines = (json.dumps(record, sort_keys=True) for record in authorizer.log.records())
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+def _as_role(handler: Handler, credentials: Credentials) -> Handler:
+    """`handler` with its AWS clients signing as its deployed role."""
+    from lambdas import clients
+
+    def run_as_role(event: dict[str, Any], context: Any) -> Any:
+        with clients.credentials_for_context(credentials.as_dict()):
+            return handler(event, context)
+
+    return run_as_role
+
+
+def _role_session(credentials: Credentials) -> boto3.Session:
+    return boto3.Session(region_name=REGION, **credentials.as_dict())
+
+
+def _role_environment(environ: Any, credentials: Credentials) -> dict[str, str]:
+    """`environ` with the role's credentials in place of the administrator's."""
+    env = {k: v for k, v in environ.items() if k != "AWS_SESSION_TOKEN"}
+    env.update(credentials.environment())
+    return env
+
+
+def _endpoint_arn(resources: LocalResources) -> str:
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{resources.endpoint_name}"
 
 
 def _discovery_path(run_dir: Path) -> Path:

@@ -40,6 +40,7 @@ OUTPUT_WORK_BUCKET = "WorkBucketName"
 OUTPUT_JOBS_TABLE = "JobsTableName"
 OUTPUT_ENDPOINT = "EndpointName"
 OUTPUT_NOTIFICATIONS_TOPIC = "NotificationsTopicArn"
+OUTPUT_OPERATOR_POLICY = "OperatorPolicyArn"
 
 
 def tracking_stack_name(prefix: str) -> str:

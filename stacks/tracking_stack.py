@@ -17,6 +17,7 @@ from stacks.constructs.async_endpoint import AsyncEndpoint, EndpointSizing, Mode
 from stacks.constructs.failed_events import failed_events_queue
 from stacks.constructs.job_events import JobEvents
 from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.operator_policy import OperatorPolicy
 from stacks.constructs.sweeper import JobSweeper
 from stacks.constructs.upload_trigger import UploadTrigger
 from stacks.container_image import container_image
@@ -169,6 +170,21 @@ class TrackingStack(Stack):
             value=self.job_events.notifications_topic.topic_arn,
         )
         CfnOutput(self, "AlarmsTopicArn", value=self.monitoring.alarms_topic.topic_arn)
+        self.operator_policy = OperatorPolicy(
+            self,
+            "Operators",
+            input_bucket=input_bucket,
+            input_prefix=settings.input_prefix,
+            work_bucket=work_bucket,
+            jobs_table=data.jobs_table,
+            key=data.key,
+        )
+        CfnOutput(
+            self,
+            contract.OUTPUT_OPERATOR_POLICY,
+            value=self.operator_policy.policy.managed_policy_arn,
+            description="attach to the people and roles that run `motflow`",
+        )
 
     def _model_data(self, artifact: Path) -> ModelData:
         """Upload ``model.tar.gz`` under a key that keeps the ``.tar.gz`` name.

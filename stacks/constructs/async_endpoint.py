@@ -239,7 +239,11 @@ class AsyncEndpoint(Construct):
             role,
             [
                 *policies.read_under(input_bucket, [input_prefix]),
-                *policies.read_under(work_bucket, [contract.MANIFEST_PREFIX]),
+                # A long video's stitch reads each segment's results/<segment>/tracks.jsonl and
+                # summary.json; a duplicate request reads the winner's results/<job>/_claims/.
+                *policies.read_under(
+                    work_bucket, [contract.MANIFEST_PREFIX, contract.RESULTS_PREFIX]
+                ),
                 policies.write_objects(
                     work_bucket,
                     [
@@ -249,9 +253,9 @@ class AsyncEndpoint(Construct):
                     ],
                 ),
             ],
-            "The container reads uploaded videos and job manifests and writes results, async "
-            "outputs and failures; object keys are only known per job, so access is scoped to "
-            "those prefixes.",
+            "The container reads uploaded videos, job manifests and segment results (the stitch) "
+            "and writes results, async outputs and failures; object keys are only known per "
+            "job, so access is scoped to those prefixes.",
         )
         log_group_arn = stack.format_arn(
             service="logs",

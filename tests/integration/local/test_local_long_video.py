@@ -101,7 +101,10 @@ def test_four_segments_in_parallel_give_the_single_piece_tracks(
     where = local_target(
         {
             "region": REGION,
-            "endpoint_url": stack.moto.endpoint_url,
+            "endpoint_url": stack.gate.url if stack.gate else stack.moto.endpoint_url,
+            "roles": {r: c.as_dict() for r, c in stack.authorizer.credentials.items()}
+            if stack.authorizer
+            else {},
             "input_bucket": stack.resources.input_bucket,
             "input_prefix": stack.settings.input_prefix,
             "work_bucket": stack.resources.work_bucket,

@@ -29,6 +29,7 @@ INFO = {
     "jobs_table": "jobs",
     "notifications_topic_arn": "arn:aws:sns:us-east-1:123456789012:n",
     "endpoint_name": "e",
+    "roles": {"operator": {"aws_access_key_id": "ASIA0", "aws_secret_access_key": "s"}},
 }
 
 
