@@ -1,7 +1,7 @@
 """A burst of short real clips through the whole local stack: `python -m bench.burst [N]`.
 
 Prints jobs per minute, p50/p95 upload-to-terminal seconds, peak RSS of the serving stack
-(TorchServe and its workers), and the lost and double-processed job counts (both must be 0).
+(the model server and its workers), and the lost and double-processed job counts (both must be 0).
 Timing figures depend on the machine and its load; rerun on a quiet machine for BENCHMARKS.md.
 """
 
@@ -118,7 +118,7 @@ def run_burst(stack: LocalStack, clips: list[Path], timeout_s: float) -> BurstRe
     started = time.monotonic()
     uploaded: dict[str, float] = {}
     prefix = f"{stack.settings.input_prefix}burst-{int(time.time())}/"
-    with _PeakRss(stack.torchserve.process.popen.pid) as rss:
+    with _PeakRss(stack.model_server.process.popen.pid) as rss:
         for clip in clips:
             _, job_id = stack.upload(clip, f"{prefix}{clip.name}")
             uploaded[job_id] = time.monotonic()
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{doubled_messages}")  # fmt: skip
     print(f"throughput: {report.jobs_per_minute:.1f} jobs/min")
     print(f"upload-to-terminal: p50 {report.p50_s:.1f} s, p95 {report.p95_s:.1f} s")
-    print(f"peak RSS of TorchServe and its workers: {report.peak_rss_mb:.0f} MiB")
+    print(f"peak RSS of the model server and its workers: {report.peak_rss_mb:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The burst of `bench.burst` with faults injected: `python -m bench.burst_faults [N]`.
 
-Faults, all in the local stack's own process or on its real TorchServe:
-- the serving workers are killed (SIGKILL) once a longer clip is being tracked; TorchServe
+Faults, all in the local stack's own process or on its real model server:
+- the serving workers are killed (SIGKILL) once a longer clip is being tracked; the server
   answers "Worker died." and restarts them; ``complete`` retries the job as a new attempt;
 - storage pauses: a share of the S3 and DynamoDB writes made in this process (the Lambdas, the
   endpoint emulator) stall before or after the write (`PAUSE_S`, scaled down from the 10–40 s of
@@ -42,6 +42,7 @@ from lambdas.jobs import split_inference_id
 from local.event_pump import LambdaContext
 from local.stack import LocalStack, local_stack
 from model_code.progress import PROGRESS_JSON
+from model_code.serving.pool import WORKER_CMDLINE_MARK
 from stacks.contract import results_prefix
 from stacks.settings import Settings
 
@@ -53,7 +54,7 @@ THROTTLE_EVERY = 3
 LONG_CLIP_FRAMES = 600
 KILL_WAIT_S = 4 * 3600  # the long clip may wait long behind a paused burst
 WRITES = frozenset({"PutObject", "PutItem", "UpdateItem"})
-WORKER_MARK = "model_service_worker"
+WORKER_MARK = WORKER_CMDLINE_MARK
 
 
 @dataclass
@@ -145,9 +146,9 @@ def duplicate_and_reorder(stack: LocalStack, log: FaultLog, seed: int) -> None:
 
 
 def kill_workers_during(stack: LocalStack, log: FaultLog, clip_name: str) -> threading.Thread:
-    """SIGKILL TorchServe's workers once the job of `clip_name` is being tracked: its request
+    """SIGKILL the model server's workers once the job of `clip_name` is being tracked: its request
     reached the endpoint and the container reported progress (a request still waiting in
-    TorchServe's queue would just be served by the restarted workers)."""
+    the server's queue would just be served by the replacement workers)."""
     emulator = stack.emulator
     original = emulator._invoke_model
     started: list[str] = []
@@ -175,7 +176,7 @@ def kill_workers_during(stack: LocalStack, log: FaultLog, clip_name: str) -> thr
     def killer() -> None:
         if not running.wait(timeout=KILL_WAIT_S) or not tracking(started[0], timeout_s=120):
             return
-        root = psutil.Process(stack.torchserve.process.popen.pid)
+        root = psutil.Process(stack.model_server.process.popen.pid)
         for proc in root.children(recursive=True):
             with contextlib.suppress(psutil.Error):
                 if WORKER_MARK in " ".join(proc.cmdline()):
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"jobs per attempt reached: {dict(sorted(report.attempts.items()))}")
     print(f"throughput: {burst.jobs_per_minute:.1f} jobs/min")
     print(f"upload-to-terminal: p50 {burst.p50_s:.1f} s, p95 {burst.p95_s:.1f} s")
-    print(f"peak RSS of TorchServe and its workers: {burst.peak_rss_mb:.0f} MiB")
+    print(f"peak RSS of the model server and its workers: {burst.peak_rss_mb:.0f} MiB")
     for job_id, record in sorted(report.records.items()):
         told = burst.messages_per_job.get(job_id, 0)
         if told != 1 or record.get("status") != "SUCCEEDED":

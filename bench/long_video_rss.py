@@ -3,8 +3,8 @@
 
 Both clips are written with PyAV (96x64 H.264, a moving box, `--fps` frames per second so the
 long one stays quick on a CPU) and run one after the other through the whole local stack
-(moto, TorchServe with the SageMaker toolkit, the async-endpoint emulator, the real Lambdas).
-The figure is the largest RSS of one TorchServe worker process while each job runs, sampled
+(moto, the model server, the async-endpoint emulator, the real Lambdas).
+The figure is the largest RSS of one model server worker process while each job runs, sampled
 every 0.5 s. Decoding streams frame by frame, so the two peaks should be close.
 """
 
@@ -20,9 +20,10 @@ import numpy as np
 
 from bench.burst import _PeakRss
 from local.stack import LocalStack, local_stack
+from model_code.serving.pool import WORKER_CMDLINE_MARK
 from stacks.settings import Settings
 
-WORKER_MARK = "model_service_worker"
+WORKER_MARK = WORKER_CMDLINE_MARK
 SIZE = (96, 64)
 
 
@@ -45,7 +46,7 @@ def write_clip(path: Path, seconds: int, fps: int) -> Path:
 
 def worker_peak(stack: LocalStack, clip: Path, timeout_s: float) -> tuple[float, float, dict]:
     """Peak worker RSS (MiB), upload-to-terminal seconds and the job record for one clip."""
-    pid = stack.torchserve.process.popen.pid
+    pid = stack.model_server.process.popen.pid
     with _PeakRss(pid, WORKER_MARK) as rss:
         started = time.monotonic()
         _, job_id = stack.upload(clip, f"{stack.settings.input_prefix}rss/{clip.name}")

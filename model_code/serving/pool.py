@@ -27,6 +27,8 @@ LOG = logging.getLogger("motflow.serving.pool")
 
 # The phrase the caller's failure explanation looks for (lambdas/reasons.py, _WORKER_DIED).
 WORKER_DIED = "Worker died."
+# In every worker's command line (multiprocessing's spawn entry), so tools can find workers.
+WORKER_CMDLINE_MARK = "spawn_main"
 TEXT = "text/plain; charset=utf-8"
 POLL_S = 0.25
 LOAD_TIMEOUT_S = 600.0
