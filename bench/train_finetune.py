@@ -29,7 +29,7 @@ import torch
 
 from bench.mot_eval import evaluate_mot, load_mot_rows
 from model_code.detectors import Detector, build_detector
-from model_code.inference import read_model_config, scaled_tracker
+from model_code.handler import read_model_config, scaled_tracker
 from model_code.track_dets import track_detection_rows
 from model_code.tracking import tracker_config
 from model_code.training.evaluate import ImageResult, mean_ap, recall_precision

@@ -11,7 +11,7 @@ import local.__main__ as local_main
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "local",
-        help="the local stack (moto + TorchServe): `run VIDEO…` or `up`",
+        help="the local stack (moto + the model server): `run VIDEO…` or `up`",
         description="Runs `python -m local` with the same arguments and output.",
         add_help=False,
     )

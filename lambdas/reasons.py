@@ -70,8 +70,8 @@ def explain(
             _with_action(what, "Check that the file plays, then upload it again."),
             transient=False,
         )
-    # TorchServe answers "Worker died." (500, or 507 when the worker was SIGKILLed, e.g. for
-    # memory) when the worker process ended mid-request: the next attempt gets a fresh worker.
+    # The model server answers 500 "Worker died." (model_code/serving/pool.py) when the worker
+    # process ended mid-request (SIGKILL, e.g. for memory): the next attempt gets a fresh worker.
     worker_died = _WORKER_DIED in sagemaker or _WORKER_DIED in text
     if worker_died or (
         code is None and ("did not answer" in sagemaker or "ServerError" in sagemaker)

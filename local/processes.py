@@ -43,7 +43,7 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 _signal_group(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=STOP_GRACE_S)
-        # Grandchildren (e.g. TorchServe's java and its workers) may outlive the leader.
+        # Grandchildren (e.g. the model server's workers) may outlive the leader.
         _signal_group(self.popen.pid, signal.SIGKILL)
 
 

@@ -1,4 +1,4 @@
-"""model.tar.gz: the layout the SageMaker toolkit expects, byte-identical across builds."""
+"""model.tar.gz: the layout the model server loads, byte-identical across builds."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The `motflow` command end to end against one running local stack (moto server, TorchServe
-with the SageMaker toolkit, the async-endpoint emulator, the real Lambdas).
+"""The `motflow` command end to end against one running local stack (moto server, the model
+server, the async-endpoint emulator, the real Lambdas).
 
 The command finds the stack through its discovery file, exactly as a user's shell would; each
 test calls `cli.main.main` with the arguments a user types and reads what it prints.

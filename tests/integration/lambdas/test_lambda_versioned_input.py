@@ -15,7 +15,7 @@ import pytest
 
 from lambdas import jobs
 from local.event_pump import VersionIdFiller
-from model_code.inference import input_fn
+from model_code.handler import parse_request as input_fn
 from model_code.jobs import S3Video
 from model_code.storage import StorageError
 from tests.integration.lambdas.lambda_harness import INPUT_BUCKET, MP4_HEADER, Aws

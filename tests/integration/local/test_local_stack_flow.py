@@ -1,6 +1,6 @@
-"""End to end on the local stack: upload -> submit -> async endpoint -> TorchServe -> complete.
+"""End to end on the local stack: upload -> submit -> async endpoint -> model server -> complete.
 
-One stack (moto server, TorchServe with the SageMaker toolkit, the async-endpoint emulator and the
+One stack (moto server, the model server, the async-endpoint emulator and the
 event pump) is shared by the module.
 """
 

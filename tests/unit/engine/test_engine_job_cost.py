@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from model_code import pricing
-from model_code.inference import EngineModel, predict_fn, raw_body_job
+from model_code.handler import EngineModel, raw_body_job
+from model_code.handler import run_request as predict_fn
 from model_code.jobs import FolderOutput, Job, LocalVideo, run_job
 from model_code.pipeline import TrackOptions
 from model_code.results import SUMMARY_JSON
