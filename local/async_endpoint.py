@@ -1,8 +1,8 @@
 """Emulator of a SageMaker asynchronous endpoint in front of the local model server.
 
 It speaks the real `InvokeEndpointAsync` wire format (rest-json, see botocore's sagemaker-runtime
-model), queues requests, runs at most `max_concurrent_invocations` at once against the model server's
-`/invocations`, writes the response or the error to S3 and publishes SageMaker-shaped
+model), queues requests, runs at most `max_concurrent_invocations` at once against the model
+server's `/invocations`, writes the response or the error to S3 and publishes SageMaker-shaped
 notifications to the success and error topics.
 """
 

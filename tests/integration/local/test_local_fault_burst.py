@@ -1,5 +1,5 @@
-"""Issue 11 load with faults, small: a burst through the local stack while the model server's workers
-are killed mid-job, storage writes stall, the endpoint throttles, and every SageMaker
+"""Issue 11 load with faults, small: a burst through the local stack while the model server's
+workers are killed mid-job, storage writes stall, the endpoint throttles, and every SageMaker
 notification is delivered twice and out of order. Nothing is lost or processed twice, and each
 job is told exactly once. `python -m bench.burst_faults` is the large version with figures."""
 
