@@ -155,7 +155,7 @@ def read_model_config(model_dir: str | Path) -> dict[str, Any]:
             f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(CONFIG_KEYS)}"
         )
     for key in ("options", "tracker"):
-        if not isinstance(config.get(key) or {}, dict):
+        if key in config and not isinstance(config[key], dict):
             raise ModelConfigError(f"{path}: '{key}' must be a JSON object")
     scale = config.get("score_scale")
     if scale is not None and (

@@ -140,15 +140,12 @@ class Settings:
         return f"weights/{Path(self.weights).name}"
 
     def engine_config(self) -> dict[str, Any]:
-        """The model directory's ``config.json`` (docs/ARCHITECTURE.md, Model directory)."""
+        """The model directory's ``config.json`` (docs/schemas/model-config.schema.json): the
+        model's facts. The job defaults (stride, classes, annotate) reach the engine by one
+        route, each job's manifest (``contract.job_defaults`` -> submit's ``JOB_OPTIONS``)."""
         return {
             "detector": self.detector,
             "weights": self.weights_entry,
-            "options": {
-                "stride": self.stride,
-                "classes": list(self.classes),
-                "annotate": self.annotate,
-            },
             "tracker": dict(self.tracker),
         }
 

@@ -18,6 +18,7 @@ from tests.integration.lambdas.lambda_harness import TABLE, WORK_BUCKET, Aws
 from tests.integration.lambdas.test_lambda_complete_flow import _error, _success
 from tests.integration.lambdas.test_lambda_recovery import _schedule, sweep_env  # noqa: F401
 from tests.integration.lambdas.test_lambda_transient_retry import WORKER_DIED, _transient
+from tests.schemas import validate
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,8 @@ def parent(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 def _manifest(aws: Aws, uri: str) -> dict[str, Any]:
     key = uri.split("/", 3)[3]
-    return json.loads(aws.s3.get_object(Bucket=WORK_BUCKET, Key=key)["Body"].read())
+    manifest = json.loads(aws.s3.get_object(Bucket=WORK_BUCKET, Key=key)["Body"].read())
+    return validate(manifest, "job-manifest.schema.json")
 
 
 def test_a_long_video_becomes_a_parent_with_segment_jobs_each_invoked_once(

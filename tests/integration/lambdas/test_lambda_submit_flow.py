@@ -23,6 +23,7 @@ from tests.integration.lambdas.lambda_harness import (
     Aws,
     LambdaContext,
 )
+from tests.schemas import validate
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +57,7 @@ def test_a_good_upload_is_queued_with_a_manifest_and_one_invocation(aws: Aws) ->
     manifest = json.loads(
         aws.s3.get_object(Bucket=WORK_BUCKET, Key=f"jobs/{job_id}.json")["Body"].read()
     )
+    validate(manifest, "job-manifest.schema.json")
     assert manifest == {
         "job_id": job_id,
         "video": f"s3://{INPUT_BUCKET}/videos/people-walking.mp4",
