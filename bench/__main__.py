@@ -72,6 +72,10 @@ BENCHMARKS = {
         "bench.train_finetune", "NanoDet-g fine-tuned on PETS: detection and tracking before/after",
         default=False,
     ),
+    "stack_startup": Benchmark(
+        "bench.stack_startup", "local stack start-up time, whole and per component",
+        default=False,
+    ),
     "decode_speed": Benchmark(
         "bench.decode_speed", "VideoReader fps before/after: threads, conversion, skip_frame",
     ),

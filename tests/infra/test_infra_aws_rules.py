@@ -175,7 +175,7 @@ def test_every_sagemaker_metric_is_read_with_its_documented_dimensions(
 # What each role reads, per bucket: the prefixes of its GetObject and of its ListBucket.
 ROLE_READS = {
     "UploadTriggerSubmitRole": {"input": ["videos/"]},
-    "AsyncEndpointExecutionRole": {"input": ["videos/"], "work": ["jobs/"]},
+    "AsyncEndpointExecutionRole": {"input": ["videos/"], "work": ["jobs/", "results/"]},
     "JobEventsCompleteRole": {"work": ["async-output/", "async-failures/", "jobs/"]},
 }
 

@@ -163,11 +163,15 @@ def test_ping_answers_while_every_worker_is_busy_and_a_killed_worker_is_replaced
 
 
 def _wait_for_busy_workers(server: ModelServer, count: int) -> list[psutil.Process]:
-    deadline = time.monotonic() + 60
+    """Workers that have spent 0.5 s of CPU on a request: well into it, far from its end."""
+    workers = _workers(server)
+    baseline = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        busy = [w for w in _workers(server) if w.cpu_percent(interval=0.3) > 20]
+        busy = [w for w in workers if sum(w.cpu_times()[:2]) - baseline[w.pid] >= 0.5]
         if len(busy) >= count:
             return busy
+        time.sleep(0.05)
     raise AssertionError("the workers never got busy")
 
 
@@ -211,6 +215,7 @@ def test_sigterm_finishes_or_fails_in_flight_work_and_leaves_no_process(
         )
         sender.start()
         _wait_for_busy_workers(running, 1)
+        assert not reply  # still in flight
         running.process.popen.send_signal(signal.SIGTERM)
         _wait(lambda: ping(running.url)[0] in (0, 503), 10)  # not healthy once stopping
         sender.join(timeout=300)
