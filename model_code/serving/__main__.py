@@ -13,7 +13,7 @@ from model_code.serving.settings import ServerSettings, SettingsError
 
 LOG = logging.getLogger("motflow.serving")
 # Headroom past the pool's own grace time, so its 503 answers go out before uvicorn gives up.
-UVICORN_GRACE_MARGIN_S = 5.0
+UVICORN_GRACE_MARGIN_S = 15.0
 
 
 class DrainingServer(uvicorn.Server):

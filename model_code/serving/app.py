@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from model_code.serving.pool import Outcome, WorkerPool
+from model_code.serving.pool import STOPPED_MID_REQUEST, Outcome, WorkerPool
 
 LOG = logging.getLogger("motflow.serving")
 JSON = "application/json"
@@ -49,7 +49,12 @@ class ServingApp:
             await _respond(send, status, json.dumps(body).encode(), JSON)
             return
         if path == "/invocations" and method == "POST":
-            outcome = await self._invoke(scope, receive)
+            try:
+                outcome = await self._invoke(scope, receive)
+            except asyncio.CancelledError:
+                # uvicorn's shutdown deadline passed first: still a retryable answer, not a 500.
+                await _respond(send, 503, STOPPED_MID_REQUEST)
+                raise
             await _respond(send, outcome.status, outcome.body, outcome.content_type)
             return
         if path in ("/ping", "/invocations"):

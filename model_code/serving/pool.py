@@ -30,6 +30,7 @@ WORKER_DIED = "Worker died."
 # In every worker's command line (multiprocessing's spawn entry), so tools can find workers.
 WORKER_CMDLINE_MARK = "spawn_main"
 TEXT = "text/plain; charset=utf-8"
+STOPPED_MID_REQUEST = b"The model server stopped before the request finished; send it again."
 POLL_S = 0.25
 LOAD_TIMEOUT_S = 600.0
 STOP_WAIT_S = 5.0
@@ -191,10 +192,9 @@ class WorkerPool:
                 return Outcome(504, f"Worker timed out after {limit}; it was replaced.".encode())
             deadline = self._drain_deadline
             if deadline is not None and time.monotonic() > deadline:
-                self._stop_slot(slot, kill=True)
-                return Outcome(
-                    503, b"The model server stopped before the request finished; send it again."
-                )
+                if slot.process is not None:
+                    slot.process.kill()  # reaped by close(); the answer must not wait for it
+                return Outcome(503, STOPPED_MID_REQUEST)
         self._release(slot)
         return Outcome(int(reply["status"]), bytes(reply["body"]), str(reply["content_type"]))
 

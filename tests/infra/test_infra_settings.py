@@ -146,13 +146,17 @@ def test_base_image_digest_must_be_a_sha256_digest() -> None:
 
 
 def test_engine_config_is_the_model_directory_contract() -> None:
-    config = Settings(stride=2, classes=("person", "car")).engine_config()
-    assert config == {
+    from stacks import contract
+
+    settings = Settings(stride=2, classes=("person", "car"))
+    assert settings.engine_config() == {
         "detector": "nanodet-g",
         "weights": "weights",
-        "options": {"stride": 2, "classes": ["person", "car"], "annotate": False},
         "tracker": {},
     }
+    # The job defaults reach the engine by one route: the manifest options submit writes.
+    options = contract.job_defaults(settings).job_options
+    assert (options["stride"], options["classes"]) == (2, ["person", "car"])
 
 
 def test_every_setting_is_documented(repo_root) -> None:
