@@ -44,6 +44,37 @@ def _invoke_fields(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Deadlines:
+    """How long a job may wait in each open phase before the sweeper does its way out
+    (docs/RELIABILITY.md, "Deadlines"). Every write into an open phase sets one of these.
+
+    - ``pending_s``: not handed to the endpoint yet (Lambda's retries of the event are over);
+    - ``invoked_s``: handed over: the request may wait ``REQUEST_TTL_S`` in the endpoint's
+      queue and then run ``INVOCATION_TIMEOUT_S``; past that no result can come;
+    - ``recheck_s``: when the sweeper first looks for a result whose notification was lost
+      (and again at this interval until ``invoked_s``); a long video's parent is rechecked too;
+    - ``notify_s``: how long the table stream's notifier has to send a terminal record's
+      message before the sweeper sends it itself.
+    """
+
+    pending_s: int
+    invoked_s: int
+    recheck_s: int
+    notify_s: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Deadlines:
+        env = os.environ if env is None else env
+        day = 86400
+        return cls(
+            pending_s=_integer(env, "DEADLINE_PENDING_S", 60, 7 * day),
+            invoked_s=_integer(env, "DEADLINE_INVOKED_S", 60, 7 * day),
+            recheck_s=_integer(env, "DEADLINE_RECHECK_S", 1, day),
+            notify_s=_integer(env, "DEADLINE_NOTIFY_S", 1, day),
+        )
+
+
 class ConfigError(ValueError):
     """A Lambda environment variable is missing or has a bad value; the message names it."""
 
