@@ -100,8 +100,11 @@ def _request_stitch(
                 store.get(parent_id) or parent, reason, {}, jobs.attempt_of(parent)
             )
             return "stitch-refused"
-        store.release_stitch(store.get(parent_id) or parent)  # the next delivery or sweep
-        raise
+        # Not accepted yet (throttled, 5xx): the lease goes back with a deadline at the next
+        # recheck, so the sweeper tries again until stitch_due, then times the parent out.
+        log.warning("job %s: stitch request not accepted yet: %s", parent_id, error)
+        store.release_stitch(store.get(parent_id) or parent)
+        return "stitch-deferred"
     except Exception:
         store.release_stitch(store.get(parent_id) or parent)
         raise
