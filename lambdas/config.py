@@ -154,6 +154,7 @@ class SubmitSettings:
     invoke_lease_s: int
     segment_threshold_s: int  # longer videos become a parent job with segment jobs
     segment_overlap_s: int
+    deadlines: Deadlines
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SubmitSettings:
@@ -172,6 +173,7 @@ class SubmitSettings:
             **_invoke_fields(env),
             segment_threshold_s=_integer(env, "SEGMENT_THRESHOLD_S", 1, MAX_SEGMENT_S),
             segment_overlap_s=_integer(env, "SEGMENT_OVERLAP_S", 0, MAX_SEGMENT_S),
+            deadlines=Deadlines.from_env(env),
         )
 
     def manifest_key(self, job_id: str) -> str:
@@ -194,6 +196,7 @@ class RetrySettings:
     invoke_max_attempts: int
     invoke_lease_s: int
     inference_max_attempts: int  # runs per job in all, the first one included
+    deadlines: Deadlines
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RetrySettings:
@@ -204,6 +207,7 @@ class RetrySettings:
             manifest_prefix=_prefix(env, "MANIFEST_PREFIX"),
             **_invoke_fields(env),
             inference_max_attempts=_integer(env, "INFERENCE_MAX_ATTEMPTS", 1, 10),
+            deadlines=Deadlines.from_env(env),
         )
 
     def manifest_key(self, job_id: str, attempt: int) -> str:
@@ -221,6 +225,7 @@ class SweeperSettings:
     endpoint_name: str  # a long video's stitch request (lambdas/parents.py)
     invoke_max_attempts: int
     invoke_lease_s: int
+    deadlines: Deadlines
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SweeperSettings:
@@ -231,4 +236,5 @@ class SweeperSettings:
             pending_after_s=_integer(env, "SWEEP_PENDING_AFTER_S", 60, 7 * 86400),
             grace_s=_integer(env, "SWEEP_GRACE_S", 0, 86400),
             **_invoke_fields(env),
+            deadlines=Deadlines.from_env(env),
         )

@@ -50,7 +50,7 @@ class Outcome:
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point for S3 ObjectCreated notifications (one or more records)."""
     settings = config.SubmitSettings.from_env()
-    store = jobs.JobStore(settings.jobs_table)
+    store = jobs.JobStore(settings.jobs_table, deadlines=settings.deadlines)
     lease_until = _lease_deadline(context, settings)
     outcomes: list[Outcome] = []
     failures: list[str] = []

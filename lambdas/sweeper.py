@@ -81,7 +81,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point for the EventBridge schedule."""
     now = parse_schedule_time(event)
     settings = config.SweeperSettings.from_env()
-    store = jobs.JobStore(settings.jobs_table)
+    store = jobs.JobStore(settings.jobs_table, deadlines=settings.deadlines)
     swept: list[Swept] = []
     failures: list[str] = []
     for listed in store.due(now):
