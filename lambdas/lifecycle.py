@@ -177,3 +177,14 @@ def condition_for(event: str) -> str:
     if len(found) == 1:
         return PHASE_CONDITIONS[found[0]]
     return "(" + " OR ".join(PHASE_CONDITIONS[p] for p in found) + ")"
+
+
+def markdown_table() -> str:
+    """The transition table as docs/RELIABILITY.md prints it (a test keeps the two equal)."""
+    header = "| phase \\ event | " + " | ".join(f"`{e}`" for e in EVENTS) + " |"
+    rule = "|---|" + "---|" * len(EVENTS)
+    rows = [
+        f"| `{p}` | " + " | ".join(TRANSITIONS[(p, e)] or "·" for e in EVENTS) + " |"
+        for p in PHASES
+    ]
+    return "\n".join([header, rule, *rows])

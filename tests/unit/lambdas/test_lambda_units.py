@@ -233,3 +233,14 @@ def test_result_fields_keep_only_real_artifacts() -> None:
         "summary_location": "s3://w/async-output/x.out",
         "counts": {"tracks": 1},
     }
+
+
+def test_the_documented_transition_table_is_the_code() -> None:
+    """docs/RELIABILITY.md prints lifecycle.TRANSITIONS; regenerate it with
+    ``lifecycle.markdown_table()`` when the table changes."""
+    from pathlib import Path
+
+    from lambdas import lifecycle
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "RELIABILITY.md").read_text()
+    assert lifecycle.markdown_table() in doc
