@@ -21,17 +21,27 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, config, jobs, lifecycle, notify, parents, reasons, s3_events, submit
+    from . import (
+        clients,
+        config,
+        invocation,
+        jobs,
+        lifecycle,
+        manifests,
+        parents,
+        reasons,
+        s3_events,
+    )
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
+    import invocation
     import jobs
     import lifecycle
-    import notify
+    import manifests
     import parents
     import reasons
     import s3_events
-    import submit
 
 log = logging.getLogger("motflow.complete")
 log.setLevel(logging.INFO)
@@ -64,7 +74,12 @@ class InferenceResult:
 class Outcome:
     job_id: str | None
     status: str | None
-    action: str  # succeeded | failed | retried | duplicate | unknown-job | ignored
+    # succeeded | failed | retried | duplicate | duplicate-reply | unknown-job | ignored
+    action: str
+
+
+# A success whose summary is the reply of a duplicate request (model_code/claims.py): not a result.
+DUPLICATE_REPLY = "duplicate-reply"
 
 
 def parse_notification(message: str) -> InferenceResult | None:
@@ -104,7 +119,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             if result is None:
                 outcomes.append(Outcome(None, None, "ignored"))
             else:
-                outcomes.append(apply_result(result, store, settings.notify_topic_arn))
+                outcomes.append(apply_result(result, store))
         except Exception as error:
             # One bad message must not block the others; the event is failed at the end.
             log.exception("notification failed: %.200s", message)
@@ -117,15 +132,15 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 def apply_result(
     result: InferenceResult,
     store: jobs.JobStore,
-    topic_arn: str,
     *,
     retries: bool = True,
     invoke: config.InvokeSettings | None = None,
 ) -> Outcome:
-    """Move the job to SUCCEEDED or FAILED once; duplicates and late messages are no-ops.
-    With `retries`, a transient failure is first retried as a new attempt (the sweeper applies
-    failures as final). `invoke` sends a long video's stitch request (default: this Lambda's
-    retry settings)."""
+    """Move the job to SUCCEEDED or FAILED once; duplicates, late messages and results of an
+    attempt the record has moved past are no-ops. The terminal write carries the user's message
+    (its outbox); the table's stream delivers it. With `retries`, a transient failure is first
+    retried as a new attempt (the sweeper applies failures as final). `invoke` sends a long
+    video's stitch request (default: this Lambda's retry settings)."""
     record = store.get(result.job_id)
     if record is None:
         log.warning("notification for unknown job %s: ignored", result.job_id)
@@ -137,18 +152,21 @@ def apply_result(
     changed = False
     phase = lifecycle.phase_of(record)
     event = lifecycle.INFERENCE_OK if result.succeeded else lifecycle.INFERENCE_FAILED
-    if lifecycle.next_phase(phase, event) is not None:
+    current = result.attempt == jobs.attempt_of(record)
+    if current and lifecycle.next_phase(phase, event) is not None:
         if result.succeeded:
-            changed = _succeed(result, store)
+            changed = _succeed(result, store, record)
+            if changed is None:
+                return Outcome(result.job_id, record["status"], DUPLICATE_REPLY)
         else:
             reason = failure_reason(result)
             details = {}
             if result.failure_location:
                 details["inference_failure"] = result.failure_location
-            changed = store.fail_inference(result.job_id, reason, details)
+            changed = store.fail_inference(record, reason, details, result.attempt)
     if record.get("parent"):
         return _segment_outcome(result, store, changed, invoke)
-    latest = notify.tell_user_once(store, topic_arn, result.job_id) or record
+    latest = store.get(result.job_id) or record
     if not changed:
         log.info(
             "%s notification for job %s in state %s: no-op",
@@ -201,21 +219,23 @@ def sns_records(event: dict[str, Any]) -> list[dict[str, Any]]:
     return records
 
 
-def _succeed(result: InferenceResult, store: jobs.JobStore) -> bool:
+def _succeed(result: InferenceResult, store: jobs.JobStore, record: dict[str, Any]) -> bool | None:
+    """Apply a success; None when its summary is a duplicate request's reply (no result)."""
+    attempt = result.attempt
     if not result.output_location:
         reason = "The tracking finished but SageMaker reported no output location."
-        return store.fail_inference(result.job_id, reason, {})
+        return store.fail_inference(record, reason, {}, attempt)
     try:
         summary = read_summary(result.output_location)
     except SummaryUnreadable as error:
         log.error("job %s: unreadable summary: %s", result.job_id, error)
         reason = "The tracking finished but its results could not be read. Upload the video again."
-        return store.fail_inference(result.job_id, reason, {"failure_detail": str(error)})
+        return store.fail_inference(record, reason, {"failure_detail": str(error)}, attempt)
     if summary.get("duplicate"):
         # A second request for an attempt another worker had claimed (model_code/claims.py).
         log.info("job %s: ignoring the reply of a duplicate request", result.job_id)
-        return False
-    return store.succeed(result.job_id, result_fields(summary, result.output_location))
+        return None
+    return store.succeed(record, result_fields(summary, result.output_location), attempt)
 
 
 def read_summary(uri: str) -> dict[str, Any]:
@@ -288,7 +308,7 @@ def retry_if_transient(
     settings = config.RetrySettings.from_env() if explained.transient else None
     if settings is None or current >= settings.inference_max_attempts:
         return None
-    manifest = _write_attempt_manifest(record, current + 1, settings)
+    manifest = manifests.write_attempt_manifest(record, current + 1, settings)
     if not store.retry(result.job_id, current, explained.text, manifest):
         latest = store.get(result.job_id) or record
         return Outcome(result.job_id, latest["status"], "duplicate")
@@ -296,30 +316,12 @@ def retry_if_transient(
     return _invoke_attempt(store.get(result.job_id) or record, store, settings)
 
 
-def _write_attempt_manifest(
-    record: dict[str, Any], attempt: int, settings: config.RetrySettings
-) -> str:
-    """A copy of the job's manifest with the new attempt number, under its own key."""
-    s3 = clients.client("s3")
-    bucket, key = s3_events.split_s3_uri(record["manifest"])
-    manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    manifest["attempt"] = attempt
-    new_key = settings.manifest_key(record["job_id"], attempt)
-    s3.put_object(
-        Bucket=settings.work_bucket,
-        Key=new_key,
-        Body=json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode("utf-8"),
-        ContentType="application/json",
-    )
-    return f"s3://{settings.work_bucket}/{new_key}"
-
-
 def _invoke_attempt(
     record: dict[str, Any], store: jobs.JobStore, settings: config.RetrySettings | None = None
 ) -> Outcome:
     settings = settings or config.RetrySettings.from_env()
     lease_until = time.time() + settings.invoke_lease_s
-    outcome = submit.invoke_job(record, settings, store, lease_until)
+    outcome = invocation.invoke_job(record, settings, store, lease_until)
     action = "retried" if outcome.action == "queued" else outcome.action
     return Outcome(record["job_id"], outcome.status, action)
 

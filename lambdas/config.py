@@ -44,6 +44,37 @@ def _invoke_fields(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Deadlines:
+    """How long a job may wait in each open phase before the sweeper does its way out
+    (docs/RELIABILITY.md, "Deadlines"). Every write into an open phase sets one of these.
+
+    - ``pending_s``: not handed to the endpoint yet (Lambda's retries of the event are over);
+    - ``invoked_s``: handed over: the request may wait ``REQUEST_TTL_S`` in the endpoint's
+      queue and then run ``INVOCATION_TIMEOUT_S``; past that no result can come;
+    - ``recheck_s``: when the sweeper first looks for a result whose notification was lost
+      (and again at this interval until ``invoked_s``); a long video's parent is rechecked too;
+    - ``notify_s``: how long the table stream's notifier has to send a terminal record's
+      message before the sweeper sends it itself.
+    """
+
+    pending_s: int
+    invoked_s: int
+    recheck_s: int
+    notify_s: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Deadlines:
+        env = os.environ if env is None else env
+        day = 86400
+        return cls(
+            pending_s=_integer(env, "DEADLINE_PENDING_S", 60, 7 * day),
+            invoked_s=_integer(env, "DEADLINE_INVOKED_S", 60, 7 * day),
+            recheck_s=_integer(env, "DEADLINE_RECHECK_S", 1, day),
+            notify_s=_integer(env, "DEADLINE_NOTIFY_S", 1, day),
+        )
+
+
 class ConfigError(ValueError):
     """A Lambda environment variable is missing or has a bad value; the message names it."""
 
@@ -123,6 +154,7 @@ class SubmitSettings:
     invoke_lease_s: int
     segment_threshold_s: int  # longer videos become a parent job with segment jobs
     segment_overlap_s: int
+    deadlines: Deadlines
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SubmitSettings:
@@ -141,6 +173,7 @@ class SubmitSettings:
             **_invoke_fields(env),
             segment_threshold_s=_integer(env, "SEGMENT_THRESHOLD_S", 1, MAX_SEGMENT_S),
             segment_overlap_s=_integer(env, "SEGMENT_OVERLAP_S", 0, MAX_SEGMENT_S),
+            deadlines=Deadlines.from_env(env),
         )
 
     def manifest_key(self, job_id: str) -> str:
@@ -163,6 +196,7 @@ class RetrySettings:
     invoke_max_attempts: int
     invoke_lease_s: int
     inference_max_attempts: int  # runs per job in all, the first one included
+    deadlines: Deadlines
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RetrySettings:
@@ -173,6 +207,7 @@ class RetrySettings:
             manifest_prefix=_prefix(env, "MANIFEST_PREFIX"),
             **_invoke_fields(env),
             inference_max_attempts=_integer(env, "INFERENCE_MAX_ATTEMPTS", 1, 10),
+            deadlines=Deadlines.from_env(env),
         )
 
     def manifest_key(self, job_id: str, attempt: int) -> str:
@@ -190,6 +225,7 @@ class SweeperSettings:
     endpoint_name: str  # a long video's stitch request (lambdas/parents.py)
     invoke_max_attempts: int
     invoke_lease_s: int
+    deadlines: Deadlines
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SweeperSettings:
@@ -200,4 +236,5 @@ class SweeperSettings:
             pending_after_s=_integer(env, "SWEEP_PENDING_AFTER_S", 60, 7 * 86400),
             grace_s=_integer(env, "SWEEP_GRACE_S", 0, 86400),
             **_invoke_fields(env),
+            deadlines=Deadlines.from_env(env),
         )

@@ -20,10 +20,12 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, lifecycle
+    from . import clients, config, lifecycle, notify
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
+    import config
     import lifecycle
+    import notify
 
 # Re-exported: callers read the states from here.
 QUEUED, SUCCEEDED, FAILED, REJECTED = (
@@ -43,6 +45,14 @@ NOTICE_HOLD_S = 120.0
 TABLE_KEY = "job_id"
 STATUS_INDEX = "by_status"
 TTL_ATTRIBUTE = "expires_at"
+# The sparse deadline index: only records with something left to do carry these two
+# attributes (every open record, and a terminal one whose message is not sent yet).
+DEADLINE_INDEX = "by_deadline"
+DEADLINE = "deadline"  # epoch seconds, the index's sort key
+DEADLINE_PARTITION = "deadline_pk"  # one constant value: the index is queried as one range
+DEADLINE_PARTITION_VALUE = "open"
+# DynamoDB's item size limit (attribute names and values, UTF-8), in bytes.
+MAX_ITEM_BYTES = 400 * 1024
 
 _SLUG_MAX = 32
 _HASH_HEX = 16
@@ -118,6 +128,28 @@ def from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
+class ItemTooLarge(ValueError):
+    """A record would exceed DynamoDB's item size limit; the message says by how much."""
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """An upper bound of a plain record's DynamoDB size: names plus values as UTF-8 JSON text
+    (a number takes at most its text's length; DynamoDB stores it in fewer bytes)."""
+    return sum(
+        len(name.encode("utf-8")) + len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+        for name, value in item.items()
+    )
+
+
+def check_item_size(item: dict[str, Any]) -> None:
+    """Raise ItemTooLarge when `item` might not fit DynamoDB's 400 KB item limit."""
+    size = item_bytes(item)
+    if size > MAX_ITEM_BYTES:
+        raise ItemTooLarge(
+            f"job record {item.get('job_id')!r} is {size} bytes, over {MAX_ITEM_BYTES}"
+        )
+
+
 def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -126,11 +158,35 @@ _BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
 
 
 class JobStore:
-    """The jobs table. Writes return False when their condition does not hold (a no-op)."""
+    """The jobs table. Writes return False when their condition does not hold (a no-op).
 
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    Two rules hold by construction, for every transition (``_transition`` enforces them):
+
+    - a write into an open phase (``lifecycle.OPEN``) sets the record's deadline
+      (``DEADLINE``, indexed by ``DEADLINE_INDEX``), so the sweeper finds every waiting job;
+    - a write into a terminal phase stores the user's message (``notify.outbox_for``) in the
+      same conditional write, with a deadline for sending it; the table's stream hands it to the
+      notifier. Records with nothing left to do have no deadline and leave the index.
+
+    Results, failures, retries and timeouts name the attempt they are about; a write for attempt
+    n never changes a record that moved on to attempt n+1.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        dynamodb: Any = None,
+        deadlines: config.Deadlines | None = None,
+    ) -> None:
         self.table_name = table_name
         self._db = dynamodb if dynamodb is not None else clients.client("dynamodb")
+        self._deadlines = deadlines
+
+    @property
+    def deadlines(self) -> config.Deadlines:
+        if self._deadlines is None:
+            self._deadlines = config.Deadlines.from_env()
+        return self._deadlines
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         response = self._db.get_item(
@@ -161,10 +217,17 @@ class JobStore:
         return found
 
     def create(self, record: dict[str, Any]) -> bool:
-        """Put a new record; False if a record with its job id already exists (first wins)."""
+        """Put a new record (QUEUED with its deadline, or REJECTED with its message); False if
+        a record with its job id already exists (the first writer wins)."""
+        item = dict(record)
+        if lifecycle.phase_of(item) in lifecycle.OPEN:
+            item.update(_deadline_fields(time.time() + self.deadlines.pending_s))
+        else:
+            item.update(self._outcome_fields(item))
+        check_item_size(item)
         return self._write(
             self._db.put_item,
-            Item=to_dynamo(record),
+            Item=to_dynamo(item),
             ConditionExpression="attribute_not_exists(job_id)",
         )
 
@@ -172,14 +235,35 @@ class JobStore:
         """Jobs in `status`, oldest first, via the ``by_status`` index (eventually consistent)."""
         if status not in STATES:
             raise ValueError(f"unknown job status {status!r}; expected one of {', '.join(STATES)}")
+        return self._query(
+            {
+                "IndexName": STATUS_INDEX,
+                "KeyConditionExpression": "#s = :s",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":s": {"S": status}},
+            },
+            limit,
+        )
+
+    def due(self, now: float, limit: int | None = None) -> list[dict[str, Any]]:
+        """Records whose deadline has passed, earliest first, via the sparse ``by_deadline``
+        index (only records with something left to do are in it; eventually consistent)."""
+        return self._query(
+            {
+                "IndexName": DEADLINE_INDEX,
+                "KeyConditionExpression": "#p = :p AND #d <= :now",
+                "ExpressionAttributeNames": {"#p": DEADLINE_PARTITION, "#d": DEADLINE},
+                "ExpressionAttributeValues": {
+                    ":p": {"S": DEADLINE_PARTITION_VALUE},
+                    ":now": {"N": _number(now)},
+                },
+            },
+            limit,
+        )
+
+    def _query(self, query: dict[str, Any], limit: int | None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        query: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": STATUS_INDEX,
-            "KeyConditionExpression": "#s = :s",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":s": {"S": status}},
-        }
+        query = {"TableName": self.table_name, **query}
         while True:
             response = self._db.query(**query)
             found.extend(from_dynamo(item) for item in response.get("Items", []))
@@ -196,8 +280,8 @@ class JobStore:
             job_id,
             lifecycle.LEASE,
             "SET #s = :queued, invoke_lease = :token, lease_until = :until, updated_at = :now,"
-            " invoke_attempts = if_not_exists(invoke_attempts, :zero) + :one"
-            " REMOVE reason, failed_stage",
+            " invoke_attempts = if_not_exists(invoke_attempts, :zero) + :one",
+            ["reason", "failed_stage"],
             "attribute_not_exists(lease_until) OR lease_until < :epoch",
             {
                 ":queued": QUEUED,
@@ -207,6 +291,7 @@ class JobStore:
                 ":zero": 0,
                 ":one": 1,
             },
+            deadline=max(lease_until, time.time()) + self.deadlines.pending_s,
         )
 
     def record_invocation(
@@ -220,14 +305,15 @@ class JobStore:
         """Record the accepted invocation and release the lease (only by the lease holder).
 
         `requests` counts the InvokeEndpointAsync requests this attempt sent (retries included).
+        The deadline is the first look for a result whose notification was lost.
         """
         failure = ", inference_failure = :fail" if failure_location else ""
         return self._transition(
             job_id,
             lifecycle.INVOKE_OK,
             f"SET invoked_at = :now, updated_at = :now, inference_output = :out{failure},"
-            " invoke_requests = if_not_exists(invoke_requests, :zero) + :requests"
-            " REMOVE invoke_lease, lease_until",
+            " invoke_requests = if_not_exists(invoke_requests, :zero) + :requests",
+            ["invoke_lease", "lease_until"],
             "invoke_lease = :token",
             {
                 ":token": token,
@@ -236,28 +322,42 @@ class JobStore:
                 ":zero": 0,
                 ":requests": requests,
             },
+            deadline=time.time() + self.deadlines.recheck_s,
         )
 
-    def defer_submission(self, job_id: str, token: str, error: str) -> bool:
+    def defer_submission(self, job_id: str, token: str, error: str, maybe_queued: bool) -> bool:
         """The lease holder's requests were refused for now: give the lease back, keep the job
-        PENDING, and note the error (the event is retried; the sweeper reads the note)."""
+        PENDING, and note the error (the event is retried; the sweeper reads the note).
+
+        `maybe_queued`: one of the requests had an ambiguous answer (a 5xx, a read timeout), so
+        the endpoint may run it after all; the deadline then covers its whole possible wait.
+        """
+        wait = self.deadlines.invoked_s if maybe_queued else self.deadlines.pending_s
         return self._transition(
             job_id,
             lifecycle.INVOKE_DEFERRED,
-            "SET last_submit_error = :error, updated_at = :now REMOVE invoke_lease, lease_until",
+            "SET last_submit_error = :error, updated_at = :now",
+            ["invoke_lease", "lease_until"],
             "invoke_lease = :token",
             {":error": error, ":token": token},
+            deadline=time.time() + wait,
         )
 
-    def fail_submission(self, job_id: str, token: str, reason: str) -> bool:
+    def fail_submission(self, record: dict[str, Any], token: str, reason: str) -> bool:
         """QUEUED -> FAILED (stage submit) by the lease holder whose invocation finally failed."""
         return self._transition(
-            job_id,
+            record["job_id"],
             lifecycle.INVOKE_FAILED,
-            "SET #s = :failed, reason = :reason, failed_stage = :submit, updated_at = :now"
-            " REMOVE invoke_lease, lease_until",
+            "SET #s = :failed, reason = :reason, failed_stage = :submit, updated_at = :now",
+            ["invoke_lease", "lease_until"],
             "invoke_lease = :token",
             {":failed": FAILED, ":submit": STAGE_SUBMIT, ":reason": reason, ":token": token},
+            after={
+                **record,
+                "status": FAILED,
+                "failed_stage": STAGE_SUBMIT,
+                "reason": reason,
+            },
         )
 
     def retry(self, job_id: str, attempt: int, reason: str, manifest: str | None = None) -> bool:
@@ -267,124 +367,103 @@ class JobStore:
         return self._transition(
             job_id,
             lifecycle.RETRY,
-            f"SET attempt = :next, last_failure = :reason, updated_at = :now{new_manifest}"
-            " REMOVE invoked_at, inference_output, inference_failure",
-            "attribute_not_exists(attempt) OR attempt = :attempt",
+            f"SET attempt = :next, last_failure = :reason, updated_at = :now{new_manifest}",
+            ["invoked_at", "inference_output", "inference_failure"],
+            _attempt_condition(attempt),
             {":next": attempt + 1, ":attempt": attempt, ":reason": reason, ":manifest": manifest},
+            deadline=time.time() + self.deadlines.pending_s,
         )
 
-    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
-        """-> SUCCEEDED with the result fields, from every phase the table allows (a success
-        after a lost acknowledgement or a timeout did run). Never over a final state."""
+    def succeed(self, record: dict[str, Any], result: dict[str, Any], attempt: int) -> bool:
+        """-> SUCCEEDED with the result fields of `attempt`, from every phase the table allows
+        (a success after a lost acknowledgement did run). Never over a final state, and never
+        for an attempt the record has moved past."""
         names = {f"#r{i}": name for i, name in enumerate(result)}
         sets = ", ".join(f"#r{i} = :r{i}" for i in range(len(result)))
         values = {f":r{i}": value for i, value in enumerate(result.values())}
         return self._transition(
-            job_id,
+            record["job_id"],
             lifecycle.INFERENCE_OK,
-            f"SET #s = :succeeded, completed_at = :now, updated_at = :now, {sets}"
-            " REMOVE reason, failed_stage, invoke_lease, lease_until",
-            None,
-            {":succeeded": SUCCEEDED, **values},
+            f"SET #s = :succeeded, completed_at = :now, updated_at = :now, {sets}",
+            ["reason", "failed_stage", "invoke_lease", "lease_until"],
+            _attempt_condition(attempt),
+            {":succeeded": SUCCEEDED, ":attempt": attempt, **values},
             names,
+            after={**record, **result, "status": SUCCEEDED, "reason": None, "failed_stage": None},
         )
 
-    def fail_inference(self, job_id: str, reason: str, details: dict[str, Any]) -> bool:
-        """-> FAILED (stage inference); a late error after a final state is a no-op."""
-        return self._fail(job_id, lifecycle.INFERENCE_FAILED, STAGE_INFERENCE, reason, details)
+    def fail_inference(
+        self, record: dict[str, Any], reason: str, details: dict[str, Any], attempt: int
+    ) -> bool:
+        """-> FAILED (stage inference) for `attempt`; a late error after a final state, or for
+        an attempt the record has moved past, is a no-op."""
+        return self._fail(
+            record, lifecycle.INFERENCE_FAILED, STAGE_INFERENCE, reason, details, attempt
+        )
 
-    def time_out(self, job_id: str, reason: str, seen_updated_at: str) -> bool:
+    def time_out(self, record: dict[str, Any], reason: str) -> bool:
         """-> FAILED (stage timeout), if the record is unchanged since the sweeper read it."""
         return self._fail(
-            job_id,
+            record,
             lifecycle.TIMEOUT,
             STAGE_TIMEOUT,
             reason,
             {},
+            attempt_of(record),
             "updated_at = :seen",
-            {":seen": seen_updated_at},
+            {":seen": record["updated_at"]},
         )
 
     def _fail(
         self,
-        job_id: str,
+        record: dict[str, Any],
         event: str,
         stage: str,
         reason: str,
         details: dict[str, Any],
+        attempt: int,
         extra: str | None = None,
         extra_values: dict[str, Any] | None = None,
     ) -> bool:
         names = {f"#d{i}": name for i, name in enumerate(details)}
         sets = "".join(f", #d{i} = :d{i}" for i in range(len(details)))
         values = {f":d{i}": value for i, value in enumerate(details.values())}
+        condition = _attempt_condition(attempt) + (f" AND {extra}" if extra else "")
         return self._transition(
-            job_id,
+            record["job_id"],
             event,
             "SET #s = :failed, reason = :reason, failed_stage = :stage,"
-            f" completed_at = :now, updated_at = :now{sets} REMOVE invoke_lease, lease_until",
-            extra,
+            f" completed_at = :now, updated_at = :now{sets}",
+            ["invoke_lease", "lease_until"],
+            condition,
             {
                 ":failed": FAILED,
                 ":stage": stage,
                 ":reason": reason,
+                ":attempt": attempt,
                 **values,
                 **(extra_values or {}),
             },
             names,
-        )
-
-    def claim_notice(self, job_id: str, phase: str, hold_s: float = NOTICE_HOLD_S) -> bool:
-        """Claim the one message for `phase` before publishing it (conditional write).
-
-        Holds while the record is in `phase`, that phase was not announced yet, and no other
-        live publisher holds the claim. A claim whose holder died expires after `hold_s`.
-        """
-        now = time.time()
-        return self._update(
-            job_id,
-            "SET notice_claim = :phase, notice_claimed_until = :until",
-            f"{lifecycle.PHASE_CONDITIONS[phase]}"
-            " AND (attribute_not_exists(notified_phase) OR notified_phase <> :phase)"
-            " AND (attribute_not_exists(notice_claim) OR notice_claim <> :phase"
-            " OR notice_claimed_until < :epoch)",
-            {
-                **lifecycle.PHASE_VALUES,
-                ":phase": phase,
-                ":until": round(now + hold_s, 3),
-                ":epoch": round(now, 3),
-            },
-        )
-
-    def confirm_notice(self, job_id: str, phase: str, status: str) -> bool:
-        """The claimed message for `phase` was published: remember it, drop the claim."""
-        return self._update(
-            job_id,
-            "SET notified_phase = :phase, notified_status = :status, notified_at = :now"
-            " REMOVE notice_claim, notice_claimed_until",
-            "notice_claim = :phase",
-            {":phase": phase, ":status": status},
-        )
-
-    def release_notice(self, job_id: str, phase: str) -> bool:
-        """Publishing failed: give the claim back so the next delivery can announce `phase`."""
-        return self._update(
-            job_id,
-            "REMOVE notice_claim, notice_claimed_until",
-            "notice_claim = :phase",
-            {":phase": phase},
+            after={**record, **details, "status": FAILED, "failed_stage": stage, "reason": reason},
         )
 
     def claim_stitch(self, job_id: str, lease_until: float) -> bool:
         """A long video's parent whose segments all succeeded: take the right to request the
-        stitch, exclusively until `lease_until` (a holder that died loses it then)."""
+        stitch, exclusively until `lease_until` (a holder that died loses it then). The first
+        claim fixes the parent's deadline: the stitch must be accepted within ``pending_s``."""
+        due = _number(time.time() + self.deadlines.pending_s)
         return self._transition(
             job_id,
             lifecycle.STITCH_LEASE,
-            "SET stitch_lease_until = :until, updated_at = :now",
+            "SET stitch_lease_until = :until, updated_at = :now,"
+            " stitch_due = if_not_exists(stitch_due, :due), #dl = if_not_exists(stitch_due, :due)",
+            [],
             "attribute_not_exists(stitch_invoked_at) AND (attribute_not_exists(stitch_lease_until)"
             " OR stitch_lease_until < :epoch)",
-            {":until": lease_until, ":epoch": time.time()},
+            {":until": lease_until, ":epoch": time.time(), ":due": float(due)},
+            {"#dl": DEADLINE},
+            deadline=KEEP_DEADLINE,
         )
 
     def record_stitch(
@@ -397,33 +476,132 @@ class JobStore:
             job_id,
             lifecycle.STITCH_OK,
             "SET stitch_invoked_at = :now, invoked_at = :now, updated_at = :now,"
-            f" inference_output = :out{failure} REMOVE stitch_lease_until",
+            f" inference_output = :out{failure}",
+            ["stitch_lease_until"],
             "attribute_not_exists(stitch_invoked_at)",
             {":out": output_location, ":fail": failure_location},
+            deadline=time.time() + self.deadlines.recheck_s,
         )
 
-    def release_stitch(self, job_id: str) -> bool:
-        """Give the stitch lease back after the request could not be sent."""
+    def release_stitch(self, parent: dict[str, Any]) -> bool:
+        """Give the stitch lease back after the request could not be sent. The sweeper tries
+        again at the next recheck, and times the parent out at ``stitch_due``."""
+        due = float(parent.get("stitch_due") or time.time() + self.deadlines.pending_s)
+        retry_at = min(time.time() + self.deadlines.recheck_s, due)
         return self._update(
-            job_id,
-            "REMOVE stitch_lease_until SET updated_at = :now",
-            "attribute_exists(stitch_lease_until) AND attribute_not_exists(stitch_invoked_at)",
-            {},
+            parent["job_id"],
+            "REMOVE stitch_lease_until SET updated_at = :now, #dl = :deadline",
+            "attribute_exists(stitch_lease_until) AND attribute_not_exists(stitch_invoked_at)"
+            " AND #s = :ph_queued",
+            {**lifecycle.PHASE_VALUES, ":deadline": float(_number(retry_at))},
+            {"#dl": DEADLINE},
         )
+
+    def extend_deadline(self, record: dict[str, Any], deadline: float) -> bool:
+        """Move an open record's deadline on (a look at its results found nothing yet), if
+        nothing changed it since it was read."""
+        return self._update(
+            record["job_id"],
+            "SET #dl = :deadline",
+            f"{lifecycle.PHASE_CONDITIONS[lifecycle.phase_of(record)]}"
+            " AND #dl = :seen AND updated_at = :updated",
+            {
+                **lifecycle.PHASE_VALUES,
+                ":deadline": float(_number(deadline)),
+                ":seen": record[DEADLINE],
+                ":updated": record["updated_at"],
+            },
+            {"#dl": DEADLINE},
+        )
+
+    def mark_sent(self, job_id: str, outbox_id: str) -> bool:
+        """The outbox `outbox_id` was published: remember it. The record leaves the deadline
+        index unless a later transition gave it a new deadline (a replay after a refusal)."""
+        names = {
+            "#ob": notify.OUTBOX,
+            "#oid": "id",
+            "#due": "due",
+            "#dl": DEADLINE,
+            "#dp": DEADLINE_PARTITION,
+            "#sent": notify.SENT,
+        }
+        sent = "SET #sent = :id, notified_phase = #ob.phase, notified_at = :now"
+        if self._update(
+            job_id,
+            f"{sent} REMOVE #dl, #dp",
+            "#ob.#oid = :id AND #dl = #ob.#due",
+            {":id": outbox_id},
+            names,
+        ):
+            return True
+        return self._update(job_id, sent, "#ob.#oid = :id", {":id": outbox_id}, names)
+
+    def settle(self, record: dict[str, Any]) -> bool:
+        """A record with nothing left to do (terminal, its message sent or none to send) leaves
+        the deadline index."""
+        return self._update(
+            record["job_id"],
+            "REMOVE #dl, #dp",
+            f"{lifecycle.PHASE_CONDITIONS[lifecycle.phase_of(record)]} AND #dl = :seen",
+            {**lifecycle.PHASE_VALUES, ":seen": record[DEADLINE]},
+            {"#dl": DEADLINE, "#dp": DEADLINE_PARTITION},
+        )
+
+    def _outcome_fields(self, after: dict[str, Any]) -> dict[str, Any]:
+        """What a terminal write stores besides the state: the message and when it is due."""
+        outbox = notify.outbox_for(after)
+        if outbox is None:
+            return {}
+        due = float(_number(time.time() + self.deadlines.notify_s))
+        return {notify.OUTBOX: {**outbox, "due": due}, **_deadline_fields(due)}
 
     def _transition(
         self,
         job_id: str,
         event: str,
-        update: str,
+        sets: str,
+        removes: list[str],
         extra: str | None,
         values: dict[str, Any],
         names: dict[str, str] | None = None,
+        *,
+        deadline: float | None = None,
+        after: dict[str, Any] | None = None,
     ) -> bool:
-        """A write for `event`, conditional on the phases the transition table lets it change."""
+        """A write for `event`, conditional on the phases the transition table lets it change.
+
+        Into an open phase it sets `deadline` (required); into a terminal one it stores the
+        outbox built from `after` (required: the record as the write leaves it), or drops the
+        deadline when nobody is told.
+        """
         condition = lifecycle.condition_for(event)
         if extra:
-            condition = f"{condition} AND " + (f"({extra})" if " OR " in extra else extra)
+            condition = f"{condition} AND {_grouped(extra)}"
+        names = dict(names or {})
+        removes = list(removes)
+        if lifecycle.target(event) in lifecycle.OPEN:
+            if deadline is None:
+                raise TypeError(f"a write for {event!r} must set a deadline")
+            if deadline is not KEEP_DEADLINE:
+                sets += ", #dl = :deadline, #dp = :dpart"
+                values = {**values, ":deadline": float(_number(deadline))}
+        else:
+            if after is None:
+                raise TypeError(f"a write for {event!r} must give the record it leaves")
+            outcome = self._outcome_fields(after)
+            if outcome:
+                sets += ", #ob = :outbox, #dl = :deadline, #dp = :dpart"
+                values = {
+                    **values,
+                    ":outbox": outcome[notify.OUTBOX],
+                    ":deadline": outcome[DEADLINE],
+                }
+                names["#ob"] = notify.OUTBOX
+            else:
+                removes += ["#dl", "#dp"]
+        names.update({"#dl": DEADLINE, "#dp": DEADLINE_PARTITION})
+        values[":dpart"] = DEADLINE_PARTITION_VALUE
+        update = sets + (" REMOVE " + ", ".join(removes) if removes else "")
         return self._update(job_id, update, condition, {**lifecycle.PHASE_VALUES, **values}, names)
 
     def _update(
@@ -456,6 +634,44 @@ class JobStore:
                 return False
             raise
         return True
+
+
+class _Keep(float):
+    """A deadline argument meaning "the update expression sets the deadline itself"."""
+
+
+KEEP_DEADLINE = _Keep(0.0)
+
+
+def _number(value: float) -> str:
+    """A deadline as DynamoDB's number text: epoch seconds to the millisecond."""
+    return f"{value:.3f}"
+
+
+def _deadline_fields(deadline: float) -> dict[str, Any]:
+    return {DEADLINE: float(_number(deadline)), DEADLINE_PARTITION: DEADLINE_PARTITION_VALUE}
+
+
+def _grouped(expression: str) -> str:
+    """`expression` safe to join with AND: parenthesised when it has a top-level OR (DynamoDB
+    refuses redundant parentheses, so one that is already one group stays as it is)."""
+    depth, top_level_or, one_group = 0, False, expression.startswith("(")
+    for index, char in enumerate(expression):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and index < len(expression) - 1:
+            one_group = one_group and char != ")"
+            top_level_or = top_level_or or expression.startswith(" OR ", index)
+    return f"({expression})" if top_level_or and not one_group else expression
+
+
+def _attempt_condition(attempt: int) -> str:
+    """The record is on attempt `attempt` (bound as ``:attempt``; a record without ``attempt``
+    is on attempt 1)."""
+    return (
+        "attempt = :attempt"
+        if attempt > 1
+        else "(attribute_not_exists(attempt) OR attempt = :attempt)"
+    )
 
 
 def _default_store(table_name: str | None) -> JobStore:

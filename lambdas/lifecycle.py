@@ -29,7 +29,7 @@ INVOKED = "INVOKED"  # QUEUED, the endpoint accepted it (invoked_at is set)
 DONE = "SUCCEEDED"
 FAILED_SUBMIT = "FAILED_SUBMIT"  # the endpoint refused it; a replay may resubmit
 FAILED_INFERENCE = "FAILED_INFERENCE"
-FAILED_TIMEOUT = "FAILED_TIMEOUT"  # the sweeper gave up waiting; a late result still counts
+FAILED_TIMEOUT = "FAILED_TIMEOUT"  # the sweeper gave up: past the last moment a result could come
 REJECTED_PHASE = "REJECTED"
 PHASES = (
     NEW,
@@ -86,12 +86,13 @@ TRANSITIONS: Mapping[tuple[str, str], str | None] = {
     (INVOKED, RETRY): PENDING,
     (INVOKED, STITCH_LEASE): INVOKED,
     (INVOKED, STITCH_OK): INVOKED,
-    # A success may arrive in any non-final phase: the work did happen (a lost acknowledgement,
-    # a retry that raced, a sweeper that gave up just before the result came).
+    # A success of the record's attempt may arrive while the job waits (a lost acknowledgement
+    # of an ambiguous request) or after a refusal (an earlier request of that attempt was
+    # queued after all). A timeout is final: it is written only once no result can come any
+    # more (docs/RELIABILITY.md, "Deadlines"), so a user is never told FAILED, then SUCCEEDED.
     (PENDING, INFERENCE_OK): DONE,
     (INVOKED, INFERENCE_OK): DONE,
     (FAILED_SUBMIT, INFERENCE_OK): DONE,
-    (FAILED_TIMEOUT, INFERENCE_OK): DONE,
     (PENDING, INFERENCE_FAILED): FAILED_INFERENCE,
     (INVOKED, INFERENCE_FAILED): FAILED_INFERENCE,
     (FAILED_SUBMIT, INFERENCE_FAILED): FAILED_INFERENCE,
@@ -129,8 +130,12 @@ PHASE_VALUES: Mapping[str, str] = {
     ":ph_inference": STAGE_INFERENCE,
     ":ph_timeout": STAGE_TIMEOUT,
 }
-# Phases that end a job as far as the user is concerned: each is announced once.
+# Phases that end a job as far as the user is concerned: each is announced once, from the
+# outbox its transition writes (notify.outbox_for), by the stream-driven notifier.
 ANNOUNCED = frozenset({DONE, FAILED_SUBMIT, FAILED_INFERENCE, FAILED_TIMEOUT, REJECTED_PHASE})
+# Phases a job waits in: every record in one carries a deadline (jobs.DEADLINE) and the
+# sweeper does the phase's way out when it passes. No other phase waits for anything.
+OPEN = frozenset({PENDING, INVOKED})
 
 
 def phase_of(record: Mapping[str, Any] | None) -> str:
@@ -153,6 +158,12 @@ def next_phase(phase: str, event: str) -> str | None:
     return TRANSITIONS[(phase, event)]
 
 
+def target(event: str) -> str:
+    """The one phase `event` moves a job to (every event has exactly one)."""
+    (found,) = {t for (_p, e), t in TRANSITIONS.items() if e == event and t is not None}
+    return found
+
+
 def sources(event: str) -> tuple[str, ...]:
     """The phases `event` changes (those with a defined next phase)."""
     return tuple(p for p in PHASES if TRANSITIONS[(p, event)] is not None)
@@ -166,3 +177,14 @@ def condition_for(event: str) -> str:
     if len(found) == 1:
         return PHASE_CONDITIONS[found[0]]
     return "(" + " OR ".join(PHASE_CONDITIONS[p] for p in found) + ")"
+
+
+def markdown_table() -> str:
+    """The transition table as docs/RELIABILITY.md prints it (a test keeps the two equal)."""
+    header = "| phase \\ event | " + " | ".join(f"`{e}`" for e in EVENTS) + " |"
+    rule = "|---|" + "---|" * len(EVENTS)
+    rows = [
+        f"| `{p}` | " + " | ".join(TRANSITIONS[(p, e)] or "·" for e in EVENTS) + " |"
+        for p in PHASES
+    ]
+    return "\n".join([header, rule, *rows])

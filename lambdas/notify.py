@@ -1,15 +1,24 @@
-"""Short, human-readable job messages on the user-facing notifications topic."""
+"""The user's message for a job's outcome, written into the record as its *outbox*.
+
+A terminal transition (``jobs.JobStore``) stores ``outbox_for(record)`` in the same conditional
+write that changes the state, so a state change and its message cannot be separated by a crash.
+The notifier (lambdas/notifier.py), driven by the table's stream, publishes the outbox and marks
+it sent; the sweeper publishes any outbox still unsent at its deadline. Each message carries a
+stable deduplication id, ``<job id>:<phase>``, as the ``dedup_id`` message attribute: delivery is
+at least once, and a repeat (SNS's answer to a successful publish was lost, or a publisher died
+before marking it sent) has the same id.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 try:
-    from . import clients, jobs, lifecycle, messages
+    from . import clients, lifecycle, messages
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
-    import jobs
     import lifecycle
     import messages
 
@@ -17,10 +26,12 @@ log = logging.getLogger("motflow.notify")
 
 _SUBJECT_MAX = 99
 _VERBS = {
-    jobs.SUCCEEDED: "tracked",
-    jobs.FAILED: "failed",
-    jobs.REJECTED: "rejected",
+    lifecycle.SUCCEEDED: "tracked",
+    lifecycle.FAILED: "failed",
+    lifecycle.REJECTED: "rejected",
 }
+OUTBOX = "outbox"  # the record attribute holding the message to send
+SENT = "notified_id"  # the dedup id of the last outbox sent
 
 
 def _file_name(record: dict[str, Any]) -> str:
@@ -42,7 +53,7 @@ def body_for(record: dict[str, Any]) -> str:
     """What happened to the upload, and where its results are, in a few lines."""
     status = record["status"]
     lines = [f"Video: {record.get('video', _file_name(record))}", f"Job: {record['job_id']}"]
-    if status == jobs.SUCCEEDED:
+    if status == lifecycle.SUCCEEDED:
         warnings = record.get("warnings") or []
         if warnings:
             lines[:0] = ["Your video was tracked, with warnings:", *(f"- {w}" for w in warnings)]
@@ -60,52 +71,69 @@ def body_for(record: dict[str, Any]) -> str:
         for name, uri in sorted((record.get("outputs") or {}).items()):
             if uri:
                 lines.append(f"{name}: {uri}")
-    elif status == jobs.REJECTED:
+    elif status == lifecycle.REJECTED:
         lines.insert(0, "Your upload was not processed.")
         lines.append(f"Reason: {record.get('reason', 'unknown')}")
-    elif status == jobs.FAILED:
+    elif status == lifecycle.FAILED:
         lines.insert(0, "Tracking your video failed.")
         lines.append(f"Reason: {record.get('reason', 'unknown')}")
-        if record.get("failed_stage") == jobs.STAGE_SUBMIT:
+        if record.get("failed_stage") == lifecycle.STAGE_SUBMIT:
             lines.append("The upload event was kept for a replay; no need to upload it again.")
     else:
         lines.insert(0, f"Job state: {status}")
     return "\n".join(lines)
 
 
-def publish_job(topic_arn: str, record: dict[str, Any]) -> str:
-    """Publish the message for the record's current state; returns the SNS message id."""
+def dedup_id(job_id: str, phase: str) -> str:
+    """The message's stable deduplication id: one per job and announced phase."""
+    return f"{job_id}:{phase}"
+
+
+def outbox_for(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The message for the outcome `record` describes (its state after the transition), or None
+    when nobody is told: a long video's segment (the user hears about the parent only), or a
+    phase that is not announced."""
+    if record.get("parent"):
+        return None
+    phase = lifecycle.phase_of(record)
+    if phase not in lifecycle.ANNOUNCED:
+        return None
+    identity = dedup_id(record["job_id"], phase)
+    kwargs = messages.notification(record, subject_for(record), body_for(record))
+    attributes = {
+        **kwargs["MessageAttributes"],
+        "dedup_id": {"DataType": "String", "StringValue": identity},
+    }
+    return {
+        "id": identity,
+        "phase": phase,
+        "status": record["status"],
+        "subject": kwargs["Subject"],
+        "message": kwargs["Message"],
+        # A JSON string: DynamoDB would otherwise keep the attribute map's shape, but SNS's
+        # attribute names and values must come back exactly as written.
+        "attributes": json.dumps(attributes, ensure_ascii=False, sort_keys=True),
+    }
+
+
+def publish_outbox(topic_arn: str, outbox: dict[str, Any]) -> str:
+    """Publish an outbox message; returns the SNS message id. botocore's standard retries may
+    resend a publish whose answer was lost: the copy has the same ``dedup_id``."""
     response = clients.client("sns").publish(
         TopicArn=topic_arn,
-        **messages.notification(record, subject_for(record), body_for(record)),
+        Subject=outbox["subject"],
+        Message=outbox["message"],
+        MessageAttributes=json.loads(outbox["attributes"]),
     )
-    log.info("notified %s: job %s is %s", topic_arn, record["job_id"], record["status"])
+    log.info("notified %s: %s", topic_arn, outbox["id"])
     return response["MessageId"]
 
 
-def tell_user_once(store: jobs.JobStore, topic_arn: str, job_id: str) -> dict[str, Any] | None:
-    """Publish the job's current outcome unless it was already announced; returns the record.
-
-    Called after every transition and on every duplicate event, so a message lost to a crash
-    between the state change and the publish is sent by the next delivery. The message is
-    claimed with a conditional write first, so concurrent deliveries publish it once; a failed
-    publish gives the claim back and raises (the event is retried).
-    """
-    record = store.get(job_id)
-    if record is None:
+def unsent(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The record's outbox if it was not sent yet."""
+    if not record:
         return None
-    if record.get("parent"):
-        return record  # a long video's segment: the user hears about the parent only
-    phase = lifecycle.phase_of(record)
-    if phase not in lifecycle.ANNOUNCED or record.get("notified_phase") == phase:
-        return record
-    if not store.claim_notice(job_id, phase):
-        log.info("job %s: the %s message is sent by another delivery (or was sent)", job_id, phase)
-        return record
-    try:
-        publish_job(topic_arn, record)
-    except Exception:
-        store.release_notice(job_id, phase)
-        raise
-    store.confirm_notice(job_id, phase, record["status"])
-    return record
+    outbox = record.get(OUTBOX)
+    if not isinstance(outbox, dict) or record.get(SENT) == outbox.get("id"):
+        return None
+    return outbox

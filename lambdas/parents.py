@@ -15,13 +15,15 @@ import logging
 import time
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 try:
-    from . import config, jobs, notify, submit
+    from . import config, invocation, jobs, lifecycle
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import config
+    import invocation
     import jobs
-    import notify
-    import submit
+    import lifecycle
 
 log = logging.getLogger("motflow.parents")
 log.setLevel(logging.INFO)
@@ -36,22 +38,45 @@ def segment_failure_reason(segment: dict[str, Any]) -> str:
     )
 
 
-def advance(store: jobs.JobStore, parent_id: str, settings: config.InvokeSettings) -> str:
-    """Move the parent on from its segments' states; returns what happened."""
+def advance(
+    store: jobs.JobStore,
+    parent_id: str,
+    settings: config.InvokeSettings,
+    now: float | None = None,
+) -> str:
+    """Move the parent on from its segments' states; returns what happened.
+
+    A segment that failed fails the parent naming it; segments still running leave it waiting
+    (each has its own deadline, and the sweeper looks at the parent again at the parent's);
+    once all succeeded the stitch is requested, until ``stitch_due`` (fixed by the first claim):
+    a request still not accepted then times the parent out, and one the endpoint refuses for
+    good (a 4xx) fails it. Every way ends in one terminal write, which carries the message.
+    """
+    now = time.time() if now is None else now
     parent = store.get(parent_id)
-    if parent is None or parent["status"] != jobs.QUEUED or "stitch_invoked_at" in parent:
+    if parent is None or lifecycle.phase_of(parent) != lifecycle.INVOKED:
         return "parent-moved-on"
+    if "stitch_invoked_at" in parent:
+        return "stitching"
     found = store.get_many(parent["segments"])
     segments = [found.get(job_id, {"job_id": job_id}) for job_id in parent["segments"]]
     failed = [s for s in segments if s.get("status") in (jobs.FAILED, jobs.REJECTED)]
+    attempt = jobs.attempt_of(parent)
     if failed:
         details = {"failed_segment": failed[0]["job_id"]}
-        if store.fail_inference(parent_id, segment_failure_reason(failed[0]), details):
-            notify.tell_user_once(store, settings.notify_topic_arn, parent_id)
+        reason = segment_failure_reason(failed[0])
+        if store.fail_inference(parent, reason, details, attempt):
             return "parent-failed"
         return "parent-moved-on"
     if any(s.get("status") != jobs.SUCCEEDED for s in segments):
         return "waiting"
+    due = parent.get("stitch_due")
+    if due is not None and now >= float(due):
+        reason = (
+            "Every part of the long video was tracked, but joining them could not be handed to"
+            " the tracking service in time. Upload the video again."
+        )
+        return "timed-out" if store.time_out(parent, reason) else "parent-moved-on"
     return _request_stitch(store, parent, settings)
 
 
@@ -63,9 +88,25 @@ def _request_stitch(
     if not store.claim_stitch(parent_id, lease_until):
         return "stitch-claimed-elsewhere"
     try:
-        reply, _requests = submit.invoke_endpoint(parent, settings, lease_until)
+        reply, _requests = invocation.invoke_endpoint(parent, settings, lease_until)
+    except (ClientError, BotoCoreError) as error:
+        if invocation.retry_decision(error) == "final":
+            reason = (
+                f"The tracking service refused to join the video's parts"
+                f" ({invocation.describe_error(error)}). Upload the video again; if it fails"
+                f" again, report job {parent_id}."
+            )
+            store.fail_inference(
+                store.get(parent_id) or parent, reason, {}, jobs.attempt_of(parent)
+            )
+            return "stitch-refused"
+        # Not accepted yet (throttled, 5xx): the lease goes back with a deadline at the next
+        # recheck, so the sweeper tries again until stitch_due, then times the parent out.
+        log.warning("job %s: stitch request not accepted yet: %s", parent_id, error)
+        store.release_stitch(store.get(parent_id) or parent)
+        return "stitch-deferred"
     except Exception:
-        store.release_stitch(parent_id)  # the next delivery or sweep takes it again
+        store.release_stitch(store.get(parent_id) or parent)
         raise
     store.record_stitch(parent_id, reply["OutputLocation"], reply.get("FailureLocation"))
     log.info("job %s: all %d segments done, stitching", parent_id, len(parent["segments"]))

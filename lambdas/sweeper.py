@@ -1,17 +1,23 @@
-"""Scheduled sweeper: no job stays QUEUED forever without a message.
+"""Scheduled sweeper: every record past its deadline gets its phase's way out.
 
-An EventBridge schedule invokes this handler. It lists QUEUED jobs through the ``by_status``
-index and, for each one past its deadline:
+An EventBridge schedule invokes this handler. It queries the sparse ``by_deadline`` index for
+records whose deadline has passed (every open record has one, and so has a terminal record whose
+message is not sent yet; jobs.JobStore writes them with each transition), reads each one again
+and does what its phase calls for:
 
-- invoked, and the endpoint's output or failure object exists (its notification was lost, or
-  ``complete`` kept failing): applies that result exactly as ``complete`` would;
-- otherwise: fails the job (stage ``timeout``) with a reason, and tells the user.
+- terminal, message unsent (the stream's notifier kept failing): sends it, marks it sent;
+- terminal, nothing left to do: takes it out of the index;
+- PENDING (never handed over): fails it (stage ``timeout``) naming the last answer;
+- INVOKED, the endpoint's output or failure object exists (its notification was lost, or
+  ``complete`` kept failing): applies that result exactly as ``complete`` would, for the
+  attempt the record is on;
+- INVOKED, no object, past ``invoked_at`` + ``DEADLINE_INVOKED_S`` (queue TTL + invocation
+  timeout + grace: no result can come any more): fails it (stage ``timeout``);
+- INVOKED otherwise: looks again at the next recheck;
+- a long video's parent waiting on its segments: moves it on (lambdas/parents.py).
 
-Deadlines (docs/RELIABILITY.md, "Sweeper"): an invoked job may wait ``REQUEST_TTL_S`` in the
-endpoint queue and then run ``INVOCATION_TIMEOUT_S``; a job not yet invoked has had every Lambda
-retry of its upload event by ``SWEEP_PENDING_AFTER_S``. ``SWEEP_GRACE_S`` is added to both. The
-result objects are checked earlier, from ``SWEEP_GRACE_S`` after the invocation, so a lost
-notification costs minutes, not hours. "Now" is the schedule event's ``time``.
+"Now" is the schedule event's ``time``. Every write is conditional on what the sweeper read, so
+a record that moved meanwhile is left to its new phase.
 """
 
 from __future__ import annotations
@@ -24,13 +30,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, complete, config, jobs, lifecycle, notify, parents, s3_events
+    from . import clients, complete, config, jobs, lifecycle, notifier, notify, parents, s3_events
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import complete
     import config
     import jobs
     import lifecycle
+    import notifier
     import notify
     import parents
     import s3_events
@@ -38,7 +45,6 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
 log = logging.getLogger("motflow.sweeper")
 log.setLevel(logging.INFO)
 
-SWEPT_STATUSES = (jobs.QUEUED,)
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
@@ -49,7 +55,8 @@ class SweepError(RuntimeError):
 @dataclass(frozen=True)
 class Swept:
     job_id: str
-    action: str  # result-applied | timed-out | waiting | changed | a parent's (parents.py)
+    # sent | settled | result-applied | timed-out | rechecking | changed | a parent's (parents.py)
+    action: str
 
 
 def parse_schedule_time(event: dict[str, Any]) -> float:
@@ -74,70 +81,76 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point for the EventBridge schedule."""
     now = parse_schedule_time(event)
     settings = config.SweeperSettings.from_env()
-    store = jobs.JobStore(settings.jobs_table)
+    store = jobs.JobStore(settings.jobs_table, deadlines=settings.deadlines)
     swept: list[Swept] = []
     failures: list[str] = []
-    for status in SWEPT_STATUSES:
-        for record in store.list_jobs(status):
-            try:
+    for listed in store.due(now):
+        try:
+            record = store.get(listed["job_id"])
+            if record is not None and jobs.DEADLINE in record:
                 swept.append(sweep_job(record, now, settings, store))
-            except Exception as error:
-                log.exception("could not sweep job %s", record.get("job_id"))
-                failures.append(f"{record.get('job_id')}: {type(error).__name__}: {error}")
+        except Exception as error:
+            log.exception("could not sweep job %s", listed.get("job_id"))
+            failures.append(f"{listed.get('job_id')}: {type(error).__name__}: {error}")
     if failures:
         raise SweepError(f"{len(failures)} job(s) not swept: " + "; ".join(failures))
-    return {"jobs": [asdict(item) for item in swept if item.action != "waiting"]}
+    return {"jobs": [asdict(item) for item in swept]}
 
 
 def sweep_job(
     record: dict[str, Any], now: float, settings: config.SweeperSettings, store: jobs.JobStore
 ) -> Swept:
-    """Apply a finished result, or time the job out, or leave it (still within its deadline)."""
+    """The way out of the record's phase (it is past its deadline, or the caller says so)."""
     job_id = record["job_id"]
+    if float(record[jobs.DEADLINE]) > now:
+        return Swept(job_id, "changed")  # moved on since the index was read
     phase = lifecycle.phase_of(record)
+    if phase not in lifecycle.OPEN:
+        outbox = notify.unsent(record)
+        if outbox is not None:
+            log.warning("job %s: sending a message the stream did not deliver", job_id)
+            notifier.send(store, settings.notify_topic_arn, job_id, outbox)
+            return Swept(job_id, "sent")
+        return Swept(job_id, "settled" if store.settle(record) else "changed")
+    deadlines = store.deadlines
     if record.get("segments") and phase == lifecycle.INVOKED and "stitch_invoked_at" not in record:
-        # A long video's parent whose segments were all handed over has no deadline of its own
-        # until its stitch is requested: its segments do, and one that fails or times out fails
-        # the parent. (Not handed over yet: the ordinary PENDING deadline below.)
-        return Swept(job_id, parents.advance(store, job_id, settings))
+        action = parents.advance(store, job_id, settings, now)
+        if action in ("waiting", "stitch-claimed-elsewhere"):
+            latest = store.get(job_id)
+            if latest is not None and jobs.DEADLINE in latest:
+                store.extend_deadline(latest, now + deadlines.recheck_s)
+        return Swept(job_id, action)
     if phase == lifecycle.INVOKED:
         invoked = _epoch(record["invoked_at"])
-        if now >= invoked + settings.grace_s:
-            result = _finished_result(record)
-            if result is not None:
-                outcome = complete.apply_result(
-                    result, store, settings.notify_topic_arn, retries=False, invoke=settings
-                )
+        result = _finished_result(record)
+        if result is not None:
+            outcome = complete.apply_result(result, store, retries=False, invoke=settings)
+            if outcome.action != complete.DUPLICATE_REPLY:
                 log.warning("job %s: applied a result whose notification was lost", job_id)
-                applied = outcome.action != "duplicate"
-                return Swept(job_id, "result-applied" if applied else "changed")
-        deadline = invoked + settings.request_ttl_s + settings.invocation_timeout_s
+                return Swept(
+                    job_id, "result-applied" if outcome.action != "duplicate" else "changed"
+                )
+        final = invoked + deadlines.invoked_s
+        if now < final:
+            store.extend_deadline(record, min(now + deadlines.recheck_s, final))
+            return Swept(job_id, "rechecking")
         reason = (
             "The tracking service accepted the job but reported no result within"
-            f" {_minutes(deadline - invoked)}. Upload the video again."
+            f" {_minutes(deadlines.invoked_s)}. Upload the video again."
         )
-    elif phase == lifecycle.PENDING:
-        # From the last change, not the upload: a retried attempt is PENDING again later.
-        deadline = _epoch(record["updated_at"]) + settings.pending_after_s
+    else:
         last_error = record.get("last_submit_error")
         reason = (
-            "The job could not be handed to the tracking service within"
-            f" {_minutes(settings.pending_after_s)}"
+            "The job could not be handed to the tracking service in time"
             + (f" (last answer: {last_error})" if last_error else "")
             + ". Upload the video again."
         )
-    else:
+    if not store.time_out(record, reason):
         return Swept(job_id, "changed")
-    if now < deadline + settings.grace_s:
-        return Swept(job_id, "waiting")
-    if store.time_out(job_id, reason, record["updated_at"]):
-        log.warning("job %s timed out in phase %s", job_id, phase)
-        if record.get("parent"):
-            parents.advance(store, record["parent"], settings)
-        else:
-            notify.tell_user_once(store, settings.notify_topic_arn, job_id)
-        return Swept(job_id, "timed-out")
-    return Swept(job_id, "changed")
+    log.warning("job %s timed out in phase %s", job_id, phase)
+    if record.get("parent"):
+        parents.advance(store, record["parent"], settings, now)
+    return Swept(job_id, "timed-out")
 
 
 def _minutes(seconds: float) -> str:

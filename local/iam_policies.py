@@ -29,6 +29,7 @@ LAMBDA_ROLES = {
     "submit": "submit.handler",
     "complete": "complete.handler",
     "sweeper": "sweeper.handler",
+    "notifier": "notifier.handler",
 }
 ENDPOINT_ROLE = "endpoint"
 OPERATOR_ROLE = "operator"

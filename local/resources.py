@@ -109,13 +109,18 @@ def create_jobs_table(dynamodb: Any, table_name: str) -> None:
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"}
-            for name in (
-                contract.TABLE_KEY,
-                contract.STATUS_INDEX_PARTITION,
-                contract.STATUS_INDEX_SORT,
-            )
+            *(
+                {"AttributeName": name, "AttributeType": "S"}
+                for name in (
+                    contract.TABLE_KEY,
+                    contract.STATUS_INDEX_PARTITION,
+                    contract.STATUS_INDEX_SORT,
+                    contract.DEADLINE_INDEX_PARTITION,
+                )
+            ),
+            {"AttributeName": contract.DEADLINE_INDEX_SORT, "AttributeType": "N"},
         ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": contract.STREAM_VIEW},
         KeySchema=[{"AttributeName": contract.TABLE_KEY, "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
             {
@@ -125,7 +130,16 @@ def create_jobs_table(dynamodb: Any, table_name: str) -> None:
                     {"AttributeName": contract.STATUS_INDEX_SORT, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                # Sparse: only records with a deadline are in it (lambdas/jobs.py).
+                "IndexName": contract.DEADLINE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": contract.DEADLINE_INDEX_PARTITION, "KeyType": "HASH"},
+                    {"AttributeName": contract.DEADLINE_INDEX_SORT, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     )
     dynamodb.update_time_to_live(

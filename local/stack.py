@@ -30,6 +30,7 @@ from local.model_server import ModelServer, start_model_server
 from local.moto_service import ACCOUNT, REGION, MotoServer, fake_aws_environment, start_moto
 from local.resources import LocalResources, create_resources
 from local.schedule import Schedule
+from local.stream_pump import StreamPump
 from stacks import contract
 from stacks.contract import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX
 from stacks.model_artifact import build_model_artifact
@@ -299,7 +300,7 @@ def local_stack(
         )
         stack.enter_context(emulator)
         stack.enter_context(patched_environ(lambda_environment(settings, resources, emulator.url)))
-        from lambdas import complete, jobs, s3_events, submit, sweeper
+        from lambdas import complete, jobs, notifier, s3_events, submit, sweeper
 
         pump = EventPump(
             session,
@@ -328,6 +329,16 @@ def local_stack(
             ],
         )
         stack.enter_context(pump)
+        # The jobs table's stream -> the notifier, as the deployed event source mapping does.
+        stack.enter_context(
+            StreamPump(
+                session,
+                resources.jobs_table,
+                _as_role(notifier.handler, roles["notifier"]),
+                batch_size=contract.NOTIFIER_BATCH_SIZE,
+                retry_attempts=contract.NOTIFIER_RETRY_ATTEMPTS,
+            )
+        )
         stack.enter_context(
             Schedule(
                 "sweeper",

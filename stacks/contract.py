@@ -57,6 +57,16 @@ SWEEP_INTERVAL_S = 300  # the EventBridge schedule
 SWEEP_PENDING_AFTER_S = 1800  # Lambda's async retries of an upload event are long over by then
 INFERENCE_MAX_ATTEMPTS = 3  # runs of a job whose failures are transient (worker died, timeout)
 SWEEP_GRACE_S = 300
+# How long the stream's notifier has to send a terminal record's message before the sweeper
+# sends it itself (Lambda retries a failing stream batch NOTIFIER_RETRY_ATTEMPTS times first).
+NOTIFY_DEADLINE_S = 900
+NOTIFIER_TIMEOUT_S = 60
+NOTIFIER_RETRY_ATTEMPTS = 5
+NOTIFIER_BATCH_SIZE = 10
+DEADLINE_INDEX = "by_deadline"
+DEADLINE_INDEX_PARTITION = "deadline_pk"  # one constant value ("open") on every indexed record
+DEADLINE_INDEX_SORT = "deadline"  # epoch seconds (a number)
+STREAM_VIEW = "NEW_IMAGE"  # the notifier reads the outbox from the record after each change
 
 
 # --- Model container ------------------------------------------------------------------------
@@ -211,7 +221,27 @@ def submit_environment(
         "INVOKE_LEASE_S": str(defaults.invoke_lease_s),
         "SEGMENT_THRESHOLD_S": str(defaults.segment_threshold_s),
         "SEGMENT_OVERLAP_S": str(defaults.segment_overlap_s),
+        **deadline_environment(defaults),
     }
+
+
+def deadline_environment(defaults: JobDefaults) -> dict[str, str]:
+    """The job deadlines every handler that moves a job writes (lambdas/config.Deadlines):
+    PENDING until Lambda's retries of the event are over, INVOKED until the endpoint's queue
+    TTL and invocation timeout have both passed, plus the sweeper's grace."""
+    return {
+        "DEADLINE_PENDING_S": str(SWEEP_PENDING_AFTER_S + SWEEP_GRACE_S),
+        "DEADLINE_INVOKED_S": str(
+            defaults.request_ttl_s + defaults.invocation_timeout_s + SWEEP_GRACE_S
+        ),
+        "DEADLINE_RECHECK_S": str(SWEEP_GRACE_S),
+        "DEADLINE_NOTIFY_S": str(NOTIFY_DEADLINE_S),
+    }
+
+
+def notifier_environment(*, jobs_table: str, notify_topic_arn: str) -> dict[str, str]:
+    """Every variable the stream's ``notifier`` Lambda reads."""
+    return complete_environment(jobs_table=jobs_table, notify_topic_arn=notify_topic_arn)
 
 
 def retry_environment(
@@ -227,6 +257,7 @@ def retry_environment(
         "INVOKE_MAX_ATTEMPTS": str(defaults.invoke_max_attempts),
         "INVOKE_LEASE_S": str(COMPLETE_TIMEOUT_S),
         "INFERENCE_MAX_ATTEMPTS": str(defaults.inference_max_attempts),
+        **deadline_environment(defaults),
     }
 
 
@@ -243,6 +274,7 @@ def sweeper_environment(
         "INVOKE_LEASE_S": str(SWEEPER_TIMEOUT_S),
         "SWEEP_PENDING_AFTER_S": str(SWEEP_PENDING_AFTER_S),
         "SWEEP_GRACE_S": str(SWEEP_GRACE_S),
+        **deadline_environment(defaults),
     }
 
 

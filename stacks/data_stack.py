@@ -106,6 +106,20 @@ class DataStack(Stack):
             ),
             deletion_protection=settings.removal_policy == "retain",
             removal_policy=removal,
+            # The notifier publishes each terminal record's outbox from the stream.
+            stream=dynamodb.StreamViewType[contract.STREAM_VIEW],
+        )
+        # Sparse: only records with a deadline (something left to do) are in it; the sweeper
+        # queries it for deadlines passed (lambdas/jobs.py, JobStore.due).
+        self.jobs_table.add_global_secondary_index(
+            index_name=contract.DEADLINE_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=contract.DEADLINE_INDEX_PARTITION, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(
+                name=contract.DEADLINE_INDEX_SORT, type=dynamodb.AttributeType.NUMBER
+            ),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         self.jobs_table.add_global_secondary_index(
             index_name=contract.STATUS_INDEX,

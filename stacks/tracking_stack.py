@@ -17,6 +17,7 @@ from stacks.constructs.async_endpoint import AsyncEndpoint, EndpointSizing, Mode
 from stacks.constructs.failed_events import failed_events_queue
 from stacks.constructs.job_events import JobEvents
 from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.notifier import JobNotifier
 from stacks.constructs.operator_policy import OperatorPolicy
 from stacks.constructs.sweeper import JobSweeper
 from stacks.constructs.upload_trigger import UploadTrigger
@@ -55,6 +56,7 @@ class TrackingStack(Stack):
         self.failed_events = failed_events_queue(self, "FailedEvents")  # submit's
         self.complete_failed_events = failed_events_queue(self, "CompleteFailedEvents")
         self.sweeper_failed_events = failed_events_queue(self, "SweeperFailedEvents")
+        self.notifier_failed_events = failed_events_queue(self, "NotifierFailedEvents")
         self.job_events = JobEvents(
             self,
             "JobEvents",
@@ -140,6 +142,17 @@ class TrackingStack(Stack):
             failed_events=self.sweeper_failed_events,
             log_retention_days=settings.log_retention_days,
         )
+        self.notifier = JobNotifier(
+            self,
+            "JobNotifier",
+            code=code,
+            jobs_table=data.jobs_table,
+            stream_arn=data.jobs_table.table_stream_arn or "",
+            key=data.key,
+            notifications_topic=self.job_events.notifications_topic,
+            failed_events=self.notifier_failed_events,
+            log_retention_days=settings.log_retention_days,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -156,6 +169,7 @@ class TrackingStack(Stack):
                 "submit": self.failed_events,
                 "complete": self.complete_failed_events,
                 "sweeper": self.sweeper_failed_events,
+                "notifier": self.notifier_failed_events,
             },
             oldest_request_alarm_s=settings.oldest_request_alarm_s,
         )

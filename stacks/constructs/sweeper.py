@@ -1,7 +1,8 @@
 """The scheduled sweeper: an EventBridge schedule runs ``sweeper.handler`` every few minutes.
 
-It finds QUEUED jobs past their deadline, applies a result whose notification was lost, or
-fails the job with a reason and tells the user (lambdas/sweeper.py, docs/RELIABILITY.md).
+It queries the sparse deadline index for records past their deadline and does each phase's way
+out: applies a result whose notification was lost, fails the job with a reason, or sends a
+message the stream's notifier could not (lambdas/sweeper.py, docs/RELIABILITY.md).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class JobSweeper(Construct):
             policies.read_write_items(jobs_table),
             iam.PolicyStatement(
                 actions=["dynamodb:Query"],
-                resources=[f"{jobs_table.table_arn}/index/{contract.STATUS_INDEX}"],
+                resources=[f"{jobs_table.table_arn}/index/{contract.DEADLINE_INDEX}"],
             ),
             policies.publish_to(notifications_topic),
             policies.encrypt_with(key),

@@ -133,14 +133,39 @@ def test_jobs_table_keys_index_pitr_kms_and_retention(templates) -> None:
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["SSESpecification"]["SSEType"] == "KMS"
-    (index,) = props["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "by_status"
-    assert index["KeySchema"] == [
+    indexes = {index["IndexName"]: index for index in props["GlobalSecondaryIndexes"]}
+    assert indexes["by_status"]["KeySchema"] == [
         {"AttributeName": "status", "KeyType": "HASH"},
         {"AttributeName": "created_at", "KeyType": "RANGE"},
     ]
+    # Issue 21: the sparse deadline index the sweeper queries, and the notifier's stream.
+    assert indexes["by_deadline"]["KeySchema"] == [
+        {"AttributeName": "deadline_pk", "KeyType": "HASH"},
+        {"AttributeName": "deadline", "KeyType": "RANGE"},
+    ]
+    assert indexes["by_deadline"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
-    assert types == {"job_id": "S", "status": "S", "created_at": "S"}
+    assert types == {
+        "job_id": "S",
+        "status": "S",
+        "created_at": "S",
+        "deadline_pk": "S",
+        "deadline": "N",
+    }
+
+
+def test_the_notifier_reads_the_table_stream_with_retries_and_a_failure_destination(
+    templates,
+) -> None:
+    """Lambda's stream event source mapping: batch item failures, bounded retries, an SQS
+    on-failure destination (AWS documents these as the mapping's own properties)."""
+    _, mapping = only(templates[TRACKING], "AWS::Lambda::EventSourceMapping")
+    props = mapping["Properties"]
+    assert props["StartingPosition"] == "TRIM_HORIZON"
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["MaximumRetryAttempts"] == contract.NOTIFIER_RETRY_ATTEMPTS
+    assert "OnFailure" in props["DestinationConfig"]
 
 
 def test_destroy_policy_is_opt_in(templates) -> None:
@@ -574,7 +599,7 @@ def test_alarms_notify_the_operators_topic_not_the_users(templates) -> None:
 
 
 def test_the_failed_events_alarm_covers_every_handlers_queue(templates) -> None:
-    """One alarm sums the visible messages of the submit, complete and sweeper on-failure
+    """One alarm sums the visible messages of the submit, complete, sweeper and notifier on-failure
     queues, so an event that failed every retry in any handler reaches the operators."""
     template = templates[TRACKING]
     queues = {
@@ -586,7 +611,7 @@ def test_the_failed_events_alarm_covers_every_handlers_queue(templates) -> None:
         config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
         for config in resources(template, "AWS::Lambda::EventInvokeConfig").values()
     }
-    assert len(queues) == 3 and destinations == queues
+    assert len(queues) == 4 and destinations == queues  # submit, complete, sweeper, notifier
     (alarm,) = [
         a["Properties"]
         for a in resources(template, "AWS::CloudWatch::Alarm").values()

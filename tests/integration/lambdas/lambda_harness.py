@@ -9,8 +9,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdas import complete, jobs, submit
+import boto3
+
+from lambdas import complete, jobs, notifier, submit
 from local.resources import create_jobs_table
+from local.stream_pump import StreamPump
+from stacks import contract
 from tests.integration.lambdas.fake_sagemaker_runtime import FakeAsyncEndpoint
 
 REGION = "us-east-1"
@@ -94,6 +98,20 @@ class Aws:
     notify_topic: str
     results_topic: str
     test_events: list[dict[str, Any]] = field(default_factory=list)
+    stream: StreamPump | None = None
+
+    def pump_stream(self) -> None:
+        """Hand the jobs table's new stream records to the notifier, as the deployed event
+        source mapping does (local/stream_pump.py)."""
+        if self.stream is None:
+            self.stream = StreamPump(
+                boto3.session.Session(),
+                TABLE,
+                notifier.handler,
+                batch_size=contract.NOTIFIER_BATCH_SIZE,
+                retry_attempts=contract.NOTIFIER_RETRY_ATTEMPTS,
+            )
+        self.stream.pump()
 
     def upload(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=body)
@@ -161,7 +179,9 @@ class Aws:
         return event
 
     def notifications(self) -> list[dict[str, Any]]:
-        """Messages the user got on the notifications topic so far (SNS envelopes)."""
+        """Messages the user got on the notifications topic so far (SNS envelopes), once the
+        table's stream reached the notifier."""
+        self.pump_stream()
         found: list[dict[str, Any]] = []
         while True:
             bodies = self._drain(self.inbox_queue, 1000, timeout_s=0.3)

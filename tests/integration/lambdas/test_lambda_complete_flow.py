@@ -58,7 +58,7 @@ def _success(aws: Aws, record: dict[str, Any]) -> dict[str, Any]:
             "inputLocation": record["manifest"],
         },
         "responseParameters": {"contentType": "application/json", "outputLocation": output},
-        "inferenceId": record["job_id"],
+        "inferenceId": jobs.inference_id(record["job_id"], jobs.attempt_of(record)),
         "eventVersion": "1.0",
         "eventSource": "aws:sagemaker",
         "eventName": "InferenceResult",
@@ -84,7 +84,7 @@ def _error(aws: Aws, record: dict[str, Any], with_body: bool = True) -> dict[str
         "requestParameters": {"endpointName": ENDPOINT, "inputLocation": record["manifest"]},
         "responseParameters": {"contentType": "text/plain; charset=utf-8",
                                "failureLocation": failure},
-        "inferenceId": record["job_id"],
+        "inferenceId": jobs.inference_id(record["job_id"], jobs.attempt_of(record)),
         "eventVersion": "1.0",
         "eventSource": "aws:sagemaker",
         "eventName": "InferenceResult",
@@ -109,9 +109,11 @@ def test_a_success_notification_completes_the_job_and_tells_the_user(aws: Aws) -
     assert done["timings"]["total_s"] == 11.5
     assert done["video_info"]["fps"] == 10.0
     assert done["summary_location"] == message["responseParameters"]["outputLocation"]
-    assert "completed_at" in done and done["notified_status"] == jobs.SUCCEEDED
+    assert "completed_at" in done and done["outbox"]["id"] == f"{record['job_id']}:SUCCEEDED"
     assert [j["job_id"] for j in jobs.list_jobs(jobs.SUCCEEDED)] == [record["job_id"]]
     (note,) = aws.notifications()
+    assert aws.job(record["job_id"])["notified_id"] == done["outbox"]["id"]
+    assert note["MessageAttributes"]["dedup_id"]["Value"] == done["outbox"]["id"]
     assert note["Subject"] == "motflow: walk.mp4 tracked"
     assert "Tracks: 3" in note["Message"] and f"{results}/tracks.txt" in note["Message"]
     assert f"s3://{INPUT_BUCKET}/videos/walk.mp4" in note["Message"]
@@ -121,8 +123,8 @@ def test_a_duplicate_success_is_a_no_op(aws: Aws) -> None:
     record = _queued_job(aws)
     message = _success(aws, record)
     aws.complete(aws.sns_event(message))
-    before = aws.job(record["job_id"])
     aws.notifications()
+    before = aws.job(record["job_id"])
 
     result = aws.complete(aws.sns_event(message))
 
@@ -151,9 +153,9 @@ def test_a_duplicate_error_is_a_no_op(aws: Aws) -> None:
     record = _queued_job(aws)
     message = _error(aws, record, with_body=False)
     aws.complete(aws.sns_event(message))
+    aws.notifications()
     before = aws.job(record["job_id"])
     assert before["reason"].startswith("The tracking engine failed")
-    aws.notifications()
 
     assert aws.complete(aws.sns_event(message))["jobs"][0]["action"] == "duplicate"
     assert aws.job(record["job_id"]) == before
@@ -163,8 +165,8 @@ def test_a_duplicate_error_is_a_no_op(aws: Aws) -> None:
 def test_a_late_error_after_success_changes_nothing(aws: Aws) -> None:
     record = _queued_job(aws)
     aws.complete(aws.sns_event(_success(aws, record)))
-    before = aws.job(record["job_id"])
     aws.notifications()
+    before = aws.job(record["job_id"])
 
     result = aws.complete(aws.sns_event(_error(aws, record)))
 

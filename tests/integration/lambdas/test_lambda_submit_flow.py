@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdas import jobs, lifecycle, submit
+from lambdas import jobs, lifecycle, manifests, submit
 from tests.integration.lambdas.fake_sagemaker_runtime import INVALID, THROTTLED, UNAVAILABLE
 from tests.integration.lambdas.lambda_harness import (
     AVI_HEADER,
@@ -281,7 +281,7 @@ def test_a_claimed_job_without_invocation_is_invoked_exactly_once_on_replay(aws:
             "created_at": jobs.utc_now(),
             "key": obj.key,
             "video": obj.uri,
-            "manifest": submit.write_manifest(job_id, obj, settings),
+            "manifest": manifests.write_manifest(job_id, obj, settings),
         }
     )
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from lambdas import complete, config, jobs, notify, s3_events, submit, video_magic
+from lambdas import complete, config, inspection, jobs, notify, s3_events, video_magic
 from stacks import contract
 from stacks.settings import Settings
 
@@ -73,10 +73,10 @@ def test_rejection_messages_describe_what_the_bytes_are() -> None:
 
 
 def test_sizes_in_reasons_are_human_readable() -> None:
-    assert submit._human_bytes(0) == "0 bytes"
-    assert submit._human_bytes(1_000_000) == "976.6 KiB"
-    assert submit._human_bytes(5 * 1024**3) == "5.0 GiB"
-    assert submit._human_bytes(3 * 1024**4) == "3072.0 GiB"
+    assert inspection._human_bytes(0) == "0 bytes"
+    assert inspection._human_bytes(1_000_000) == "976.6 KiB"
+    assert inspection._human_bytes(5 * 1024**3) == "5.0 GiB"
+    assert inspection._human_bytes(3 * 1024**4) == "3072.0 GiB"
 
 
 def _s3_record(key: str, **obj: object) -> dict:
@@ -233,3 +233,14 @@ def test_result_fields_keep_only_real_artifacts() -> None:
         "summary_location": "s3://w/async-output/x.out",
         "counts": {"tracks": 1},
     }
+
+
+def test_the_documented_transition_table_is_the_code() -> None:
+    """docs/RELIABILITY.md prints lifecycle.TRANSITIONS; regenerate it with
+    ``lifecycle.markdown_table()`` when the table changes."""
+    from pathlib import Path
+
+    from lambdas import lifecycle
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "RELIABILITY.md").read_text()
+    assert lifecycle.markdown_table() in doc

@@ -35,7 +35,7 @@ def simulator() -> Iterator[Simulator]:
 
 
 def test_every_role_is_found_by_what_runs_under_it(policies) -> None:
-    assert sorted(policies) == ["complete", "endpoint", "operator", "submit", "sweeper"]
+    assert sorted(policies) == ["complete", "endpoint", "notifier", "operator", "submit", "sweeper"]
 
 
 @pytest.mark.parametrize("resource", STITCH_READS)
