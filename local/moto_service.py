@@ -42,7 +42,8 @@ def fake_aws_environment(endpoint_url: str, region: str = REGION) -> dict[str, s
 def start_moto(run_dir: Path, base_env: Mapping[str, str]) -> Iterator[MotoServer]:
     """Run `python -m moto.server` on a free port until the context exits."""
     port = free_port()
-    argv = [sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(port)]
+    # moto with DynamoDB conditional writes made atomic, as they are in AWS.
+    argv = [sys.executable, "-m", "local.moto_atomic", "-H", LOCALHOST, "-p", str(port)]
     with managed_process(
         "moto server", argv, log_path=run_dir / "logs" / "moto.log", env=base_env, cwd=run_dir
     ) as process:

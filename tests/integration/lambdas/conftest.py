@@ -6,7 +6,6 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
@@ -33,9 +32,9 @@ from tests.integration.lambdas.lambda_harness import (
 def moto_url() -> Iterator[str]:
     """A moto server in its own process on a free loopback port."""
     port = free_port()
-    server = Path(sys.executable).with_name("moto_server")
+    # moto with DynamoDB conditional writes made atomic, as they are in AWS (local/moto_atomic.py).
     process = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "local.moto_atomic", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
