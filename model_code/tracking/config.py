@@ -68,9 +68,9 @@ class TrackerConfig:
     `max_aspect_ratio`; 0 and None switch those filters off.
     """
 
-    high_threshold: float = 0.7
+    high_threshold: float = 0.6
     low_threshold: float = 0.2
-    new_track_threshold: float = 0.775
+    new_track_threshold: float = 0.8
     match_threshold: float = 0.9
     low_match_threshold: float = 0.5
     unconfirmed_match_threshold: float = 0.7

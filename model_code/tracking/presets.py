@@ -44,9 +44,9 @@ class ScoreFractions:
     starts only from a detection clearly above those that merely keep a track alive.
     """
 
-    high: float = 0.7
+    high: float = 0.6
     low: float = 0.2
-    new_track_margin: float = 0.25
+    new_track_margin: float = 0.5
 
     def thresholds(self, scale: float = 1.0) -> dict[str, float]:
         """The TrackerConfig thresholds: fractions of the score scale (`scale` 1), or the scores
