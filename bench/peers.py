@@ -1,5 +1,9 @@
 """The anchor trackers behind one interface, so benchmarks feed all of them the same frames.
 
+Six anchors, each at its own defaults: the ByteTrack authors' code (the `bytetracker` packaging,
+with the authors' MOT17 settings) and `trackers` 2.6.1's ByteTrack, SORT, OC-SORT, BoT-SORT (no
+camera-motion compensation: there are no frames) and C-BIoU, each told the sequence's frame rate.
+
 Each runner takes `(boxes_xyxy (N, 4), scores (N,))` per frame and returns `(ids, boxes_xyxy,
 scores)` for the tracks it reports. The peers come from `requirements/bench.txt` (`make bench`
 installs them); `available_anchors()` lists only the ones that import.
@@ -107,23 +111,61 @@ def roboflow_tracker(fps: float):
     )
 
 
+def trackers_update(tracker: object) -> UpdateFn:
+    """One `trackers` tracker behind the runner interface.
+
+    `trackers` reports detection boxes with the id of the track each joined; boxes not (yet) in a
+    confirmed track get id -1 and are dropped.
+    """
+
+    def update(boxes: np.ndarray, scores: np.ndarray) -> Frame:
+        out = tracker.update(roboflow_input(boxes, scores))  # type: ignore[attr-defined]
+        ids = np.asarray(out.tracker_id if out.tracker_id is not None else [], dtype=np.int64)
+        keep = ids >= 0
+        conf = out.confidence if out.confidence is not None else np.ones(len(ids))
+        return ids[keep], out.xyxy[keep].astype(np.float64), conf[keep].astype(np.float64)
+
+    return update
+
+
 def roboflow() -> Runner:
-    """`trackers` reports detection boxes; untracked ones get id -1 and are dropped."""
+    """`trackers` 2.6.1 ByteTrackTracker at its defaults."""
     import trackers  # noqa: F401  (fail here, with ImportError, when the peer is missing)
 
-    def make(fps: float) -> UpdateFn:
-        tracker = roboflow_tracker(fps)
+    return Runner("trackers ByteTrack", lambda fps: trackers_update(roboflow_tracker(fps)))
 
-        def update(boxes: np.ndarray, scores: np.ndarray) -> Frame:
-            out = tracker.update(roboflow_input(boxes, scores))
-            ids = np.asarray(out.tracker_id if out.tracker_id is not None else [], dtype=np.int64)
-            keep = ids >= 0
-            conf = out.confidence if out.confidence is not None else np.ones(len(ids))
-            return ids[keep], out.xyxy[keep].astype(np.float64), conf[keep].astype(np.float64)
 
-        return update
+def _trackers_class(name: str) -> type:
+    import trackers
 
-    return Runner("trackers 2.6.1", make)
+    return getattr(trackers, name)
+
+
+def sort() -> Runner:
+    """`trackers` 2.6.1 SORTTracker at its defaults (Bewley et al. 2016)."""
+    cls = _trackers_class("SORTTracker")
+    return Runner("trackers SORT", lambda fps: trackers_update(cls(frame_rate=fps)))
+
+
+def ocsort() -> Runner:
+    """`trackers` 2.6.1 OCSORTTracker at its defaults (Cao et al. 2023)."""
+    cls = _trackers_class("OCSORTTracker")
+    return Runner("trackers OC-SORT", lambda fps: trackers_update(cls(frame_rate=fps)))
+
+
+def botsort() -> Runner:
+    """`trackers` 2.6.1 BoTSORTTracker at its defaults, without camera-motion compensation
+    (it needs the frames, which a tracker fed detections does not have)."""
+    cls = _trackers_class("BoTSORTTracker")
+    return Runner(
+        "trackers BoT-SORT", lambda fps: trackers_update(cls(frame_rate=fps, enable_cmc=False))
+    )
+
+
+def cbiou() -> Runner:
+    """`trackers` 2.6.1 CBIoUTracker at its defaults (buffered IoU, Yang et al. 2023)."""
+    cls = _trackers_class("CBIoUTracker")
+    return Runner("trackers C-BIoU", lambda fps: trackers_update(cls(frame_rate=fps)))
 
 
 def output_filter(ids: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> Frame:
@@ -134,11 +176,15 @@ def output_filter(ids: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> Fra
     return ids[keep], boxes[keep], scores[keep]
 
 
+# The six anchors every tracker benchmark row is measured against, in the order printed.
+ANCHORS: tuple[Callable[[], Runner], ...] = (authors, roboflow, sort, ocsort, botsort, cbiou)
+
+
 def available_anchors() -> tuple[list[Runner], list[str]]:
     """Every anchor that imports; the second list says which could not."""
     runners: list[Runner] = []
     missing = []
-    for factory in (authors, roboflow):
+    for factory in ANCHORS:
         try:
             runners.append(factory())
         except ImportError as exc:

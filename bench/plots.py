@@ -42,14 +42,14 @@ def figure(name: str, title: str, size: tuple[float, float] = (7.0, 4.0)) -> Ite
 
 
 def tracker_accuracy(results: list[tuple[str, str, dict]]) -> None:
-    """Grouped bars: MOTA and IDF1 per benchmark row, one bar per tracker."""
+    """Grouped bars: MOTA, IDF1 and HOTA per benchmark row, one bar per tracker."""
     import textwrap
 
     rows = list(dict.fromkeys(r for r, _, _ in results))
     trackers = list(dict.fromkeys(t for _, t, _ in results))
     values = {(r, t): m for r, t, m in results}
     width = 0.8 / max(1, len(trackers))
-    for metric in ("mota", "idf1"):
+    for metric in ("mota", "idf1", "hota"):
         with figure(f"tracker_{metric}", f"Tracker {metric.upper()} per row (%)", (8, 4.5)) as ax:
             for i, tracker in enumerate(trackers):
                 xs = [j + i * width for j in range(len(rows))]

@@ -1,6 +1,10 @@
-"""Tracker-alone accuracy (MOTA, IDF1, ID switches): ours with its defaults against the anchors.
+"""Tracker-alone accuracy (MOTA, IDF1, HOTA): ours with its defaults against six anchors.
 
-Rows (the issue 9 table), all scored with py-motmetrics at IoU 0.5 against the gt:
+Every row is run, in the same process, through ours and the six anchors of bench/peers.py (the
+authors' ByteTrack; `trackers` 2.6.1 ByteTrack, SORT, OC-SORT, BoT-SORT without camera-motion
+compensation, C-BIoU), each at its defaults. Scores come from `trackers`' evaluation
+(bench/track_eval.py: CLEAR and Identity at IoU 0.5, HOTA over IoU 0.05-0.95, TrackEval parity).
+Rows (the issue 9 table):
   a) PETS09-S2L1, Keypoint R-CNN detections from the mot3d JSON (frame = index + 1), 10 fps;
   b) SORT's Faster R-CNN det.txt for PETS09-S2L1 (10 fps), TUD-Campus and TUD-Stadtmitte (25 fps),
      pooled over the three;
@@ -31,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import peers
-from bench.mot_eval import evaluate_many
+from bench.track_eval import Evaluator, SequenceResult, pooled
+from bench.track_eval import scores as score_of
 from model_code.boxes import xywh_to_xyxy, xyxy_to_xywh
 from model_code.track_dets import external_config
 from model_code.tracking import GENERIC, tracker_config
@@ -215,25 +220,69 @@ def run_tracker(runner: peers.Runner, seq: Sequence, anchor_filter: bool) -> np.
     return np.array(out, dtype=np.float64).reshape(-1, 7)
 
 
-def evaluate_row(
-    runner: peers.Runner | Callable[[Sequence], peers.Runner], row: BenchRow, anchor_filter: bool
-) -> dict:
-    """Pooled metrics of a row; `runner` may be a function of the sequence (per-sequence config)."""
+def run_row(
+    runner: peers.Runner | Callable[[Sequence], peers.Runner],
+    row: BenchRow,
+    anchor_filter: bool,
+    evaluator: Evaluator,
+) -> dict[str, SequenceResult]:
+    """Per-sequence results of a row; `runner` may be a function of the sequence."""
 
     def runner_for(seq: Sequence) -> peers.Runner:
         return runner if isinstance(runner, peers.Runner) else runner(seq)
 
-    pairs = {
-        seq.name: (seq.gt_path, run_tracker(runner_for(seq), seq, anchor_filter))
+    return {
+        seq.name: evaluator.sequence(seq.gt_path, run_tracker(runner_for(seq), seq, anchor_filter))
         for seq in row.sequences
     }
-    result = evaluate_many(pairs)
-    return result["OVERALL"] if len(row.sequences) > 1 else result[row.sequences[0].name]
+
+
+def metrics_of(results: dict[str, SequenceResult]) -> dict[str, float | int]:
+    """Pooled MOTA / IDF1 / HOTA (fractions) and ID switches of a row's sequences."""
+    pooled_scores = score_of(pooled(results.values()))
+    return {
+        "mota": pooled_scores.mota,
+        "idf1": pooled_scores.idf1,
+        "hota": pooled_scores.hota,
+        "num_switches": pooled_scores.idsw,
+    }
 
 
 def external(seq: Sequence) -> peers.Runner:
-    """Ours as `track-dets` runs it: the score scale read off the sequence's detections."""
-    return peers.ours(external_config(seq.det_rows), "ours (track-dets defaults)")
+    """Ours as `track-dets` runs it: the thresholds read off the sequence's detections."""
+    return peers.ours(external_config(seq.det_rows), OURS_EXTERNAL)
+
+
+OURS_EXTERNAL = "ours (track-dets defaults)"
+KEYS = ("mota", "idf1", "hota")
+
+
+def best_anchor(row_results: dict[str, dict], anchors: list[str]) -> dict[str, tuple[float, str]]:
+    """Per metric, the best anchor's value and name."""
+    present = [name for name in anchors if name in row_results]
+    return {key: max((row_results[name][key], name) for name in present) for key in KEYS if present}
+
+
+def summary_table(results: list[tuple[str, str, dict]], anchors: list[str]) -> str:
+    """A markdown table: per row, ours (track-dets defaults), the best anchor and the margin."""
+    lines = [
+        "| row | ours MOTA / IDF1 / HOTA | best anchor MOTA | best anchor IDF1 | best anchor HOTA "
+        "| margin (points) |",
+        "|---|---|---|---|---|---|",
+    ]
+    by_row: dict[str, dict[str, dict]] = {}
+    for row, name, metrics in results:
+        by_row.setdefault(row, {})[name] = metrics
+    for row, found in by_row.items():
+        ours = found.get(OURS_EXTERNAL)
+        best = best_anchor(found, anchors)
+        if ours is None or not best:
+            continue
+        cells = [f"{100 * best[k][0]:.1f} ({best[k][1]})" for k in KEYS]
+        margin = " / ".join(f"{100 * (ours[k] - best[k][0]):+.1f}" for k in KEYS)
+        mine = " / ".join(f"{100 * ours[k]:.1f}" for k in KEYS)
+        lines.append(f"| {row} | {mine} | {' | '.join(cells)} | {margin} |")
+    return "\n".join(lines)
 
 
 def main() -> list[tuple[str, str, dict]]:
@@ -242,20 +291,26 @@ def main() -> list[tuple[str, str, dict]]:
     for note in missing + skipped:
         print(f"skipped {note}", file=sys.stderr)
     results = []
-    print(f"{'row':<28} {'tracker':<28} {'MOTA':>6} {'IDF1':>6} {'IDsw':>5}")
-    for row in rows:
-        runners: list = [(external, "ours (track-dets defaults)")]
-        if row.detector != GENERIC:
-            preset_name = f"ours ({row.detector} preset)"
-            runners.insert(0, (peers.ours(tracker_config(row.detector), preset_name), preset_name))
-        for runner, name in runners + [(anchor, anchor.name) for anchor in anchors]:
-            metrics = evaluate_row(runner, row, anchor_filter=runner in anchors)
-            results.append((row.name, name, metrics))
-            print(
-                f"{row.name:<28} {name:<28} {100 * metrics['mota']:6.1f} "
-                f"{100 * metrics['idf1']:6.1f} {metrics['num_switches']:5d}",
-                flush=True,
-            )
+    print(f"{'row':<28} {'tracker':<28} {'MOTA':>6} {'IDF1':>6} {'HOTA':>6} {'IDsw':>5}")
+    with Evaluator() as evaluator:
+        for row in rows:
+            runners: list = [(external, OURS_EXTERNAL)]
+            if row.detector != GENERIC:
+                preset_name = f"ours ({row.detector} preset)"
+                runners.insert(
+                    0, (peers.ours(tracker_config(row.detector), preset_name), preset_name)
+                )
+            for runner, name in runners + [(anchor, anchor.name) for anchor in anchors]:
+                metrics = metrics_of(run_row(runner, row, runner in anchors, evaluator))
+                results.append((row.name, name, metrics))
+                print(
+                    f"{row.name:<28} {name:<28} {100 * metrics['mota']:6.1f} "
+                    f"{100 * metrics['idf1']:6.1f} {100 * metrics['hota']:6.1f} "
+                    f"{metrics['num_switches']:5d}",
+                    flush=True,
+                )
+    print()
+    print(summary_table(results, [anchor.name for anchor in anchors]))
     return results
 
 

@@ -169,7 +169,7 @@ def scaled_tracker(score_scale: float) -> dict[str, float]:
     """The tracker settings of `scaled_preset(score_scale)` that depend on the score scale: the
     defaults for a model whose config.json says where its scores top out (a fine-tuned one)."""
     preset = scaled_preset(score_scale)
-    return {name: getattr(preset, name) for name in ScoreFractions().thresholds(1.0)}
+    return {name: getattr(preset, name) for name in (*ScoreFractions().thresholds(), "score_scale")}
 
 
 def load_model(model_dir: str | Path) -> EngineModel:

@@ -10,7 +10,7 @@ import numpy as np
 
 from model_code.boxes import mot_rows, xywh_to_xyxy, xyxy_to_xywh
 from model_code.tracking import ByteTracker, TrackerConfig
-from model_code.tracking.presets import observed_score_scale, scaled_preset
+from model_code.tracking.presets import preset
 
 
 class DetectionFileError(ValueError):
@@ -52,8 +52,11 @@ def read_detection_rows(det_path: str | Path) -> np.ndarray:
 
 
 def external_config(rows: np.ndarray) -> TrackerConfig:
-    """Tracker defaults for det rows from an unknown detector: its score scale is read off them."""
-    return scaled_preset(observed_score_scale(rows[:, 6] if len(rows) else np.zeros(0)))
+    """Tracker defaults for det rows from an unknown detector: the pipeline's defaults, whose
+    score scale the tracker reads off the detections as they arrive (`rows` is not needed and
+    kept for callers)."""
+    del rows
+    return preset()
 
 
 def track_detection_rows(
@@ -66,7 +69,7 @@ def track_detection_rows(
 
     `update` is called for every frame from 1 to `last_frame` (default: the last frame with a row),
     with an empty array where a frame has no detections. Only the `update` calls are timed.
-    Without `config`, the defaults for an unknown detector whose scale is read off these rows.
+    Without `config`, the defaults (the score scale read off the detections as they arrive).
     """
     if config is None:
         config = external_config(rows)

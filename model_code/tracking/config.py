@@ -57,13 +57,20 @@ class TrackerConfig:
     A tracked/lost pair of the same class overlapping by more than `duplicate_iou` is one object
     twice; the younger track is dropped.
 
+    The three score thresholds are fractions of a score scale, the score a clear, unoccluded
+    object gets from the detector: `score_scale` when it is set (1.0 makes them plain scores),
+    else (None, the default) read off the video's own detections as they arrive: the highest
+    score seen so far, at least `AUTO_MIN_SCORE_SCALE` (tracker.py). Detectors score on different
+    scales (a Faster R-CNN gives a clear person 0.99, NanoDet-g at most about 0.88), so the same
+    fractions serve every detector without a hand-set scale per detector.
+
     Reported tracks must have an area over `min_box_area` px² and a width/height of at most
     `max_aspect_ratio`; 0 and None switch those filters off.
     """
 
-    high_threshold: float = 0.7
+    high_threshold: float = 0.6
     low_threshold: float = 0.2
-    new_track_threshold: float = 0.775
+    new_track_threshold: float = 0.8
     match_threshold: float = 0.9
     low_match_threshold: float = 0.5
     unconfirmed_match_threshold: float = 0.7
@@ -80,8 +87,17 @@ class TrackerConfig:
     duplicate_iou: float = 0.85
     min_box_area: float = 100.0
     max_aspect_ratio: float | None = 1.6
+    score_scale: float | None = None
 
     def __post_init__(self) -> None:
+        scale = self.score_scale
+        if scale is not None and (
+            isinstance(scale, bool) or not isinstance(scale, int | float) or not 0.0 < scale <= 1.0
+        ):
+            raise TrackerConfigError(
+                f"tracker option score_scale must be in (0, 1] or null (read off the "
+                f"detections), got {scale!r}"
+            )
         for name in _UNIT_INTERVAL:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):

@@ -2,18 +2,18 @@
 
 Detectors score on different scales: a clear, unoccluded person gets 0.99-1.0 from a Faster
 R-CNN or Keypoint R-CNN and up to 0.99 from yolov3-tiny, but never more than about 0.88 from
-NanoDet-g. Each preset records the top of its detector's scale (measured, not fitted: the highest
-score the detector gives on the shared PETS video and the bundled sample). The score thresholds
-are the same fractions of it for every detector (`ScoreFractions`), so one choice of fractions,
-made on all the shared benchmark sets at once (`python -m bench tracker_defaults`, see
-docs/BENCHMARKS.md), serves them all. Every other setting (durations in seconds, match costs,
-Kalman options, output filter) is shared and lives in `TrackerConfig`'s defaults, which equal the
-generic preset.
+NanoDet-g. No scale is set by hand per detector: the tracker's score thresholds are fractions of
+a scale it reads off each video's own detections as they arrive (`TrackerConfig.score_scale`
+None, see tracker.py), so one choice of fractions, made on all the shared benchmark sets at once
+(`python -m bench tracker_defaults`, see docs/BENCHMARKS.md), serves every detector, including
+ones never tuned for. Every preset is therefore `TrackerConfig`'s defaults; the detector names
+stay so that callers and job options keep naming them.
+
+A model whose scale was measured (a fine-tuned NanoDet-g's config.json carries the scale of its
+matched validation scores) can fix it with `scaled_preset(scale)`.
 
 `tracker_config(detector, overrides)` is what callers use: the preset for the detector's name,
-then `TrackerConfig` overrides on top, validated (unknown keys are rejected by name). Detections
-from an unknown detector (`track-dets`) get `scaled_preset(observed_score_scale(scores))`: the
-top of the scale is read off the detections themselves.
+then `TrackerConfig` overrides on top, validated (unknown keys are rejected by name).
 """
 
 from __future__ import annotations
@@ -28,15 +28,11 @@ from model_code.tracking.config import TrackerConfig, TrackerConfigError
 
 # Detections from a detector we know nothing about (`track-dets`), scored on a 0..1 scale.
 GENERIC = "generic"
+# The detectors with a preset of their own (all the same now: the scale is read off the scores).
+KNOWN_DETECTORS = (GENERIC, "yolov3-tiny", "nanodet-g")
 
-# The lowest scale read off detections (below it the thresholds would admit nearly anything).
+# The lowest fixed scale accepted from a measurement (below it the thresholds admit clutter).
 MIN_SCORE_SCALE = 0.3
-# The score a clear, unoccluded person gets from each detector: the top of its scale.
-SCORE_SCALE: dict[str, float] = {
-    GENERIC: 1.0,
-    "yolov3-tiny": 1.0,
-    "nanodet-g": 0.88,
-}
 
 
 @dataclass(frozen=True)
@@ -48,11 +44,13 @@ class ScoreFractions:
     starts only from a detection clearly above those that merely keep a track alive.
     """
 
-    high: float = 0.7
+    high: float = 0.6
     low: float = 0.2
-    new_track_margin: float = 0.25
+    new_track_margin: float = 0.5
 
-    def thresholds(self, scale: float) -> dict[str, float]:
+    def thresholds(self, scale: float = 1.0) -> dict[str, float]:
+        """The TrackerConfig thresholds: fractions of the score scale (`scale` 1), or the scores
+        they come to at `scale`."""
         high = self.high * scale
         return {
             "high_threshold": round(high, 4),
@@ -62,30 +60,25 @@ class ScoreFractions:
 
 
 def preset(detector: str = GENERIC, fractions: ScoreFractions | None = None) -> TrackerConfig:
-    """The tracker defaults for detections from `detector` (a name in `SCORE_SCALE`)."""
-    if detector not in SCORE_SCALE:
-        raise TrackerConfigError(
-            f"no tracker preset for detector {detector!r} (known: {', '.join(sorted(SCORE_SCALE))})"
-        )
-    return scaled_preset(SCORE_SCALE[detector], fractions)
+    """The tracker defaults for detections from `detector` (a name in `KNOWN_DETECTORS`)."""
+    if detector not in KNOWN_DETECTORS:
+        known = ", ".join(sorted(KNOWN_DETECTORS))
+        raise TrackerConfigError(f"no tracker preset for detector {detector!r} (known: {known})")
+    return TrackerConfig().with_overrides((fractions or ScoreFractions()).thresholds())
 
 
 def scaled_preset(score_scale: float, fractions: ScoreFractions | None = None) -> TrackerConfig:
-    """The tracker defaults for a detector whose scores top out at `score_scale` (0 < s <= 1)."""
+    """The tracker defaults with the score scale fixed at `score_scale` (0 < s <= 1)."""
     if not 0.0 < score_scale <= 1.0:
         raise TrackerConfigError(f"score scale must be in (0, 1], got {score_scale}")
-    fractions = fractions or ScoreFractions()
-    return TrackerConfig().with_overrides(fractions.thresholds(score_scale))
+    return preset(GENERIC, fractions).with_overrides({"score_scale": round(score_scale, 4)})
 
 
 def observed_score_scale(scores: np.ndarray) -> float:
-    """The top of an unknown detector's scale, read off its detections: their highest score.
-
-    Scores lie in [0, 1], so an outlier can only push this up towards the generic scale of 1.
-    With no detections, the generic scale.
-    """
+    """A scale read off a whole set of scores: their highest, within [MIN_SCORE_SCALE, 1];
+    1.0 with no scores."""
     if len(scores) == 0:
-        return SCORE_SCALE[GENERIC]
+        return 1.0
     return float(np.clip(np.max(scores), MIN_SCORE_SCALE, 1.0))
 
 
@@ -96,4 +89,4 @@ def tracker_config(
 
     A detector without a preset of its own gets the generic one.
     """
-    return preset(detector if detector in SCORE_SCALE else GENERIC).with_overrides(overrides)
+    return preset(detector if detector in KNOWN_DETECTORS else GENERIC).with_overrides(overrides)

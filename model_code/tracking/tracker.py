@@ -64,6 +64,11 @@ def _expand(boxes: np.ndarray, ratio: float) -> np.ndarray:
     return boxes + margin
 
 
+# The lowest scale read off a video's scores: below it, thresholds would admit clutter, which is
+# all a detector may report before the first object comes into view.
+AUTO_MIN_SCORE_SCALE = 0.6
+
+
 def _frames(seconds: float, frame_rate: float) -> int:
     """A duration in whole frames at `frame_rate`, at least 1."""
     return max(1, round(seconds * frame_rate))
@@ -97,6 +102,19 @@ class ByteTracker:
         self.frame_id = 0
         self._next_id = 1
         self.tracks = TrackTable.empty()
+        self._highest_score = 0.0
+
+    @property
+    def score_scale(self) -> float:
+        """The scale the score thresholds are fractions of, as of the last update."""
+        if self.config.score_scale is not None:
+            return self.config.score_scale
+        return min(max(self._highest_score, AUTO_MIN_SCORE_SCALE), 1.0)
+
+    def _score_scale(self, scores: np.ndarray) -> float:
+        if self.config.score_scale is None and len(scores):
+            self._highest_score = max(self._highest_score, float(scores.max()))
+        return self.score_scale
 
     def update(
         self, boxes_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray | None = None
@@ -111,9 +129,10 @@ class ByteTracker:
         tracks = self.tracks
         track_boxes = kalman.xyah_to_xyxy(tracks.mean)
 
-        is_high = scores >= cfg.high_threshold
+        scale = self._score_scale(scores)
+        is_high = scores >= cfg.high_threshold * scale
         high = np.flatnonzero(is_high)
-        low = np.flatnonzero(~is_high & (scores >= cfg.low_threshold))
+        low = np.flatnonzero(~is_high & (scores >= cfg.low_threshold * scale))
         high_weights = scores if cfg.fuse_score else None
 
         # 1) high-score detections against every confirmed track, tracked or lost.
@@ -158,7 +177,7 @@ class ByteTracker:
         tracks.state[tracked_unmatched] = LOST
 
         self._drop_expired(tentative_unmatched)
-        spawn = high_unused[scores[high_unused] >= cfg.new_track_threshold]
+        spawn = high_unused[scores[high_unused] >= cfg.new_track_threshold * scale]
         if len(spawn):
             self._spawn(boxes[spawn], scores[spawn], labels[spawn])
         return self._report()

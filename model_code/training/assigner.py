@@ -1,17 +1,21 @@
 """ATSS label assignment (Zhang et al. 2020), as NanoDet-g was trained with.
 
-For each ground-truth box, the `topk` anchor points per level closest to its centre are candidates;
-those whose anchor box (5 strides square) overlaps the box by at least the candidates' mean + std
-IoU, and whose centre lies inside the box, are positives. An anchor claimed by several boxes goes
-to the one it overlaps most. It has one parameter, needs no predictions (so it is stable from the
-first iteration of a fine-tune), and is what the shipped weights learned under.
+For each ground-truth box, the `topk` anchor points per level closest to its centre are
+candidates; those whose anchor box (`ANCHOR_SCALE` strides square) overlaps the box by at least
+the candidates' mean + std IoU, and whose centre lies inside the box, are positives. An anchor
+claimed by several boxes goes to the one it overlaps most. It has one parameter, needs no
+predictions (so it is stable from the first iteration of a fine-tune), and is what the shipped
+weights learned under.
 """
 
 from __future__ import annotations
 
 import torch
 
-ANCHOR_SCALE = 5.0  # anchor box side in strides (GFL's octave_base_scale)
+# Anchor box side in strides: NanoDet-g's `octave_base_scale: 8` (with one scale per octave) in
+# RangiLyu/nanodet config/legacy_v0.x_configs/nanodet-g.yml, the config its weights were trained
+# with. A smaller scale moves people to coarser levels (a 40x100 px person to stride 16 at 5).
+ANCHOR_SCALE = 8.0
 
 
 def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -20,12 +20,14 @@ from model_code.video import VideoReader
 
 @dataclass(frozen=True)
 class Sample:
-    """One training image: BGR uint8, xyxy boxes (float32, image pixels), class indices."""
+    """One training image: BGR uint8, xyxy boxes (float32, image pixels), class indices, and
+    per box the labelled track id (-1 where the labels carry none)."""
 
     image: np.ndarray
     boxes: np.ndarray
     classes: np.ndarray
     sequence: str
+    track_ids: np.ndarray | None = None
 
 
 def _shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -70,6 +72,8 @@ def load_samples(labels: LabelSet, max_side: int) -> list[Sample]:
     index = {name: i for i, name in enumerate(labels.classes)}
     samples = []
     for sequence in labels.sequences:
+        # Track ids as labelled may be any value (numbers, strings): number them per sequence.
+        track_numbers: dict[object, int] = {}
         for frame, image in _pixels(sequence.frames):
             small, scale = _shrink(image, max_side)
             kept = [b for b in frame.boxes if b.label in index]
@@ -77,5 +81,14 @@ def load_samples(labels: LabelSet, max_side: int) -> list[Sample]:
                 -1, 4
             )
             classes = np.array([index[b.label] for b in kept], np.int64)
-            samples.append(Sample(small, boxes * scale, classes, sequence.name))
+            tracks = np.array(
+                [
+                    -1
+                    if b.track_id is None
+                    else track_numbers.setdefault(b.track_id, len(track_numbers))
+                    for b in kept
+                ],
+                np.int64,
+            )
+            samples.append(Sample(small, boxes * scale, classes, sequence.name, tracks))
     return samples

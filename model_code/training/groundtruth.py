@@ -1,10 +1,14 @@
-"""SageMaker Ground Truth video frame object tracking output -> LabelSet.
+"""SageMaker Ground Truth video frame object tracking and object detection output -> LabelSet.
 
 The output manifest has one JSON line per sequence (AWS docs, "Video Frame Object Tracking
-Output"): `source-ref` is the input sequence file (`prefix`, `frames` [{frame-no, frame}]),
-`<attribute>-ref` is that sequence's `SeqLabel.json`, and `<attribute>-ref-metadata` holds the
-`class-map` and `type` "groundtruth/video-object-tracking". SeqLabel.json lists, per annotated
-frame, `frame-no`, `frame` and `annotations` of {left, top, width, height, class-id, object-id}.
+Output" and "Video Frame Object Detection Output"): `source-ref` is the input sequence file
+(`prefix`, `frames` [{frame-no, frame}]), `<attribute>-ref` is that sequence's `SeqLabel.json`,
+and `<attribute>-ref-metadata` holds the `class-map` and `type`
+"groundtruth/video-object-tracking" or "groundtruth/video-object-detection". SeqLabel.json lists,
+per annotated frame, `frame-no`, `frame` and `annotations` of {left, top, width, height,
+class-id, object-id}: under `tracking-annotations` for a tracking job and under
+`detection-annotations` for a detection job, whose boxes may carry no object-id (they then have
+no track id: they train the detector but are not scored as tracks).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from model_code.training.labels import (
 from model_code.training.local_paths import resolve
 
 TASK_TYPES = ("groundtruth/video-object-tracking", "groundtruth/video-object-detection")
+# The SeqLabel.json key holding the frames, per task type's output.
+ANNOTATION_KEYS = ("tracking-annotations", "detection-annotations")
 METADATA_SUFFIX = "-ref-metadata"
 
 
@@ -73,9 +79,14 @@ def _sequence(seq_file: Path, seq_label: Path, class_map: dict[str, str], root: 
     source = _read_json(seq_file)
     prefix = str(source.get("prefix", "")).rstrip("/")
     frame_names = {str(f["frame"]) for f in source.get("frames", [])}
-    labels = _read_json(seq_label).get("tracking-annotations")
+    content = _read_json(seq_label)
+    found = [key for key in ANNOTATION_KEYS if isinstance(content, dict) and key in content]
+    labels = content[found[0]] if found else None
     if not isinstance(labels, list):
-        raise LabelError(f"{seq_label} has no 'tracking-annotations' list")
+        raise LabelError(
+            f"{seq_label} has no {' or '.join(repr(k) for k in ANNOTATION_KEYS)} list "
+            "(a video frame object tracking or object detection job's SeqLabel.json)"
+        )
     object_ids: dict[str, int] = {}
     frames = []
     for entry in labels:

@@ -76,6 +76,8 @@ def run_training(
         "val_sequences": sorted(s.name for s in val_set.sequences),
         "hyperparameters": config.to_dict(),
         "best_epoch": result.best_epoch,
+        "selected_by": result.selected_by,
+        "kept_starting_model": result.kept_starting_model,
         "score_scale": result.score_scale(),
         "history": [vars(h) for h in result.history],
     }

@@ -36,7 +36,17 @@ SOURCE_WEIGHTS_DIR = "coco-weights"
 TOOLKIT_PREFIX = "sagemaker_"
 DATA_HYPERPARAMETERS = {"format": str, "val_fraction": float}
 _NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
-METRIC_NAMES = ("train_loss", "val_loss", "val_map50", "best_val_map50")
+METRIC_NAMES = (
+    "train_loss",
+    "val_loss",
+    "val_map50",
+    "best_val_map50",
+    "val_idf1",
+    "val_hota",
+    "val_mota",
+    "best_val_idf1",
+    "best_val_hota",
+)
 # `\b` keeps val_map50 from matching inside best_val_map50 ("_" is a word character).
 METRIC_DEFINITIONS = [{"Name": n, "Regex": rf"\b{n}={_NUMBER};"} for n in METRIC_NAMES]
 TUNING_OBJECTIVE = {"Type": "Maximize", "MetricName": "best_val_map50"}

@@ -1,9 +1,20 @@
-"""The fine-tuning loop: augmented batches, GFL losses, validation mAP@0.5 each epoch, early stop.
+"""The fine-tuning loop: augmented batches, GFL losses, validation each epoch, early stop.
+
+Validation measures detection (mAP@0.5) and, where the validation sequences carry track ids,
+tracking: the engine's tracker (with the thresholds the exported model would get) runs over each
+validation sequence's detections in frame order, scored by IDF1, HOTA and MOTA
+(`track_metrics`). The product is a tracker, so the checkpoint is chosen by tracking: the best
+epoch by the mean of IDF1 and HOTA (ties: MOTA, then mAP, then lower validation loss). Without
+track ids it falls back to mAP@0.5 (ties: lower validation loss).
+
+Guard: epoch 0 is the starting model. A fine-tuned epoch is eligible only if it tracks the
+validation sequences at least as well as the starting model on both IDF1 and HOTA (or, without
+track ids, detects at least as well by mAP), so a fine-tune never exports a worse model than it
+started from; when no epoch qualifies the starting model is kept and the output says so
+(`kept_starting_model=1;`).
 
 Each epoch prints one `key=value;` line (SageMaker metric definitions read them, see
-`sagemaker_job.METRIC_DEFINITIONS`). The best epoch by validation mAP@0.5 (ties: lower validation
-loss) is kept; epoch 0 is the starting model, so a fine-tune never returns a worse detector than
-it started from on the validation set.
+`sagemaker_job.METRIC_DEFINITIONS`).
 """
 
 from __future__ import annotations
@@ -19,11 +30,13 @@ import torch
 
 from model_code.detectors.nanodet import NanoDet
 from model_code.detectors.nms import batched_nms
-from model_code.tracking.presets import MIN_SCORE_SCALE
+from model_code.tracking import ByteTracker
+from model_code.tracking.presets import MIN_SCORE_SCALE, scaled_preset
 from model_code.training.augment import AugmentConfig, augment, pad_to_stride
 from model_code.training.evaluate import ImageResult, mean_ap, true_positive_scores
 from model_code.training.frames import Sample
 from model_code.training.losses import gfl_loss
+from model_code.training.track_metrics import FrameBoxes, TrackScores, score_tracks
 
 VAL_SCORE_FLOOR = 0.05
 # The top of a detector's score scale, read robustly: this quantile of its matched validation
@@ -32,6 +45,11 @@ VAL_SCORE_FLOOR = 0.05
 SCALE_QUANTILE = 0.98
 VAL_NMS_IOU = 0.6
 MAX_DETECTIONS = 100
+# Frame rate the validation sequences are tracked at: labelled frames are taken as consecutive
+# updates at this rate (a Ground Truth job samples video at a few frames per second; 10 is what
+# the PETS benchmark runs at).
+VAL_TRACK_FPS = 10.0
+_NAN = float("nan")
 
 
 class TrainingError(ValueError):
@@ -75,13 +93,26 @@ class EpochResult:
     val_loss: float
     val_map50: float
     seconds: float
-    score_scale: float = float("nan")  # `score_scale_of` the matched validation detections
+    score_scale: float = _NAN  # `score_scale_of` the matched validation detections
+    val_idf1: float = _NAN  # tracking the validation sequences (NaN: no track ids)
+    val_hota: float = _NAN
+    val_mota: float = _NAN
+
+    @property
+    def tracked(self) -> bool:
+        return not math.isnan(self.val_idf1)
 
     def metrics_line(self) -> str:
-        return (
+        line = (
             f"epoch={self.epoch}; train_loss={self.train_loss:.5f}; val_loss={self.val_loss:.5f}; "
             f"val_map50={self.val_map50:.5f}; epoch_s={self.seconds:.1f};"
         )
+        if self.tracked:
+            line += (
+                f" val_idf1={self.val_idf1:.5f}; val_hota={self.val_hota:.5f};"
+                f" val_mota={self.val_mota:.5f};"
+            )
+        return line
 
 
 @dataclass
@@ -89,6 +120,16 @@ class TrainResult:
     best_state: dict[str, torch.Tensor]
     best_epoch: int
     history: list[EpochResult]
+
+    @property
+    def selected_by(self) -> str:
+        """ "tracking" (IDF1/HOTA on the validation sequences) or "map50" (no track ids)."""
+        return "tracking" if self.history[0].tracked else "map50"
+
+    @property
+    def kept_starting_model(self) -> bool:
+        """No fine-tuned epoch was at least as good as the starting model: it is exported."""
+        return self.best_epoch == 0 and len(self.history) > 1
 
     @property
     def best(self) -> EpochResult:
@@ -136,9 +177,49 @@ def _backbone_parameters(model: NanoDet) -> list[torch.nn.Parameter]:
     return [*model.stem.parameters(), *model.stages.parameters()]
 
 
-def validate(model: NanoDet, samples: list[Sample]) -> tuple[float, float, float]:
-    """(validation loss, mAP@0.5, score scale) of `model` on `samples`, one un-augmented image
-    at a time."""
+@dataclass(frozen=True)
+class Validation:
+    loss: float
+    map50: float
+    score_scale: float
+    tracking: TrackScores | None  # None: no validation sequence carries track ids
+
+
+def track_validation(
+    samples: list[Sample], results: list[ImageResult], score_scale: float
+) -> TrackScores | None:
+    """Track each validation sequence whose boxes all carry track ids, frame by frame, with the
+    tracker the engine would build for this model; IDF1/HOTA/MOTA over those sequences pooled
+    (frames concatenated, ids kept apart per sequence). None when no sequence carries ids."""
+    config = scaled_preset(score_scale if score_scale > 0 else 1.0)
+    gt: list[FrameBoxes] = []
+    hyp: list[FrameBoxes] = []
+    by_sequence: dict[str, list[int]] = {}
+    for index, sample in enumerate(samples):
+        by_sequence.setdefault(sample.sequence, []).append(index)
+    for number, indices in enumerate(by_sequence.values()):
+        if not all(
+            samples[i].track_ids is not None and (samples[i].track_ids >= 0).all()  # type: ignore[operator]
+            for i in indices
+        ):
+            continue
+        if not any(len(samples[i].boxes) for i in indices):
+            continue
+        tracker = ByteTracker(config, frame_rate=VAL_TRACK_FPS)
+        offset = number * 1_000_000  # ids of different sequences never meet
+        for i in indices:
+            result = results[i]
+            out = tracker.update(result.boxes, result.scores, result.classes)
+            gt_ids = samples[i].track_ids
+            assert gt_ids is not None
+            gt.append(FrameBoxes(gt_ids + offset, result.gt_boxes))
+            hyp.append(FrameBoxes(out.ids + offset, out.boxes))
+    return score_tracks(gt, hyp) if gt else None
+
+
+def validate(model: NanoDet, samples: list[Sample]) -> Validation:
+    """Loss, mAP@0.5, score scale and tracking scores of `model` on `samples`, one un-augmented
+    image at a time in sequence order."""
     model.eval()
     device = _device(model)
     losses, results = [], []
@@ -167,13 +248,55 @@ def validate(model: NanoDet, samples: list[Sample]) -> tuple[float, float, float
                 )
             )
     scale = score_scale_of(true_positive_scores(results, model.num_classes))
-    return float(np.mean(losses)), mean_ap(results, model.num_classes), scale
+    return Validation(
+        float(np.mean(losses)),
+        mean_ap(results, model.num_classes),
+        scale,
+        track_validation(samples, results, scale),
+    )
 
 
-def _better(result: EpochResult, best: EpochResult) -> bool:
-    if result.val_map50 > best.val_map50 + 1e-6:
+def _epoch_result(
+    epoch: int, train_loss: float, validation: Validation, seconds: float
+) -> EpochResult:
+    tracking = validation.tracking
+    return EpochResult(
+        epoch,
+        train_loss,
+        validation.loss,
+        validation.map50,
+        seconds,
+        validation.score_scale,
+        tracking.idf1 if tracking else _NAN,
+        tracking.hota if tracking else _NAN,
+        tracking.mota if tracking else _NAN,
+    )
+
+
+def _rank(result: EpochResult) -> tuple[float, ...]:
+    """Higher is better: tracking first (when measured), then mAP, then lower loss."""
+    if result.tracked:
+        return (
+            round((result.val_idf1 + result.val_hota) / 2, 6),
+            round(result.val_mota, 6),
+            round(result.val_map50, 6),
+            -result.val_loss,
+        )
+    return round(result.val_map50, 6), -result.val_loss
+
+
+def eligible(result: EpochResult, start: EpochResult) -> bool:
+    """The guard: a fine-tuned epoch must not be worse than the starting model (epoch 0) on
+    validation: on IDF1 and on HOTA when tracking is measured, else on mAP@0.5."""
+    if result.epoch == 0:
         return True
-    return abs(result.val_map50 - best.val_map50) <= 1e-6 and result.val_loss < best.val_loss
+    if start.tracked and result.tracked:
+        return result.val_idf1 >= start.val_idf1 - 1e-6 and result.val_hota >= start.val_hota - 1e-6
+    return result.val_map50 >= start.val_map50 - 1e-6
+
+
+def _better(result: EpochResult, best: EpochResult, start: EpochResult) -> bool:
+    return eligible(result, start) and _rank(result) > _rank(best)
 
 
 def train(
@@ -207,10 +330,7 @@ def train(
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     started = time.perf_counter()
-    val_loss, val_map, scale = validate(model, val_samples)
-    history = [
-        EpochResult(0, float("nan"), val_loss, val_map, time.perf_counter() - started, scale)
-    ]
+    history = [_epoch_result(0, _NAN, validate(model, val_samples), time.perf_counter() - started)]
     log(history[0].metrics_line())
     best_state, best_epoch, stale = _cpu_state(model), 0, 0
     order: list[int] = []
@@ -234,21 +354,37 @@ def train(
             optimizer.step()
             scheduler.step()
             losses.append(float(loss.total.detach()))
-        val_loss, val_map, scale = validate(model, val_samples)
+        validation = validate(model, val_samples)
         seconds = time.perf_counter() - started
-        result = EpochResult(epoch, float(np.mean(losses)), val_loss, val_map, seconds, scale)
+        result = _epoch_result(epoch, float(np.mean(losses)), validation, seconds)
         history.append(result)
         log(result.metrics_line())
-        if _better(result, history[best_epoch]):
+        if _better(result, history[best_epoch], history[0]):
             best_state, best_epoch, stale = _cpu_state(model), epoch, 0
         else:
             stale += 1
             if stale >= config.patience:
                 log(f"early_stop=1; epoch={epoch}; best_epoch={best_epoch};")
                 break
-    log(f"best_epoch={best_epoch}; best_val_map50={history[best_epoch].val_map50:.5f};")
+    best = history[best_epoch]
+    line = f"best_epoch={best_epoch}; best_val_map50={best.val_map50:.5f};"
+    if best.tracked:
+        line += f" best_val_idf1={best.val_idf1:.5f}; best_val_hota={best.val_hota:.5f};"
+    log(line)
+    outcome = TrainResult(best_state, best_epoch, history)
+    if outcome.kept_starting_model:
+        start = history[0]
+        measure = (
+            f"IDF1 {start.val_idf1:.3f} / HOTA {start.val_hota:.3f}"
+            if start.tracked
+            else f"mAP@0.5 {start.val_map50:.3f}"
+        )
+        log(
+            "kept_starting_model=1; no fine-tuned epoch was at least as good as the starting "
+            f"model on validation ({measure}); exporting the starting model."
+        )
     model.to("cpu")
-    return TrainResult(best_state, best_epoch, history)
+    return outcome
 
 
 def _cpu_state(model: NanoDet) -> dict[str, torch.Tensor]:

@@ -7,12 +7,13 @@ import pytest
 
 from model_code.tracking import GENERIC, TrackerConfig, TrackerConfigError, preset, tracker_config
 from model_code.tracking.presets import (
+    KNOWN_DETECTORS,
     MIN_SCORE_SCALE,
-    SCORE_SCALE,
     ScoreFractions,
     observed_score_scale,
     scaled_preset,
 )
+from model_code.tracking.tracker import AUTO_MIN_SCORE_SCALE, ByteTracker
 
 
 def test_generic_preset_is_the_config_default():
@@ -20,28 +21,41 @@ def test_generic_preset_is_the_config_default():
     assert tracker_config() == TrackerConfig()
 
 
-@pytest.mark.parametrize("detector", ["nanodet-g", "yolov3-tiny", GENERIC])
-def test_every_detector_preset_orders_its_thresholds_within_its_scale(detector):
+@pytest.mark.parametrize("detector", KNOWN_DETECTORS)
+def test_no_detector_has_a_hand_set_scale(detector):
     config = preset(detector)
-    scale = SCORE_SCALE[detector]
-    assert 0 < config.low_threshold < config.high_threshold < config.new_track_threshold < scale
+    assert config == TrackerConfig() and config.score_scale is None
+    assert 0 < config.low_threshold < config.high_threshold < config.new_track_threshold < 1
 
 
-def test_a_lower_score_scale_lowers_every_score_threshold_in_proportion():
-    generic, nanodet = preset(GENERIC), preset("nanodet-g")
-    ratio = SCORE_SCALE["nanodet-g"] / SCORE_SCALE[GENERIC]
-    for name in ("high_threshold", "low_threshold", "new_track_threshold"):
-        assert getattr(nanodet, name) == pytest.approx(getattr(generic, name) * ratio, abs=1e-4)
-    # Everything that is not a score threshold is shared.
-    assert (
-        nanodet.with_overrides(
-            {
-                k: getattr(generic, k)
-                for k in ("high_threshold", "low_threshold", "new_track_threshold")
-            }
-        )
-        == generic
-    )
+def _box(x: float) -> np.ndarray:
+    return np.array([[x, 0.0, x + 20.0, 50.0]])
+
+
+def test_the_scale_is_read_off_the_video_and_the_same_person_is_tracked_at_any_scale():
+    """A detector scoring everything at 0.85x (NanoDet-like) is tracked exactly like one on 0..1."""
+    runs = []
+    for factor in (1.0, 0.85):
+        tracker = ByteTracker(TrackerConfig(), frame_rate=10)
+        ids = []
+        for frame in range(12):
+            score = (0.5 if frame % 4 == 3 else 0.95) * factor  # weak every 4th frame
+            ids.append(tracker.update(_box(5.0 * frame), np.array([score])).ids.tolist())
+        runs.append(ids)
+        assert tracker.score_scale == pytest.approx(0.95 * factor)
+    assert runs[0] == runs[1] and runs[0][-1] == [1]
+
+
+def test_the_read_scale_never_drops_below_its_floor_nor_follows_a_fixed_one():
+    tracker = ByteTracker(TrackerConfig(), frame_rate=10)
+    tracker.update(_box(0.0), np.array([0.2]))  # clutter before anyone is in view
+    assert tracker.score_scale == AUTO_MIN_SCORE_SCALE
+    assert len(tracker.tracks) == 0  # 0.2 < 0.775 x 0.6: no track started from clutter
+    fixed = ByteTracker(TrackerConfig(score_scale=0.6), frame_rate=10)
+    fixed.update(_box(0.0), np.array([0.99]))
+    assert fixed.score_scale == 0.6
+    with pytest.raises(TrackerConfigError, match="score_scale"):
+        TrackerConfig(score_scale=1.5)
 
 
 def test_new_track_threshold_sits_between_high_threshold_and_top_of_scale():
@@ -64,22 +78,20 @@ def test_unknown_detector_has_no_preset():
         preset("yolo9")
 
 
-def test_unknown_detectors_scale_is_read_off_its_scores():
+def test_a_measured_scale_can_be_fixed():
     assert observed_score_scale(np.array([0.2, 0.7, 0.84])) == pytest.approx(0.84)
-    assert observed_score_scale(np.zeros(0)) == SCORE_SCALE[GENERIC]
+    assert observed_score_scale(np.zeros(0)) == 1.0
     assert observed_score_scale(np.array([0.01])) == MIN_SCORE_SCALE
-    assert scaled_preset(1.0) == preset(GENERIC)
-    assert scaled_preset(SCORE_SCALE["nanodet-g"]) == preset("nanodet-g")
+    assert scaled_preset(0.8) == preset(GENERIC).with_overrides({"score_scale": 0.8})
     with pytest.raises(TrackerConfigError, match="score scale"):
         scaled_preset(0.0)
 
 
-def test_track_dets_defaults_follow_the_scale_of_the_det_rows():
+def test_track_dets_defaults_are_the_pipeline_defaults():
     from model_code.track_dets import external_config
 
     rows = np.array([[1, -1, 0, 0, 10, 20, 0.5], [2, -1, 0, 0, 10, 20, 0.8]])
-    assert external_config(rows) == scaled_preset(0.8)
-    assert external_config(rows).new_track_threshold < preset(GENERIC).new_track_threshold
+    assert external_config(rows) == preset(GENERIC)
 
 
 def test_a_detector_without_a_preset_gets_the_generic_one():

@@ -123,9 +123,15 @@ def write_coco(root: Path, scene: dict[str, list[SceneFrame]]) -> Path:
     return root
 
 
-def write_groundtruth(root: Path, scene: dict[str, list[SceneFrame]]) -> Path:
-    """A synced Ground Truth video object tracking job: output manifest, sequence files,
-    SeqLabel.json files and frames, all named by s3:// URIs as the service writes them."""
+def write_groundtruth(
+    root: Path,
+    scene: dict[str, list[SceneFrame]],
+    task: str = "tracking",
+    object_ids: bool = True,
+) -> Path:
+    """A synced Ground Truth video object tracking (or, with `task="detection"`, video object
+    detection) job: output manifest, sequence files, SeqLabel.json files and frames, all named
+    by s3:// URIs as the service writes them. `object_ids=False` leaves out object-id/name."""
     bucket = "s3://labels-bucket"
     lines = []
     for i, (name, frames) in enumerate(scene.items()):
@@ -161,9 +167,12 @@ def write_groundtruth(root: Path, scene: dict[str, list[SceneFrame]]) -> Path:
                         "left": x,
                         "class-id": "0",
                         "label-category-attributes": {},
-                        "object-id": f"{name}-object-{track}",
-                        "object-name": f"{LABEL}:{track}",
                     }
+                    | (
+                        {"object-id": f"{name}-object-{track}", "object-name": f"{LABEL}:{track}"}
+                        if object_ids
+                        else {}
+                    )
                     for x, y, w, h, track in frame.boxes
                 ],
             }
@@ -171,7 +180,7 @@ def write_groundtruth(root: Path, scene: dict[str, list[SceneFrame]]) -> Path:
         ]
         label_key = f"job/annotations/consolidated-annotation/output/{i}/SeqLabel.json"
         (root / label_key).parent.mkdir(parents=True)
-        (root / label_key).write_text(json.dumps({"tracking-annotations": tracking}))
+        (root / label_key).write_text(json.dumps({f"{task}-annotations": tracking}))
         lines.append(
             {
                 "source-ref": f"{bucket}/inputs/{name}.json",
@@ -181,7 +190,7 @@ def write_groundtruth(root: Path, scene: dict[str, list[SceneFrame]]) -> Path:
                     "job-name": "labeling-job/job",
                     "human-annotated": "yes",
                     "creation-date": "2026-12-01T00:00:00+0000",
-                    "type": "groundtruth/video-object-tracking",
+                    "type": f"groundtruth/video-object-{task}",
                 },
             }
         )
@@ -191,6 +200,7 @@ def write_groundtruth(root: Path, scene: dict[str, list[SceneFrame]]) -> Path:
 
 WRITERS = {
     "groundtruth": write_groundtruth,
+    "groundtruth-detection": lambda root, scene: write_groundtruth(root, scene, "detection"),
     "coco": write_coco,
     "mot": write_mot,
     "mot-video": lambda root, scene: write_mot(root, scene, video=True),

@@ -17,7 +17,13 @@ from model_code.training.importers import (
 from model_code.training.labels import LabelError
 from tests.unit.training.scenes import LABEL, WRITERS, make_scene
 
-FORMAT_OF = {"groundtruth": "groundtruth", "coco": "coco", "mot": "mot", "mot-video": "mot"}
+FORMAT_OF = {
+    "groundtruth": "groundtruth",
+    "groundtruth-detection": "groundtruth",
+    "coco": "coco",
+    "mot": "mot",
+    "mot-video": "mot",
+}
 
 
 @pytest.mark.parametrize("writer", sorted(WRITERS))
@@ -77,6 +83,29 @@ def test_groundtruth_without_local_copy_names_the_uri(tmp_path):
     for label_file in tmp_path.rglob("SeqLabel.json"):
         label_file.unlink()
     with pytest.raises(LabelError, match=r"s3://labels-bucket/.*SeqLabel.json has no local copy"):
+        load_labels(tmp_path)
+
+
+def test_groundtruth_detection_job_without_object_ids_has_boxes_but_no_tracks(tmp_path):
+    from tests.unit.training.scenes import write_groundtruth
+
+    scene = make_scene(sequences=1, frames=3)
+    write_groundtruth(tmp_path, scene, task="detection", object_ids=False)
+    manifest = json.loads((tmp_path / "output.manifest").read_text().splitlines()[0])
+    assert manifest["Widgets-ref-metadata"]["type"] == "groundtruth/video-object-detection"
+    labels = load_labels(tmp_path)
+    frames = labels.sequences[0].frames
+    assert [len(f.boxes) for f in frames] == [len(f.boxes) for f in scene["seq1"]]
+    assert {b.track_id for f in frames for b in f.boxes} == {None}
+
+
+def test_groundtruth_seq_label_without_annotations_names_both_keys(tmp_path):
+    from tests.unit.training.scenes import write_groundtruth
+
+    write_groundtruth(tmp_path, make_scene(sequences=1, frames=2))
+    for label_file in tmp_path.rglob("SeqLabel.json"):
+        label_file.write_text(json.dumps({"annotations": []}))
+    with pytest.raises(LabelError, match="tracking-annotations.*detection-annotations"):
         load_labels(tmp_path)
 
 

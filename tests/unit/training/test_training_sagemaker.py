@@ -40,14 +40,20 @@ def test_hyperparameters_are_parsed_from_strings_and_unknown_ones_refused():
 
 
 def test_metric_regexes_read_the_lines_training_prints():
-    lines = "epoch=2; train_loss=1.25; val_loss=0.5; val_map50=0.75; epoch_s=1.0;\n"
-    lines += "best_epoch=2; best_val_map50=0.75;\n"
+    lines = "epoch=2; train_loss=1.25; val_loss=0.5; val_map50=0.75; epoch_s=1.0;"
+    lines += " val_idf1=0.8; val_hota=0.6; val_mota=0.7;\n"
+    lines += "best_epoch=2; best_val_map50=0.75; best_val_idf1=0.8; best_val_hota=0.6;\n"
     found = {d["Name"]: re.findall(d["Regex"], lines) for d in METRIC_DEFINITIONS}
     assert found == {
         "train_loss": ["1.25"],
         "val_loss": ["0.5"],
         "val_map50": ["0.75"],
         "best_val_map50": ["0.75"],
+        "val_idf1": ["0.8"],
+        "val_hota": ["0.6"],
+        "val_mota": ["0.7"],
+        "best_val_idf1": ["0.8"],
+        "best_val_hota": ["0.6"],
     }
 
 
