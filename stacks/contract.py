@@ -41,6 +41,12 @@ OUTPUT_JOBS_TABLE = "JobsTableName"
 OUTPUT_ENDPOINT = "EndpointName"
 OUTPUT_NOTIFICATIONS_TOPIC = "NotificationsTopicArn"
 OUTPUT_OPERATOR_POLICY = "OperatorPolicyArn"
+# Handler -> the output holding its failed-events queue URL (scripts/replay_failed_events.py).
+OUTPUT_FAILED_EVENTS = {
+    "submit": "SubmitFailedEventsQueueUrl",
+    "complete": "CompleteFailedEventsQueueUrl",
+    "sweeper": "SweeperFailedEventsQueueUrl",
+}
 
 
 def tracking_stack_name(prefix: str) -> str:
