@@ -166,6 +166,8 @@ class TrackingStack(Stack):
         CfnOutput(self, contract.OUTPUT_WORK_BUCKET, value=names.work_bucket)
         CfnOutput(self, contract.OUTPUT_JOBS_TABLE, value=names.jobs_table)
         CfnOutput(self, contract.OUTPUT_ENDPOINT, value=names.endpoint_name)
+        CfnOutput(self, contract.OUTPUT_INSTANCE_TYPE, value=settings.instance_type)
+        CfnOutput(self, contract.OUTPUT_VARIANT, value=self.endpoint.variant_name)
         CfnOutput(
             self,
             contract.OUTPUT_NOTIFICATIONS_TOPIC,
