@@ -284,6 +284,21 @@ def test_the_variant_name_is_stable_for_unchanged_hardware() -> None:
 # --- 9. retention: nothing grows forever unless the operator chose it -------------------------
 
 
+@pytest.mark.parametrize("stack", [TRACKING, ALT_TRACKING])
+def test_every_lambda_function_logs_to_a_group_with_retention(templates, stack) -> None:
+    """Lambda creates ``/aws/lambda/<function>`` with no expiry for a function without a log
+    group of its own; aws-cdk-lib's bucket-notifications provider is one such function."""
+    template = templates[stack]
+    groups = resources(template, "AWS::Logs::LogGroup")
+    functions = resources(template, "AWS::Lambda::Function")
+    assert any("BucketNotificationsHandler" in logical_id for logical_id in functions)
+    for logical_id, function in functions.items():
+        group = function["Properties"].get("LoggingConfig", {}).get("LogGroup")
+        assert group is not None, f"{logical_id} logs to a group that never expires"
+        group_id = group["Ref"]
+        assert groups[group_id]["Properties"]["RetentionInDays"] == 30, logical_id
+
+
 @pytest.mark.parametrize(("stack", "names"), [(TRACKING, NAMES), (ALT_TRACKING, ALT_NAMES)])
 def test_the_endpoint_log_group_is_in_the_stack_with_retention(templates, stack, names) -> None:
     template = templates[stack]
