@@ -240,7 +240,9 @@ class AsyncEndpoint(Construct):
                 *policies.read_under(input_bucket, [input_prefix]),
                 # A long video's stitch reads each segment's results/<segment>/tracks.jsonl and
                 # summary.json; a duplicate request reads the winner's results/<job>/_claims/.
-                *policies.read_under(
+                # No ListBucket here: these keys are known to exist, and a missing one fails the
+                # request permanently whether S3 answers 404 or 403 (model_code/storage.py).
+                policies.read_objects(
                     work_bucket, [contract.MANIFEST_PREFIX, contract.RESULTS_PREFIX]
                 ),
                 policies.write_objects(
