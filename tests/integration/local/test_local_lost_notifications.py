@@ -209,7 +209,8 @@ def test_a_video_gone_before_its_job_ran_fails_as_missing_not_denied(
     bucket, key = record["manifest"][len("s3://") :].split("/", 1)
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     manifest["video"] = f"s3://{stack.resources.input_bucket}/{stack.settings.input_prefix}gone.mp4"
-    manifest["job_id"] = "gone-video"
+    manifest["job_id"] = "gone-video"  # its own job: its own results folder and claim
+    manifest["output"] = f"s3://{bucket}/{contract.results_prefix('gone-video')}"
     gone_key = f"{contract.MANIFEST_PREFIX}gone-video.json"
     s3.put_object(Bucket=bucket, Key=gone_key, Body=json.dumps(manifest).encode())
     runtime = stack.session.client("sagemaker-runtime", endpoint_url=stack.emulator.url)
