@@ -106,7 +106,9 @@ IAM_RUNS := .cache/iam-runs
 iam-mutation: setup
 	rm -rf $(IAM_RUNS)
 	$(PY) -m pytest tests/integration/local/test_local_stack_flow.py \
-		tests/integration/local/test_local_long_video.py tests/integration/cli -q --basetemp=$(IAM_RUNS)
+		tests/integration/local/test_local_long_video.py \
+		tests/integration/local/test_local_lost_notifications.py tests/integration/cli -q \
+		--basetemp=$(IAM_RUNS)
 	$(PY) -m scripts.iam_mutation $(IAM_RUNS)
 
 # Region: -c region=... in CDK_ARGS, else AWS_REGION / AWS_DEFAULT_REGION, else the AWS profile's.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import time
 from datetime import UTC, datetime
@@ -155,6 +156,16 @@ def _is_condition_failure(error: ClientError) -> bool:
 
 
 _BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
+# Unprocessed keys (throttling) are asked again after 0.05, 0.1, 0.2 ... s (capped at 2 s, with
+# jitter), at most this many requests per batch in all.
+_BATCH_GET_ROUNDS = 8
+_BATCH_GET_BACKOFF_S = (0.05, 2.0)
+
+
+def batch_get_backoff_s(round_: int) -> float:
+    """The pause before retry `round_` (1, 2, ...) of a batch's unprocessed keys."""
+    base, cap = _BATCH_GET_BACKOFF_S
+    return min(cap, base * 2 ** (round_ - 1)) * random.uniform(0.5, 1.0)
 
 
 class JobStore:
@@ -208,12 +219,20 @@ class JobStore:
                     "ConsistentRead": True,
                 }
             }
-            while request:
+            for round_ in range(_BATCH_GET_ROUNDS):
+                if round_:  # DynamoDB asks for exponential backoff before a retry
+                    time.sleep(batch_get_backoff_s(round_))
                 reply = self._db.batch_get_item(RequestItems=request)
                 for item in reply.get("Responses", {}).get(self.table_name, []):
                     record = from_dynamo(item)
                     found[record["job_id"]] = record
                 request = reply.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise RuntimeError(
+                    f"BatchGetItem left keys unprocessed after {_BATCH_GET_ROUNDS} tries"
+                )
         return found
 
     def create(self, record: dict[str, Any]) -> bool:

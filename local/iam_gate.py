@@ -372,11 +372,13 @@ def _proxy_handler(gate: IamGate) -> type[BaseHTTPRequestHandler]:
         def _missing_key_denial(
             self, role: str | None, service: str, calls: list[Call], status: int
         ) -> Call | None:
-            """S3 answers 403 for a missing key unless the caller may list its prefix."""
-            if role is None or service != "s3" or status != 404 or not calls:
+            """S3 answers 403 for a missing key unless the caller may list its prefix (the key
+            read, or a copy's source)."""
+            if role is None or service != "s3" or status != 404:
                 return None
-            call = calls[0]
-            if call.action not in ("s3:GetObject", "s3:GetObjectVersion"):
+            reads = ("s3:GetObject", "s3:GetObjectVersion")
+            call = next((c for c in calls if c.action in reads), None)
+            if call is None:
                 return None
             bucket_arn, _, key = call.resource.partition("/")
             listing = Call("s3:ListBucket", bucket_arn, {"s3:prefix": key})

@@ -14,15 +14,17 @@ from local.event_pump import Handler, LambdaContext
 LOG = logging.getLogger(__name__)
 
 
-def scheduled_event(account: str, region: str, rule_name: str) -> dict[str, Any]:
-    """The event EventBridge delivers for a schedule rule, stamped now."""
+def scheduled_event(
+    account: str, region: str, rule_name: str, at: datetime | None = None
+) -> dict[str, Any]:
+    """The event EventBridge delivers for a schedule rule, stamped `at` (default: now)."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": account,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [f"arn:aws:events:{region}:{account}:rule/{rule_name}"],
         "detail": {},

@@ -66,6 +66,12 @@ class LocalStack:
     def client(self, service: str) -> Any:
         return self.session.client(service)
 
+    def as_role(self, handler: Handler, role: str) -> Handler:
+        """`handler` with its AWS clients signing as `role` (as the stack runs its Lambdas)."""
+        if self.authorizer is None:
+            return handler
+        return _as_role(handler, self.authorizer.credentials[role])
+
     def upload(self, video: Path, key: str | None = None) -> tuple[str, str]:
         """Put `video` under the input prefix (keeping its base name); return (key, job_id)."""
         key = key or f"{self.settings.input_prefix}{video.name}"

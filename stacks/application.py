@@ -9,6 +9,7 @@ from typing import Any
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from stacks import contract, instance_type_change
 from stacks.data_stack import DataStack
 from stacks.settings import Settings, SettingsError
 from stacks.tracking_stack import DEFAULT_BUILD_DIR, TrackingStack
@@ -57,6 +58,20 @@ def build_stacks(
         raise SystemExit(f"motflow: {exc}") from None
     env = environment or deployment_environment(settings)
     prefix = settings.name_prefix
+    refused = instance_type_change.refusal(
+        settings.instance_type,
+        {
+            key: app.node.try_get_context(key)
+            for key in (
+                instance_type_change.DEPLOYED_INSTANCE_TYPE,
+                instance_type_change.DEPLOYED_VARIANT,
+            )
+        },
+        endpoint_name=contract.resource_names(prefix, "", "").endpoint_name,
+        region=settings.region,
+    )
+    if refused:
+        raise SystemExit(f"motflow: {refused}")
     data = DataStack(
         app,
         f"{_stack_name(prefix)}Data",
@@ -88,4 +103,4 @@ def build_stacks(
 
 
 def _stack_name(prefix: str) -> str:
-    return "".join(part.capitalize() for part in prefix.split("-"))
+    return contract.stack_name(prefix, "")

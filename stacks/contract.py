@@ -43,6 +43,23 @@ OUTPUT_NOTIFICATIONS_TOPIC = "NotificationsTopicArn"
 OUTPUT_OPERATOR_POLICY = "OperatorPolicyArn"
 
 
+def stack_name(prefix: str, kind: str) -> str:
+    """The CloudFormation stack name: ``motflow`` + ``Tracking`` -> ``MotflowTracking``."""
+    return "".join(part.capitalize() for part in prefix.split("-")) + kind
+
+
+# make deploy reads these to refuse an instance-type change of an autoscaled variant.
+OUTPUT_INSTANCE_TYPE = "EndpointInstanceType"
+OUTPUT_VARIANT = "EndpointVariantName"
+# Handler -> the output holding its failed-events queue URL (scripts/replay_failed_events.py).
+OUTPUT_FAILED_EVENTS = {
+    "submit": "SubmitFailedEventsQueueUrl",
+    "complete": "CompleteFailedEventsQueueUrl",
+    "sweeper": "SweeperFailedEventsQueueUrl",
+    "notifier": "NotifierFailedEventsQueueUrl",
+}
+
+
 def tracking_stack_name(prefix: str) -> str:
     """The tracking stack's name for a name prefix (``motflow`` -> ``MotflowTracking``)."""
     return "".join(part.capitalize() for part in prefix.split("-")) + "Tracking"

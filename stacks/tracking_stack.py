@@ -153,6 +153,12 @@ class TrackingStack(Stack):
             failed_events=self.notifier_failed_events,
             log_retention_days=settings.log_retention_days,
         )
+        failed_events_by_handler = {
+            "submit": self.failed_events,
+            "complete": self.complete_failed_events,
+            "sweeper": self.sweeper_failed_events,
+            "notifier": self.notifier_failed_events,
+        }
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -164,13 +170,10 @@ class TrackingStack(Stack):
             functions={
                 "submit": self.upload_trigger.submit.function,
                 "complete": self.job_events.complete.function,
+                "sweeper": self.sweeper.sweeper.function,
+                "notifier": self.notifier.notifier.function,
             },
-            failed_events={
-                "submit": self.failed_events,
-                "complete": self.complete_failed_events,
-                "sweeper": self.sweeper_failed_events,
-                "notifier": self.notifier_failed_events,
-            },
+            failed_events=failed_events_by_handler,
             oldest_request_alarm_s=settings.oldest_request_alarm_s,
         )
         CfnOutput(self, contract.OUTPUT_INPUT_BUCKET, value=names.input_bucket)
@@ -178,12 +181,22 @@ class TrackingStack(Stack):
         CfnOutput(self, contract.OUTPUT_WORK_BUCKET, value=names.work_bucket)
         CfnOutput(self, contract.OUTPUT_JOBS_TABLE, value=names.jobs_table)
         CfnOutput(self, contract.OUTPUT_ENDPOINT, value=names.endpoint_name)
+        CfnOutput(self, contract.OUTPUT_INSTANCE_TYPE, value=settings.instance_type)
+        CfnOutput(self, contract.OUTPUT_VARIANT, value=self.endpoint.variant_name)
         CfnOutput(
             self,
             contract.OUTPUT_NOTIFICATIONS_TOPIC,
             value=self.job_events.notifications_topic.topic_arn,
         )
         CfnOutput(self, "AlarmsTopicArn", value=self.monitoring.alarms_topic.topic_arn)
+        # scripts/replay_failed_events.py takes a handler's failed-events queue URL.
+        for handler, queue in failed_events_by_handler.items():
+            CfnOutput(
+                self,
+                contract.OUTPUT_FAILED_EVENTS[handler],
+                value=queue.queue_url,
+                description=f"{handler}'s failed events: scripts/replay_failed_events.py URL",
+            )
         self.operator_policy = OperatorPolicy(
             self,
             "Operators",

@@ -125,7 +125,12 @@ class TrainingStack(Stack):
             ),
             iam.PolicyStatement(
                 sid="TrainingLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
                 resources=[
                     f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:"
                     f"{TRAINING_LOG_GROUP}:*"

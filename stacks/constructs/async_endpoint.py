@@ -5,11 +5,10 @@ into 1. Scaling uses two policies because target tracking on the per-instance ba
 leave 0 (there is no instance to divide by): a step policy on ``HasBacklogWithoutCapacity``
 adds the first instance.
 
-Changing the instance type is safe by construction: the variant is named after a hash of its
-hardware (``variant-<hash>``), and the scalable target, its policies and the scale-out alarm carry
-the same hash in their logical ids. A new instance type therefore swaps in a new variant (AWS
-refuses UpdateEndpoint only when an autoscaled variant would change its instance type), registers
-a new scalable target for it, and CloudFormation removes the old target and policies in cleanup.
+The variant is named after a hash of its hardware (``variant-<hash>``), and the scalable target,
+its policies and the scale-out alarm carry the same hash in their logical ids. AWS refuses to
+update or remove an autoscaled variant, so an instance-type change takes two steps
+(stacks/instance_type_change.py refuses the one-deploy change at synth).
 """
 
 from __future__ import annotations
@@ -241,7 +240,9 @@ class AsyncEndpoint(Construct):
                 *policies.read_under(input_bucket, [input_prefix]),
                 # A long video's stitch reads each segment's results/<segment>/tracks.jsonl and
                 # summary.json; a duplicate request reads the winner's results/<job>/_claims/.
-                *policies.read_under(
+                # No ListBucket here: these keys are known to exist, and a missing one fails the
+                # request permanently whether S3 answers 404 or 403 (model_code/storage.py).
+                policies.read_objects(
                     work_bucket, [contract.MANIFEST_PREFIX, contract.RESULTS_PREFIX]
                 ),
                 policies.write_objects(

@@ -84,8 +84,10 @@ class JobEvents(Construct):
             work_bucket=work_bucket.bucket_name, endpoint_name=endpoint_name, defaults=defaults
         ).items():
             self.complete.function.add_environment(name, value)
+        # No ListBucket on jobs/: complete reads only the manifest a job's record names, which
+        # was written before the job was invoked; a missing one is an error either way.
         self.complete.allow(
-            *policies.read_under(work_bucket, [contract.MANIFEST_PREFIX]),
+            policies.read_objects(work_bucket, [contract.MANIFEST_PREFIX]),
             policies.write_objects(work_bucket, [contract.MANIFEST_PREFIX]),
             wildcard_reason="Reads a job's manifest and writes the next attempt's under jobs/.",
         )

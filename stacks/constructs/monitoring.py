@@ -165,7 +165,11 @@ class Monitoring(Construct):
 
 
 def _failed_events_metric(queues: dict[str, sqs.IQueue]) -> cloudwatch.IMetric:
-    """Messages waiting in all the handlers' on-failure queues: one alarm covers every one."""
+    """Messages waiting in all the handlers' on-failure queues: one alarm covers every one.
+
+    SQS publishes metrics only for active queues, and a sum has no data point where any operand
+    has none (stacks/aws_rules.py), so each queue's series is filled with 0 before the sum.
+    """
     using = {
         f"q{index}": queue.metric_approximate_number_of_messages_visible(
             period=PERIOD, statistic="Maximum", label=f"{label} failed events"
@@ -173,7 +177,10 @@ def _failed_events_metric(queues: dict[str, sqs.IQueue]) -> cloudwatch.IMetric:
         for index, (label, queue) in enumerate(sorted(queues.items()))
     }
     return cloudwatch.MathExpression(
-        expression=" + ".join(using), using_metrics=using, label="failed events", period=PERIOD
+        expression=" + ".join(f"FILL({metric_id}, 0)" for metric_id in using),
+        using_metrics=using,
+        label="failed events",
+        period=PERIOD,
     )
 
 

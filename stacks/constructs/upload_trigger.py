@@ -7,10 +7,11 @@ with a reason instead of S3's case-sensitive suffix filters dropping it (or ``.M
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3_notifications
 from aws_cdk import aws_sns as sns
@@ -18,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks import contract, policies
-from stacks.constructs.handler_function import HandlerFunction
+from stacks.constructs.handler_function import HandlerFunction, log_retention
 from stacks.nag import acknowledge
 
 SUBMIT_HANDLER = "submit.handler"
@@ -85,12 +86,28 @@ class UploadTrigger(Construct):
             s3_notifications.LambdaDestination(self.submit.function),
             s3.NotificationKeyFilter(**contract.upload_key_filter(input_prefix)),
         )
-        self._acknowledge_notifications_provider()
+        self._configure_notifications_provider(log_retention_days)
 
-    def _acknowledge_notifications_provider(self) -> None:
+    def _configure_notifications_provider(self, log_retention_days: int) -> None:
+        """aws-cdk-lib's provider function gets no log group, so Lambda would create one that
+        never expires: give it one in this stack, with the deployment's retention."""
         stack = Stack.of(self)
         for child in stack.node.children:
             if child.node.id.startswith(NOTIFICATIONS_PROVIDER_ID):
+                log_group = logs.LogGroup(
+                    self,
+                    "NotificationsProviderLogs",
+                    retention=log_retention(log_retention_days),
+                    removal_policy=RemovalPolicy.DESTROY,
+                )
+                for function in child.node.find_all():
+                    if (
+                        isinstance(function, CfnResource)
+                        and function.cfn_resource_type == "AWS::Lambda::Function"
+                    ):
+                        function.add_property_override(
+                            "LoggingConfig.LogGroup", log_group.log_group_name
+                        )
                 acknowledge(
                     child,
                     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from stacks.deploy_cli import CDK, DeployError, build_plan
+from stacks import contract, instance_type_change
+from stacks.deploy_cli import CDK, DeployError, build_plan, require_aws_cli
 
 # --- 5. make deploy runs the pinned CLI for one region; no registry login ----------------------
 
@@ -90,3 +91,79 @@ def test_app_py_builds_its_app_with_the_nag_checks(repo_root: Path) -> None:
         and isinstance(node.value.func, ast.Name)
     ]
     assert calls == ["create_app"], "app.py must create its App through create_app()"
+
+
+# --- an instance-type change of an autoscaled variant is refused at synth, with the steps -----
+
+DEPLOYED = {
+    instance_type_change.DEPLOYED_INSTANCE_TYPE: "ml.g4dn.xlarge",
+    instance_type_change.DEPLOYED_VARIANT: "variant-abc123",
+}
+
+
+def test_deploy_and_diff_pass_the_deployed_autoscaled_variant_to_the_app() -> None:
+    asked: list[tuple[str, str]] = []
+
+    def deployed(stack: str, region: str) -> dict[str, str]:
+        asked.append((stack, region))
+        return DEPLOYED
+
+    env = {"AWS_REGION": "eu-west-1"}
+    plan = build_plan("deploy", ["-c", "name_prefix=cam-a"], env, deployed=deployed)
+    assert asked == [("CamATracking", "eu-west-1")]
+    assert plan.cdk[5:9] == [
+        "-c",
+        "deployed_instance_type=ml.g4dn.xlarge",
+        "-c",
+        "deployed_variant=variant-abc123",
+    ]
+    assert build_plan("diff", [], env, deployed=deployed).cdk[5] == "-c"
+    assert asked[-1] == ("MotflowTracking", "eu-west-1")
+    assert "deployed_variant" not in " ".join(build_plan("destroy", [], env, deployed=deployed).cdk)
+
+
+def test_the_app_refuses_a_new_instance_type_while_the_old_variant_autoscales(
+    tmp_path: Path, cdk_context
+) -> None:
+    import aws_cdk as cdk
+
+    from stacks.application import build_stacks, create_app
+
+    context = {**cdk_context, **DEPLOYED, "instance_type": "ml.g5.xlarge"}
+    app = create_app(outdir=str(tmp_path / "out"), context=context)
+    environment = cdk.Environment(account="123456789012", region="eu-west-1")
+    with pytest.raises(SystemExit) as refused:
+        build_stacks(app, environment=environment, build_dir=tmp_path / "build")
+    message = str(refused.value)
+    assert "from ml.g4dn.xlarge to ml.g5.xlarge" in message
+    assert (
+        "aws application-autoscaling deregister-scalable-target --service-namespace sagemaker "
+        "--scalable-dimension sagemaker:variant:DesiredInstanceCount --resource-id "
+        "endpoint/motflow-tracking/variant/variant-abc123"
+    ) in message
+    assert "make deploy CDK_ARGS='-c instance_type=ml.g5.xlarge'" in message
+
+
+def test_the_same_type_or_a_deregistered_variant_deploys() -> None:
+    def check(requested: str, context: dict[str, str]) -> str | None:
+        return instance_type_change.refusal(
+            requested, context, endpoint_name="motflow-tracking", region=None
+        )
+
+    assert check("ml.g4dn.xlarge", DEPLOYED) is None  # unchanged
+    assert check("ml.g5.xlarge", {}) is None  # first deploy, or the target was deregistered
+    assert check("ml.g5.xlarge", DEPLOYED) is not None
+
+
+def test_without_the_aws_cli_deploy_is_one_line() -> None:
+    with pytest.raises(DeployError, match="AWS CLI") as missing:
+        require_aws_cli(lambda name: None)
+    assert "\n" not in str(missing.value)
+    require_aws_cli(lambda name: f"/usr/bin/{name}")
+
+
+def test_the_tracking_stack_outputs_what_make_deploy_reads(synthesized) -> None:
+    outputs = synthesized.templates["MotflowTracking"]["Outputs"]
+    assert outputs[contract.OUTPUT_INSTANCE_TYPE]["Value"] == "ml.g4dn.xlarge"
+    assert outputs[contract.OUTPUT_VARIANT]["Value"].startswith("variant-")
+    assert contract.stack_name("motflow", "Tracking") in synthesized.templates

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 import tarfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
 
-from stacks import contract
+from stacks import aws_rules, contract
 from stacks.base_images import BASE_IMAGES, DEFAULT_BASE_IMAGE
 from stacks.settings import Settings
 from tests.infra.deployment_constants import ACCOUNT, ALT_CONTEXT, ALT_DIGEST, REGION
@@ -569,6 +570,10 @@ def test_dashboard_shows_the_pipeline(templates) -> None:
         "ApproximateNumberOfMessagesVisible",
     ):
         assert metric in body, metric
+    # an errors line for each handler, the sweeper's included
+    for function_id, function in resources(templates[TRACKING], "AWS::Lambda::Function").items():
+        if handler_of(templates[TRACKING], function_id) in ("submit", "complete", "sweeper"):
+            assert json.dumps({"Ref": function_id}) in body, function["Properties"]["Handler"]
 
 
 def test_alarms_notify_the_operators_topic_not_the_users(templates) -> None:
@@ -593,7 +598,13 @@ def test_alarms_notify_the_operators_topic_not_the_users(templates) -> None:
         "Errors",
         "ApproximateNumberOfMessagesVisible",
     }
-    assert len(watched["Errors"]) == 2  # submit and complete
+    alarmed = {
+        handler_of(template, m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"])
+        for alarm in watched["Errors"]
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    }
+    assert alarmed == {"submit", "complete", "sweeper"}
     (oldest,) = watched["ApproximateAgeOfOldestRequest"]
     assert oldest["Threshold"] == Settings().oldest_request_alarm_s
 
@@ -625,8 +636,51 @@ def test_the_failed_events_alarm_covers_every_handlers_queue(templates) -> None:
     watched = {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for m in stats}
     assert watched == queues
     (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
-    assert sorted(expression.split(" + ")) == sorted(m["Id"] for m in stats)
     assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    # SQS publishes only an active queue's metrics: one failed event in any one queue, with the
+    # other queues silent, must still give a data point at or above the threshold.
+    ids = [m["Id"] for m in stats]
+    stamps = [0, 300, 600]
+    for failing in ids:
+        series = {failing: {300: 1.0}}
+        fired = aws_rules.evaluate_metric_math(expression, series, stamps)
+        assert fired.get(300, 0) >= alarm["Threshold"], (failing, expression, fired)
+        assert fired[0] < alarm["Threshold"] and fired[600] < alarm["Threshold"]
+    # and with no data at all the alarm has zeros, not missing data
+    assert aws_rules.evaluate_metric_math(expression, {}, stamps) == dict.fromkeys(stamps, 0)
+
+
+def test_metric_math_without_fill_has_no_point_where_any_queue_is_silent() -> None:
+    """The evaluator keeps CloudWatch's rule: a plain sum is missing where an operand is."""
+    series = {"q0": {300: 1.0}, "q1": {0: 0.0, 300: 0.0}}
+    assert aws_rules.evaluate_metric_math("q0 + q1", series, [0, 300, 600]) == {300: 1.0}
+    assert aws_rules.evaluate_metric_math("q0 + q1 + q2", series, [0, 300]) == {}
+    assert aws_rules.evaluate_metric_math(
+        "FILL(q0, 0) + FILL(q1, 0) + FILL(q2, 0)", series, [0, 300, 600]
+    ) == {0: 0.0, 300: 1.0, 600: 0.0}
+    with pytest.raises(ValueError):
+        aws_rules.evaluate_metric_math("SUM(METRICS())", series, [0])
+
+
+def test_each_failed_events_queue_url_is_a_stack_output(templates) -> None:
+    """scripts/replay_failed_events.py takes a queue URL: the stack says each one."""
+    template = templates[TRACKING]
+    destinations = {
+        handler_of(template, config["Properties"]["FunctionName"]["Ref"]): config["Properties"][
+            "DestinationConfig"
+        ]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        for config in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    }
+    outputs = template["Outputs"]
+    assert set(destinations) == set(contract.OUTPUT_FAILED_EVENTS)
+    for handler, queue_id in destinations.items():
+        assert outputs[contract.OUTPUT_FAILED_EVENTS[handler]]["Value"] == {"Ref": queue_id}
+
+
+def handler_of(template: dict[str, Any], function_id: str) -> str:
+    """The module name of a Lambda function's handler (``submit`` for ``submit.handler``)."""
+    return template["Resources"][function_id]["Properties"]["Handler"].split(".")[0]
 
 
 # --- two deployments -----------------------------------------------------------------------
@@ -662,3 +716,18 @@ def test_template_assertions_api_sees_the_same_endpoint(synthesized) -> None:
             )
         },
     )
+
+
+def test_the_operator_docs_list_every_action_of_the_operator_policy(templates) -> None:
+    """docs/OPERATIONS.md tells people without the managed policy what `motflow` calls."""
+    template = templates[TRACKING]
+    policy_id = template["Outputs"][contract.OUTPUT_OPERATOR_POLICY]["Value"]["Ref"]
+    document = template["Resources"][policy_id]["Properties"]["PolicyDocument"]
+    actions = {a for s in document["Statement"] for a in as_list(s["Action"])}
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "OPERATIONS.md").read_text(
+        encoding="utf-8"
+    )
+    section = docs[docs.index("## Jobs from the command line") :]
+    section = re.sub(r"\s+", " ", section.split("\n## ", 1)[0])
+    listed = set(re.findall(r"`([a-z0-9]+:[A-Za-z]+)`", section))
+    assert actions - listed == set(), "docs/OPERATIONS.md does not name these"

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from stacks import aws_rules
 from stacks.settings import Settings, SettingsError
 from tests.infra.deployment_constants import ACCOUNT, REGION
 
@@ -52,6 +53,10 @@ def training_app(training_outdir, tmp_path_factory, cdk_context):
     }
 
 
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
 def _resources(template, kind):
     return [r for r in template["Resources"].values() if r["Type"] == kind]
 
@@ -74,6 +79,9 @@ def test_training_stack_role_is_scoped_to_its_bucket_prefixes(training_app):
         "StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}
     }
     assert not any("s3:*" in json.dumps(s["Action"]) for s in statements.values())
+    granted = {a for s in statements.values() for a in _as_list(s["Action"])}
+    missing = aws_rules.TRAINING_ROLE_ACTIONS - granted
+    assert not missing, f"the documented CreateTrainingJob role policy also grants {missing}"
     assert {"TrainingDataUri", "TrainingOutputUri", "TrainingRoleArn"} <= set(template["Outputs"])
 
 

@@ -230,3 +230,19 @@ def test_a_deployed_stack_is_found_through_its_cloudformation_outputs(
     )
     code, out, err = motflow(capsys, "status", "x", "--stack", "NotOurs")
     assert code == 2 and "is not a motflow tracking stack" in err
+
+
+def test_retrying_a_deleted_upload_says_it_is_missing_not_a_permissions_problem(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The operator policy may list the upload prefix, so S3 answers 404, not 403."""
+    bogus = tmp_path / "deleted.mp4"
+    bogus.write_bytes(b"not a video at all" * 64)
+    key, job_id = stack.upload(bogus, f"{stack.settings.input_prefix}deleted.mp4")
+    stack.wait_terminal([job_id], 60.0)
+    version = (stack.job(job_id) or {}).get("version_id")
+    selector = {"VersionId": version} if version else {}
+    stack.client("s3").delete_object(Bucket=stack.resources.input_bucket, Key=key, **selector)
+    code, _out, err = motflow(capsys, "retry", job_id)
+    assert code != 0
+    assert "NoSuch" in err and "permissions" not in err, err

@@ -244,3 +244,40 @@ def test_the_documented_transition_table_is_the_code() -> None:
 
     doc = (Path(__file__).resolve().parents[3] / "docs" / "RELIABILITY.md").read_text()
     assert lifecycle.markdown_table() in doc
+
+
+class _ThrottledBatches:
+    """A DynamoDB client whose BatchGetItem answers one key a request, the rest unprocessed."""
+
+    def __init__(self, table: str, throttled_rounds: int) -> None:
+        self.table, self.throttled_rounds, self.requests = table, throttled_rounds, 0
+
+    def batch_get_item(self, RequestItems: dict) -> dict:
+        self.requests += 1
+        keys = RequestItems[self.table]["Keys"]
+        if self.requests <= self.throttled_rounds:
+            return {"Responses": {self.table: []}, "UnprocessedKeys": RequestItems}
+        first, rest = keys[0], keys[1:]
+        item = {"job_id": first["job_id"], "status": {"S": jobs.QUEUED}}
+        unprocessed = {self.table: {**RequestItems[self.table], "Keys": rest}} if rest else {}
+        return {"Responses": {self.table: [item]}, "UnprocessedKeys": unprocessed}
+
+
+def test_unprocessed_batch_keys_are_asked_again_after_a_growing_pause(monkeypatch) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(jobs.time, "sleep", pauses.append)
+    client = _ThrottledBatches("t", throttled_rounds=2)
+    found = jobs.JobStore("t", client).get_many(["a", "b", "c"])
+    assert set(found) == {"a", "b", "c"} and client.requests == 5
+    assert len(pauses) == 4 and all(p > 0 for p in pauses)
+    assert [jobs.batch_get_backoff_s(n) <= 0.05 * 2 ** (n - 1) for n in (1, 2, 3)] == [True] * 3
+    assert jobs.batch_get_backoff_s(20) <= 2.0 and jobs.batch_get_backoff_s(4) >= 0.2
+
+
+def test_a_batch_that_stays_unprocessed_is_an_error_not_a_tight_loop(monkeypatch) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(jobs.time, "sleep", pauses.append)
+    client = _ThrottledBatches("t", throttled_rounds=10_000)
+    with pytest.raises(RuntimeError, match="unprocessed"):
+        jobs.JobStore("t", client).get_many(["a"])
+    assert client.requests == len(pauses) + 1 <= 10
