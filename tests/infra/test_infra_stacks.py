@@ -604,7 +604,7 @@ def test_alarms_notify_the_operators_topic_not_the_users(templates) -> None:
         for m in alarm["Metrics"]
         if "MetricStat" in m
     }
-    assert alarmed == {"submit", "complete", "sweeper"}
+    assert alarmed == {"submit", "complete", "sweeper", "notifier"}
     (oldest,) = watched["ApproximateAgeOfOldestRequest"]
     assert oldest["Threshold"] == Settings().oldest_request_alarm_s
 
