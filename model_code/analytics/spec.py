@@ -7,7 +7,7 @@ Shape (docs/schemas/analytics-spec.schema.json)::
      "zones": [{"name": "desk", "polygon": [[x, y], [x, y], [x, y], ...]}],
      "classes": ["person"],
      "calibration": {"image": [[x, y], ...], "world": [[X, Y], ...]},
-     "hysteresis": 0.05}
+     "hysteresis": 0.1}
 
 A line's forward direction crosses it from the left-hand to the right-hand side of someone
 standing on its first point and looking at its second, on the screen (a line drawn left to
@@ -30,7 +30,7 @@ MAX_ZONES = 64
 MAX_POLYGON_POINTS = 256
 MAX_CALIBRATION_POINTS = 64
 MAX_NAME = 64
-DEFAULT_HYSTERESIS = 0.05
+DEFAULT_HYSTERESIS = 0.1
 MAX_HYSTERESIS = 1.0
 SPEC_KEYS = ("lines", "zones", "classes", "calibration", "hysteresis")
 LINE_KEYS = ("name", "points", "directions")
