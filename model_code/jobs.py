@@ -22,6 +22,7 @@ from model_code.pricing import job_cost
 from model_code.progress import ProgressCallback, S3ProgressWriter, ThrottledProgress
 from model_code.results import (
     ARTIFACTS,
+    OPTIONAL_ARTIFACTS,
     SUMMARY_JSON,
     TRACKS_JSONL,
     MotRows,
@@ -149,6 +150,11 @@ class FolderOutput:
             key: self.location(out_dir, name) if name in self._written else None
             for key, name in ARTIFACTS.items()
         }
+        artifacts.update(
+            (key, self.location(out_dir, name))
+            for key, name in OPTIONAL_ARTIFACTS.items()
+            if name in self._written
+        )
         published = {**summary, "artifacts": artifacts}
         write_summary(out_dir / SUMMARY_JSON, published)
         return published

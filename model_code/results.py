@@ -43,9 +43,10 @@ ARTIFACTS: dict[str, str] = {
     "tracks_jsonl": TRACKS_JSONL,
     "tracks_json": TRACKS_JSON,
     "annotated": ANNOTATED_MP4,
-    "analytics": ANALYTICS_JSON,
     "summary": SUMMARY_JSON,
 }
+# Artifacts a summary names only when the job wrote them (a job with an analytics spec).
+OPTIONAL_ARTIFACTS: dict[str, str] = {"analytics": ANALYTICS_JSON}
 
 
 class FrameTracks(Protocol):
