@@ -116,6 +116,7 @@ class AnalyticsSink:
         self.last_d = np.full((0, n_lines), np.nan)  # signed distance last seen
         self.last_u = np.zeros((0, n_lines))  # position along the segment last seen
         self.cross_u = np.full((0, n_lines), np.nan)  # where it last passed the line
+        self.cross_t = np.full((0, n_lines), np.nan)  # and when
         self.zone_state = np.zeros((0, n_zones), np.int8)  # 1 inside, -1 outside, 0 unknown
         self.entered_t = np.full((0, n_zones), np.nan)  # current visit's start
         self.first_in = np.full((0, n_zones), np.nan)
@@ -154,6 +155,7 @@ class AnalyticsSink:
 
         self.side, self.last_d = pad(self.side, 0), pad(self.last_d, np.nan)
         self.last_u, self.cross_u = pad(self.last_u, 0), pad(self.cross_u, np.nan)
+        self.cross_t = pad(self.cross_t, np.nan)
         self.zone_state, self.entered_t = pad(self.zone_state, 0), pad(self.entered_t, np.nan)
         self.first_in, self.last_out = pad(self.first_in, np.nan), pad(self.last_out, np.nan)
         self.inside_s, self.entries = pad(self.inside_s, 0), pad(self.entries, 0)
@@ -187,12 +189,13 @@ class AnalyticsSink:
         ).reshape(-1)
         points = ground_points(boxes)
         margin = self.spec.hysteresis * np.maximum(boxes[:, 3] - boxes[:, 1], 0.0)
+        previous_t = self.last_t[rows].copy()
         self.last_t[rows] = t
         self.pixels.update(rows, t, points)
         if self.metres is not None and self.homography is not None:
             self.metres.update(rows, t, apply_homography(self.homography, points))
         if len(self.starts):
-            self._lines(rows, points, margin, t, frame)
+            self._lines(rows, points, margin, t, previous_t, frame)
         for zone in range(len(self.polygons)):
             self._zone(zone, rows, points, margin, t)
         if len(points):
@@ -205,7 +208,13 @@ class AnalyticsSink:
             np.add.at(self.heat, (row, col), 1)
 
     def _lines(
-        self, rows: np.ndarray, points: np.ndarray, margin: np.ndarray, t: float, frame: int
+        self,
+        rows: np.ndarray,
+        points: np.ndarray,
+        margin: np.ndarray,
+        t: float,
+        previous_t: np.ndarray,
+        frame: int,
     ) -> None:
         if len(rows) == 0:
             return
@@ -214,8 +223,11 @@ class AnalyticsSink:
         prev_d, prev_u = self.last_d[rows], self.last_u[rows]
         passed = np.isfinite(prev_d) & (np.sign(prev_d) != np.sign(d))
         with np.errstate(divide="ignore", invalid="ignore"):
-            where = prev_u + (u - prev_u) * prev_d / (prev_d - d)
+            fraction = prev_d / (prev_d - d)
+            where = prev_u + (u - prev_u) * fraction
+            when = previous_t[:, None] + (t - previous_t[:, None]) * fraction
         self.cross_u[rows] = np.where(passed, where, self.cross_u[rows])
+        self.cross_t[rows] = np.where(passed, when, self.cross_t[rows])
         self.last_d[rows], self.last_u[rows] = d, u
         side = np.where(d >= margin[:, None], 1, np.where(d <= -margin[:, None], -1, 0))
         side = side.astype(np.int8)
@@ -227,10 +239,19 @@ class AnalyticsSink:
             if not (-END_TOLERANCE <= at <= 1 + END_TOLERANCE):
                 continue  # it went round the end of the segment
             self._crossing(
-                int(rows[i]), int(line), "forward" if side[i, line] > 0 else "backward", t, frame
+                float(self.cross_t[rows[i], line]),
+                int(rows[i]),
+                int(line),
+                "forward" if side[i, line] > 0 else "backward",
+                t,
+                frame,
             )
 
-    def _crossing(self, row: int, line: int, direction: str, t: float, frame: int) -> None:
+    def _crossing(
+        self, passed_t: float, row: int, line: int, direction: str, t: float, frame: int
+    ) -> None:
+        """Count one crossing; `passed_t` is when the point passed the line (interpolated),
+        `frame` the frame that confirmed it (the hysteresis distance reached)."""
         label = self._labels[row]
         self.counts[line][direction] += 1
         per_class = self.by_class[line].setdefault(label, {"forward": 0, "backward": 0})
@@ -241,7 +262,7 @@ class AnalyticsSink:
         names = self.spec.lines[line].directions
         self.events[line].append(
             {
-                "t": _r(t),
+                "t": _r(passed_t if math.isfinite(passed_t) else t),
                 "frame": frame,
                 "track": self._ids[row],
                 "direction": names[0] if direction == "forward" else names[1],

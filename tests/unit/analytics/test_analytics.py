@@ -218,3 +218,47 @@ def test_the_spec_round_trips_and_the_schema_file_parses(repo_root: Path) -> Non
     spec = parse_spec({"lines": [LINE], "classes": ["person"], "hysteresis": 0.2})
     assert parse_spec(spec.to_dict()) == spec
     json.loads((repo_root / "docs" / "schemas" / "analytics-spec.schema.json").read_text())
+
+
+def _segment(folder: Path, frames: range, local_id: int) -> Path:
+    """A segment's results: one person walking right 1 px per frame (foot x = 25 + frame)."""
+    folder.mkdir()
+    lines = []
+    for frame in frames:
+        objects = [
+            {
+                "id": local_id,
+                "box": [10.0 + frame, 20.0, 30.0, 60.0],
+                "score": 0.9,
+                "label": "person",
+            }
+        ]
+        lines.append(json.dumps({"frame": frame, "t": (frame - 1) / 10, "objects": objects}))
+    (folder / "tracks.jsonl").write_text("\n".join(lines) + "\n")
+    summary = {
+        "video": {"fps": 10.0, "width": 128, "height": 96},
+        "options": {"stride": 1},
+        "counts": {"frames_decoded": frames[-1]},
+        "timings": {"total_s": 1.0},
+    }
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return folder
+
+
+def test_a_crossing_in_a_segment_overlap_counts_once_after_the_stitch(tmp_path: Path) -> None:
+    from model_code.results import file_sinks
+    from model_code.segment_results import join_segments
+
+    # Both segments see the crossing at x = 50 (frame 25, inside the 21..30 overlap).
+    first = _segment(tmp_path / "a", range(1, 31), 4)
+    second = _segment(tmp_path / "b", range(21, 51), 1)
+    spec = parse_spec({"lines": [{"name": "gate", "points": [[50, 0], [50, 96]]}]})
+    join_segments([first, second], file_sinks(tmp_path / "out", False, spec))
+    document = validate(
+        json.loads((tmp_path / "out" / "analytics.json").read_text()), "analytics.schema.json"
+    )
+    gate = document["lines"]["gate"]
+    assert gate["total"] == 1 and gate["backward"] == 1  # downward line: rightwards is backward
+    # Passed at frame 25 (t 2.4 s), confirmed 6 px (0.1 x the box height) further at frame 31.
+    assert [(c["t"], c["frame"]) for c in gate["crossings"]] == [(2.4, 31)]
+    assert [t["id"] for t in document["tracks"]] == [1]
