@@ -54,7 +54,7 @@ def test_the_pets_calibration_fits_the_ground_truth_world_points(shared_data: Pa
     assert spec.calibration is not None
     h = fit_homography(spec.calibration.image, spec.calibration.world)
     foot = np.column_stack([gt[:, 2] + gt[:, 4] / 2, gt[:, 3] + gt[:, 5]])
-    assert rms_error(h, foot, gt[:, 7:9]) < 0.1  # metres, over all 4,600 ground-truth boxes
+    assert rms_error(h, foot, gt[:, 7:9]) < 0.1  # metres, over every ground-truth box
     # The ground truth against itself agrees exactly; the bench's rows are well formed.
     table = compare(json.loads(SPEC.read_text()), gt, gt)
     assert len([row for row in table if row["what"].startswith("line")]) >= 6
