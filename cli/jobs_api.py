@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.errors import CliError
 from cli.target import Target
-from lambdas import job_options, jobs, s3_events
+from lambdas import analytics_spec, job_options, jobs, s3_events
 from stacks import contract
 
 RUNNING = "RUNNING"
@@ -234,6 +234,24 @@ def _query_status(
 
 def _upload_key(target: Target, name: str) -> str:
     return f"{target.input_prefix}{name}"
+
+
+def read_analytics_spec(path: str) -> dict[str, Any]:
+    """An analytics spec file, checked as submit checks it (it travels as upload metadata)."""
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CliError(
+            f"cannot read the analytics spec {path}: {error.strerror}", "check the path"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise CliError(
+            f"the analytics spec {path} is not valid JSON ({error.msg})", "fix it"
+        ) from None
+    try:
+        return analytics_spec.validate_spec(spec)
+    except job_options.OptionError as error:
+        raise CliError(str(error), "fix the analytics spec") from None
 
 
 def submit(

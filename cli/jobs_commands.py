@@ -22,6 +22,11 @@ def register(commands: Any) -> None:
     submit.add_argument("source", metavar="VIDEO_OR_S3_URI", help="a video file or s3://bucket/key")
     _option_arguments(submit)
     submit.add_argument("--tag", help="a label carried to the record and the notification")
+    submit.add_argument(
+        "--analytics",
+        metavar="SPEC_JSON",
+        help="analytics spec JSON (lines, zones, classes, calibration): writes analytics.json",
+    )
     _wait_arguments(submit)
     submit.set_defaults(run=run_submit)
 
@@ -79,6 +84,8 @@ def _wait_arguments(parser: argparse.ArgumentParser, flag: bool = True) -> None:
 
 def run_submit(args: argparse.Namespace) -> int:
     options = jobs_api.parse_options(args.option)
+    if args.analytics:
+        options = {**options, "analytics": jobs_api.read_analytics_spec(args.analytics)}
     where = target.resolve(args)
     key, job_id = jobs_api.submit(where, args.source, options, args.tag)
     if args.wait:

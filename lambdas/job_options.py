@@ -78,13 +78,20 @@ def check(value: Any, node: Mapping[str, Any], where: str) -> None:
             raise OptionError(f"option '{where}' must be > {node['exclusiveMinimum']}, got {value}")
     if isinstance(value, str) and len(value) < node.get("minLength", 0):
         raise OptionError(f"option '{where}' must not be empty")
+    if isinstance(value, str) and len(value) > node.get("maxLength", math.inf):
+        raise OptionError(f"option '{where}' must be at most {node['maxLength']} characters")
     if isinstance(value, list):
         if len(value) < node.get("minItems", 0):
             raise OptionError(f"option '{where}' needs at least {node['minItems']} item(s)")
-        for item in value:
-            check(item, node.get("items", {}), where)
+        if len(value) > node.get("maxItems", math.inf):
+            raise OptionError(f"option '{where}' takes at most {node['maxItems']} item(s)")
+        for index, item in enumerate(value):
+            check(item, node.get("items", {}), f"{where}[{index}]" if where else str(index))
     if isinstance(value, dict):
         properties = node.get("properties", {})
+        missing = [name for name in node.get("required", []) if name not in value]
+        if missing:
+            raise OptionError(f"option '{where}' is missing {', '.join(missing)}")
         if node.get("additionalProperties") is False:
             unknown = sorted(set(value) - set(properties))
             if unknown:
@@ -102,8 +109,16 @@ def _joined(where: str, name: str) -> str:
 
 
 def validate(options: Mapping[str, Any]) -> dict[str, Any]:
-    """`options` checked against the schema; returns them as a plain dict."""
+    """`options` checked against the schema (and an analytics spec's cross-field rules);
+    returns them as a plain dict."""
     check(dict(options), schema(), "")
+    if options.get("analytics") is not None:
+        try:
+            from .analytics_spec import check_rules
+        except ImportError:  # Lambda runtime: modules are top-level
+            from analytics_spec import check_rules  # type: ignore[no-redef]
+
+        check_rules(options["analytics"])
     return dict(options)
 
 

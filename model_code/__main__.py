@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="batches decoded ahead on a thread; 0 decodes on the tracking thread",
     )
+    track.add_argument(
+        "--analytics",
+        help="analytics spec JSON (lines, zones, classes, calibration): writes analytics.json",
+    )
     track.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     track.add_argument(
         "-v", "--verbose", action="store_true", help="log details, FFmpeg's messages included"
@@ -76,6 +80,7 @@ def _track(args: argparse.Namespace) -> None:
         "score_threshold": args.score_threshold,
         "batch_size": args.batch_size,
         "prefetch": args.prefetch,
+        "analytics": _read_spec(args.analytics) if args.analytics else None,
     }
     options = TrackOptions.from_dict({k: v for k, v in chosen.items() if v is not None})
     detector = detector_for(options, args.weights)
@@ -97,8 +102,27 @@ def _track(args: argparse.Namespace) -> None:
         f"@{video['fps']:g}fps total_s={timings['total_s']:.2f} fps={speed:.1f} out={args.out}"
     )
     print(line)
+    for name, line in (summary.get("analytics") or {}).get("lines", {}).items():
+        counts = " ".join(f"{k}={v}" for k, v in line["directions"].items())
+        print(f"line {name}: total={line['total']} {counts}")
+    for name, zone in (summary.get("analytics") or {}).get("zones", {}).items():
+        print(
+            f"zone {name}: entries={zone['entries']} mean_dwell_s={zone['mean_dwell_s']}"
+            f" peak_occupancy={zone['peak_occupancy']}"
+        )
     for warning in summary["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
+
+
+def _read_spec(path: str) -> object:
+    """The analytics spec file's JSON (checked with the other options)."""
+    import json
+    from pathlib import Path
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"the analytics spec {path} is not valid JSON: {error}") from None
 
 
 def _track_dets(args: argparse.Namespace) -> None:

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from model_code.analytics.sink import AnalyticsSink
+from model_code.analytics.spec import AnalyticsSpec
 from model_code.detectors import Detector
 from model_code.pipeline import TrackOptions, track_video
 from model_code.pricing import job_cost
 from model_code.progress import ProgressCallback, S3ProgressWriter, ThrottledProgress
 from model_code.results import (
     ARTIFACTS,
+    OPTIONAL_ARTIFACTS,
     SUMMARY_JSON,
     TRACKS_JSONL,
     MotRows,
@@ -47,8 +50,11 @@ class JobSource(Protocol):
 class JobOutput(Protocol):
     """Where a job's results go."""
 
-    def sinks(self, out_dir: Path, annotate: bool) -> SinkFactory:
-        """The sinks `track_video` feeds; files go into `out_dir`."""
+    def sinks(
+        self, out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
+    ) -> SinkFactory:
+        """The sinks `track_video` feeds (with an analytics sink for a spec); files go into
+        `out_dir`."""
         ...
 
     def publish(self, out_dir: Path, summary: Summary) -> Summary:
@@ -121,8 +127,10 @@ class FolderOutput:
         self._written: set[str] = {SUMMARY_JSON}
         self._progress = progress
 
-    def sinks(self, out_dir: Path, annotate: bool) -> SinkFactory:
-        make = file_sinks(out_dir, annotate)
+    def sinks(
+        self, out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
+    ) -> SinkFactory:
+        make = file_sinks(out_dir, annotate, analytics)
 
         def open_sinks(stream: StreamFacts) -> list[Sink]:
             opened = make(stream)
@@ -142,6 +150,11 @@ class FolderOutput:
             key: self.location(out_dir, name) if name in self._written else None
             for key, name in ARTIFACTS.items()
         }
+        artifacts.update(
+            (key, self.location(out_dir, name))
+            for key, name in OPTIONAL_ARTIFACTS.items()
+            if name in self._written
+        )
         published = {**summary, "artifacts": artifacts}
         write_summary(out_dir / SUMMARY_JSON, published)
         return published
@@ -172,8 +185,15 @@ class InlineOutput:
     def __init__(self) -> None:
         self._rows = MotRows()
 
-    def sinks(self, out_dir: Path, annotate: bool) -> SinkFactory:
-        return lambda stream: [self._rows]
+    def sinks(
+        self, out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
+    ) -> SinkFactory:
+        def open_sinks(stream: StreamFacts) -> list[Sink]:
+            if analytics is None:
+                return [self._rows]
+            return [self._rows, AnalyticsSink(analytics, stream, None)]
+
+        return open_sinks
 
     def publish(self, out_dir: Path, summary: Summary) -> Summary:
         return {**summary, "artifacts": dict.fromkeys(ARTIFACTS), "tracks": self._rows.rows}
@@ -192,14 +212,38 @@ def run_job(
     started = time.perf_counter()
     video = job.source.fetch(work_dir)
     download_s = time.perf_counter() - started
-    # A segment's ids are not the user's: the stitch draws the annotated video instead.
-    sinks = job.output.sinks(out_dir, options.annotate and not job.segment)
+    # A segment's ids are not the user's: the stitch draws the annotated video and computes the
+    # analytics on the stitched ids instead (a crossing in an overlap counts once).
+    analytics = None if job.segment else options.analytics_spec()
+    sinks, opened = _kept(
+        job.output.sinks(out_dir, options.annotate and not job.segment, analytics)
+    )
     window = (job.segment["start_s"], job.segment["end_s"]) if job.segment else None
     run = track_video(video, sinks, options, detector, job.output.progress(job.job_id), window)
     summary = build_summary(run, job_id=job.job_id, download_s=download_s)
     if job.segment:
         summary["segment"] = dict(job.segment)
+    _add_analytics(summary, opened)
     return job.output.publish(out_dir, summary)
+
+
+def _kept(factory: SinkFactory) -> tuple[SinkFactory, list[Sink]]:
+    """The factory, and the list that will hold the sinks it opens."""
+    opened: list[Sink] = []
+
+    def open_sinks(stream: StreamFacts) -> list[Sink]:
+        sinks = list(factory(stream))
+        opened.extend(sinks)
+        return sinks
+
+    return open_sinks, opened
+
+
+def _add_analytics(summary: Summary, sinks: list[Sink]) -> None:
+    """The analytics figures (if the job had a spec) into the summary."""
+    for sink in sinks:
+        if isinstance(sink, AnalyticsSink):
+            summary["analytics"] = sink.figures()
 
 
 def stitch_job(job: Job, options: TrackOptions, work_dir: Path, out_dir: Path) -> Summary:
@@ -214,8 +258,10 @@ def stitch_job(job: Job, options: TrackOptions, work_dir: Path, out_dir: Path) -
             download_to_file(artifact_uri(prefix, name), folder / name)
         folders.append(folder)
     video = job.source.fetch(work_dir) if options.annotate else None
-    facts = join_segments(folders, job.output.sinks(out_dir, options.annotate), video)
+    sinks, opened = _kept(job.output.sinks(out_dir, options.annotate, options.analytics_spec()))
+    facts = join_segments(folders, sinks, video)
     facts["timings"]["stitch_s"] = round(time.perf_counter() - started, 3)
     summary = {"job_id": job.job_id, **facts, "artifacts": {}}
     summary["cost"] = job_cost(facts["timings"].get("total_s", 0.0))
+    _add_analytics(summary, opened)
     return job.output.publish(out_dir, summary)

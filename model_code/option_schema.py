@@ -22,6 +22,11 @@ from model_code.tracking import TrackerConfig
 from model_code.tracking.config import _UNIT_INTERVAL
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "lambdas" / "job_options.schema.json"
+# The analytics spec's schema is written once, by hand, in docs/ and embedded here (the Lambda
+# asset carries lambdas/ only). This module runs from a checkout, never in the container.
+ANALYTICS_SPEC_PATH = (
+    Path(__file__).resolve().parents[1] / "docs" / "schemas" / "analytics-spec.schema.json"
+)
 
 _DESCRIPTIONS = {
     "detector": "detector name",
@@ -32,6 +37,7 @@ _DESCRIPTIONS = {
     "batch_size": "frames per detector call (null: the detector's default)",
     "prefetch": "batches decoded ahead on the decode thread",
     "tracker": "ByteTrack settings overriding the deployment's",
+    "analytics": "lines, zones, classes and calibration for analytics.json (null: none)",
 }
 
 
@@ -61,6 +67,13 @@ def tracker_schema() -> dict[str, Any]:
     }
 
 
+def analytics_schema() -> dict[str, Any]:
+    """The analytics spec's schema (docs/schemas/analytics-spec.schema.json), null allowed."""
+    spec = json.loads(ANALYTICS_SPEC_PATH.read_text(encoding="utf-8"))
+    keep = {k: v for k, v in spec.items() if k not in ("$schema", "$id", "title", "description")}
+    return {**keep, "type": ["object", "null"]}
+
+
 def options_schema() -> dict[str, Any]:
     """The JSON Schema of a job's ``options`` object."""
     properties: dict[str, Any] = {
@@ -76,6 +89,7 @@ def options_schema() -> dict[str, Any]:
         "batch_size": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_BATCH_SIZE},
         "prefetch": {"type": "integer", "minimum": 0, "maximum": MAX_PREFETCH},
         "tracker": tracker_schema(),
+        "analytics": analytics_schema(),
     }
     names = [field.name for field in dataclasses.fields(TrackOptions)]
     missing = sorted(set(names) - set(properties))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from model_code.analytics.spec import AnalyticsSpec, SpecError, parse_spec
 from model_code.detectors import DEFAULT_DETECTOR, Detector, build_detector
 from model_code.prefetch import BatchFeed, preparation
 from model_code.progress import ProgressCallback
@@ -58,6 +59,16 @@ def _tracker_overrides(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def _analytics(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        parse_spec(value)
+    except SpecError as error:
+        raise OptionsError(str(error)) from error
+    return dict(value)
+
+
 @dataclass(frozen=True)
 class TrackOptions:
     """What a job may choose. Build from untrusted input with `TrackOptions.from_dict`."""
@@ -70,6 +81,8 @@ class TrackOptions:
     batch_size: int | None = None
     prefetch: int = DEFAULT_PREFETCH
     tracker: dict[str, Any] = field(default_factory=dict)
+    # The analytics spec (model_code/analytics/spec.py) as given; None: no analytics.json.
+    analytics: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(
@@ -122,10 +135,12 @@ class TrackOptions:
             ),
             prefetch=_whole_number("prefetch", data["prefetch"], 0, MAX_PREFETCH),
             tracker=_tracker_overrides(data["tracker"]),
+            analytics=_analytics(data.get("analytics")),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The options as JSON data; `analytics` only when a spec is set."""
+        out = {
             "detector": self.detector,
             "stride": self.stride,
             "classes": list(self.classes),
@@ -135,6 +150,13 @@ class TrackOptions:
             "prefetch": self.prefetch,
             "tracker": dict(self.tracker),
         }
+        if self.analytics is not None:
+            out["analytics"] = dict(self.analytics)
+        return out
+
+    def analytics_spec(self) -> AnalyticsSpec | None:
+        """The parsed analytics spec, or None without one."""
+        return parse_spec(self.analytics) if self.analytics is not None else None
 
     def for_detector(self, detector: Detector) -> TrackOptions:
         """These options with the batch size settled when unset: the detector's own `batch_size`

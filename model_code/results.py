@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -28,11 +28,15 @@ from model_code.boxes import (
 )
 from model_code.closing import Closing
 
+if TYPE_CHECKING:
+    from model_code.analytics.spec import AnalyticsSpec
+
 TRACKS_MOT = "tracks.txt"
 TRACKS_JSONL = "tracks.jsonl"
 TRACKS_JSON = "tracks.json"
 SUMMARY_JSON = "summary.json"
 ANNOTATED_MP4 = "annotated.mp4"
+ANALYTICS_JSON = "analytics.json"
 # The summary's `artifacts` keys and the file each names.
 ARTIFACTS: dict[str, str] = {
     "tracks_mot": TRACKS_MOT,
@@ -41,6 +45,8 @@ ARTIFACTS: dict[str, str] = {
     "annotated": ANNOTATED_MP4,
     "summary": SUMMARY_JSON,
 }
+# Artifacts a summary names only when the job wrote them (a job with an analytics spec).
+OPTIONAL_ARTIFACTS: dict[str, str] = {"analytics": ANALYTICS_JSON}
 
 
 class FrameTracks(Protocol):
@@ -379,8 +385,11 @@ class AnnotatedVideoWriter(Closing):
         self._container = None
 
 
-def file_sinks(out_dir: Path, annotate: bool) -> SinkFactory:
-    """Sinks writing tracks.txt, tracks.jsonl and (with `annotate`) annotated.mp4 in `out_dir`."""
+def file_sinks(
+    out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
+) -> SinkFactory:
+    """Sinks writing tracks.txt, tracks.jsonl, tracks.json, (with `annotate`) annotated.mp4 and
+    (with an `analytics` spec) analytics.json in `out_dir`."""
 
     def open_sinks(stream: StreamFacts) -> list[Sink]:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -401,6 +410,10 @@ def file_sinks(out_dir: Path, annotate: bool) -> SinkFactory:
                     audio_from=stream.source,
                 )
             )
+        if analytics is not None:
+            from model_code.analytics.sink import AnalyticsSink
+
+            sinks.append(AnalyticsSink(analytics, stream, out_dir / ANALYTICS_JSON))
         return sinks
 
     return open_sinks
