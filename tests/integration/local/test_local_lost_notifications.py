@@ -57,11 +57,18 @@ def clips(sample_video: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     return {"long": sample_video, "short": short}
 
 
+_LAST_SWEEP: list[datetime] = []
+
+
 def sweep(stack: LocalStack) -> dict[str, Any]:
-    """One sweeper run as the sweeper role, stamped just past every invoked job's grace."""
+    """One sweeper run as the sweeper role, stamped past every deadline it can have set: a
+    grace after now, and after the previous sweep (which moves a record it found unfinished
+    on by one recheck, counted from that sweep's own time)."""
     from lambdas import sweeper
 
-    at = datetime.now(UTC) + timedelta(seconds=contract.SWEEP_GRACE_S + 5)
+    step = timedelta(seconds=contract.SWEEP_GRACE_S + 5)
+    at = max([datetime.now(UTC), *_LAST_SWEEP]) + step
+    _LAST_SWEEP[:] = [at]
     event = scheduled_event(ACCOUNT, REGION, "sweeper", at)
     context = LambdaContext("sweeper", timeout_s=contract.SWEEPER_TIMEOUT_S)
     return stack.as_role(sweeper.handler, "sweeper")(event, context)
