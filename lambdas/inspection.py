@@ -12,13 +12,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, config, header_duration, job_options, s3_events, video_magic
+    from . import clients, config, header_duration, job_options, s3_events, segments, video_magic
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
     import header_duration
     import job_options
     import s3_events
+    import segments
     import video_magic
 
 
@@ -65,6 +66,7 @@ def inspect_upload(
     facts: dict[str, Any] = {"size_bytes": size}
     try:
         options, tag, retry_of = job_options.from_metadata(head.get("Metadata") or {})
+        job_options.check_for_deployment(options, settings.job_options, settings.trained_classes)
     except job_options.OptionError as error:
         return f"'{name}' has a bad per-job option: {error}. Fix it and upload again.", facts
     facts.update(options=options, tag=tag, retry_of=retry_of)
@@ -85,13 +87,34 @@ def inspect_upload(
         )
     facts["container"] = video_magic.CONTAINER_NAMES[container]
     if container == "iso-bmff":
-        return _inspect_mp4_tracks(name, size, s3, obj, selector, facts), facts
+        reason = _inspect_mp4_tracks(name, size, s3, obj, selector, facts)
+        return reason or _check_duration(name, size, settings, facts), facts
     header_range = f"bytes=0-{min(size, header_duration.HEADER_BYTES) - 1}"
     header = s3.get_object(Bucket=obj.bucket, Key=obj.key, Range=header_range, **selector)
     duration = header_duration.header_duration_s(container, header["Body"].read())
     if duration is not None:
         facts["duration_s"] = round(duration, 3)
-    return None, facts
+    return _check_duration(name, size, settings, facts), facts
+
+
+def _check_duration(
+    name: str, size: int, settings: config.SubmitSettings, facts: dict[str, Any]
+) -> str | None:
+    """Keep `facts["duration_s"]` only when the file's size can hold it (else the header is not
+    believed: ``duration_note`` says what it claimed, as text whatever its size, and the video
+    runs in one piece); a reason when the video needs more segments than a deployment takes."""
+    duration = facts.get("duration_s")
+    if duration is None:
+        return None
+    if not segments.believable(duration, size):
+        del facts["duration_s"]
+        facts["duration_note"] = (
+            f"the header claims {duration:.6g} s, more than {_human_bytes(size)} can hold;"
+            " the video was not split"
+        )
+        return None
+    problem = segments.too_long(duration, settings.segment_threshold_s)
+    return f"'{name}' is too long to track: {problem}." if problem else None
 
 
 def _inspect_mp4_tracks(

@@ -21,6 +21,8 @@ MAX_BATCH_SIZE = 64
 # Frames per detector call for a detector class without `default_batch_size`.
 FALLBACK_BATCH_SIZE = 8
 MAX_PREFETCH = 8
+# The largest stride: past it a job would sample one frame in hours of video.
+MAX_STRIDE = 10_000
 # Batches decoded ahead on the decode thread; 0 decodes on the tracking thread (docs/BENCHMARKS.md).
 DEFAULT_PREFETCH = 2
 
@@ -111,7 +113,7 @@ class TrackOptions:
             raise OptionsError(f"option 'score_threshold' must be within 0..1, got {score!r}")
         return cls(
             detector=detector.strip(),
-            stride=_whole_number("stride", data["stride"], 1),
+            stride=_whole_number("stride", data["stride"], 1, MAX_STRIDE),
             classes=_classes(data["classes"]),
             annotate=annotate,
             score_threshold=float(score),
