@@ -145,8 +145,13 @@ def _inspect_mp4_tracks(
             f"'{name}' is an MP4 without its index (no moov box): the upload is probably"
             " incomplete or the file was cut. Upload the complete file."
         )
+    if tracks.video_tracks == 0 and not tracks.other_tracks:
+        return (
+            f"'{name}' has no frames: its index lists no tracks at all (a recording stopped"
+            " before its first frame?). Upload a video with frames."
+        )
     if tracks.video_tracks == 0:
-        holds = " and ".join(tracks.other_tracks) or "no tracks"
+        holds = " and ".join(tracks.other_tracks)
         return f"'{name}' has no video track (it holds only {holds}). Upload a video file."
     if tracks.video_samples == 0 and not tracks.fragmented:
         return f"'{name}' has a video track with no frames. Upload a video with frames."

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from model_code.boxes import clip_xyxy
 from model_code.detectors import DEFAULT_DETECTOR, Detector, build_detector
 from model_code.prefetch import BatchFeed, preparation
 from model_code.progress import ProgressCallback
 from model_code.results import SinkFactory, StreamFacts
-from model_code.tracking import ByteTracker, TrackerConfig, tracker_config
+from model_code.tracking import ByteTracker, TrackedObjects, TrackerConfig, tracker_config
 from model_code.video import VideoReader
 
 MAX_BATCH_SIZE = 64
@@ -149,6 +150,17 @@ class TrackOptions:
         return replace(self, batch_size=min(int(default), MAX_BATCH_SIZE))
 
 
+def inside_picture(tracked: TrackedObjects, width: int, height: int) -> TrackedObjects:
+    """`tracked` with boxes clipped to the picture (a coasted prediction can drift past the
+    edge); a track whose box lies wholly outside is not reported on this frame."""
+    boxes, inside = clip_xyxy(tracked.boxes, width, height)
+    if inside.all():
+        return replace(tracked, boxes=boxes)
+    return TrackedObjects(
+        tracked.ids[inside], boxes[inside], tracked.scores[inside], tracked.labels[inside]
+    )
+
+
 def detector_for(options: TrackOptions, weights: str | Path | None = None) -> Detector:
     """The detector the options name, built with their class filter and score threshold."""
     return build_detector(
@@ -246,6 +258,7 @@ def track_video(
                 tracked = tracker.update(
                     frame_detections.boxes, frame_detections.scores, frame_detections.labels
                 )
+                tracked = inside_picture(tracked, info.width, info.height)
                 timings["track_s"] += time.perf_counter() - tick
                 tick = time.perf_counter()
                 for sink in outputs:
