@@ -249,7 +249,7 @@ def test_reported_boxes_stay_inside_the_picture(make_clip) -> None:
     assert run.detections == len(rows.rows) > 0
     width, height = run.video["width"], run.video["height"]
     for _frame, _id, x, y, w, h, *_ in rows.rows:
-        assert 0 <= x and 0 <= y and w > 0 and h > 0
+        assert min(x, y) >= 0 and w > 0 and h > 0
         assert x + w <= width + 1e-6 and y + h <= height + 1e-6
 
 
