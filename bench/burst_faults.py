@@ -361,7 +361,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"peak RSS of the model server and its workers: {burst.peak_rss_mb:.0f} MiB")
     for job_id, record in sorted(report.records.items()):
         told = burst.messages_per_job.get(job_id, 0)
-        if told != 1 or record.get("status") != "SUCCEEDED":
+        distinct = len(set(burst.dedup_ids_per_job.get(job_id, [])))
+        if distinct != 1 or record.get("status") != "SUCCEEDED":
             fields = ("status", "attempt", "notified_phase", "failed_stage", "reason")
             detail = ", ".join(f"{k}={record.get(k)!r}" for k in fields)
             print(f"  odd job {job_id}: told {told}x, {detail}")

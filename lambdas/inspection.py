@@ -12,7 +12,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, config, header_duration, job_options, s3_events, segments, video_magic
+    from . import (
+        clients,
+        config,
+        header_duration,
+        job_options,
+        s3_events,
+        segments,
+        stream_duration,
+        video_magic,
+    )
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
@@ -20,6 +29,7 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
     import job_options
     import s3_events
     import segments
+    import stream_duration
     import video_magic
 
 
@@ -86,12 +96,22 @@ def inspect_upload(
             facts,
         )
     facts["container"] = video_magic.CONTAINER_NAMES[container]
+
+    def read(offset: int, length: int) -> bytes:
+        last = min(offset + length, size) - 1
+        reply = s3.get_object(
+            Bucket=obj.bucket, Key=obj.key, Range=f"bytes={offset}-{last}", **selector
+        )
+        return reply["Body"].read()
+
     if container == "iso-bmff":
-        reason = _inspect_mp4_tracks(name, size, s3, obj, selector, facts)
+        reason = _inspect_mp4_tracks(name, size, read, facts)
         return reason or _check_duration(name, size, settings, facts), facts
-    header_range = f"bytes=0-{min(size, header_duration.HEADER_BYTES) - 1}"
-    header = s3.get_object(Bucket=obj.bucket, Key=obj.key, Range=header_range, **selector)
-    duration = header_duration.header_duration_s(container, header["Body"].read())
+    header = read(0, header_duration.HEADER_BYTES)
+    duration = header_duration.header_duration_s(container, header)
+    if duration is None and container == "matroska":  # a live recording: no Duration
+        duration = stream_duration.matroska_tail_duration_s(read, size, header)
+        facts["duration_from"] = "last cluster" if duration is not None else None
     if duration is not None:
         facts["duration_s"] = round(duration, 3)
     return _check_duration(name, size, settings, facts), facts
@@ -118,28 +138,22 @@ def _check_duration(
 
 
 def _inspect_mp4_tracks(
-    name: str,
-    size: int,
-    s3: Any,
-    obj: s3_events.S3Object,
-    selector: dict[str, str],
-    facts: dict[str, Any],
+    name: str, size: int, read: stream_duration.Read, facts: dict[str, Any]
 ) -> str | None:
     """A reason when the MP4's index says it cannot be tracked: no index, no video track, or
-    a video track without frames (a few small ranged reads, never the whole file)."""
-
-    def read(offset: int, length: int) -> bytes:
-        last = min(offset + length, size) - 1
-        reply = s3.get_object(
-            Bucket=obj.bucket, Key=obj.key, Range=f"bytes={offset}-{last}", **selector
-        )
-        return reply["Body"].read()
-
+    a video track without frames (a few small ranged reads, never the whole file). A
+    fragmented MP4's duration comes from its sidx or its last fragment."""
     tracks = video_magic.mp4_tracks(read, size)
     if tracks is None:
         return None
-    if tracks.duration_s is not None:
-        facts["duration_s"] = round(tracks.duration_s, 3)
+    duration = tracks.duration_s
+    if duration is None and tracks.fragmented and tracks.video_tracks:
+        duration = stream_duration.fragmented_mp4_duration_s(
+            read, size, tracks.moov, tracks.moov_end
+        )
+        facts["duration_from"] = "fragments" if duration is not None else None
+    if duration is not None:
+        facts["duration_s"] = round(duration, 3)
     if not tracks.has_index:
         return (
             f"'{name}' is an MP4 without its index (no moov box): the upload is probably"
