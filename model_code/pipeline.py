@@ -41,6 +41,13 @@ def _whole_number(name: str, value: Any, low: int, high: int | None = None) -> i
     return value
 
 
+def _stride(value: Any) -> int:
+    stride = _whole_number("stride", value, 1)
+    if stride > MAX_STRIDE:
+        raise OptionsError(f"option 'stride' must be <= {MAX_STRIDE}, got {stride}")
+    return stride
+
+
 def _classes(value: Any) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(c, str) for c in items):
@@ -114,7 +121,7 @@ class TrackOptions:
             raise OptionsError(f"option 'score_threshold' must be within 0..1, got {score!r}")
         return cls(
             detector=detector.strip(),
-            stride=_whole_number("stride", data["stride"], 1, MAX_STRIDE),
+            stride=_stride(data["stride"]),
             classes=_classes(data["classes"]),
             annotate=annotate,
             score_threshold=float(score),
