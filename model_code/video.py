@@ -133,6 +133,33 @@ class _HeaderFacts:
     rotation: int = 0
 
 
+MAX_TOP_LEVEL_BOXES = 1_000_000  # a fragmented MP4 has two per fragment
+
+
+def _mp4_cut(path: Path) -> tuple[str, int] | None:
+    """(box type, bytes missing) when an MP4's last top-level box runs past the end of the file:
+    the file was cut (a fragmented MP4 has no frame count to compare against)."""
+    size = path.stat().st_size
+    at = 0
+    with path.open("rb") as handle:
+        for _ in range(MAX_TOP_LEVEL_BOXES):
+            if at + 8 > size:
+                return None
+            handle.seek(at)
+            head = handle.read(16)
+            box_size = int.from_bytes(head[:4], "big")
+            if box_size == 1 and len(head) == 16:
+                box_size = int.from_bytes(head[8:16], "big")
+            elif box_size == 0:
+                return None  # "to the end of the file"
+            if box_size < 8:
+                return None
+            if at + box_size > size:
+                return head[4:8].decode("latin-1"), at + box_size - size
+            at += box_size
+    return None
+
+
 def _container_kind(path: Path) -> str | None:
     """ "an MP4", "a Matroska/WebM file" or "an AVI" from the first bytes, else None."""
     with path.open("rb") as handle:
@@ -478,6 +505,16 @@ class VideoReader(Closing):
             )
         if self.window is not None and self._window_cut:
             self._window_truncation()
+        # A segment's window says where the file ended itself (above); a single-piece run of a
+        # fragmented MP4 has only the box structure to go by.
+        whole = self.window is None and not self.truncated
+        cut = _mp4_cut(self.path) if whole and _container_kind(self.path) == "an MP4" else None
+        if cut is not None:
+            self.truncated = True
+            self.warnings.append(
+                f"the file ends inside its last '{cut[0]}' box ({cut[1]} bytes missing); the"
+                f" video is {TRUNCATION_MARK}, results cover the decoded part only"
+            )
 
     def _window_truncation(self) -> None:
         """A window the file ends inside of, or before: a truncation warning (where and why),

@@ -84,3 +84,15 @@ def test_a_whole_long_video_in_segments_has_no_warning(whole: Path, tmp_path: Pa
     assert parent["warnings"] == []
     assert parent["video"]["frames"] == SECONDS * FPS
     assert parent["video"]["duration_s"] == pytest.approx(SECONDS)
+
+
+def test_a_cut_fragmented_mp4_is_warned_about(tmp_path: Path) -> None:
+    """Issue 21 hole 9: a fragmented MP4 cut in half succeeded with "1 damaged frame" at most:
+    it has no frame count to compare with, but its last box runs past the end of the file."""
+    whole = fx.encode(
+        tmp_path / "frag.mp4", frames=SECONDS * FPS, muxer={"movflags": "frag_keyframe+empty_moov"}
+    )
+    assert not [w for w in _single(whole, tmp_path)["warnings"] if TRUNCATION_MARK in w]
+    video = fx.cut(whole, tmp_path / "half.mp4", 0.5)
+    (warning,) = [w for w in _single(video, tmp_path)["warnings"] if TRUNCATION_MARK in w]
+    assert "the file ends inside its last" in warning and "bytes missing" in warning
