@@ -505,9 +505,9 @@ class VideoReader(Closing):
             )
         if self.window is not None and self._window_cut:
             self._window_truncation()
-        # A segment's window says where the file ended itself (above); a single-piece run of a
-        # fragmented MP4 has only the box structure to go by.
-        whole = self.window is None and not self.truncated
+        # A fragmented MP4 declares no frame count: a cut one is known by its box structure, in
+        # a single-piece run or in the segment whose window reaches the end of the data.
+        whole = (self.window is None or self._window_cut) and not self.truncated
         cut = _mp4_cut(self.path) if whole and _container_kind(self.path) == "an MP4" else None
         if cut is not None:
             self.truncated = True

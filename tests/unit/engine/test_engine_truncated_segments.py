@@ -96,3 +96,20 @@ def test_a_cut_fragmented_mp4_is_warned_about(tmp_path: Path) -> None:
     video = fx.cut(whole, tmp_path / "half.mp4", 0.5)
     (warning,) = [w for w in _single(video, tmp_path)["warnings"] if TRUNCATION_MARK in w]
     assert "the file ends inside its last" in warning and "bytes missing" in warning
+
+
+def test_a_cut_fragmented_mp4_in_segments_is_warned_about_once(tmp_path: Path) -> None:
+    """Submit plans a fragmented MP4 by the data it has (its last fragment): the segment that
+    reaches the end of the data notices the cut box, and the parent says so once."""
+    whole = fx.encode(
+        tmp_path / "frag.mp4", frames=SECONDS * FPS, muxer={"movflags": "frag_keyframe+empty_moov"}
+    )
+    video = fx.cut(whole, tmp_path / "half.mp4", 0.5)
+    folders = []
+    for segment in plan(13.4, threshold_s=8, overlap_s=2):  # what the tail read measures
+        folder = tmp_path / f"segment-{segment.index}"
+        job = Job("s", LocalVideo(video), FolderOutput(), segment=segment.to_dict())
+        run_job(job, TrackOptions(stride=2), _Nothing(), tmp_path, folder)
+        folders.append(folder)
+    parent = join_segments(folders, file_sinks(tmp_path / "joined", annotate=False))
+    assert len([w for w in parent["warnings"] if TRUNCATION_MARK in w]) == 1
