@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -37,6 +37,8 @@ class BurstReport:
     p50_s: float
     p95_s: float
     peak_rss_mb: float
+    # every message's dedup id, per job (a repeat of one message carries the same id)
+    dedup_ids_per_job: dict[str, list[str]] = field(default_factory=dict)
 
 
 def write_clips(folder: Path, count: int, frames: int = 3) -> list[Path]:
@@ -92,7 +94,11 @@ class _PeakRss:
             self.peak = max(self.peak, found)
 
 
-def _messages(stack: LocalStack, job_ids: set[str]) -> dict[str, int]:
+def _messages(
+    stack: LocalStack, job_ids: set[str], dedup_ids: dict[str, list[str]] | None = None
+) -> dict[str, int]:
+    """Messages per job on the notifications queue until it stays empty (deleting them); each
+    message's dedup id is appended to `dedup_ids` when given."""
     import json
 
     sqs = stack.client("sqs")
@@ -108,6 +114,9 @@ def _messages(stack: LocalStack, job_ids: set[str]) -> dict[str, int]:
             job_id = attributes.get("job_id", {}).get("Value")
             if job_id in seen:
                 seen[job_id] += 1
+                if dedup_ids is not None:
+                    dedup = attributes.get("dedup_id", {}).get("Value", "?")
+                    dedup_ids.setdefault(job_id, []).append(dedup)
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return seen
 
@@ -125,6 +134,7 @@ def run_burst(stack: LocalStack, clips: list[Path], timeout_s: float) -> BurstRe
         finished_at: dict[str, float] = {}
         records = stack.wait_terminal(list(uploaded), timeout_s, finished_at, partial=True)
     elapsed = time.monotonic() - started
+    dedup_ids: dict[str, list[str]] = {}
     latencies = sorted(finished_at[j] - uploaded[j] for j in finished_at)
     invocations = stack.emulator.completed + stack.emulator.failed - invocations_before
     resent = sum(1 for r in records.values() if int(r.get("invoke_requests", 1)) > 1)
@@ -133,11 +143,12 @@ def run_burst(stack: LocalStack, clips: list[Path], timeout_s: float) -> BurstRe
         succeeded=sum(1 for r in records.values() if r.get("status") == "SUCCEEDED"),
         lost=len(uploaded) - len(records),
         double_processed=max(0, invocations - len(records)) + resent,
-        messages_per_job=_messages(stack, set(uploaded)),
+        messages_per_job=_messages(stack, set(uploaded), dedup_ids),
         jobs_per_minute=len(records) / elapsed * 60 if elapsed else 0.0,
         p50_s=statistics.median(latencies) if latencies else float("nan"),
         p95_s=latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
         peak_rss_mb=rss.peak / 2**20,
+        dedup_ids_per_job=dedup_ids,
     )
 
 

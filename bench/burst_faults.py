@@ -8,10 +8,14 @@ Faults, all in the local stack's own process or on its real model server:
   issue 11 so a run fits in minutes; `--pause LOW HIGH` sets them);
 - throttling: every `THROTTLE_EVERY`-th InvokeEndpointAsync request is refused with 429;
 - notifications delivered twice and out of order: each SageMaker notification is handled again
-  after a random delay, and half of the originals are held back a little.
+  after a random delay, and half of the originals are held back a little;
+- SNS answers lost: a share of the user's messages (`ANSWER_LOST_SHARE`) are published, and then
+  the notifier sees an error instead of SNS's answer, so the table stream retries the batch and
+  the message goes out again. Such repeats must carry the same dedup id (reported with it).
 
 Prints the `bench.burst` figures; lost and double-processed must be 0 and every job must be
-told exactly once. Double-processed counts jobs with more than one complete (non-duplicate)
+told exactly once (one distinct dedup id per job; the only repeats allowed are lost answers,
+with the same id). Double-processed counts jobs with more than one complete (non-duplicate)
 run, read from the endpoint's outputs, since a retried attempt is a second request by design.
 """
 
@@ -38,6 +42,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from bench.burst import CONCURRENCY, BurstReport, run_burst, write_clips
+from lambdas import notify
 from lambdas.jobs import split_inference_id
 from local.event_pump import LambdaContext
 from local.stack import LocalStack, local_stack
@@ -51,6 +56,7 @@ DEFAULT_CLIPS = 60
 PAUSE_S = (1.0, 4.0)
 PAUSE_SHARE = 0.1
 THROTTLE_EVERY = 3
+ANSWER_LOST_SHARE = 0.2
 LONG_CLIP_FRAMES = 600
 KILL_WAIT_S = 4 * 3600  # the long clip may wait long behind a paused burst
 WRITES = frozenset({"PutObject", "PutItem", "UpdateItem"})
@@ -63,6 +69,7 @@ class FaultLog:
     workers_killed: int = 0
     duplicates_sent: int = 0
     held_back: int = 0
+    answers_lost: int = 0
     timers: list[threading.Timer] = field(default_factory=list)
 
 
@@ -94,6 +101,30 @@ def storage_pauses(
         yield
     finally:
         BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def sns_answers_lost(log: FaultLog, share: float, seed: int) -> Iterator[None]:
+    """A `share` of the notifier's publishes succeed, and then the caller gets an error instead
+    of SNS's answer (a read timeout after the request was handled): the stream retries."""
+    real = notify.publish_outbox
+    chance = random.Random(seed + 2)
+    lock = threading.Lock()
+
+    def answer_lost(topic_arn: str, outbox: dict[str, Any]) -> str:
+        message_id = real(topic_arn, outbox)
+        with lock:
+            lose = chance.random() < share
+            log.answers_lost += lose
+        if lose:
+            raise ConnectionError(f"SNS's answer to publishing {outbox['id']} was lost")
+        return message_id
+
+    notify.publish_outbox = answer_lost  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        notify.publish_outbox = real  # type: ignore[assignment]
 
 
 def throttle_every(stack: LocalStack, every: int) -> None:
@@ -221,7 +252,20 @@ class FaultReport:
 
     @property
     def not_told_once(self) -> int:
-        return sum(1 for n in self.burst.messages_per_job.values() if n != 1)
+        """Jobs told no message, or two different ones (repeats of one dedup id are one)."""
+        ids = self.burst.dedup_ids_per_job
+        return sum(
+            1 for job_id in self.burst.messages_per_job if len(set(ids.get(job_id, []))) != 1
+        )
+
+    @property
+    def duplicates(self) -> dict[str, int]:
+        """Dedup ids that arrived more than once, with how many copies."""
+        copies: dict[str, int] = {}
+        for ids in self.burst.dedup_ids_per_job.values():
+            for dedup_id in ids:
+                copies[dedup_id] = copies.get(dedup_id, 0) + 1
+        return {dedup_id: n for dedup_id, n in sorted(copies.items()) if n > 1}
 
 
 def run_faulty_burst(
@@ -231,6 +275,7 @@ def run_faulty_burst(
     *,
     pause_s: tuple[float, float] = PAUSE_S,
     pause_share: float = PAUSE_SHARE,
+    answer_lost_share: float = ANSWER_LOST_SHARE,
     timeout_s: float = 600.0,
     seed: int = 11,
 ) -> FaultReport:
@@ -244,13 +289,17 @@ def run_faulty_burst(
     throttle_every(stack, THROTTLE_EVERY)
     duplicate_and_reorder(stack, log, seed)
     kill_workers_during(stack, log, long_clip.name)
-    with storage_pauses(log, pause_s, pause_share, seed):
+    with (
+        sns_answers_lost(log, answer_lost_share, seed),
+        storage_pauses(log, pause_s, pause_share, seed),
+    ):
         burst = run_burst(stack, ordered, timeout_s=timeout_s)
-    time.sleep(max(pause_s) + 6)  # let held-back and repeated deliveries land
-    job_ids = set(burst.messages_per_job)
-    late = run_burst_messages(stack, job_ids)
+        time.sleep(max(pause_s) + 6)  # let held-back and repeated deliveries land
+        job_ids = set(burst.messages_per_job)
+        dedup_ids = {j: list(ids) for j, ids in burst.dedup_ids_per_job.items()}
+        late = run_burst_messages(stack, job_ids, dedup_ids)
     messages = {j: burst.messages_per_job[j] + late.get(j, 0) for j in job_ids}
-    burst = dataclasses.replace(burst, messages_per_job=messages)
+    burst = dataclasses.replace(burst, messages_per_job=messages, dedup_ids_per_job=dedup_ids)
     attempts: dict[str, int] = {}
     records = {job_id: stack.job(job_id) or {} for job_id in job_ids}
     for record in records.values():
@@ -263,11 +312,13 @@ def run_faulty_burst(
     )
 
 
-def run_burst_messages(stack: LocalStack, job_ids: set[str]) -> dict[str, int]:
+def run_burst_messages(
+    stack: LocalStack, job_ids: set[str], dedup_ids: dict[str, list[str]]
+) -> dict[str, int]:
     """Messages that arrived after the burst's own count (a second message would be here)."""
     from bench.burst import _messages
 
-    return _messages(stack, job_ids)
+    return _messages(stack, job_ids, dedup_ids)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -287,24 +338,31 @@ def main(argv: list[str] | None = None) -> None:
         report = run_faulty_burst(
             stack, Path(folder), args.clips, pause_s=tuple(args.pause),
             pause_share=args.pause_share,
-            timeout_s=max(600.0, args.clips * 15.0 * max(1.0, args.pause_share * 10)),
+            timeout_s=max(600.0, args.clips * 15.0 * max(1.0, args.pause_share * 10)
+                          * max(1.0, args.pause[1] / PAUSE_S[1])),
         )  # fmt: skip
     burst, faults = report.burst, report.faults
     print(f"clips: {burst.jobs} (3 frames, 96x64 H.264; one of {LONG_CLIP_FRAMES} frames)")
     print(f"faults: workers killed {faults.workers_killed}, writes paused {faults.paused} "
           f"({args.pause[0]:g}-{args.pause[1]:g} s), throttled requests {report.throttled}, "
           f"notifications repeated {faults.duplicates_sent}, "
-          f"held back {faults.held_back}")  # fmt: skip
+          f"held back {faults.held_back}, SNS answers lost {faults.answers_lost}")  # fmt: skip
     print(f"succeeded: {burst.succeeded}, lost: {burst.lost}, "
           f"double-processed: {report.double_processed}, "
           f"jobs not told exactly once: {report.not_told_once}")  # fmt: skip
+    duplicates = report.duplicates
+    print(f"messages: {sum(burst.messages_per_job.values())}, duplicates (same dedup id): "
+          f"{sum(duplicates.values()) - len(duplicates)}")  # fmt: skip
+    for dedup_id, copies in duplicates.items():
+        print(f"  {copies}x dedup_id {dedup_id}")
     print(f"jobs per attempt reached: {dict(sorted(report.attempts.items()))}")
     print(f"throughput: {burst.jobs_per_minute:.1f} jobs/min")
     print(f"upload-to-terminal: p50 {burst.p50_s:.1f} s, p95 {burst.p95_s:.1f} s")
     print(f"peak RSS of the model server and its workers: {burst.peak_rss_mb:.0f} MiB")
     for job_id, record in sorted(report.records.items()):
         told = burst.messages_per_job.get(job_id, 0)
-        if told != 1 or record.get("status") != "SUCCEEDED":
+        distinct = len(set(burst.dedup_ids_per_job.get(job_id, [])))
+        if distinct != 1 or record.get("status") != "SUCCEEDED":
             fields = ("status", "attempt", "notified_phase", "failed_stage", "reason")
             detail = ", ".join(f"{k}={record.get(k)!r}" for k in fields)
             print(f"  odd job {job_id}: told {told}x, {detail}")

@@ -97,6 +97,13 @@ def _integer(env: Mapping[str, str], name: str, low: int, high: int) -> int:
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = _required(env, name)
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def _prefix(env: Mapping[str, str], name: str) -> str:
     value = _required(env, name)
     if not value.endswith("/") or value.startswith("/"):
@@ -149,6 +156,7 @@ class SubmitSettings:
     invocation_timeout_s: int
     request_ttl_s: int
     job_options: dict[str, Any]
+    trained_classes: bool  # the deployed weights name their own classes (only the engine knows)
     job_retention_days: int  # 0: records are kept
     invoke_max_attempts: int
     invoke_lease_s: int
@@ -169,6 +177,7 @@ class SubmitSettings:
             video_suffixes=_suffixes(env),
             max_video_bytes=_integer(env, "MAX_VIDEO_BYTES", 1, MAX_VIDEO_BYTES_LIMIT),
             job_options=_job_options(env),
+            trained_classes=_choice(env, "DETECTOR_CLASSES", ("builtin", "trained")) == "trained",
             job_retention_days=_integer(env, "JOB_RETENTION_DAYS", 0, MAX_RETENTION_DAYS),
             **_invoke_fields(env),
             segment_threshold_s=_integer(env, "SEGMENT_THRESHOLD_S", 1, MAX_SEGMENT_S),

@@ -17,10 +17,10 @@ HEADER_BYTES = 64 * 1024
 _SEGMENT, _INFO, _TIMESTAMP_SCALE, _DURATION = 0x18538067, 0x1549A966, 0x2AD7B1, 0x4489
 _EBML_HEADER = 0x1A45DFA3
 _DEFAULT_TIMESTAMP_SCALE_NS = 1_000_000
-_UNKNOWN_SIZE = -1
+UNKNOWN_SIZE = -1
 
 
-def _vint(data: bytes, at: int, keep_marker: bool) -> tuple[int, int] | None:
+def vint(data: bytes, at: int, keep_marker: bool) -> tuple[int, int] | None:
     """An EBML variable-length integer at `at`: (value, next offset); None past the end."""
     if at >= len(data) or data[at] == 0:
         return None
@@ -31,43 +31,61 @@ def _vint(data: bytes, at: int, keep_marker: bool) -> tuple[int, int] | None:
     if not keep_marker:
         value &= (1 << (7 * length)) - 1
         if value == (1 << (7 * length)) - 1:
-            return _UNKNOWN_SIZE, at + length  # "unknown size" (a live stream's Segment)
+            return UNKNOWN_SIZE, at + length  # "unknown size" (a live stream's Segment)
     return value, at + length
 
 
-def _elements(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+def elements(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
     """(element id, body offset, body size) of the elements in data[start:end]."""
     at = start
     while at < end:
-        element = _vint(data, at, keep_marker=True)
-        size = _vint(data, element[1], keep_marker=False) if element else None
+        element = vint(data, at, keep_marker=True)
+        size = vint(data, element[1], keep_marker=False) if element else None
         if element is None or size is None:
             return
         body = size[1]
         yield element[0], body, size[0]
-        if size[0] == _UNKNOWN_SIZE:
+        if size[0] == UNKNOWN_SIZE:
             return
         at = body + size[0]
 
 
 def matroska_duration_s(data: bytes) -> float | None:
     """Segment > Info > Duration x TimestampScale, from a Matroska/WebM file's first bytes."""
-    for element, body, size in _elements(data, 0, len(data)):
+    for element, body, size in elements(data, 0, len(data)):
         if element == _EBML_HEADER:
             continue
         if element != _SEGMENT:
             return None
-        segment_end = len(data) if size == _UNKNOWN_SIZE else min(len(data), body + size)
-        for child, child_body, child_size in _elements(data, body, segment_end):
-            if child == _INFO and child_size != _UNKNOWN_SIZE:
+        segment_end = len(data) if size == UNKNOWN_SIZE else min(len(data), body + size)
+        for child, child_body, child_size in elements(data, body, segment_end):
+            if child == _INFO and child_size != UNKNOWN_SIZE:
                 return _info_duration(data[child_body : child_body + child_size])
         return None
     return None
 
 
+def matroska_timestamp_scale(data: bytes) -> int:
+    """Segment > Info > TimestampScale (nanoseconds per tick) from a file's first bytes."""
+    for element, body, size in elements(data, 0, len(data)):
+        if element == _EBML_HEADER:
+            continue
+        if element != _SEGMENT:
+            break
+        segment_end = len(data) if size == UNKNOWN_SIZE else min(len(data), body + size)
+        for child, child_body, child_size in elements(data, body, segment_end):
+            if child == _INFO and child_size != UNKNOWN_SIZE:
+                info = data[child_body : child_body + child_size]
+                for item, item_body, item_size in elements(info, 0, len(info)):
+                    if item == _TIMESTAMP_SCALE and 1 <= item_size <= 8:
+                        return int.from_bytes(info[item_body : item_body + item_size], "big")
+        break
+    return _DEFAULT_TIMESTAMP_SCALE_NS
+
+
 def _info_duration(info: bytes) -> float | None:
     scale, duration = _DEFAULT_TIMESTAMP_SCALE_NS, None
-    for element, body, size in _elements(info, 0, len(info)):
+    for element, body, size in elements(info, 0, len(info)):
         value = info[body : body + size]
         if element == _TIMESTAMP_SCALE and 1 <= size <= 8:
             scale = int.from_bytes(value, "big")

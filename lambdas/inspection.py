@@ -12,13 +12,24 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, config, header_duration, job_options, s3_events, video_magic
+    from . import (
+        clients,
+        config,
+        header_duration,
+        job_options,
+        s3_events,
+        segments,
+        stream_duration,
+        video_magic,
+    )
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
     import header_duration
     import job_options
     import s3_events
+    import segments
+    import stream_duration
     import video_magic
 
 
@@ -65,6 +76,7 @@ def inspect_upload(
     facts: dict[str, Any] = {"size_bytes": size}
     try:
         options, tag, retry_of = job_options.from_metadata(head.get("Metadata") or {})
+        job_options.check_for_deployment(options, settings.job_options, settings.trained_classes)
     except job_options.OptionError as error:
         return f"'{name}' has a bad per-job option: {error}. Fix it and upload again.", facts
     facts.update(options=options, tag=tag, retry_of=retry_of)
@@ -84,26 +96,6 @@ def inspect_upload(
             facts,
         )
     facts["container"] = video_magic.CONTAINER_NAMES[container]
-    if container == "iso-bmff":
-        return _inspect_mp4_tracks(name, size, s3, obj, selector, facts), facts
-    header_range = f"bytes=0-{min(size, header_duration.HEADER_BYTES) - 1}"
-    header = s3.get_object(Bucket=obj.bucket, Key=obj.key, Range=header_range, **selector)
-    duration = header_duration.header_duration_s(container, header["Body"].read())
-    if duration is not None:
-        facts["duration_s"] = round(duration, 3)
-    return None, facts
-
-
-def _inspect_mp4_tracks(
-    name: str,
-    size: int,
-    s3: Any,
-    obj: s3_events.S3Object,
-    selector: dict[str, str],
-    facts: dict[str, Any],
-) -> str | None:
-    """A reason when the MP4's index says it cannot be tracked: no index, no video track, or
-    a video track without frames (a few small ranged reads, never the whole file)."""
 
     def read(offset: int, length: int) -> bytes:
         last = min(offset + length, size) - 1
@@ -112,18 +104,68 @@ def _inspect_mp4_tracks(
         )
         return reply["Body"].read()
 
+    if container == "iso-bmff":
+        reason = _inspect_mp4_tracks(name, size, read, facts)
+        return reason or _check_duration(name, size, settings, facts), facts
+    header = read(0, header_duration.HEADER_BYTES)
+    duration = header_duration.header_duration_s(container, header)
+    if duration is None and container == "matroska":  # a live recording: no Duration
+        duration = stream_duration.matroska_tail_duration_s(read, size, header)
+        facts["duration_from"] = "last cluster" if duration is not None else None
+    if duration is not None:
+        facts["duration_s"] = round(duration, 3)
+    return _check_duration(name, size, settings, facts), facts
+
+
+def _check_duration(
+    name: str, size: int, settings: config.SubmitSettings, facts: dict[str, Any]
+) -> str | None:
+    """Keep `facts["duration_s"]` only when the file's size can hold it (else the header is not
+    believed: ``duration_note`` says what it claimed, as text whatever its size, and the video
+    runs in one piece); a reason when the video needs more segments than a deployment takes."""
+    duration = facts.get("duration_s")
+    if duration is None:
+        return None
+    if not segments.believable(duration, size):
+        del facts["duration_s"]
+        facts["duration_note"] = (
+            f"the header claims {duration:.6g} s, more than {_human_bytes(size)} can hold;"
+            " the video was not split"
+        )
+        return None
+    problem = segments.too_long(duration, settings.segment_threshold_s)
+    return f"'{name}' is too long to track: {problem}." if problem else None
+
+
+def _inspect_mp4_tracks(
+    name: str, size: int, read: stream_duration.Read, facts: dict[str, Any]
+) -> str | None:
+    """A reason when the MP4's index says it cannot be tracked: no index, no video track, or
+    a video track without frames (a few small ranged reads, never the whole file). A
+    fragmented MP4's duration comes from its sidx or its last fragment."""
     tracks = video_magic.mp4_tracks(read, size)
     if tracks is None:
         return None
-    if tracks.duration_s is not None:
-        facts["duration_s"] = round(tracks.duration_s, 3)
+    duration = tracks.duration_s
+    if duration is None and tracks.fragmented and tracks.video_tracks:
+        duration = stream_duration.fragmented_mp4_duration_s(
+            read, size, tracks.moov, tracks.moov_end
+        )
+        facts["duration_from"] = "fragments" if duration is not None else None
+    if duration is not None:
+        facts["duration_s"] = round(duration, 3)
     if not tracks.has_index:
         return (
             f"'{name}' is an MP4 without its index (no moov box): the upload is probably"
             " incomplete or the file was cut. Upload the complete file."
         )
+    if tracks.video_tracks == 0 and not tracks.other_tracks:
+        return (
+            f"'{name}' has no frames: its index lists no tracks at all (a recording stopped"
+            " before its first frame?). Upload a video with frames."
+        )
     if tracks.video_tracks == 0:
-        holds = " and ".join(tracks.other_tracks) or "no tracks"
+        holds = " and ".join(tracks.other_tracks)
         return f"'{name}' has no video track (it holds only {holds}). Upload a video file."
     if tracks.video_samples == 0 and not tracks.fragmented:
         return f"'{name}' has a video track with no frames. Upload a video with frames."

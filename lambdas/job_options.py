@@ -3,8 +3,11 @@
 An upload chooses options with ``x-amz-meta-motflow-<option>`` headers (``motflow-stride: 2``,
 ``motflow-classes: person,car``, ``motflow-tracker: {"track_buffer_s": 2}``) and labels itself
 with ``motflow-tag``. Values are text; each is read as the type the schema gives the option.
-``job_options.schema.json`` (generated from the engine's ``TrackOptions``) is the schema; this
-module checks the subset of JSON Schema that file uses, so the Lambda needs no extra package.
+``job_options.schema.json`` (generated from the engine's ``TrackOptions`` by
+``python -m model_code.option_schema``) is the schema; this module checks the subset of JSON Schema
+that file uses, so the Lambda needs no extra package. Every number must also fit a DynamoDB record
+(``dynamo_limits``). `check_for_deployment` adds what the schema publishes as data: the cross-field
+rules (``x-not-above``), the deployed detector and its class names (``x-detector-classes``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+try:
+    from . import dynamo_limits
+except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
+    import dynamo_limits
 
 SCHEMA_FILE = Path(__file__).resolve().with_name("job_options.schema.json")
 METADATA_PREFIX = "motflow-"
@@ -70,21 +78,29 @@ def check(value: Any, node: Mapping[str, Any], where: str) -> None:
         allowed = ", ".join(map(str, node["enum"]))
         raise OptionError(f"option '{where}' must be one of {allowed}, got {value!r}")
     if isinstance(value, int | float) and not isinstance(value, bool):
+        problem = dynamo_limits.number_problem(value)
+        if problem:
+            raise OptionError(f"option '{where}' = {value!r} {problem}")
         if "minimum" in node and value < node["minimum"]:
             raise OptionError(f"option '{where}' must be >= {node['minimum']}, got {value}")
         if "maximum" in node and value > node["maximum"]:
             raise OptionError(f"option '{where}' must be <= {node['maximum']}, got {value}")
         if "exclusiveMinimum" in node and value <= node["exclusiveMinimum"]:
             raise OptionError(f"option '{where}' must be > {node['exclusiveMinimum']}, got {value}")
-    if isinstance(value, str) and len(value) < node.get("minLength", 0):
-        raise OptionError(f"option '{where}' must not be empty")
-    if isinstance(value, str) and len(value) > node.get("maxLength", math.inf):
-        raise OptionError(f"option '{where}' must be at most {node['maxLength']} characters")
+    if isinstance(value, str):
+        if len(value) < node.get("minLength", 0):
+            raise OptionError(f"option '{where}' must not be empty")
+        if len(value) > node.get("maxLength", len(value)):
+            raise OptionError(
+                f"option '{where}' must be at most {node['maxLength']} characters, got {len(value)}"
+            )
     if isinstance(value, list):
         if len(value) < node.get("minItems", 0):
             raise OptionError(f"option '{where}' needs at least {node['minItems']} item(s)")
-        if len(value) > node.get("maxItems", math.inf):
-            raise OptionError(f"option '{where}' takes at most {node['maxItems']} item(s)")
+        if len(value) > node.get("maxItems", len(value)):
+            raise OptionError(
+                f"option '{where}' takes at most {node['maxItems']} items, got {len(value)}"
+            )
         for index, item in enumerate(value):
             check(item, node.get("items", {}), f"{where}[{index}]" if where else str(index))
     if isinstance(value, dict):
@@ -120,6 +136,49 @@ def validate(options: Mapping[str, Any]) -> dict[str, Any]:
 
         check_rules(options["analytics"])
     return dict(options)
+
+
+def check_for_deployment(
+    options: Mapping[str, Any], defaults: Mapping[str, Any], trained_classes: bool = False
+) -> None:
+    """Raise OptionError when schema-valid `options` cannot run on this deployment.
+
+    `defaults` are the deployment's job options (``JOB_OPTIONS``: its detector among them); a
+    deployment serves one detector, so another one has no weights on the endpoint. Class names
+    must be the detector's (unless `trained_classes`: the deployment's weights were trained with
+    class names of their own, which only the container knows), and the tracker's cross-field
+    rules hold on the user's settings laid over the detector's preset (a rule is checked when the
+    user set one of its two settings). The container checks all of this again.
+    """
+    properties = schema()["properties"]
+    deployed = defaults.get("detector", properties["detector"]["default"])
+    detector = options.get("detector", deployed)
+    if detector != deployed:
+        raise OptionError(
+            f"option 'detector' is {detector!r}, but this deployment serves only {deployed!r}"
+            f" (the endpoint has no weights for {detector!r}); leave it out or use {deployed!r}"
+        )
+    known = properties["classes"]["x-detector-classes"].get(detector)
+    if known is not None and not trained_classes:
+        lowered = {name.lower() for name in known}
+        unknown = [
+            name for name in options.get("classes", []) if name.strip().lower() not in lowered
+        ]
+        if unknown:
+            raise OptionError(
+                f"option 'classes' names {', '.join(map(repr, unknown))}, not a class of "
+                f"{detector}; its {len(known)} classes are: {', '.join(known)}"
+            )
+    tracker_node = properties["tracker"]
+    presets = tracker_node["x-tracker-presets"]
+    chosen = options.get("tracker", {})
+    settings = {**presets.get(detector, presets["generic"]), **chosen}
+    for low, high in tracker_node["x-not-above"]:
+        if (low in chosen or high in chosen) and settings[low] > settings[high]:
+            raise OptionError(
+                f"option 'tracker.{low}' ({settings[low]}) must not exceed "
+                f"'tracker.{high}' ({settings[high]})"
+            )
 
 
 def parse_value(name: str, text: str) -> Any:

@@ -21,10 +21,11 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, config, lifecycle, notify
+    from . import clients, config, dynamo_limits, lifecycle, notify
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
     import config
+    import dynamo_limits
     import lifecycle
     import notify
 
@@ -52,8 +53,7 @@ DEADLINE_INDEX = "by_deadline"
 DEADLINE = "deadline"  # epoch seconds, the index's sort key
 DEADLINE_PARTITION = "deadline_pk"  # one constant value: the index is queried as one range
 DEADLINE_PARTITION_VALUE = "open"
-# DynamoDB's item size limit (attribute names and values, UTF-8), in bytes.
-MAX_ITEM_BYTES = 400 * 1024
+MAX_ITEM_BYTES = dynamo_limits.MAX_ITEM_BYTES
 
 _SLUG_MAX = 32
 _HASH_HEX = 16

@@ -99,11 +99,5 @@ def deliver_image(image: dict[str, Any] | None, store: jobs.JobStore, topic_arn:
     current = store.get(image["job_id"])
     if current is not None and notify.unsent(current) is None:
         return Delivery(image["job_id"], "already-sent")
-    return send(store, topic_arn, image["job_id"], outbox)
-
-
-def send(store: jobs.JobStore, topic_arn: str, job_id: str, outbox: dict[str, Any]) -> Delivery:
-    """Publish `outbox` and mark it sent (the notifier, or the sweeper at its deadline)."""
-    notify.publish_outbox(topic_arn, outbox)
-    store.mark_sent(job_id, outbox["id"])
-    return Delivery(job_id, "sent")
+    notify.send_outbox(store, topic_arn, image["job_id"], outbox)
+    return Delivery(image["job_id"], "sent")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 try:
     from . import clients, lifecycle, messages
@@ -127,6 +127,19 @@ def publish_outbox(topic_arn: str, outbox: dict[str, Any]) -> str:
     )
     log.info("notified %s: %s", topic_arn, outbox["id"])
     return response["MessageId"]
+
+
+class MarksSent(Protocol):
+    """The one store operation sending needs (jobs.JobStore; jobs imports this module)."""
+
+    def mark_sent(self, job_id: str, outbox_id: str) -> bool: ...
+
+
+def send_outbox(store: MarksSent, topic_arn: str, job_id: str, outbox: dict[str, Any]) -> None:
+    """Publish `outbox` and mark it sent: the stream's notifier, or the sweeper at the record's
+    deadline. A crash in between publishes again next time, with the same ``dedup_id``."""
+    publish_outbox(topic_arn, outbox)
+    store.mark_sent(job_id, outbox["id"])
 
 
 def unsent(record: dict[str, Any] | None) -> dict[str, Any] | None:

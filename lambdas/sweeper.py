@@ -9,8 +9,8 @@ and does what its phase calls for:
 - terminal, nothing left to do: takes it out of the index;
 - PENDING (never handed over): fails it (stage ``timeout``) naming the last answer;
 - INVOKED, the endpoint's output or failure object exists (its notification was lost, or
-  ``complete`` kept failing): applies that result exactly as ``complete`` would, for the
-  attempt the record is on;
+  ``complete`` kept failing): applies that result exactly as ``complete`` would (both call
+  ``inference.apply_result``), for the attempt the record is on;
 - INVOKED, no object, past ``invoked_at`` + ``DEADLINE_INVOKED_S`` (queue TTL + invocation
   timeout + grace: no result can come any more): fails it (stage ``timeout``);
 - INVOKED otherwise: looks again at the next recheck;
@@ -30,14 +30,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 try:
-    from . import clients, complete, config, jobs, lifecycle, notifier, notify, parents, s3_events
+    from . import clients, config, inference, jobs, lifecycle, notify, parents, s3_events
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import clients
-    import complete
     import config
+    import inference
     import jobs
     import lifecycle
-    import notifier
     import notify
     import parents
     import s3_events
@@ -109,7 +108,7 @@ def sweep_job(
         outbox = notify.unsent(record)
         if outbox is not None:
             log.warning("job %s: sending a message the stream did not deliver", job_id)
-            notifier.send(store, settings.notify_topic_arn, job_id, outbox)
+            notify.send_outbox(store, settings.notify_topic_arn, job_id, outbox)
             return Swept(job_id, "sent")
         return Swept(job_id, "settled" if store.settle(record) else "changed")
     deadlines = store.deadlines
@@ -124,8 +123,8 @@ def sweep_job(
         invoked = _epoch(record["invoked_at"])
         result = _finished_result(record)
         if result is not None:
-            outcome = complete.apply_result(result, store, retries=False, invoke=settings)
-            if outcome.action != complete.DUPLICATE_REPLY:
+            outcome = inference.apply_result(result, store, retries=False, invoke=settings)
+            if outcome.action != inference.DUPLICATE_REPLY:
                 log.warning("job %s: applied a result whose notification was lost", job_id)
                 return Swept(
                     job_id, "result-applied" if outcome.action != "duplicate" else "changed"
@@ -158,17 +157,17 @@ def _minutes(seconds: float) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def _finished_result(record: dict[str, Any]) -> complete.InferenceResult | None:
+def _finished_result(record: dict[str, Any]) -> inference.InferenceResult | None:
     """The endpoint's result for the job if its output or failure object exists."""
     job_id = record["job_id"]
     output = record.get("inference_output")
     failure = record.get("inference_failure")
     if output and _exists(output):
-        return complete.InferenceResult(
+        return inference.InferenceResult(
             job_id, True, "Completed", output, None, None, jobs.attempt_of(record)
         )
     if failure and _exists(failure):
-        return complete.InferenceResult(
+        return inference.InferenceResult(
             job_id,
             False,
             "Failed",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 HEAD_BYTES = 16
 """How many leading bytes `detect_container` needs."""
@@ -60,6 +60,9 @@ class Mp4Tracks:
     video_samples: int = 0
     fragmented: bool = False  # samples live in moof boxes; moov counts say nothing
     duration_s: float | None = None  # from the movie header (mvhd); None when it has none
+    # The moov payload and where the box ends (a fragmented file's fragments follow it).
+    moov: bytes = field(default=b"", repr=False, compare=False)
+    moov_end: int = 0
 
 
 def _mvhd_duration(payload: bytes) -> float | None:
@@ -154,6 +157,7 @@ def mp4_tracks(read: Callable[[int, int], bytes], size: int) -> Mp4Tracks | None
                 return Mp4Tracks(has_index=False)
             if box_size > MAX_MOOV_BYTES:
                 return None
-            return _track_facts(read(at, box_size)[8:])
+            moov = read(at, box_size)[8:]
+            return replace(_track_facts(moov), moov=moov, moov_end=at + box_size)
         at += box_size
     return None

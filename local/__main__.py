@@ -13,6 +13,7 @@ import logging
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +30,14 @@ from stacks.settings import Settings, SettingsError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNS_DIR = REPO_ROOT / ".local-runs"
 RESULTS_DIR = REPO_ROOT / "results"
+
+
+def new_run_dir(root: Path) -> Path:
+    """A new, empty run folder under `root`, named by the time and unique even for runs started
+    in the same second (``mkdtemp`` creates it atomically)."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Path(tempfile.mkdtemp(prefix=f"{stamp}-", dir=root))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
-    run_name = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    run_dir = RUNS_DIR / run_name
+    run_dir = new_run_dir(RUNS_DIR)
+    run_name = run_dir.name
     if args.command == "up":
         return serve(args, settings, run_dir)
     results_dir = Path(args.results) if args.results else RESULTS_DIR / run_name

@@ -26,6 +26,16 @@ def cxcywh_to_xyxy(boxes_cxcywh: np.ndarray) -> np.ndarray:
     return np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1)
 
 
+def clip_xyxy(boxes_xyxy: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes clipped to a `width` x `height` picture, and which of them keep an area there
+    (a predicted box may drift past the edge, or wholly out of the picture)."""
+    boxes = np.asarray(boxes_xyxy).reshape(-1, 4)
+    limits = np.array([width, height, width, height], dtype=boxes.dtype)
+    clipped = np.clip(boxes, 0, limits)
+    inside = (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
+    return clipped, inside
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box in `a` (N, 4) with every box in `b` (M, 4), both xyxy; shape (N, M)."""
     if len(a) == 0 or len(b) == 0:

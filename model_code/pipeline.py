@@ -11,17 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from model_code.analytics.spec import AnalyticsSpec, SpecError, parse_spec
+from model_code.boxes import clip_xyxy
 from model_code.detectors import DEFAULT_DETECTOR, Detector, build_detector
 from model_code.prefetch import BatchFeed, preparation
 from model_code.progress import ProgressCallback
 from model_code.results import SinkFactory, StreamFacts
-from model_code.tracking import ByteTracker, TrackerConfig, tracker_config
+from model_code.tracking import ByteTracker, TrackedObjects, TrackerConfig, tracker_config
 from model_code.video import VideoReader
 
 MAX_BATCH_SIZE = 64
 # Frames per detector call for a detector class without `default_batch_size`.
 FALLBACK_BATCH_SIZE = 8
 MAX_PREFETCH = 8
+# The largest stride: past it a job would sample one frame in hours of video.
+MAX_STRIDE = 10_000
 # Batches decoded ahead on the decode thread; 0 decodes on the tracking thread (docs/BENCHMARKS.md).
 DEFAULT_PREFETCH = 2
 
@@ -37,6 +40,13 @@ def _whole_number(name: str, value: Any, low: int, high: int | None = None) -> i
         allowed = f">= {low}" if high is None else f"between {low} and {high}"
         raise OptionsError(f"option '{name}' must be {allowed}, got {value}")
     return value
+
+
+def _stride(value: Any) -> int:
+    stride = _whole_number("stride", value, 1)
+    if stride > MAX_STRIDE:
+        raise OptionsError(f"option 'stride' must be <= {MAX_STRIDE}, got {stride}")
+    return stride
 
 
 def _classes(value: Any) -> tuple[str, ...]:
@@ -124,7 +134,7 @@ class TrackOptions:
             raise OptionsError(f"option 'score_threshold' must be within 0..1, got {score!r}")
         return cls(
             detector=detector.strip(),
-            stride=_whole_number("stride", data["stride"], 1),
+            stride=_stride(data["stride"]),
             classes=_classes(data["classes"]),
             annotate=annotate,
             score_threshold=float(score),
@@ -167,6 +177,17 @@ class TrackOptions:
             detector, "default_batch_size", FALLBACK_BATCH_SIZE
         )
         return replace(self, batch_size=min(int(default), MAX_BATCH_SIZE))
+
+
+def inside_picture(tracked: TrackedObjects, width: int, height: int) -> TrackedObjects:
+    """`tracked` with boxes clipped to the picture (a coasted prediction can drift past the
+    edge); a track whose box lies wholly outside is not reported on this frame."""
+    boxes, inside = clip_xyxy(tracked.boxes, width, height)
+    if inside.all():
+        return replace(tracked, boxes=boxes)
+    return TrackedObjects(
+        tracked.ids[inside], boxes[inside], tracked.scores[inside], tracked.labels[inside]
+    )
 
 
 def detector_for(options: TrackOptions, weights: str | Path | None = None) -> Detector:
@@ -266,6 +287,7 @@ def track_video(
                 tracked = tracker.update(
                     frame_detections.boxes, frame_detections.scores, frame_detections.labels
                 )
+                tracked = inside_picture(tracked, info.width, info.height)
                 timings["track_s"] += time.perf_counter() - tick
                 tick = time.perf_counter()
                 for sink in outputs:

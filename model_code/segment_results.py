@@ -21,7 +21,7 @@ import numpy as np
 from model_code.boxes import xywh_to_xyxy
 from model_code.results import SUMMARY_JSON, TRACKS_JSONL, SinkFactory, StreamFacts
 from model_code.stitch import stitch
-from model_code.video import VideoReader
+from model_code.video import TRUNCATION_MARK, VideoReader
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,22 @@ class _SourceFrames:
         self._reader.close()
 
 
+def _parent_warnings(parts: list[SegmentResult]) -> list[str]:
+    """The segments' warnings, each once; of the truncation warnings (every segment the file
+    ends in or before has one) only the first segment's: it says where the video stopped."""
+    warnings: list[str] = []
+    truncated = False
+    for part in parts:
+        for warning in part.summary.get("warnings") or []:
+            if TRUNCATION_MARK in warning:
+                if truncated:
+                    continue
+                truncated = True
+            if warning not in warnings:
+                warnings.append(warning)
+    return warnings
+
+
 def _summary(parts: list[SegmentResult], result: Any, frames: list[int]) -> dict[str, Any]:
     first = parts[0].summary
     timings: dict[str, float] = {}
@@ -156,8 +172,8 @@ def _summary(parts: list[SegmentResult], result: Any, frames: list[int]) -> dict
         video["duration_s"] = last_video["duration_s"]  # segments count times from the source
     # A segment's frames_decoded is the last source frame it read: the last one's is the video's.
     last_frame = int((parts[-1].summary.get("counts") or {}).get("frames_decoded") or 0)
-    video["frame_count"] = last_frame
-    warnings = [w for p in parts for w in p.summary.get("warnings") or []]
+    video["frames"] = last_frame
+    warnings = _parent_warnings(parts)
     return {
         "video": video,
         "options": first.get("options"),

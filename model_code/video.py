@@ -46,6 +46,8 @@ FALLBACK_FPS = 30.0
 MAX_PLAUSIBLE_FPS = 1000.0
 # Decoding that ends before this share of the header's frame count counts as truncation.
 TRUNCATION_RATIO = 0.9
+# Every truncation warning says this (a long video's parent keeps one of its segments' ones).
+TRUNCATION_MARK = "probably truncated"
 # Damaged packets skipped in a row before the rest of the file is given up on.
 MAX_CONSECUTIVE_BAD = 250
 # Presentation times kept for frames not yet written (the decode thread runs ahead).
@@ -122,6 +124,42 @@ def codec_name(fourcc: int) -> str:
     return _CODEC_NAMES.get(tag, tag)
 
 
+@dataclass(frozen=True)
+class _HeaderFacts:
+    """The picture facts `_open` reads from a first frame, from the stream's header instead."""
+
+    width: int
+    height: int
+    rotation: int = 0
+
+
+MAX_TOP_LEVEL_BOXES = 1_000_000  # a fragmented MP4 has two per fragment
+
+
+def _mp4_cut(path: Path) -> tuple[str, int] | None:
+    """(box type, bytes missing) when an MP4's last top-level box runs past the end of the file:
+    the file was cut (a fragmented MP4 has no frame count to compare against)."""
+    size = path.stat().st_size
+    at = 0
+    with path.open("rb") as handle:
+        for _ in range(MAX_TOP_LEVEL_BOXES):
+            if at + 8 > size:
+                return None
+            handle.seek(at)
+            head = handle.read(16)
+            box_size = int.from_bytes(head[:4], "big")
+            if box_size == 1 and len(head) == 16:
+                box_size = int.from_bytes(head[8:16], "big")
+            elif box_size == 0:
+                return None  # "to the end of the file"
+            if box_size < 8:
+                return None
+            if at + box_size > size:
+                return head[4:8].decode("latin-1"), at + box_size - size
+            at += box_size
+    return None
+
+
 def _container_kind(path: Path) -> str | None:
     """ "an MP4", "a Matroska/WebM file" or "an AVI" from the first bytes, else None."""
     with path.open("rb") as handle:
@@ -184,6 +222,13 @@ class VideoReader(Closing):
         self._stream_start = 0.0
         self._window_fps = FALLBACK_FPS
         self._last_packet_number = 0
+        # A window run: the last source frame the file had (inside the window or before it),
+        # whether the file ended before the window did, and a frame from before the window
+        # (the facts of a window the file ends before; nothing in the window is tracked then).
+        self._window_last_number = 0
+        self._window_cut = False
+        self._before_window: av.VideoFrame | None = None
+        self._empty_window = False
         self.info = self._open()
 
     def _open(self) -> VideoInfo:
@@ -237,6 +282,14 @@ class VideoReader(Closing):
                 self._frames, container, stream, fps if usable_fps else FALLBACK_FPS
             )
         first = next(self._frames, None)
+        if first is None and self._window_cut and self._window_last_number > 0:
+            # The file ends before this window starts (a truncated long video's last segment):
+            # nothing to track, which is not a failure; `_finish` says where the video ended.
+            # Its facts come from a frame before the window, else from the stream's header.
+            first = self._before_window or _HeaderFacts(
+                stream.codec_context.width, stream.codec_context.height
+            )
+            self._empty_window = True
         if first is None:
             self.close()
             if self._header_frames == 0 and self.frames_skipped == 0:
@@ -326,11 +379,32 @@ class VideoReader(Closing):
             if frame.pts is None:
                 continue
             number = self._number_of(frame)
-            if number < first_number:
-                continue
             if number >= end_number:
                 return
+            self._window_last_number = max(self._window_last_number, number)
+            if number < first_number:
+                self._before_window = frame
+                continue
+            self._before_window = None  # its image is not needed once the window has frames
             yield frame
+        self._window_cut = True  # the file ended before the window did
+        if self._window_last_number == 0:
+            # The seek landed past the file's end (a truncated file's index still lists the
+            # rest): find where it ends from its packets alone, without decoding them.
+            self._window_last_number = self._last_packet_number_from_start(container, stream)
+
+    def _last_packet_number_from_start(
+        self, container: av.container.InputContainer, stream: av.VideoStream
+    ) -> int:
+        last = 0
+        try:
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    last = max(last, self._number_of(packet))
+        except av.error.FFmpegError:
+            pass  # the damaged end: what was read so far is where the file ends
+        return last
 
     def _number_of(self, frame: av.VideoFrame | av.Packet) -> int:
         """The source frame number of a frame, from its presentation time (constant rate)."""
@@ -379,6 +453,11 @@ class VideoReader(Closing):
         first, self._first = self._first, None
         if frames is None or first is None:
             raise VideoError(f"'{self.path.name}' can only be iterated once")
+        if self._empty_window:
+            self.frames_read = self._window_last_number
+            self._finish()
+            self.close()
+            return
         number = 0
         frame: av.VideoFrame | None = first
         while frame is not None:
@@ -407,6 +486,8 @@ class VideoReader(Closing):
         if self._last_pts is not None and self._first_pts is not None:
             step = 1.0 / self.info.fps
             duration = max(self._last_pts - self._first_pts + step, 0.0)
+        elif self._empty_window:  # the file ends before the window: its duration is that end
+            duration = self._window_last_number / self._window_fps
         # Skipped non-reference frames are frames of the video all the same.
         frames = self.frames_read if self.skip_nonref else self.frames_decoded
         self.info = replace(self.info, frame_count=frames, duration_s=duration)
@@ -422,6 +503,42 @@ class VideoReader(Closing):
                 f"decoding stopped at frame {self.frames_read} of the {expected} the file "
                 "declares; the video is probably truncated, results cover the decoded part only"
             )
+        if self.window is not None and self._window_cut:
+            self._window_truncation()
+        # A fragmented MP4 declares no frame count: a cut one is known by its box structure, in
+        # a single-piece run or in the segment whose window reaches the end of the data.
+        whole = (self.window is None or self._window_cut) and not self.truncated
+        cut = _mp4_cut(self.path) if whole and _container_kind(self.path) == "an MP4" else None
+        if cut is not None:
+            self.truncated = True
+            self.warnings.append(
+                f"the file ends inside its last '{cut[0]}' box ({cut[1]} bytes missing); the"
+                f" video is {TRUNCATION_MARK}, results cover the decoded part only"
+            )
+
+    def _window_truncation(self) -> None:
+        """A window the file ends inside of, or before: a truncation warning (where and why),
+        when less than TRUNCATION_RATIO of the window's frames were there."""
+        assert self.window is not None
+        start_s, end_s = self.window
+        first_number = round(start_s * self._window_fps) + 1
+        wanted = round(end_s * self._window_fps) + 1 - first_number
+        last = self._window_last_number
+        present = max(0, last - first_number + 1)
+        if wanted <= 0 or present >= TRUNCATION_RATIO * wanted:
+            return
+        self.truncated = True
+        ended = (last - 1) / self._window_fps if last else 0.0
+        where = (
+            f"before this segment's start at {start_s:g} s"
+            if present == 0
+            else f"inside this segment ({start_s:g}-{end_s:g} s)"
+        )
+        self.warnings.append(
+            f"the video ends at {ended:.1f} s (frame {last}), {where}, although its header"
+            " says it is longer; the file is probably truncated, results cover the decoded"
+            " part only"
+        )
 
     def close(self) -> None:
         self._frames = None

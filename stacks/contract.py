@@ -168,6 +168,7 @@ class JobDefaults:
     request_ttl_s: int
     job_options: Mapping[str, Any]
     job_retention_days: int | None
+    trained_classes: bool = False  # trained weights name their own classes (lambdas/config.py)
     invoke_max_attempts: int = 5
     invoke_lease_s: int = SUBMIT_TIMEOUT_S
     inference_max_attempts: int = INFERENCE_MAX_ATTEMPTS
@@ -190,6 +191,7 @@ def job_defaults(settings: Settings) -> JobDefaults:
             "annotate": settings.annotate,
         },
         job_retention_days=settings.job_retention_days,
+        trained_classes=settings.trained_classes,
         segment_threshold_s=settings.segment_threshold_s,
         segment_overlap_s=settings.segment_overlap_s,
     )
@@ -233,6 +235,7 @@ def submit_environment(
         "JOB_OPTIONS": json.dumps(
             dict(defaults.job_options), sort_keys=True, separators=(",", ":")
         ),
+        "DETECTOR_CLASSES": "trained" if defaults.trained_classes else "builtin",
         "JOB_RETENTION_DAYS": str(KEEP_FOREVER if retention is None else retention),
         "INVOKE_MAX_ATTEMPTS": str(defaults.invoke_max_attempts),
         "INVOKE_LEASE_S": str(defaults.invoke_lease_s),

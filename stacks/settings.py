@@ -133,6 +133,14 @@ class Settings:
         return (match[1], match[2]) if match else None
 
     @property
+    def trained_classes(self) -> bool:
+        """Whether the weights were trained here (a model.tar.gz or a NanoDet checkpoint): they
+        carry class names of their own, which submit cannot check a job's `classes` against."""
+        return self.model_artifact_s3 is not None or (
+            self.detector == "nanodet-g" and self.weights is not None
+        )
+
+    @property
     def weights_entry(self) -> str:
         """Where the weights sit inside the model directory (``config.json``'s ``weights``)."""
         if self.weights is None:

@@ -30,6 +30,25 @@ def built_submit_environment(settings: Settings) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
+    ("settings", "trained"),
+    [
+        (Settings(), False),
+        (Settings(detector="yolov3-tiny"), False),
+        (Settings(weights="s3://models-bucket/runs/job-1/output/model.tar.gz"), True),
+    ],
+)
+def test_submit_knows_whether_the_deployed_classes_are_the_detectors_own(
+    settings: Settings, trained: bool
+) -> None:
+    """Issue 21: classes are checked at submit against the deployed detector's list, except
+    for trained weights, whose names only the engine knows."""
+    env = built_submit_environment(settings)
+    assert env["DETECTOR_CLASSES"] == ("trained" if trained else "builtin")
+    assert config.SubmitSettings.from_env(env).trained_classes is trained
+    assert json.loads(env["JOB_OPTIONS"])["detector"] == settings.detector
+
+
+@pytest.mark.parametrize(
     "settings",
     [
         Settings(),

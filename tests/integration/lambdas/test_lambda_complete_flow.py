@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lambdas import complete, jobs
+from lambdas import complete, inference, jobs
 from tests.integration.lambdas.lambda_harness import (
     ENDPOINT,
     INPUT_BUCKET,
@@ -239,13 +239,13 @@ def test_one_bad_message_does_not_block_the_others(aws: Aws, monkeypatch) -> Non
             raise ConnectionError("S3 read timed out")
         return real_read(uri)
 
-    real_read = complete.read_summary
-    monkeypatch.setattr(complete, "read_summary", flaky_read)
+    real_read = inference.read_summary
+    monkeypatch.setattr(inference, "read_summary", flaky_read)
     with pytest.raises(complete.CompleteError, match="S3 read timed out"):
         aws.complete({"Records": broken["Records"] + good["Records"]})
 
     assert aws.job(second["job_id"])["status"] == jobs.SUCCEEDED
     assert aws.job(first["job_id"])["status"] == jobs.QUEUED  # retried with the event
-    monkeypatch.setattr(complete, "read_summary", real_read)
+    monkeypatch.setattr(inference, "read_summary", real_read)
     aws.complete(broken)
     assert aws.job(first["job_id"])["status"] == jobs.SUCCEEDED

@@ -64,6 +64,19 @@ def test_a_video_track_without_frames_is_rejected_in_submit(aws: Aws, tmp_path: 
     assert aws.endpoint.requests == []
 
 
+def test_a_zero_frame_mp4_gets_a_plain_reason(aws: Aws, tmp_path: Path) -> None:
+    """Issue 21: the muxer drops a track without frames, and the reason read "has no video
+    track (it holds only no tracks)"."""
+    body = _clip(tmp_path / "zero.mp4", video=True, audio=False, frames=0)
+    record = _submitted(aws, "zero.mp4", body)
+    assert record["status"] == jobs.REJECTED
+    assert record["reason"] == (
+        "'zero.mp4' has no frames: its index lists no tracks at all (a recording stopped"
+        " before its first frame?). Upload a video with frames."
+    )
+    assert "only no tracks" not in record["reason"] and aws.endpoint.requests == []
+
+
 def test_an_mp4_cut_before_its_index_is_rejected_in_submit(aws: Aws, tmp_path: Path) -> None:
     whole = _clip(tmp_path / "m.mp4", video=True, audio=False, frames=30, faststart=False)
     record = _submitted(aws, "cut.mp4", whole[: len(whole) * 7 // 10])

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from local.stack import LocalStack, local_stack
+from stacks.settings import Settings
 from tests.integration.local import video_fixtures as fx
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -33,6 +34,8 @@ class Case:
     make: Callable[[Path], Path]
     status: str
     reason: str | tuple[str, ...] = ()  # one of these must be in the reason
+    warning: str = ""  # must be in one of the record's warnings
+    segments: int = 0  # a long video: split into this many segment jobs
 
 
 def _bytes(data: bytes) -> Callable[[Path], Path]:
@@ -56,6 +59,24 @@ def _clip(**encode: Any) -> Callable[[Path], Path]:
         if path.suffix in (".mp4", ".mov", ".mkv", ".webm", ".avi"):
             return fx.encode(path, **encode)
         return fx.encode(path.with_suffix(".mp4"), **encode).rename(path)  # a video misnamed
+
+    return make
+
+
+# Long videos (issue 21): 30 s at 10 fps, split into 4 segments by the stack's 8 s threshold.
+THRESHOLD_S, LONG_FRAMES = 8, 300
+TRUNCATED = "probably truncated"
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov"}
+
+
+def _long(**encode: Any) -> Callable[[Path], Path]:
+    return _clip(frames=LONG_FRAMES, **encode)
+
+
+def _long_cut_of(share: float) -> Callable[[Path], Path]:
+    def make(path: Path) -> Path:
+        whole = fx.encode(path.with_name("whole-" + path.name), frames=LONG_FRAMES)
+        return fx.cut(whole, path, share)
 
     return make
 
@@ -96,6 +117,10 @@ CASES = [
     Case(LONG_NAME, _clip(), OK),
     Case("UPPER.MP4", _clip(), OK),
     Case("notes.txt", _clip(), REJECTED, "not a video file name"),
+    Case("long-fragmented.mp4", _long(muxer=FRAGMENTED), OK, segments=4),
+    Case("long-live.webm", _long(codec="libvpx-vp9", muxer={"live": "1"}), OK, segments=4),
+    Case("long-cut-85.mp4", _long_cut_of(0.85), OK, warning=TRUNCATED, segments=4),
+    Case("long-cut-60.mp4", _long_cut_of(0.6), OK, warning=TRUNCATED, segments=4),
 ]
 
 
@@ -108,7 +133,8 @@ class Upload:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with local_stack(tmp_path_factory.mktemp("matrix-run")) as running:
+    settings = Settings.from_context({"segment_threshold_s": THRESHOLD_S})
+    with local_stack(tmp_path_factory.mktemp("matrix-run"), settings) as running:
         yield running
 
 
@@ -173,6 +199,11 @@ def test_every_bad_input_ends_once_with_a_reason(stack: LocalStack, tmp_path: Pa
             options = (expected,) if isinstance(expected, str) else expected
             assert any(o in record["reason"] for o in options), (upload.case.name, record)
             assert "Traceback" not in record["reason"] and "\n" not in record["reason"]
+        if upload.case.warning:
+            warnings = record.get("warnings") or []
+            assert sum(upload.case.warning in w for w in warnings) == 1, (upload.case.name, record)
+        if upload.case.segments:
+            assert len(record.get("segments") or []) == upload.case.segments, record
         if record["status"] == OK:
             files = {
                 p.name: p for p in stack.download_results(upload.job_id, tmp_path / upload.job_id)

@@ -34,10 +34,14 @@ def encode(
     faststart: bool = True,
     gaps_ms: list[int] | None = None,
     audio: bool = False,
+    muxer: dict[str, str] | None = None,
 ) -> Path:
-    """A clip in `path`'s container; `gaps_ms` gives variable frame timing (ms between frames)."""
+    """A clip in `path`'s container; `gaps_ms` gives variable frame timing (ms between frames);
+    `muxer` replaces the muxer options (``{"movflags": "frag_keyframe+empty_moov"}`` for a
+    fragmented MP4, ``{"live": "1"}`` for a live WebM)."""
     width, height = size
     options = {"movflags": "faststart"} if faststart and path.suffix in (".mp4", ".mov") else {}
+    options = options if muxer is None else muxer
     with av.open(str(path), "w", options=options) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt

@@ -20,7 +20,7 @@ from model_code.jobs import FolderOutput, Job, LocalVideo, run_job
 from model_code.pipeline import OptionsError, TrackOptions, track_video
 from model_code.progress import ThrottledProgress
 from model_code.results import AnnotatedVideoWriter, TrackIndexWriter
-from model_code.tracking import TrackedObjects
+from model_code.tracking import TrackedObjects, TrackerConfig, preset
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 
@@ -47,6 +47,7 @@ def test_the_published_option_schema_is_the_generated_one() -> None:
         {"detector": "yolox-onnx", "batch_size": None, "prefetch": 0},
         {"tracker": {"track_buffer_s": 2, "max_aspect_ratio": None, "fuse_score": False}},
         {"stride": 0},
+        {"stride": 10**30},
         {"batch_size": 65},
         {"prefetch": 9},
         {"score_threshold": -0.1},
@@ -73,6 +74,21 @@ def test_schema_and_track_options_accept_the_same_options(options: dict[str, Any
         published = False
     assert engine == published
     assert TrackOptions().to_dict() == job_options.validate(TrackOptions().to_dict())
+
+
+@pytest.mark.parametrize(("low", "high"), option_schema.NOT_ABOVE)
+def test_each_published_cross_field_rule_is_one_the_engine_enforces(low: str, high: str) -> None:
+    with pytest.raises(ValueError, match=low):
+        TrackerConfig().with_overrides({low: 0.9, high: 0.5})
+    TrackerConfig().with_overrides({low: 0.5, high: 0.9})
+
+
+def test_the_published_presets_and_classes_are_the_engines() -> None:
+    tracker = job_options.schema()["properties"]["tracker"]
+    for name, values in tracker["x-tracker-presets"].items():
+        assert preset(name).to_dict() == values
+    classes = job_options.schema()["properties"]["classes"]["x-detector-classes"]
+    assert classes["yolov3-tiny"] == list(build_detector("yolov3-tiny").class_names)
 
 
 def test_progress_is_throttled_and_reports_rate_and_eta() -> None:

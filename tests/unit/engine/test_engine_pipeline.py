@@ -9,16 +9,18 @@ import av
 import numpy as np
 import pytest
 
-from model_code.detectors import Detector
+from model_code.detectors import Detections, Detector
 from model_code.jobs import FolderOutput, Job, LocalVideo, run_job
 from model_code.pipeline import (
     FALLBACK_BATCH_SIZE,
     OptionsError,
     TrackOptions,
     detector_for,
+    inside_picture,
     track_video,
 )
 from model_code.results import MotRows, file_sinks
+from model_code.tracking import TrackedObjects
 from model_code.video import VideoError
 
 
@@ -216,3 +218,48 @@ def test_unusable_video_raises_video_error(tmp_path: Path, yolo: Detector) -> No
     bad.write_text("not a video")
     with pytest.raises(VideoError, match="not a video"):
         track_video(bad, file_sinks(tmp_path / "out", False), detector=yolo)
+
+
+class _EdgeDetector:
+    """A person walking off the left edge: boxes partly, then wholly, outside the picture."""
+
+    name = "edge"
+    class_names = ("person",)
+    batch_size = 4
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
+        found = []
+        for image in frames:
+            height, width = image.shape[:2]
+            x = 20.0 - 8.0 * self.calls
+            self.calls += 1
+            box = [x, height - 30.0, x + 16.0, height + 7.0]  # 7 px below the picture
+            found.append(Detections(np.array([box]), np.array([0.95]), np.array([0])))
+        return found
+
+
+def test_reported_boxes_stay_inside_the_picture(make_clip) -> None:
+    """Issue 21: boxes up to 6.7 px outside the picture were reported (coasted and raw)."""
+    clip = make_clip(frames=12)
+    rows = MotRows()
+    run = track_video(clip, lambda s: [rows], TrackOptions(batch_size=4), _EdgeDetector())
+    assert run.detections == len(rows.rows) > 0
+    width, height = run.video["width"], run.video["height"]
+    for _frame, _id, x, y, w, h, *_ in rows.rows:
+        assert min(x, y) >= 0 and w > 0 and h > 0
+        assert x + w <= width + 1e-6 and y + h <= height + 1e-6
+
+
+def test_a_box_wholly_outside_is_not_reported() -> None:
+    tracked = TrackedObjects(
+        np.array([1, 2]),
+        np.array([[-30.0, 5.0, -2.0, 40.0], [-3.0, -1.0, 50.0, 70.0]]),
+        np.array([0.9, 0.8]),
+        np.array([0, 0]),
+    )
+    kept = inside_picture(tracked, 64, 48)
+    assert kept.ids.tolist() == [2]
+    assert kept.boxes.tolist() == [[0.0, 0.0, 50.0, 48.0]]

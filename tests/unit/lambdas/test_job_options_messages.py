@@ -4,7 +4,9 @@ notification built from a job record."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -102,7 +104,7 @@ def test_the_small_validator_agrees_with_jsonschema() -> None:
 
 def test_metadata_over_the_s3_limit_is_refused() -> None:
     with pytest.raises(job_options.OptionError, match="2048-byte limit"):
-        job_options.to_metadata({"classes": ["person"] * 400})
+        job_options.to_metadata({"classes": ["x" * 60] * 40})
 
 
 RECORD = {
@@ -157,3 +159,54 @@ def test_a_rejection_carries_its_reason_and_no_empty_tag_attribute() -> None:
         jsonschema.validate(
             without_reason, json.loads((SCHEMAS / "notification.schema.json").read_text())
         )
+
+
+DEPLOYED = {"detector": "nanodet-g", "stride": 1}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"detector": "yolox-onnx"}, "serves only 'nanodet-g'"),
+        ({"classes": ["person", "unicorn"]}, "'unicorn', not a class of nanodet-g"),
+        ({"tracker": {"low_threshold": 0.8, "high_threshold": 0.5}}, "'tracker.low_threshold'"),
+        ({"tracker": {"high_threshold": 0.1}}, "must not exceed 'tracker.high_threshold'"),
+        ({"tracker": {"coast_s": 5, "track_buffer_s": 2}}, "'tracker.coast_s' (5)"),
+    ],
+)
+def test_options_the_deployment_cannot_run_are_named(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(job_options.OptionError, match=re.escape(message)):
+        job_options.check_for_deployment(job_options.validate(options), DEPLOYED)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"detector": "nanodet-g", "classes": ["Person", "car"]},
+        {"tracker": {"low_threshold": 0.3, "high_threshold": 0.3}},
+        {"tracker": {"coast_s": 1.5}},
+    ],
+)
+def test_options_the_deployment_can_run_pass(options: dict[str, Any]) -> None:
+    job_options.check_for_deployment(job_options.validate(options), DEPLOYED)
+
+
+def test_trained_weights_leave_the_class_check_to_the_container() -> None:
+    job_options.check_for_deployment({"classes": ["forklift"]}, DEPLOYED, trained_classes=True)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"tracker": {"track_buffer_s": 1e300}}, "tracker.track_buffer_s"),
+        ({"tracker": {"min_box_area": 1e9}}, "tracker.min_box_area"),
+        ({"tracker": {"low_threshold": 1e-200}}, "1e-200 is outside the storable range"),
+        ({"stride": 10**39}, "stride"),
+        ({"classes": ["x" * 65]}, "at most 64 characters"),
+        ({"classes": ["person"] * 81}, "at most 80 items"),
+    ],
+)
+def test_every_option_is_bounded(options: dict[str, Any], named: str) -> None:
+    with pytest.raises(job_options.OptionError, match=re.escape(named)):
+        job_options.validate(options)

@@ -53,3 +53,29 @@ def test_handlers_load_as_top_level_modules_like_the_lambda_runtime(tmp_path: Pa
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("x-")
+
+
+def _relative_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_handlers_never_import_each_other() -> None:
+    """Issue 21 (shape): shared code lives in modules both use (the sweeper imported
+    complete.apply_result and notifier.send)."""
+    handlers = {
+        path.stem
+        for path in LAMBDAS.glob("*.py")
+        if any(
+            isinstance(node, ast.FunctionDef) and node.name == "handler"
+            for node in ast.parse(path.read_text(encoding="utf-8")).body
+        )
+    }
+    assert {"submit", "complete", "sweeper", "notifier"} <= handlers
+    for name in sorted(handlers):
+        path = LAMBDAS / f"{name}.py"
+        others = (_relative_imports(path) | _imported_roots(path)) & (handlers - {name})
+        assert not others, f"the {name} handler imports the handler(s) {sorted(others)}"

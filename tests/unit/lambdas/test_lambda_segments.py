@@ -74,3 +74,37 @@ def test_settings_reach_the_submit_environment() -> None:
     assert (parsed.segment_threshold_s, parsed.segment_overlap_s) == (300, 3)
     with pytest.raises(SettingsError, match="segment_overlap_s"):
         Settings(segment_threshold_s=5, segment_overlap_s=5)
+
+
+def test_a_header_is_believed_only_when_the_file_can_hold_that_much_video() -> None:
+    assert segments.believable(600.0, 600 * segments.MIN_BYTES_PER_S)
+    assert not segments.believable(86400.0, 3000)  # 3 frames claiming a day
+    assert not segments.believable(float("inf"), 10**12)
+    assert not segments.believable(None, 10**6)
+
+
+def test_the_segment_count_is_bounded() -> None:
+    threshold = 600
+    longest = segments.MAX_SEGMENTS * threshold
+    assert segments.too_long(longest, threshold) is None
+    assert len(segments.plan(longest, threshold, 2)) == segments.MAX_SEGMENTS
+    reason = segments.too_long(longest + 1, threshold)
+    assert reason is not None and f"{segments.MAX_SEGMENTS} segments" in reason
+    with pytest.raises(ValueError, match="segments"):
+        segments.plan(longest + 1, threshold, 2)
+
+
+def test_a_parent_with_the_most_segments_fits_a_dynamodb_item_with_room() -> None:
+    from lambdas import jobs, submit
+
+    threshold = 1
+    plan = segments.plan(float(segments.MAX_SEGMENTS), threshold, 2)
+    parent_id = jobs.job_id_for("b" * 63, "videos/" + "k" * 1000, "v" * 1024)
+    parent = {
+        "job_id": parent_id,
+        "key": "videos/" + "k" * 1000,
+        "video": "s3://" + "b" * 63 + "/videos/" + "k" * 1000,
+        "options": {"classes": ["person"] * 80, "tracker": {"track_buffer_s": 1.5}},
+        **submit._parent_fields(parent_id, plan),
+    }
+    assert jobs.item_bytes(parent) < jobs.MAX_ITEM_BYTES / 2

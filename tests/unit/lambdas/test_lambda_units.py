@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from lambdas import complete, config, inspection, jobs, notify, s3_events, video_magic
+from lambdas import config, inference, inspection, jobs, notify, s3_events, video_magic
 from stacks import contract
 from stacks.settings import Settings
 
@@ -181,7 +181,7 @@ def test_success_bodies_list_counts_and_artifacts() -> None:
 
 
 def test_sagemaker_notifications_parse_into_results() -> None:
-    success = complete.parse_notification(
+    success = inference.parse_notification(
         json.dumps(
             {
                 "invocationStatus": "Completed",
@@ -190,10 +190,10 @@ def test_sagemaker_notifications_parse_into_results() -> None:
             }
         )
     )
-    assert success == complete.InferenceResult(
+    assert success == inference.InferenceResult(
         "job-1", True, "Completed", "s3://w/async-output/x.out", None, None
     )
-    failure = complete.parse_notification(
+    failure = inference.parse_notification(
         json.dumps(
             {
                 "invocationStatus": "Failed",
@@ -208,23 +208,23 @@ def test_sagemaker_notifications_parse_into_results() -> None:
         "ClientError: boom",
         "s3://w/async-failures/x",
     )
-    assert complete.parse_notification('{"eventName": "TestNotification"}') is None
-    assert complete.parse_notification("not json") is None
+    assert inference.parse_notification('{"eventName": "TestNotification"}') is None
+    assert inference.parse_notification("not json") is None
 
 
 def test_expired_requests_count_as_failures() -> None:
-    expired = complete.parse_notification(
+    expired = inference.parse_notification(
         json.dumps({"invocationStatus": "Expired", "inferenceId": "job-3"})
     )
     assert expired is not None and not expired.succeeded
-    assert complete.failure_reason(expired) == (
+    assert inference.failure_reason(expired) == (
         "The job ended as Expired before it could run (it waited too long in the queue)."
         " Upload the video again."
     )
 
 
 def test_result_fields_keep_only_real_artifacts() -> None:
-    fields = complete.result_fields(
+    fields = inference.result_fields(
         {"artifacts": {"tracks_mot": "s3://w/t.txt", "annotated": None}, "counts": {"tracks": 1}},
         "s3://w/async-output/x.out",
     )
