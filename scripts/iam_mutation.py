@@ -28,6 +28,9 @@ SAGEMAKER_ROLE = (
     "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html"
     "#sagemaker-roles-createmodel-perms"
 )
+STREAM_READ = (
+    "https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html#events-dynamodb-permissions"
+)
 # Actions AWS performs with a role that the local stack has no counterpart for.
 AWS_ONLY = {
     "logs:CreateLogStream": LAMBDA_LOGS,
@@ -49,6 +52,12 @@ AWS_ONLY = {
     "ecr:BatchCheckLayerAvailability": SAGEMAKER_ROLE,
     "ecr:GetAuthorizationToken": SAGEMAKER_ROLE,
     "cloudwatch:PutMetricData": SAGEMAKER_ROLE,
+    # Lambda's event source mapping reads the jobs table's stream with the notifier's role; the
+    # local stream pump (local/stream_pump.py) reads it as the stack itself.
+    "dynamodb:DescribeStream": STREAM_READ,
+    "dynamodb:GetRecords": STREAM_READ,
+    "dynamodb:GetShardIterator": STREAM_READ,
+    "dynamodb:ListStreams": STREAM_READ,
     # The CLI reads a deployed stack's outputs; the local CLI reads stack.json instead.
     "cloudformation:DescribeStacks": "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html",
 }

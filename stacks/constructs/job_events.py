@@ -61,11 +61,8 @@ class JobEvents(Construct):
             wildcard_reason="Reads the endpoint's result and failure objects, whose keys "
             "SageMaker generates under these two prefixes.",
         )
-        self.complete.allow(
-            policies.read_write_items(jobs_table),
-            policies.publish_to(self.notifications_topic),
-            policies.encrypt_with(key),
-        )
+        # No sns:Publish: the terminal write stores the message and the notifier sends it.
+        self.complete.allow(policies.read_write_items(jobs_table), policies.encrypt_with(key))
         for topic in (self.success_topic, self.error_topic):
             topic.add_subscription(subscriptions.LambdaSubscription(self.complete.function))
 

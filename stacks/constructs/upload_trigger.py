@@ -78,9 +78,8 @@ class UploadTrigger(Construct):
         self.submit.allow(
             policies.invoke_endpoint(endpoint_arn),
             policies.read_write_items(jobs_table),
-            policies.publish_to(notifications_topic),
             policies.encrypt_with(key),
-        )
+        )  # no sns:Publish: a rejection's message is sent by the notifier from the table
         self.input_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             s3_notifications.LambdaDestination(self.submit.function),

@@ -60,13 +60,13 @@ def clips(sample_video: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 _LAST_SWEEP: list[datetime] = []
 
 
-def sweep(stack: LocalStack) -> dict[str, Any]:
+def sweep(stack: LocalStack, after_s: float = contract.SWEEP_GRACE_S + 5) -> dict[str, Any]:
     """One sweeper run as the sweeper role, stamped past every deadline it can have set: a
     grace after now, and after the previous sweep (which moves a record it found unfinished
     on by one recheck, counted from that sweep's own time)."""
     from lambdas import sweeper
 
-    step = timedelta(seconds=contract.SWEEP_GRACE_S + 5)
+    step = timedelta(seconds=after_s)
     at = max([datetime.now(UTC), *_LAST_SWEEP]) + step
     _LAST_SWEEP[:] = [at]
     event = scheduled_event(ACCOUNT, REGION, "sweeper", at)
@@ -233,4 +233,39 @@ def test_a_video_gone_before_its_job_ran_fails_as_missing_not_denied(
     body = s3.get_object(Bucket=fbucket, Key=fkey)["Body"].read().decode()
     assert "no longer exists" in body or "does not exist" in body, body
     assert "denied" not in body, body
+    stack.check_alive()
+
+
+def test_the_sweeper_sends_a_message_the_notifier_could_not(
+    stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas import notify
+
+    empty = tmp_path / "unsendable.mp4"
+    empty.write_bytes(b"")
+    original, refused = notify.send_outbox, []
+
+    def unreachable(store: Any, topic_arn: str, refused_id: str, outbox: dict) -> None:
+        if refused_id.startswith("unsendable-"):  # job ids start with the file's name
+            refused.append(refused_id)
+            raise ConnectionError("SNS unreachable (test)")
+        original(store, topic_arn, refused_id, outbox)
+
+    monkeypatch.setattr(notify, "send_outbox", unreachable)
+    _key, job_id = stack.upload(empty, f"{stack.settings.input_prefix}lost/unsendable.mp4")
+    # The stream's notifier tries, and Lambda's retries of the batch give up.
+    wait_for(
+        "the notifier to give up",
+        lambda: len(refused) > contract.NOTIFIER_RETRY_ATTEMPTS,
+        timeout_s=120,
+    )
+    monkeypatch.setattr(notify, "send_outbox", original)
+    record = stack.job(job_id)
+    assert record["status"] == "REJECTED" and notify.unsent(record) is not None
+    assert notifications_for(stack, job_id, timeout_s=2) == []
+
+    sweep(stack, after_s=contract.NOTIFY_DEADLINE_S + 5)  # the sweeper sends it, as its role
+    (message,) = notifications_for(stack, job_id)
+    assert json.loads(message["Message"])["status"] == "REJECTED"
+    assert notify.unsent(stack.job(job_id)) is None
     stack.check_alive()
