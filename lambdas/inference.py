@@ -205,7 +205,9 @@ def result_fields(summary: dict[str, Any], output_location: str) -> dict[str, An
     artifacts = summary.get("artifacts") or {}
     outputs = {name: uri for name, uri in artifacts.items() if uri}
     fields: dict[str, Any] = {"outputs": outputs, "summary_location": output_location}
-    for source, target in (("counts", "counts"), ("timings", "timings"), ("video", "video_info")):
+    pairs = (("counts", "counts"), ("timings", "timings"), ("video", "video_info"))
+    # A job with an analytics spec: its headline figures (bounded by the spec's limits).
+    for source, target in (*pairs, ("analytics", "analytics")):
         if isinstance(summary.get(source), dict):
             fields[target] = summary[source]
     warnings = summary.get("warnings")

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 try:
     from . import (
+        analytics_spec,
         clients,
         config,
         header_duration,
@@ -23,6 +24,7 @@ try:
         video_magic,
     )
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
+    import analytics_spec
     import clients
     import config
     import header_duration
@@ -79,6 +81,15 @@ def inspect_upload(
         job_options.check_for_deployment(options, settings.job_options, settings.trained_classes)
     except job_options.OptionError as error:
         return f"'{name}' has a bad per-job option: {error}. Fix it and upload again.", facts
+    if "analytics" not in options:
+        try:
+            spec = analytics_spec.read_sidecar(s3, obj.bucket, obj.key)
+        except job_options.OptionError as error:
+            sidecar = analytics_spec.sidecar_key(name)
+            reason = f"'{sidecar}' is not a usable analytics spec: {error}."
+            return f"{reason} Fix it and upload the video again.", facts
+        if spec is not None:
+            options = {**options, "analytics": spec}
     facts.update(options=options, tag=tag, retry_of=retry_of)
     if size == 0:
         return f"'{name}' is empty (0 bytes).", facts

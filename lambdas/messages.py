@@ -35,6 +35,7 @@ def body_for(record: dict[str, Any], text: str) -> dict[str, Any]:
         "counts": record.get("counts") or {},
         "timings": record.get("timings") or {},
         "warnings": list(record.get("warnings") or []),
+        "analytics": record.get("analytics"),
         "created_at": record.get("created_at"),
         "completed_at": record.get("completed_at"),
         "text": text,

@@ -18,8 +18,19 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 try:
-    from . import clients, config, inspection, invocation, jobs, manifests, s3_events, segments
+    from . import (
+        analytics_spec,
+        clients,
+        config,
+        inspection,
+        invocation,
+        jobs,
+        manifests,
+        s3_events,
+        segments,
+    )
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
+    import analytics_spec
     import clients
     import config
     import inspection
@@ -87,6 +98,9 @@ def submit_object(
     if obj.key.endswith("/"):
         log.info("ignoring folder marker %s", obj.uri)
         return Outcome(obj.key, None, None, "ignored", "folder marker")
+    if obj.key.endswith(analytics_spec.SIDECAR_SUFFIX):
+        log.info("ignoring analytics sidecar %s: it is read with its video", obj.uri)
+        return Outcome(obj.key, None, None, "ignored", "analytics sidecar")
     if not obj.key.startswith(settings.input_prefix):
         log.warning("ignoring %s: outside the input prefix %s", obj.uri, settings.input_prefix)
         return Outcome(obj.key, None, None, "ignored", "outside the input prefix")

@@ -281,3 +281,23 @@ def test_a_batch_that_stays_unprocessed_is_an_error_not_a_tight_loop(monkeypatch
     with pytest.raises(RuntimeError, match="unprocessed"):
         jobs.JobStore("t", client).get_many(["a"])
     assert client.requests == len(pauses) + 1 <= 10
+
+
+def test_a_jobs_analytics_figures_reach_the_record_and_the_notification() -> None:
+    from lambdas import inference, messages
+    from tests.schemas import validate
+
+    figures = {
+        "lines": {"door": {"total": 2, "forward": 2, "backward": 0, "directions": {"in": 2}}},
+        "zones": {},
+        "tracks": 2,
+        "mean_speed_px_s": 41.5,
+    }
+    summary = {"artifacts": {"tracks_mot": "s3://w/r/j/tracks.txt"}, "analytics": figures}
+    fields = inference.result_fields(summary, "s3://w/async-output/j.out")
+    assert fields["analytics"] == figures
+    record = {"job_id": "j", "status": "SUCCEEDED", **fields}
+    body = validate(messages.body_for(record, "done"), "notification.schema.json")
+    assert body["analytics"]["lines"]["door"]["directions"] == {"in": 2}
+    plain = messages.body_for({"job_id": "k", "status": "SUCCEEDED"}, "done")
+    assert validate(plain, "notification.schema.json")["analytics"] is None
