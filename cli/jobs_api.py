@@ -31,18 +31,20 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @contextlib.contextmanager
-def aws_errors(target: Target, what: str) -> Iterator[None]:
-    """AWS failures become one-line CliErrors naming what was being done."""
+def aws_errors(target: Target, what: str, fixes: Mapping[str, str] | None = None) -> Iterator[None]:
+    """AWS failures become one-line CliErrors naming what was being done; `fixes` gives the
+    advice for error codes whose cause is the caller's input rather than the stack."""
     try:
         yield
     except ClientError as error:
         details = error.response.get("Error", {})
         code, message = details.get("Code", "error"), details.get("Message", "")
-        fix = (
-            "check your AWS permissions and the stack"
-            if code in ("AccessDenied",)
-            else ("check the stack with `motflow status`, or redeploy")
-        )
+        if fixes and code in fixes:
+            fix = fixes[code]
+        elif code in ("AccessDenied",):
+            fix = "check your AWS permissions and the stack"
+        else:
+            fix = "check the stack (`motflow list` reaches it), or redeploy"
         cause = f"{what} failed on {target.description}: {code} {message}".strip()
         raise CliError(cause, fix) from None
     except BotoCoreError as error:
@@ -269,7 +271,12 @@ def submit(
         except ValueError:
             raise CliError(f"{source!r} is not an S3 object URI", "use s3://bucket/key") from None
         target_key = _upload_key(target, key.rsplit("/", 1)[-1])
-        with aws_errors(target, f"copying {source}"):
+        source_fixes = {
+            "NoSuchBucket": f"check the bucket in {source}: it does not exist or you cannot see it",
+            "NoSuchKey": f"check the key in {source}: there is no such object",
+            "404": f"check {source}: there is no such object",
+        }
+        with aws_errors(target, f"copying {source}", source_fixes):
             reply = s3.copy_object(
                 Bucket=target.input_bucket,
                 Key=target_key,
@@ -279,9 +286,7 @@ def submit(
             )
         etag = reply.get("CopyObjectResult", {}).get("ETag")
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise CliError(f"no such file: {source}", "pass a video file or an s3:// URI")
+        path = check_source(source)
         target_key = _upload_key(target, path.name)
         with aws_errors(target, f"uploading {path.name}"), path.open("rb") as body:
             reply = s3.put_object(
@@ -290,6 +295,19 @@ def submit(
         etag = reply.get("ETag")
     version = reply.get("VersionId") or s3_events.normalise_etag(etag)
     return target_key, jobs.job_id_for(target.input_bucket, target_key, version)
+
+
+def check_source(source: str) -> Path:
+    """A local source that is a readable file (an ``s3://`` URI is checked when copied)."""
+    path = Path(source)
+    if source.startswith("s3://") or path.is_file():
+        return path
+    if path.is_dir():
+        raise CliError(
+            f"{source} is a folder, not a video file",
+            "pass one video file (submit each file of a folder separately) or an s3:// URI",
+        )
+    raise CliError(f"no such file: {source}", "pass a video file or an s3:// URI")
 
 
 def retry(target: Target, record: Mapping[str, Any], options: Mapping[str, Any]) -> str:

@@ -83,6 +83,7 @@ def _wait_arguments(parser: argparse.ArgumentParser, flag: bool = True) -> None:
 
 
 def run_submit(args: argparse.Namespace) -> int:
+    jobs_api.check_source(args.source)  # the file before the stack: the cheaper mistake first
     options = jobs_api.parse_options(args.option)
     if args.analytics:
         options = {**options, "analytics": jobs_api.read_analytics_spec(args.analytics)}
@@ -129,10 +130,13 @@ def run_results(args: argparse.Namespace) -> int:
     view = jobs_api.job(where, args.job_id)
     if view["status"] != jobs.SUCCEEDED:
         detail = f": {view['reason']}" if view.get("reason") else ""
-        raise CliError(
-            f"job {args.job_id} is {view['status']}{detail}",
-            f"results exist once it SUCCEEDED; follow it with `motflow watch {args.job_id}`",
+        fix = (
+            f"it has no results; see why with `motflow status {args.job_id}`, fix the cause and"
+            f" `motflow retry {args.job_id}`"
+            if view["status"] in jobs.TERMINAL_STATES
+            else f"results exist once it SUCCEEDED; follow it with `motflow watch {args.job_id}`"
         )
+        raise CliError(f"job {args.job_id} is {view['status']}{detail}", fix)
     files = jobs_api.download(where, args.job_id, Path(args.download)) if args.download else []
     if args.json:
         display.emit_json({**view, "downloaded": [str(path) for path in files]})

@@ -64,7 +64,19 @@ def resolve(args: argparse.Namespace) -> Target:
                 "no local stack is running",
                 "start one with `python -m local up` (or `motflow local up`) and keep it open",
             )
-    return deployed_target(stack or DEFAULT_STACK, args.region, args.profile)
+    region = args.region or os.environ.get("AWS_REGION", "").strip() or None
+    if stack is None:
+        try:
+            return deployed_target(DEFAULT_STACK, region, args.profile)
+        except CliError as error:
+            # Nothing was named: no region, no credentials or no default stack all mean the
+            # same to the user, so say that rather than the first AWS setting found missing.
+            raise CliError(
+                f"no local stack running and no deployed stack configured ({error.cause})",
+                "start one with `motflow local up`, or name a deployment with --stack (or"
+                f" ${STACK_ENV}) and --region (or AWS_REGION)",
+            ) from None
+    return deployed_target(stack, region, args.profile)
 
 
 def local_target(info: dict[str, Any]) -> Target:

@@ -41,7 +41,11 @@ def new_run_dir(root: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    return run(_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """`run` or `up`, from arguments parsed by `add_commands`' parsers."""
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     videos = [Path(video) for video in getattr(args, "videos", [])]
@@ -70,7 +74,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stack ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
             show = sys.stderr.isatty() and not args.quiet
             rows = run_videos(
-                stack, videos, results_dir, args.timeout, run_name, show_progress=show
+                stack,
+                videos,
+                results_dir,
+                args.timeout,
+                run_name,
+                show_progress=show,
+                as_lines=not args.json,
             )
     except KeyboardInterrupt:
         print("interrupted: the local stack was stopped", file=sys.stderr)
@@ -83,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(run_dir, ignore_errors=True)
     else:
         print(f"run state kept in {run_dir}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, default=str), flush=True)
     _print_locations(rows)
     timed_out = [row["key"] for row in rows if row.get("timed_out")]
     if timed_out:
@@ -164,8 +176,10 @@ def run_videos(
     timeout_s: float,
     run_name: str = "run",
     show_progress: bool = False,
+    as_lines: bool = True,
 ) -> list[dict[str, Any]]:
-    """Upload every video, wait for every job, print one JSON line each, download results.
+    """Upload every video, wait for every job, print one JSON line each (unless `as_lines` is
+    false: the caller prints the rows), download results.
 
     A job still running at the timeout gets a row with its current status and ``"timed_out":
     true``; the rows of the jobs that finished are printed all the same.
@@ -197,7 +211,8 @@ def run_videos(
         }
         if not done:
             row["timed_out"] = True
-        print(json.dumps(row, default=str), flush=True)
+        if as_lines:
+            print(json.dumps(row, default=str), flush=True)
         rows.append(row)
     return rows
 
@@ -248,6 +263,12 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    add_commands(parser)
+    return parser
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """`run` and `up` under `parser`: `python -m local` and `motflow local` share them."""
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="start the local stack and track the given videos")
     run.add_argument("videos", nargs="+", metavar="VIDEO", help="video files to upload")
@@ -274,7 +295,12 @@ def _parser() -> argparse.ArgumentParser:
             metavar="KEY=VALUE",
             help="a deployment setting, as with `cdk -c` (e.g. -c stride=2); repeatable",
         )
-    return parser
+        command.add_argument(
+            "--json",
+            action="store_true",
+            help="stdout is JSON only: run prints one array of job rows, up one line per"
+            " notification",
+        )
 
 
 if __name__ == "__main__":

@@ -148,3 +148,113 @@ def test_status_lines_for_a_failed_job_show_the_reason() -> None:
     ]
     assert 'options  tracker={"track_buffer_s":9}' in lines
     assert json.loads(json.dumps(view, default=str))["status"] == "FAILED"
+
+
+def _motflow(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    """`motflow ARGS` in-process with no local stack and no AWS settings: (exit code, stderr)."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "MOTFLOW_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv(discovery.DISCOVERY_ENV, "/nonexistent")
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(name, "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return code, captured.err
+
+
+def test_no_stack_at_all_says_so_and_a_bad_file_is_named_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _motflow(["status", "X"], monkeypatch, capsys)
+    assert code == 2
+    assert err.startswith("error: no local stack running and no deployed stack configured"), err
+    assert "motflow local up" in err and "AWS_REGION" in err
+    # The file is checked before any stack: a folder is called a folder, a typo no such file.
+    code, err = _motflow(["submit", str(tmp_path)], monkeypatch, capsys)
+    assert code == 2 and f"{tmp_path} is a folder, not a video file" in err
+    code, err = _motflow(["submit", str(tmp_path / "nope.mp4")], monkeypatch, capsys)
+    assert code == 2 and "no such file" in err
+
+
+def test_aws_region_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli import target
+
+    seen: dict[str, object] = {}
+
+    def deployed(stack: str, region: str | None, profile: str | None) -> str:
+        seen.update(stack=stack, region=region)
+        return "target"
+
+    monkeypatch.setattr(target, "deployed_target", deployed)
+    monkeypatch.setenv(discovery.DISCOVERY_ENV, "/nonexistent")
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    monkeypatch.delenv(target.STACK_ENV, raising=False)
+    args = cli.parser().parse_args(["status", "X"])
+    assert target.resolve(args) == "target" and seen["region"] == "eu-west-3"
+    args = cli.parser().parse_args(["status", "X", "--region", "ap-south-1", "--stack", "S"])
+    assert target.resolve(args) == "target" and seen == {"stack": "S", "region": "ap-south-1"}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["submit"],
+        ["status"],
+        ["list"],
+        ["results"],
+        ["watch"],
+        ["retry"],
+        ["train"],
+        ["local"],
+        ["local", "run"],
+        ["local", "up"],
+    ],
+)
+def test_help_and_json_everywhere(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main([*command, "--help"])
+    shown = capsys.readouterr().out
+    assert done.value.code == 0 and shown.startswith("usage: motflow")
+    if command and command != ["local"]:
+        assert "--json" in shown, f"motflow {' '.join(command)} has no --json"
+
+
+def test_a_cause_that_ends_its_sentence_is_not_followed_by_a_stray_semicolon() -> None:
+    error = CliError("job j is REJECTED: classes: 'persn' is not a class.", "fix it")
+    assert str(error) == "job j is REJECTED: classes: 'persn' is not a class; fix it"
+
+
+def test_results_of_a_rejected_job_and_a_missing_source_bucket_name_their_cause(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from cli import target
+
+    with mock_aws():
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        session.client("s3").create_bucket(Bucket="in-bucket")
+        where = target.Target("test stack", session, None, "in-bucket", "videos/", "work", "jobs")
+        monkeypatch.setattr(target, "resolve", lambda args: where)
+        monkeypatch.setattr(
+            jobs_api,
+            "job",
+            lambda where, job_id: {"job_id": job_id, "status": "REJECTED", "reason": "Bad."},
+        )
+        assert cli.main(["results", "j"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: job j is REJECTED: Bad; it has no results;"), err
+        assert "motflow retry j" in err and ".;" not in err
+        assert cli.main(["submit", "s3://no-such-bucket/clip.mp4"]) == 2
+        err = capsys.readouterr().err
+        assert "NoSuchBucket" in err and "check the bucket in s3://no-such-bucket/clip.mp4" in err
+        assert "motflow status" not in err
