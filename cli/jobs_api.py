@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.errors import CliError
 from cli.target import Target
-from lambdas import analytics_spec, job_options, jobs, s3_events
+from lambdas import analytics_spec, job_options, jobs, notify, s3_events
 from stacks import contract
 
 RUNNING = "RUNNING"
@@ -94,6 +94,19 @@ def require_record(target: Target, job_id: str) -> dict[str, Any]:
             "check the id with `motflow list`; a job just submitted appears within seconds",
         )
     return record
+
+
+def notification(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The message the job's outcome is published as (the record's outbox, lambdas/notify.py):
+    ``{"subject", "message"}`` with the message's JSON body, or None when there is none."""
+    outbox = record.get(notify.OUTBOX)
+    if not isinstance(outbox, Mapping) or not isinstance(outbox.get("message"), str):
+        return None
+    try:
+        body = json.loads(outbox["message"])
+    except ValueError:
+        return None
+    return {"subject": outbox.get("subject"), "message": body}
 
 
 def get_progress(target: Target, job_id: str) -> dict[str, Any] | None:

@@ -203,8 +203,12 @@ def follow(where: target.Target, job_id: str, args: argparse.Namespace) -> int:
         time.sleep(args.interval)
     if live:
         print(file=sys.stderr)
+    # The job's message: the notification its outcome is published as.
+    message = jobs_api.notification(jobs_api.require_record(where, job_id))
     if args.json:
-        display.emit_json(view)
+        display.emit_json({**view, **({"notification": message} if message else {})})
     else:
         print("\n".join(display.status_lines(view)))
+        if message:
+            print("\n".join(display.notification_lines(message)))
     return 0 if view["status"] == jobs.SUCCEEDED else EXIT_JOB_NOT_SUCCEEDED

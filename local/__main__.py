@@ -121,7 +121,7 @@ def serve(args: argparse.Namespace, settings: Settings, run_dir: Path) -> int:
             )
             while True:
                 stack.check_alive()
-                time.sleep(2.0)
+                print_notifications(stack, as_json=args.json, wait_s=2)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
     except Exception as error:
@@ -129,6 +129,25 @@ def serve(args: argparse.Namespace, settings: Settings, run_dir: Path) -> int:
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)
     return 0
+
+
+def print_notifications(stack: LocalStack, *, as_json: bool, wait_s: int) -> int:
+    """Print each user notification published since the last call (waiting up to `wait_s` for
+    one): its JSON body on stdout with `as_json`, else its subject and text on stderr."""
+    sqs = stack.client("sqs")
+    url = stack.resources.console_queue_url
+    reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s)
+    messages = reply.get("Messages", [])
+    for message in messages:
+        envelope = json.loads(message["Body"])
+        if as_json:
+            print(envelope["Message"], flush=True)
+        else:
+            body = json.loads(envelope["Message"])
+            print(f"notification: {envelope.get('Subject', '')}", file=sys.stderr)
+            print(f"  {body.get('text', '')}".replace("\n", "\n  "), file=sys.stderr, flush=True)
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return len(messages)
 
 
 @contextlib.contextmanager

@@ -258,3 +258,23 @@ def test_results_of_a_rejected_job_and_a_missing_source_bucket_name_their_cause(
         err = capsys.readouterr().err
         assert "NoSuchBucket" in err and "check the bucket in s3://no-such-bucket/clip.mp4" in err
         assert "motflow status" not in err
+
+
+def test_watch_ends_with_the_jobs_message() -> None:
+    from lambdas import notify
+
+    record = {
+        "job_id": "j",
+        "status": "REJECTED",
+        "failed_stage": "validation",
+        "reason": "classes: 'persn' is not a class.",
+    }
+    outbox = notify.outbox_for({**record, "key": "videos/walk.mp4", "video": "s3://in/walk.mp4"})
+    assert outbox is not None
+    message = jobs_api.notification({**record, notify.OUTBOX: outbox})
+    assert message is not None and message["subject"] == outbox["subject"]
+    assert message["message"]["status"] == "REJECTED"
+    lines = display.notification_lines(message)
+    assert lines[1] == f"notification  {outbox['subject']}"
+    assert any("persn" in line for line in lines[2:])
+    assert jobs_api.notification(record) is None
