@@ -70,6 +70,22 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
         raise CliError(str(error), "e.g. --option stride=2 --option classes=person,car") from None
 
 
+def check_for_target(target: Target, options: Mapping[str, Any]) -> None:
+    """Options the stack's deployment cannot run (a class its detector does not have, another
+    detector, a tracker setting above its bound) are refused before anything is uploaded, by
+    the check submit runs. Without the deployment's facts, submit does it (a REJECTED job)."""
+    if not target.deployment:
+        return
+    try:
+        job_options.check_for_deployment(
+            options,
+            target.deployment.get("job_options") or {},
+            bool(target.deployment.get("trained_classes")),
+        )
+    except job_options.OptionError as error:
+        raise CliError(str(error), "fix the option; nothing was uploaded") from None
+
+
 def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
@@ -323,6 +339,15 @@ def check_source(source: str) -> Path:
     raise CliError(f"no such file: {source}", "pass a video file or an s3:// URI")
 
 
+def retry_options(record: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """A retry's options: the job's own with `options` on top (tracker settings one by one)."""
+    before = record.get("options") or {}
+    merged = {**before, **options}
+    if "tracker" in options:
+        merged["tracker"] = {**before.get("tracker", {}), **options["tracker"]}
+    return merged
+
+
 def retry(target: Target, record: Mapping[str, Any], options: Mapping[str, Any]) -> str:
     """Copy exactly the job's uploaded version onto its key with the options: a new job."""
     bucket, key, version = record.get("bucket"), record.get("key"), record.get("version_id")
@@ -332,12 +357,7 @@ def retry(target: Target, record: Mapping[str, Any], options: Mapping[str, Any])
     source: dict[str, str] = {"Bucket": bucket, "Key": key}
     if version:
         source["VersionId"] = version
-    merged = {**(record.get("options") or {}), **options}
-    if "tracker" in options:
-        merged["tracker"] = {
-            **(record.get("options") or {}).get("tracker", {}),
-            **options["tracker"],
-        }
+    merged = retry_options(record, options)
     try:
         metadata = job_options.to_metadata(merged, record.get("tag"), retry_of=record["job_id"])
     except job_options.OptionError as error:

@@ -88,6 +88,7 @@ def run_submit(args: argparse.Namespace) -> int:
     if args.analytics:
         options = {**options, "analytics": jobs_api.read_analytics_spec(args.analytics)}
     where = target.resolve(args)
+    jobs_api.check_for_target(where, options)
     key, job_id = jobs_api.submit(where, args.source, options, args.tag)
     if args.wait:
         _print_start(args, job_id, key)
@@ -161,6 +162,7 @@ def run_retry(args: argparse.Namespace) -> int:
             f"job {args.job_id} is still {record.get('status')}",
             f"wait for it (`motflow watch {args.job_id}`) before retrying",
         )
+    jobs_api.check_for_target(where, jobs_api.retry_options(record, options))
     job_id = jobs_api.retry(where, record, options)
     _print_start(args, job_id, record["key"])
     return follow(where, job_id, args) if args.wait else 0

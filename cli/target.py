@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ class Target:
     input_prefix: str
     work_bucket: str
     jobs_table: str
+    # The deployment's job defaults and whether its classes are trained ones, when the stack
+    # says (the local stack's discovery file): options are then checked as submit checks them.
+    deployment: Mapping[str, Any] | None = None
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG)
@@ -96,6 +100,7 @@ def local_target(info: dict[str, Any]) -> Target:
         input_prefix=info["input_prefix"],
         work_bucket=info["work_bucket"],
         jobs_table=info["jobs_table"],
+        deployment=info.get(discovery.DEPLOYMENT_FIELD),
     )
 
 

@@ -32,6 +32,9 @@ FIELDS = (
     # role name -> {"aws_access_key_id", "aws_secret_access_key"}: sign as that deployed role
     "roles",
 )
+# Optional: {"job_options": the deployment's job defaults, "trained_classes": bool}, so `motflow`
+# can check options as submit will (lambdas/job_options.check_for_deployment) before uploading.
+DEPLOYMENT_FIELD = "deployment"
 
 
 def write(run_dir: Path, info: Mapping[str, Any]) -> Path:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tomllib
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -278,3 +279,32 @@ def test_watch_ends_with_the_jobs_message() -> None:
     assert lines[1] == f"notification  {outbox['subject']}"
     assert any("persn" in line for line in lines[2:])
     assert jobs_api.notification(record) is None
+
+
+def test_options_the_deployment_cannot_run_are_refused_before_any_upload(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from cli import target
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"not uploaded")
+    deployment = {"job_options": {"detector": "nanodet-g"}, "trained_classes": False}
+    where = target.Target("test stack", None, None, "in", "videos/", "w", "j", deployment)  # type: ignore[arg-type]
+    monkeypatch.setattr(target, "resolve", lambda args: where)
+    uploads: list[str] = []
+    monkeypatch.setattr(jobs_api, "submit", lambda *args: uploads.append("x") or ("k", "j"))
+    for option, named in (
+        ("classes=persn", "option 'classes' names 'persn', not a class of nanodet-g"),
+        ("detector=yolov3-tiny", "serves only 'nanodet-g'"),
+        ("tracker.low_threshold=0.99", "must not exceed"),
+    ):
+        assert cli.main(["submit", str(clip), "-o", option]) == 2, option
+        err = capsys.readouterr().err
+        assert named in err and err.count("\n") == 1, err
+    assert uploads == []
+    # Trained classes are the container's to check; a deployment the CLI knows nothing of is
+    # left to submit.
+    for facts in ({**deployment, "trained_classes": True}, None):
+        monkeypatch.setattr(target, "resolve", lambda args, f=facts: replace(where, deployment=f))
+        assert cli.main(["submit", str(clip), "-o", "classes=persn"]) == 0
+    assert uploads == ["x", "x"]
