@@ -12,7 +12,6 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,8 +22,6 @@ from cli.errors import CliError
 from local import discovery
 from stacks import contract
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RUNS_DIR = REPO_ROOT / ".local-runs"
 STACK_ENV = "MOTFLOW_STACK"
 DEFAULT_STACK = contract.tracking_stack_name("motflow")
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
@@ -60,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve(args: argparse.Namespace) -> Target:
     stack = args.stack or os.environ.get(STACK_ENV, "").strip() or None
     if args.local or stack is None:
-        found = discovery.find(RUNS_DIR)
+        found = discovery.find(discovery.runs_dir())
         if found is not None:
             return local_target(found)
         if args.local:

@@ -22,14 +22,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from local import discovery
 from local.stack import LocalStack, StackError, local_stack
 from model_code.progress import PROGRESS_JSON, TerminalBar
 from stacks import contract
 from stacks.settings import Settings, SettingsError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RUNS_DIR = REPO_ROOT / ".local-runs"
-RESULTS_DIR = REPO_ROOT / "results"
+RESULTS_FOLDER = "results"  # in the working directory, like the run folders
 
 
 def new_run_dir(root: Path) -> Path:
@@ -62,11 +61,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
-    run_dir = new_run_dir(RUNS_DIR)
+    run_dir = new_run_dir(discovery.runs_dir())
     run_name = run_dir.name
     if args.command == "up":
         return serve(args, settings, run_dir)
-    results_dir = Path(args.results) if args.results else RESULTS_DIR / run_name
+    results_dir = Path(args.results) if args.results else Path.cwd() / RESULTS_FOLDER / run_name
     started = time.monotonic()
     try:
         print(f"starting the local stack in {run_dir} ...", file=sys.stderr)

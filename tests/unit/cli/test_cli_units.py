@@ -308,3 +308,41 @@ def test_options_the_deployment_cannot_run_are_refused_before_any_upload(
         monkeypatch.setattr(target, "resolve", lambda args, f=facts: replace(where, deployment=f))
         assert cli.main(["submit", str(clip), "-o", "classes=persn"]) == 0
     assert uploads == ["x", "x"]
+
+
+def test_the_job_verbs_import_no_engine_and_train_says_what_it_needs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from cli import main; main.parser(['status', 'X']);"
+            " print(' '.join(sorted(m for m in sys.modules if '.' not in m)))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert "boto3" in loaded
+    assert not {"torch", "numpy", "av", "cv2", "moto"} & set(loaded), loaded
+    monkeypatch.setitem(sys.modules, "cli.train", None)  # as if torch were not installed
+    assert cli.main(["train", "--data", "d", "--out", "o"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("error: `motflow train` needs the training packages")
+        and err.count("\n") == 1
+    ), err
+
+
+def test_the_local_stack_is_found_from_the_working_directory_or_the_state_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(discovery.STATE_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert discovery.runs_dir() == tmp_path / ".local-runs"
+    monkeypatch.setenv(discovery.STATE_DIR_ENV, str(tmp_path / "state"))
+    assert discovery.runs_dir() == tmp_path / "state"
