@@ -38,7 +38,7 @@ def test_the_console_script_and_version_come_from_one_place(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    assert project["project"]["scripts"]["motflow"] == "cli.main:main"
+    assert project["project"]["scripts"]["motflow"] == "motflow.console:main"
     assert project["tool"]["setuptools"]["dynamic"]["version"]["attr"] == "model_code.__version__"
     with pytest.raises(SystemExit) as done:
         cli.main(["--version"])
