@@ -21,11 +21,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cli.errors import CliError
 from cli.target import Target
 from lambdas import analytics_spec, job_options, jobs, notify, s3_events
+from model_code.progress import PROGRESS_JSON
 from stacks import contract
 
 RUNNING = "RUNNING"
 DISPLAY_STATES = (jobs.QUEUED, RUNNING, jobs.SUCCEEDED, jobs.FAILED, jobs.REJECTED)
-PROGRESS_JSON = "progress.json"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -210,10 +210,10 @@ def list_jobs(
     if since is not None:
         cutoff = (datetime.now(UTC) - since).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     found: list[dict[str, Any]] = []
-    dynamodb = target.client("dynamodb")
+    store = _store(target)
     with aws_errors(target, "listing jobs"):
         for stored_status in stored:
-            found.extend(_query_status(dynamodb, target.jobs_table, stored_status, cutoff, limit))
+            found.extend(store.list_jobs(stored_status, limit, since=cutoff, newest_first=True))
     found.sort(key=lambda r: str(r.get(contract.STATUS_INDEX_SORT, "")), reverse=True)
     views = []
     for record in found:
@@ -230,37 +230,6 @@ def list_jobs(
         if len(views) >= limit:
             break
     return views
-
-
-def _query_status(
-    dynamodb: Any, table: str, status: str, cutoff: str | None, limit: int
-) -> Iterator[dict[str, Any]]:
-    condition = "#s = :s"
-    values: dict[str, Any] = {":s": {"S": status}}
-    if cutoff:
-        condition += " AND #c >= :c"
-        values[":c"] = {"S": cutoff}
-    query: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": contract.STATUS_INDEX,
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeNames": {
-            "#s": contract.STATUS_INDEX_PARTITION,
-            **({"#c": contract.STATUS_INDEX_SORT} if cutoff else {}),
-        },
-        "ExpressionAttributeValues": values,
-        "ScanIndexForward": False,
-        "Limit": min(limit, 100),
-    }
-    returned = 0
-    while True:
-        page = dynamodb.query(**query)
-        for item in page.get("Items", []):
-            returned += 1
-            yield jobs.from_dynamo(item)
-        if returned >= limit or "LastEvaluatedKey" not in page:
-            return
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _upload_key(target: Target, name: str) -> str:

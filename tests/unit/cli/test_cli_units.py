@@ -346,3 +346,40 @@ def test_the_local_stack_is_found_from_the_working_directory_or_the_state_folder
     assert discovery.runs_dir() == tmp_path / ".local-runs"
     monkeypatch.setenv(discovery.STATE_DIR_ENV, str(tmp_path / "state"))
     assert discovery.runs_dir() == tmp_path / "state"
+
+
+def test_list_uses_the_job_stores_status_query_newest_first_and_since() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from cli import target
+    from lambdas import jobs
+    from local.resources import create_jobs_table
+
+    assert jobs.STATUS_INDEX_SORT == contract.STATUS_INDEX_SORT
+    assert jobs.STATUS_INDEX == contract.STATUS_INDEX
+    with mock_aws():
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        dynamodb = session.client("dynamodb")
+        create_jobs_table(dynamodb, "jobs")
+        now = jobs_api.datetime.now(jobs_api.UTC)
+        for job_id, hours_ago in (("old", 48), ("mid", 5), ("new", 1)):
+            created = (now - timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            dynamodb.put_item(
+                TableName="jobs",
+                Item={
+                    "job_id": {"S": job_id},
+                    "status": {"S": "SUCCEEDED"},
+                    "created_at": {"S": created},
+                },
+            )
+        where = target.Target("test stack", session, None, "in", "videos/", "w", "jobs")
+        listed = jobs_api.list_jobs(where, None, None, 10)
+        assert [view["job_id"] for view in listed] == ["new", "mid", "old"]
+        recent = jobs_api.list_jobs(where, "SUCCEEDED", timedelta(hours=6), 10)
+        assert [view["job_id"] for view in recent] == ["new", "mid"]
+        assert [v["job_id"] for v in jobs_api.list_jobs(where, None, None, 1)] == ["new"]
+        oldest = jobs.JobStore("jobs", dynamodb=dynamodb).list_jobs("SUCCEEDED")
+        assert [record["job_id"] for record in oldest] == ["old", "mid", "new"]
