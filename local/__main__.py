@@ -120,7 +120,9 @@ def serve(args: argparse.Namespace, settings: Settings, run_dir: Path) -> int:
             )
             while True:
                 stack.check_alive()
-                print_notifications(stack, as_json=args.json, wait_s=2)
+                # No long poll: a request in flight when Ctrl-C stops the stack is a broken pipe.
+                print_notifications(stack, as_json=args.json, wait_s=0)
+                time.sleep(2.0)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
     except Exception as error:
