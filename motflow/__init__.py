@@ -4,13 +4,12 @@ The wheel carries the repository's packages under this one (``motflow.cli``, ``m
 ``motflow.stacks``, ``motflow.local``, ``motflow.model_code``; pyproject's ``package-dir``), the
 same files as in the checkout and, for ``lambdas/``, the Lambda asset. Their imports name them as
 the repository does (``from lambdas import jobs``), so `use_repository_names` registers each under
-that name when it cannot be imported as such, before the command runs.
+that name before the command runs (even where another `cli` or `local` is installed).
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 
 # In import order: each one's package __init__ may import the ones before it.
@@ -18,9 +17,17 @@ PACKAGES = ("model_code", "lambdas", "stacks", "local", "cli")
 
 
 def use_repository_names() -> None:
-    """Make ``cli``, ``lambdas`` … importable: the checkout's own where it is on the path, else
-    this package's copy of it (an installed wheel)."""
+    """Make ``cli``, ``lambdas`` … name this package's modules (in a wheel its copies, in an
+    editable install the checkout's folders), even where another package of the same generic
+    name is installed: the console script calls this before anything else is imported."""
     for name in PACKAGES:
-        if name in sys.modules or importlib.util.find_spec(name) is not None:
+        if name in sys.modules:
             continue
-        sys.modules[name] = importlib.import_module(f"{__name__}.{name}")
+        try:
+            sys.modules[name] = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
+            # This `motflow` is the checkout's own folder (the checkout is on the path): its
+            # packages are the top-level ones beside it.
+            importlib.import_module(name)

@@ -98,8 +98,9 @@ def test_the_wheel_installs_a_client_that_needs_only_boto3(tmp_path: Path) -> No
     motflow = str(venv / "bin" / "motflow")
     empty = tmp_path / "elsewhere"  # not the checkout: nothing found through the working folder
     empty.mkdir()
+    bare = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}  # no PYTHONPATH to the checkout
     shown = subprocess.run(
-        [motflow, "--help"], capture_output=True, text=True, cwd=empty, timeout=60
+        [motflow, "--help"], capture_output=True, text=True, cwd=empty, env=bare, timeout=60
     )
     assert shown.returncode == 0 and "submit" in shown.stdout, shown.stderr
 
