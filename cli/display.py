@@ -84,3 +84,11 @@ def list_lines(views: list[Mapping[str, Any]]) -> list[str]:
             f"  {detail}".rstrip()
         )
     return lines
+
+
+def notification_lines(message: Mapping[str, Any]) -> list[str]:
+    """A job's notification as `watch` ends with it: its subject, then its text indented."""
+    text = str((message.get("message") or {}).get("text") or "")
+    return ["", f"notification  {message.get('subject') or ''}"] + [
+        f"  {line}" for line in text.splitlines()
+    ]

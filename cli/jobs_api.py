@@ -20,29 +20,31 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.errors import CliError
 from cli.target import Target
-from lambdas import analytics_spec, job_options, jobs, s3_events
+from lambdas import analytics_spec, job_options, jobs, notify, s3_events
+from model_code.progress import PROGRESS_JSON
 from stacks import contract
 
 RUNNING = "RUNNING"
 DISPLAY_STATES = (jobs.QUEUED, RUNNING, jobs.SUCCEEDED, jobs.FAILED, jobs.REJECTED)
-PROGRESS_JSON = "progress.json"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @contextlib.contextmanager
-def aws_errors(target: Target, what: str) -> Iterator[None]:
-    """AWS failures become one-line CliErrors naming what was being done."""
+def aws_errors(target: Target, what: str, fixes: Mapping[str, str] | None = None) -> Iterator[None]:
+    """AWS failures become one-line CliErrors naming what was being done; `fixes` gives the
+    advice for error codes whose cause is the caller's input rather than the stack."""
     try:
         yield
     except ClientError as error:
         details = error.response.get("Error", {})
         code, message = details.get("Code", "error"), details.get("Message", "")
-        fix = (
-            "check your AWS permissions and the stack"
-            if code in ("AccessDenied",)
-            else ("check the stack with `motflow status`, or redeploy")
-        )
+        if fixes and code in fixes:
+            fix = fixes[code]
+        elif code in ("AccessDenied",):
+            fix = "check your AWS permissions and the stack"
+        else:
+            fix = "check the stack (`motflow list` reaches it), or redeploy"
         cause = f"{what} failed on {target.description}: {code} {message}".strip()
         raise CliError(cause, fix) from None
     except BotoCoreError as error:
@@ -66,6 +68,22 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
         if str(error).startswith("unknown option"):
             raise CliError(str(error), "check the spelling") from None
         raise CliError(str(error), "e.g. --option stride=2 --option classes=person,car") from None
+
+
+def check_for_target(target: Target, options: Mapping[str, Any]) -> None:
+    """Options the stack's deployment cannot run (a class its detector does not have, another
+    detector, a tracker setting above its bound) are refused before anything is uploaded, by
+    the check submit runs. Without the deployment's facts, submit does it (a REJECTED job)."""
+    if not target.deployment:
+        return
+    try:
+        job_options.check_for_deployment(
+            options,
+            target.deployment.get("job_options") or {},
+            bool(target.deployment.get("trained_classes")),
+        )
+    except job_options.OptionError as error:
+        raise CliError(str(error), "fix the option; nothing was uploaded") from None
 
 
 def parse_duration(text: str) -> timedelta:
@@ -92,6 +110,19 @@ def require_record(target: Target, job_id: str) -> dict[str, Any]:
             "check the id with `motflow list`; a job just submitted appears within seconds",
         )
     return record
+
+
+def notification(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The message the job's outcome is published as (the record's outbox, lambdas/notify.py):
+    ``{"subject", "message"}`` with the message's JSON body, or None when there is none."""
+    outbox = record.get(notify.OUTBOX)
+    if not isinstance(outbox, Mapping) or not isinstance(outbox.get("message"), str):
+        return None
+    try:
+        body = json.loads(outbox["message"])
+    except ValueError:
+        return None
+    return {"subject": outbox.get("subject"), "message": body}
 
 
 def get_progress(target: Target, job_id: str) -> dict[str, Any] | None:
@@ -179,10 +210,10 @@ def list_jobs(
     if since is not None:
         cutoff = (datetime.now(UTC) - since).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     found: list[dict[str, Any]] = []
-    dynamodb = target.client("dynamodb")
+    store = _store(target)
     with aws_errors(target, "listing jobs"):
         for stored_status in stored:
-            found.extend(_query_status(dynamodb, target.jobs_table, stored_status, cutoff, limit))
+            found.extend(store.list_jobs(stored_status, limit, since=cutoff, newest_first=True))
     found.sort(key=lambda r: str(r.get(contract.STATUS_INDEX_SORT, "")), reverse=True)
     views = []
     for record in found:
@@ -199,37 +230,6 @@ def list_jobs(
         if len(views) >= limit:
             break
     return views
-
-
-def _query_status(
-    dynamodb: Any, table: str, status: str, cutoff: str | None, limit: int
-) -> Iterator[dict[str, Any]]:
-    condition = "#s = :s"
-    values: dict[str, Any] = {":s": {"S": status}}
-    if cutoff:
-        condition += " AND #c >= :c"
-        values[":c"] = {"S": cutoff}
-    query: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": contract.STATUS_INDEX,
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeNames": {
-            "#s": contract.STATUS_INDEX_PARTITION,
-            **({"#c": contract.STATUS_INDEX_SORT} if cutoff else {}),
-        },
-        "ExpressionAttributeValues": values,
-        "ScanIndexForward": False,
-        "Limit": min(limit, 100),
-    }
-    returned = 0
-    while True:
-        page = dynamodb.query(**query)
-        for item in page.get("Items", []):
-            returned += 1
-            yield jobs.from_dynamo(item)
-        if returned >= limit or "LastEvaluatedKey" not in page:
-            return
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _upload_key(target: Target, name: str) -> str:
@@ -269,7 +269,12 @@ def submit(
         except ValueError:
             raise CliError(f"{source!r} is not an S3 object URI", "use s3://bucket/key") from None
         target_key = _upload_key(target, key.rsplit("/", 1)[-1])
-        with aws_errors(target, f"copying {source}"):
+        source_fixes = {
+            "NoSuchBucket": f"check the bucket in {source}: it does not exist or you cannot see it",
+            "NoSuchKey": f"check the key in {source}: there is no such object",
+            "404": f"check {source}: there is no such object",
+        }
+        with aws_errors(target, f"copying {source}", source_fixes):
             reply = s3.copy_object(
                 Bucket=target.input_bucket,
                 Key=target_key,
@@ -279,9 +284,7 @@ def submit(
             )
         etag = reply.get("CopyObjectResult", {}).get("ETag")
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise CliError(f"no such file: {source}", "pass a video file or an s3:// URI")
+        path = check_source(source)
         target_key = _upload_key(target, path.name)
         with aws_errors(target, f"uploading {path.name}"), path.open("rb") as body:
             reply = s3.put_object(
@@ -290,6 +293,28 @@ def submit(
         etag = reply.get("ETag")
     version = reply.get("VersionId") or s3_events.normalise_etag(etag)
     return target_key, jobs.job_id_for(target.input_bucket, target_key, version)
+
+
+def check_source(source: str) -> Path:
+    """A local source that is a readable file (an ``s3://`` URI is checked when copied)."""
+    path = Path(source)
+    if source.startswith("s3://") or path.is_file():
+        return path
+    if path.is_dir():
+        raise CliError(
+            f"{source} is a folder, not a video file",
+            "pass one video file (submit each file of a folder separately) or an s3:// URI",
+        )
+    raise CliError(f"no such file: {source}", "pass a video file or an s3:// URI")
+
+
+def retry_options(record: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """A retry's options: the job's own with `options` on top (tracker settings one by one)."""
+    before = record.get("options") or {}
+    merged = {**before, **options}
+    if "tracker" in options:
+        merged["tracker"] = {**before.get("tracker", {}), **options["tracker"]}
+    return merged
 
 
 def retry(target: Target, record: Mapping[str, Any], options: Mapping[str, Any]) -> str:
@@ -301,12 +326,7 @@ def retry(target: Target, record: Mapping[str, Any], options: Mapping[str, Any])
     source: dict[str, str] = {"Bucket": bucket, "Key": key}
     if version:
         source["VersionId"] = version
-    merged = {**(record.get("options") or {}), **options}
-    if "tracker" in options:
-        merged["tracker"] = {
-            **(record.get("options") or {}).get("tracker", {}),
-            **options["tracker"],
-        }
+    merged = retry_options(record, options)
     try:
         metadata = job_options.to_metadata(merged, record.get("tag"), retry_of=record["job_id"])
     except job_options.OptionError as error:

@@ -83,10 +83,12 @@ def _wait_arguments(parser: argparse.ArgumentParser, flag: bool = True) -> None:
 
 
 def run_submit(args: argparse.Namespace) -> int:
+    jobs_api.check_source(args.source)  # the file before the stack: the cheaper mistake first
     options = jobs_api.parse_options(args.option)
     if args.analytics:
         options = {**options, "analytics": jobs_api.read_analytics_spec(args.analytics)}
     where = target.resolve(args)
+    jobs_api.check_for_target(where, options)
     key, job_id = jobs_api.submit(where, args.source, options, args.tag)
     if args.wait:
         _print_start(args, job_id, key)
@@ -129,10 +131,13 @@ def run_results(args: argparse.Namespace) -> int:
     view = jobs_api.job(where, args.job_id)
     if view["status"] != jobs.SUCCEEDED:
         detail = f": {view['reason']}" if view.get("reason") else ""
-        raise CliError(
-            f"job {args.job_id} is {view['status']}{detail}",
-            f"results exist once it SUCCEEDED; follow it with `motflow watch {args.job_id}`",
+        fix = (
+            f"it has no results; see why with `motflow status {args.job_id}`, fix the cause and"
+            f" `motflow retry {args.job_id}`"
+            if view["status"] in jobs.TERMINAL_STATES
+            else f"results exist once it SUCCEEDED; follow it with `motflow watch {args.job_id}`"
         )
+        raise CliError(f"job {args.job_id} is {view['status']}{detail}", fix)
     files = jobs_api.download(where, args.job_id, Path(args.download)) if args.download else []
     if args.json:
         display.emit_json({**view, "downloaded": [str(path) for path in files]})
@@ -157,6 +162,7 @@ def run_retry(args: argparse.Namespace) -> int:
             f"job {args.job_id} is still {record.get('status')}",
             f"wait for it (`motflow watch {args.job_id}`) before retrying",
         )
+    jobs_api.check_for_target(where, jobs_api.retry_options(record, options))
     job_id = jobs_api.retry(where, record, options)
     _print_start(args, job_id, record["key"])
     return follow(where, job_id, args) if args.wait else 0
@@ -199,8 +205,12 @@ def follow(where: target.Target, job_id: str, args: argparse.Namespace) -> int:
         time.sleep(args.interval)
     if live:
         print(file=sys.stderr)
+    # The job's message: the notification its outcome is published as.
+    message = jobs_api.notification(jobs_api.require_record(where, job_id))
     if args.json:
-        display.emit_json(view)
+        display.emit_json({**view, **({"notification": message} if message else {})})
     else:
         print("\n".join(display.status_lines(view)))
+        if message:
+            print("\n".join(display.notification_lines(message)))
     return 0 if view["status"] == jobs.SUCCEEDED else EXIT_JOB_NOT_SUCCEEDED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import local.__main__ as local_main
@@ -13,11 +12,6 @@ def register(commands: Any) -> None:
         "local",
         help="the local stack (moto + the model server): `run VIDEO…` or `up`",
         description="Runs `python -m local` with the same arguments and output.",
-        add_help=False,
     )
-    parser.add_argument("arguments", nargs=argparse.REMAINDER, help="see `motflow local run -h`")
-    parser.set_defaults(run=run_local)
-
-
-def run_local(args: argparse.Namespace) -> int:
-    return local_main.main(list(args.arguments))
+    local_main.add_commands(parser)
+    parser.set_defaults(run=local_main.run)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,8 +22,6 @@ from cli.errors import CliError
 from local import discovery
 from stacks import contract
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RUNS_DIR = REPO_ROOT / ".local-runs"
 STACK_ENV = "MOTFLOW_STACK"
 DEFAULT_STACK = contract.tracking_stack_name("motflow")
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
@@ -40,6 +38,9 @@ class Target:
     input_prefix: str
     work_bucket: str
     jobs_table: str
+    # The deployment's job defaults and whether its classes are trained ones, when the stack
+    # says (the local stack's discovery file): options are then checked as submit checks them.
+    deployment: Mapping[str, Any] | None = None
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG)
@@ -56,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve(args: argparse.Namespace) -> Target:
     stack = args.stack or os.environ.get(STACK_ENV, "").strip() or None
     if args.local or stack is None:
-        found = discovery.find(RUNS_DIR)
+        found = discovery.find(discovery.runs_dir())
         if found is not None:
             return local_target(found)
         if args.local:
@@ -64,7 +65,19 @@ def resolve(args: argparse.Namespace) -> Target:
                 "no local stack is running",
                 "start one with `python -m local up` (or `motflow local up`) and keep it open",
             )
-    return deployed_target(stack or DEFAULT_STACK, args.region, args.profile)
+    region = args.region or os.environ.get("AWS_REGION", "").strip() or None
+    if stack is None:
+        try:
+            return deployed_target(DEFAULT_STACK, region, args.profile)
+        except CliError as error:
+            # Nothing was named: no region, no credentials or no default stack all mean the
+            # same to the user, so say that rather than the first AWS setting found missing.
+            raise CliError(
+                f"no local stack running and no deployed stack configured ({error.cause})",
+                "start one with `motflow local up`, or name a deployment with --stack (or"
+                f" ${STACK_ENV}) and --region (or AWS_REGION)",
+            ) from None
+    return deployed_target(stack, region, args.profile)
 
 
 def local_target(info: dict[str, Any]) -> Target:
@@ -84,6 +97,7 @@ def local_target(info: dict[str, Any]) -> Target:
         input_prefix=info["input_prefix"],
         work_bucket=info["work_bucket"],
         jobs_table=info["jobs_table"],
+        deployment=info.get(discovery.DEPLOYMENT_FIELD),
     )
 
 

@@ -33,7 +33,15 @@ def register(commands: Any) -> None:
     job.add_argument("--job-name", help="training job name (default: motflow-train-<time>)")
     job.add_argument("--max-runtime", type=int, default=4 * 3600, help="seconds")
     job.add_argument("--volume-size", type=int, default=30, help="GB")
+    parser.add_argument("--json", action="store_true", help="print one JSON object for scripts")
     parser.set_defaults(run=run)
+
+
+def _emit(args: argparse.Namespace, fields: dict[str, str]) -> None:
+    if args.json:
+        print(json.dumps(fields))
+    else:
+        print("\n".join(f"{name}={value}" for name, value in fields.items()))
 
 
 def build_artifact(model_dir: Path, out_path: Path) -> Path:
@@ -48,11 +56,16 @@ def run(args: argparse.Namespace) -> int:
         from cli.sagemaker_training import launch
 
         description = launch(args)
-        print(f"training_job={description['TrainingJobName']} status={description['Status']}")
-        print(f"model_artifact={description['ModelArtifact']}")
+        _emit(
+            args,
+            {
+                "training_job": description["TrainingJobName"],
+                "status": description["Status"],
+                "model_artifact": description["ModelArtifact"],
+            },
+        )
         return 0
     model_dir = train_locally(args)
     artifact = build_artifact(model_dir, Path(args.out) / ARTIFACT_NAME)
-    print(f"model_dir={model_dir}")
-    print(f"model_artifact={artifact}")
+    _emit(args, {"model_dir": str(model_dir), "model_artifact": str(artifact)})
     return 0

@@ -46,6 +46,7 @@ NOTICE_HOLD_S = 120.0
 # The table's key, index and TTL attribute: stacks/contract.py creates them with these names.
 TABLE_KEY = "job_id"
 STATUS_INDEX = "by_status"
+STATUS_INDEX_SORT = "created_at"  # the index's sort key (stacks/contract.py STATUS_INDEX_SORT)
 TTL_ATTRIBUTE = "expires_at"
 # The sparse deadline index: only records with something left to do carry these two
 # attributes (every open record, and a terminal one whose message is not sent yet).
@@ -250,19 +251,33 @@ class JobStore:
             ConditionExpression="attribute_not_exists(job_id)",
         )
 
-    def list_jobs(self, status: str, limit: int | None = None) -> list[dict[str, Any]]:
-        """Jobs in `status`, oldest first, via the ``by_status`` index (eventually consistent)."""
+    def list_jobs(
+        self,
+        status: str,
+        limit: int | None = None,
+        *,
+        since: str | None = None,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Jobs in `status`, oldest first (or `newest_first`), created at `since` (a
+        ``created_at`` text) or later, via the ``by_status`` index (eventually consistent). The
+        one status query: the Lambdas and `motflow list` both use it."""
         if status not in STATES:
             raise ValueError(f"unknown job status {status!r}; expected one of {', '.join(STATES)}")
-        return self._query(
-            {
-                "IndexName": STATUS_INDEX,
-                "KeyConditionExpression": "#s = :s",
-                "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": {":s": {"S": status}},
-            },
-            limit,
-        )
+        query: dict[str, Any] = {
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": status}},
+            "ScanIndexForward": not newest_first,
+        }
+        if since is not None:
+            query["KeyConditionExpression"] += " AND #c >= :c"
+            query["ExpressionAttributeNames"]["#c"] = STATUS_INDEX_SORT
+            query["ExpressionAttributeValues"][":c"] = {"S": since}
+        if limit is not None:
+            query["Limit"] = max(1, min(limit, 100))
+        return self._query(query, limit)
 
     def due(self, now: float, limit: int | None = None) -> list[dict[str, Any]]:
         """Records whose deadline has passed, earliest first, via the sparse ``by_deadline``

@@ -22,14 +22,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from local import discovery
 from local.stack import LocalStack, StackError, local_stack
 from model_code.progress import PROGRESS_JSON, TerminalBar
 from stacks import contract
 from stacks.settings import Settings, SettingsError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RUNS_DIR = REPO_ROOT / ".local-runs"
-RESULTS_DIR = REPO_ROOT / "results"
+RESULTS_FOLDER = "results"  # in the working directory, like the run folders
 
 
 def new_run_dir(root: Path) -> Path:
@@ -41,7 +40,11 @@ def new_run_dir(root: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    return run(_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """`run` or `up`, from arguments parsed by `add_commands`' parsers."""
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     videos = [Path(video) for video in getattr(args, "videos", [])]
@@ -58,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
-    run_dir = new_run_dir(RUNS_DIR)
+    run_dir = new_run_dir(discovery.runs_dir())
     run_name = run_dir.name
     if args.command == "up":
         return serve(args, settings, run_dir)
-    results_dir = Path(args.results) if args.results else RESULTS_DIR / run_name
+    results_dir = Path(args.results) if args.results else Path.cwd() / RESULTS_FOLDER / run_name
     started = time.monotonic()
     try:
         print(f"starting the local stack in {run_dir} ...", file=sys.stderr)
@@ -70,7 +73,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stack ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
             show = sys.stderr.isatty() and not args.quiet
             rows = run_videos(
-                stack, videos, results_dir, args.timeout, run_name, show_progress=show
+                stack,
+                videos,
+                results_dir,
+                args.timeout,
+                run_name,
+                show_progress=show,
+                as_lines=not args.json,
             )
     except KeyboardInterrupt:
         print("interrupted: the local stack was stopped", file=sys.stderr)
@@ -83,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(run_dir, ignore_errors=True)
     else:
         print(f"run state kept in {run_dir}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, default=str), flush=True)
     _print_locations(rows)
     timed_out = [row["key"] for row in rows if row.get("timed_out")]
     if timed_out:
@@ -109,6 +120,8 @@ def serve(args: argparse.Namespace, settings: Settings, run_dir: Path) -> int:
             )
             while True:
                 stack.check_alive()
+                # No long poll: a request in flight when Ctrl-C stops the stack is a broken pipe.
+                print_notifications(stack, as_json=args.json, wait_s=0)
                 time.sleep(2.0)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
@@ -117,6 +130,25 @@ def serve(args: argparse.Namespace, settings: Settings, run_dir: Path) -> int:
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)
     return 0
+
+
+def print_notifications(stack: LocalStack, *, as_json: bool, wait_s: int) -> int:
+    """Print each user notification published since the last call (waiting up to `wait_s` for
+    one): its JSON body on stdout with `as_json`, else its subject and text on stderr."""
+    sqs = stack.client("sqs")
+    url = stack.resources.console_queue_url
+    reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s)
+    messages = reply.get("Messages", [])
+    for message in messages:
+        envelope = json.loads(message["Body"])
+        if as_json:
+            print(envelope["Message"], flush=True)
+        else:
+            body = json.loads(envelope["Message"])
+            print(f"notification: {envelope.get('Subject', '')}", file=sys.stderr)
+            print(f"  {body.get('text', '')}".replace("\n", "\n  "), file=sys.stderr, flush=True)
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return len(messages)
 
 
 @contextlib.contextmanager
@@ -164,8 +196,10 @@ def run_videos(
     timeout_s: float,
     run_name: str = "run",
     show_progress: bool = False,
+    as_lines: bool = True,
 ) -> list[dict[str, Any]]:
-    """Upload every video, wait for every job, print one JSON line each, download results.
+    """Upload every video, wait for every job, print one JSON line each (unless `as_lines` is
+    false: the caller prints the rows), download results.
 
     A job still running at the timeout gets a row with its current status and ``"timed_out":
     true``; the rows of the jobs that finished are printed all the same.
@@ -197,7 +231,8 @@ def run_videos(
         }
         if not done:
             row["timed_out"] = True
-        print(json.dumps(row, default=str), flush=True)
+        if as_lines:
+            print(json.dumps(row, default=str), flush=True)
         rows.append(row)
     return rows
 
@@ -248,6 +283,12 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    add_commands(parser)
+    return parser
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """`run` and `up` under `parser`: `python -m local` and `motflow local` share them."""
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="start the local stack and track the given videos")
     run.add_argument("videos", nargs="+", metavar="VIDEO", help="video files to upload")
@@ -274,7 +315,12 @@ def _parser() -> argparse.ArgumentParser:
             metavar="KEY=VALUE",
             help="a deployment setting, as with `cdk -c` (e.g. -c stride=2); repeatable",
         )
-    return parser
+        command.add_argument(
+            "--json",
+            action="store_true",
+            help="stdout is JSON only: run prints one array of job rows, up one line per"
+            " notification",
+        )
 
 
 if __name__ == "__main__":

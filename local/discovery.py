@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 DISCOVERY_FILE = "stack.json"
+# The folder of run folders: $MOTFLOW_STATE_DIR, else .local-runs in the working directory (where
+# `motflow local up` was started), never the install location.
+STATE_DIR_ENV = "MOTFLOW_STATE_DIR"
+RUNS_FOLDER = ".local-runs"
 # Points `motflow` at one stack's file (or its run folder) instead of the newest running one.
 DISCOVERY_ENV = "MOTFLOW_LOCAL_STACK"
 FIELDS = (
@@ -32,6 +36,16 @@ FIELDS = (
     # role name -> {"aws_access_key_id", "aws_secret_access_key"}: sign as that deployed role
     "roles",
 )
+# Optional: {"job_options": the deployment's job defaults, "trained_classes": bool}, so `motflow`
+# can check options as submit will (lambdas/job_options.check_for_deployment) before uploading.
+DEPLOYMENT_FIELD = "deployment"
+
+
+def runs_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the local stack keeps its run folders and `motflow` looks for them."""
+    environ = os.environ if environ is None else environ
+    named = environ.get(STATE_DIR_ENV, "").strip()
+    return Path(named) if named else Path.cwd() / RUNS_FOLDER
 
 
 def write(run_dir: Path, info: Mapping[str, Any]) -> Path:

@@ -31,6 +31,9 @@ class LocalResources:
     success_queue_url: str
     error_queue_url: str
     notifications_queue_url: str
+    # A second subscription of the notifications topic: `motflow local up` prints and deletes
+    # what arrives here, so it never competes with someone reading the queue above.
+    console_queue_url: str
     dead_letter_queue_urls: dict[str, str]
 
 
@@ -75,11 +78,21 @@ def create_resources(
     )
     queue_urls = {}
     for topic_name, topic_arn in topic_arns.items():
-        url, arn = _create_queue_with_dlq(
-            sqs, f"{topic_name}-events", dead_letters, contract.COMPLETE_TIMEOUT_S
-        )
+        if topic_name == names.notifications_topic:
+            # The user's messages have no handler here: a mailbox without a dead-letter queue,
+            # so reading it by hand (receiving without deleting) cannot look like a failing
+            # handler to `LocalStack.check_alive` and stop the stack.
+            url, arn = _create_mailbox(sqs, f"{topic_name}-events")
+        else:
+            url, arn = _create_queue_with_dlq(
+                sqs, f"{topic_name}-events", dead_letters, contract.COMPLETE_TIMEOUT_S
+            )
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
         queue_urls[topic_name] = url
+    console_url, console_arn = _create_mailbox(sqs, f"{names.notifications_topic}-console")
+    sns.subscribe(
+        TopicArn=topic_arns[names.notifications_topic], Protocol="sqs", Endpoint=console_arn
+    )
 
     return LocalResources(
         input_bucket=names.input_bucket,
@@ -93,6 +106,7 @@ def create_resources(
         success_queue_url=queue_urls[names.success_topic],
         error_queue_url=queue_urls[names.error_topic],
         notifications_queue_url=queue_urls[names.notifications_topic],
+        console_queue_url=console_url,
         dead_letter_queue_urls=dead_letters,
     )
 
@@ -164,6 +178,12 @@ def _create_queue_with_dlq(
         QueueName=name,
         Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": str(visibility_s)},
     )["QueueUrl"]
+    return url, _queue_arn(sqs, url)
+
+
+def _create_mailbox(sqs: Any, name: str) -> tuple[str, str]:
+    """A queue that only collects messages for people and tests to read: no redrive."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
     return url, _queue_arn(sqs, url)
 
 

@@ -219,7 +219,10 @@ def run_job(
         job.output.sinks(out_dir, options.annotate and not job.segment, analytics)
     )
     window = (job.segment["start_s"], job.segment["end_s"]) if job.segment else None
-    run = track_video(video, sinks, options, detector, job.output.progress(job.job_id), window)
+    progress = job.output.progress(job.job_id)
+    run = track_video(video, sinks, options, detector, progress, window)
+    if isinstance(progress, ThrottledProgress):
+        progress.finish()
     summary = build_summary(run, job_id=job.job_id, download_s=download_s)
     if job.segment:
         summary["segment"] = dict(job.segment)

@@ -50,9 +50,20 @@ class ThrottledProgress:
         self.started_at = _utc_now()
         self._last: float | None = None
         self._errors = 0
+        self._seen: tuple[int, int] | None = None
         self.reports = 0
 
+    def finish(self) -> None:
+        """The last report, whatever the interval: ``DONE`` at 100 %, so the file left beside the
+        results no longer says RUNNING at the last throttled figure. Nothing if none was sent."""
+        if self.reports == 0 or self._seen is None:
+            return
+        frame, frames_total = self._seen
+        report = self.report(frame, max(frames_total, frame), self._clock())
+        self.publish({**report, "state": "DONE", "percent": 100.0, "eta_s": 0.0})
+
     def __call__(self, frame: int, frames_total: int) -> None:
+        self._seen = (frame, frames_total)
         now = self._clock()
         if self._last is not None and now - self._last < self.interval_s:
             return

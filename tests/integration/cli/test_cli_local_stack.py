@@ -82,7 +82,7 @@ def test_submit_wait_follows_the_job_to_success(
     assert final["status"] == "SUCCEEDED", final
     job_id = final["job_id"]
     # Seen states only move forward; the progress channel makes RUNNING visible when polled
-    # in time (the first report goes out when decoding starts), and progress.json stays behind.
+    # in time (the first report goes out when decoding starts); progress.json ends DONE.
     order = ["QUEUED", "RUNNING", "SUCCEEDED"]
     seen = [doc["status"] for doc in documents[:-1]]
     assert seen == sorted(seen, key=order.index) and seen[-1] == "SUCCEEDED"
@@ -97,8 +97,13 @@ def test_submit_wait_follows_the_job_to_success(
         ]
         .read()
     )
-    assert progress["job_id"] == job_id and progress["state"] == "RUNNING"
-    assert 0 <= progress["frame"] <= progress["frames_total"] == 90  # the last report sent
+    assert progress["job_id"] == job_id and progress["state"] == "DONE"
+    assert progress["percent"] == 100.0 and 0 < progress["frame"] <= progress["frames_total"]
+    # --wait ends with the job's message, the notification its outcome is published as.
+    assert final["notification"]["subject"] == "motflow: walkers.mp4 tracked"
+    assert final["notification"]["message"]["status"] == "SUCCEEDED"
+    code, out, _ = motflow(capsys, "watch", job_id)
+    assert code == 0 and "notification  motflow: walkers.mp4 tracked" in out
 
     # The human status names the job, its state and its outputs.
     code, out, _ = motflow(capsys, "status", job_id)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tomllib
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def test_the_console_script_and_version_come_from_one_place(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    assert project["project"]["scripts"]["motflow"] == "cli.main:main"
+    assert project["project"]["scripts"]["motflow"] == "motflow.console:main"
     assert project["tool"]["setuptools"]["dynamic"]["version"]["attr"] == "model_code.__version__"
     with pytest.raises(SystemExit) as done:
         cli.main(["--version"])
@@ -148,3 +149,237 @@ def test_status_lines_for_a_failed_job_show_the_reason() -> None:
     ]
     assert 'options  tracker={"track_buffer_s":9}' in lines
     assert json.loads(json.dumps(view, default=str))["status"] == "FAILED"
+
+
+def _motflow(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    """`motflow ARGS` in-process with no local stack and no AWS settings: (exit code, stderr)."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "MOTFLOW_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv(discovery.DISCOVERY_ENV, "/nonexistent")
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(name, "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return code, captured.err
+
+
+def test_no_stack_at_all_says_so_and_a_bad_file_is_named_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _motflow(["status", "X"], monkeypatch, capsys)
+    assert code == 2
+    assert err.startswith("error: no local stack running and no deployed stack configured"), err
+    assert "motflow local up" in err and "AWS_REGION" in err
+    # The file is checked before any stack: a folder is called a folder, a typo no such file.
+    code, err = _motflow(["submit", str(tmp_path)], monkeypatch, capsys)
+    assert code == 2 and f"{tmp_path} is a folder, not a video file" in err
+    code, err = _motflow(["submit", str(tmp_path / "nope.mp4")], monkeypatch, capsys)
+    assert code == 2 and "no such file" in err
+
+
+def test_aws_region_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli import target
+
+    seen: dict[str, object] = {}
+
+    def deployed(stack: str, region: str | None, profile: str | None) -> str:
+        seen.update(stack=stack, region=region)
+        return "target"
+
+    monkeypatch.setattr(target, "deployed_target", deployed)
+    monkeypatch.setenv(discovery.DISCOVERY_ENV, "/nonexistent")
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    monkeypatch.delenv(target.STACK_ENV, raising=False)
+    args = cli.parser().parse_args(["status", "X"])
+    assert target.resolve(args) == "target" and seen["region"] == "eu-west-3"
+    args = cli.parser().parse_args(["status", "X", "--region", "ap-south-1", "--stack", "S"])
+    assert target.resolve(args) == "target" and seen == {"stack": "S", "region": "ap-south-1"}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["submit"],
+        ["status"],
+        ["list"],
+        ["results"],
+        ["watch"],
+        ["retry"],
+        ["train"],
+        ["local"],
+        ["local", "run"],
+        ["local", "up"],
+    ],
+)
+def test_help_and_json_everywhere(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main([*command, "--help"])
+    shown = capsys.readouterr().out
+    assert done.value.code == 0 and shown.startswith("usage: motflow")
+    if command and command != ["local"]:
+        assert "--json" in shown, f"motflow {' '.join(command)} has no --json"
+
+
+def test_a_cause_that_ends_its_sentence_is_not_followed_by_a_stray_semicolon() -> None:
+    error = CliError("job j is REJECTED: classes: 'persn' is not a class.", "fix it")
+    assert str(error) == "job j is REJECTED: classes: 'persn' is not a class; fix it"
+
+
+def test_results_of_a_rejected_job_and_a_missing_source_bucket_name_their_cause(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from cli import target
+
+    with mock_aws():
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        session.client("s3").create_bucket(Bucket="in-bucket")
+        where = target.Target("test stack", session, None, "in-bucket", "videos/", "work", "jobs")
+        monkeypatch.setattr(target, "resolve", lambda args: where)
+        monkeypatch.setattr(
+            jobs_api,
+            "job",
+            lambda where, job_id: {"job_id": job_id, "status": "REJECTED", "reason": "Bad."},
+        )
+        assert cli.main(["results", "j"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: job j is REJECTED: Bad; it has no results;"), err
+        assert "motflow retry j" in err and ".;" not in err
+        assert cli.main(["submit", "s3://no-such-bucket/clip.mp4"]) == 2
+        err = capsys.readouterr().err
+        assert "NoSuchBucket" in err and "check the bucket in s3://no-such-bucket/clip.mp4" in err
+        assert "motflow status" not in err
+
+
+def test_watch_ends_with_the_jobs_message() -> None:
+    from lambdas import notify
+
+    record = {
+        "job_id": "j",
+        "status": "REJECTED",
+        "failed_stage": "validation",
+        "reason": "classes: 'persn' is not a class.",
+    }
+    outbox = notify.outbox_for({**record, "key": "videos/walk.mp4", "video": "s3://in/walk.mp4"})
+    assert outbox is not None
+    message = jobs_api.notification({**record, notify.OUTBOX: outbox})
+    assert message is not None and message["subject"] == outbox["subject"]
+    assert message["message"]["status"] == "REJECTED"
+    lines = display.notification_lines(message)
+    assert lines[1] == f"notification  {outbox['subject']}"
+    assert any("persn" in line for line in lines[2:])
+    assert jobs_api.notification(record) is None
+
+
+def test_options_the_deployment_cannot_run_are_refused_before_any_upload(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from cli import target
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"not uploaded")
+    deployment = {"job_options": {"detector": "nanodet-g"}, "trained_classes": False}
+    where = target.Target("test stack", None, None, "in", "videos/", "w", "j", deployment)  # type: ignore[arg-type]
+    monkeypatch.setattr(target, "resolve", lambda args: where)
+    uploads: list[str] = []
+    monkeypatch.setattr(jobs_api, "submit", lambda *args: uploads.append("x") or ("k", "j"))
+    for option, named in (
+        ("classes=persn", "option 'classes' names 'persn', not a class of nanodet-g"),
+        ("detector=yolov3-tiny", "serves only 'nanodet-g'"),
+        ("tracker.low_threshold=0.99", "must not exceed"),
+    ):
+        assert cli.main(["submit", str(clip), "-o", option]) == 2, option
+        err = capsys.readouterr().err
+        assert named in err and err.count("\n") == 1, err
+    assert uploads == []
+    # Trained classes are the container's to check; a deployment the CLI knows nothing of is
+    # left to submit.
+    for facts in ({**deployment, "trained_classes": True}, None):
+        monkeypatch.setattr(target, "resolve", lambda args, f=facts: replace(where, deployment=f))
+        assert cli.main(["submit", str(clip), "-o", "classes=persn"]) == 0
+    assert uploads == ["x", "x"]
+
+
+def test_the_job_verbs_import_no_engine_and_train_says_what_it_needs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from cli import main; main.parser(['status', 'X']);"
+            " print(' '.join(sorted(m for m in sys.modules if '.' not in m)))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert "boto3" in loaded
+    assert not {"torch", "numpy", "av", "cv2", "moto"} & set(loaded), loaded
+    monkeypatch.setitem(sys.modules, "cli.train", None)  # as if torch were not installed
+    assert cli.main(["train", "--data", "d", "--out", "o"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("error: `motflow train` needs the training packages")
+        and err.count("\n") == 1
+    ), err
+
+
+def test_the_local_stack_is_found_from_the_working_directory_or_the_state_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(discovery.STATE_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert discovery.runs_dir() == tmp_path / ".local-runs"
+    monkeypatch.setenv(discovery.STATE_DIR_ENV, str(tmp_path / "state"))
+    assert discovery.runs_dir() == tmp_path / "state"
+
+
+def test_list_uses_the_job_stores_status_query_newest_first_and_since() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from cli import target
+    from lambdas import jobs
+    from local.resources import create_jobs_table
+
+    assert jobs.STATUS_INDEX_SORT == contract.STATUS_INDEX_SORT
+    assert jobs.STATUS_INDEX == contract.STATUS_INDEX
+    with mock_aws():
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        dynamodb = session.client("dynamodb")
+        create_jobs_table(dynamodb, "jobs")
+        now = jobs_api.datetime.now(jobs_api.UTC)
+        for job_id, hours_ago in (("old", 48), ("mid", 5), ("new", 1)):
+            created = (now - timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            dynamodb.put_item(
+                TableName="jobs",
+                Item={
+                    "job_id": {"S": job_id},
+                    "status": {"S": "SUCCEEDED"},
+                    "created_at": {"S": created},
+                },
+            )
+        where = target.Target("test stack", session, None, "in", "videos/", "w", "jobs")
+        listed = jobs_api.list_jobs(where, None, None, 10)
+        assert [view["job_id"] for view in listed] == ["new", "mid", "old"]
+        recent = jobs_api.list_jobs(where, "SUCCEEDED", timedelta(hours=6), 10)
+        assert [view["job_id"] for view in recent] == ["new", "mid"]
+        assert [v["job_id"] for v in jobs_api.list_jobs(where, None, None, 1)] == ["new"]
+        oldest = jobs.JobStore("jobs", dynamodb=dynamodb).list_jobs("SUCCEEDED")
+        assert [record["job_id"] for record in oldest] == ["old", "mid", "new"]

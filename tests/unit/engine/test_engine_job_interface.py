@@ -107,6 +107,21 @@ def test_progress_is_throttled_and_reports_rate_and_eta() -> None:
     assert published[-1]["frames_total"] is None and published[-1]["eta_s"] is None
 
 
+def test_the_last_progress_report_says_done_whatever_the_throttle() -> None:
+    now = [0.0]
+    published: list[dict[str, Any]] = []
+    progress = ThrottledProgress(published.append, job_id="j", interval_s=5, clock=lambda: now[0])
+    progress.finish()  # nothing sent yet: no file to finalise
+    assert published == []
+    for at, frame in ((0.0, 10), (1.0, 170), (2.0, 176)):
+        now[0] = at
+        progress(frame, 180)
+    assert published[-1]["state"] == "RUNNING" and published[-1]["frame"] == 10
+    progress.finish()
+    assert published[-1]["state"] == "DONE" and published[-1]["percent"] == 100.0
+    assert published[-1]["frame"] == 176 and published[-1]["eta_s"] == 0.0
+
+
 def test_a_failing_progress_channel_never_fails_the_job() -> None:
     calls = []
 
