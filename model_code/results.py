@@ -24,6 +24,7 @@ from model_code.boxes import (
     SCORE_DECIMALS,
     mot_records,
     mot_rows,
+    normalized_xywh,
     xyxy_to_xywh,
 )
 from model_code.closing import Closing
@@ -132,8 +133,27 @@ class MotRows(Closing):
         pass
 
 
-class JsonlWriter(_TextWriter):
-    """One JSON object per processed frame: `{"frame", "t", "objects": [...]}`."""
+def time_ms(seconds: float) -> int:
+    """Milliseconds from the start of the video, as whole numbers (the migration formats')."""
+    return int(round(seconds * 1000.0))
+
+
+class _FrameSize:
+    """The frame size for normalized boxes; (0, 0): unknown, no `box_norm` is written."""
+
+    def __init__(self, frame_size: tuple[int, int] | None) -> None:
+        width, height = frame_size or (0, 0)
+        self.frame_size = (width, height) if width > 0 and height > 0 else None
+
+    def normalized(self, box: Sequence[float]) -> dict[str, list[float]]:
+        if self.frame_size is None:
+            return {}
+        return {"box_norm": normalized_xywh(box, *self.frame_size)}
+
+
+class JsonlWriter(_TextWriter, _FrameSize):
+    """One JSON object per processed frame: `{"frame", "t", "t_ms", "objects": [...]}`; each
+    object's `box` is in pixels and (given the frame size) `box_norm` in fractions of it."""
 
     def __init__(
         self,
@@ -141,8 +161,10 @@ class JsonlWriter(_TextWriter):
         fps: float,
         class_names: Sequence[str] | Mapping[int, str] | None = None,
         time_of: Callable[[int], float] | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> None:
-        super().__init__(path)
+        _TextWriter.__init__(self, path)
+        _FrameSize.__init__(self, frame_size)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.fps = fps
@@ -154,6 +176,7 @@ class JsonlWriter(_TextWriter):
             {
                 "id": int(track_id),
                 "box": [round(float(v), BOX_DECIMALS) for v in box],
+                **self.normalized(box),
                 "score": round(float(score), SCORE_DECIMALS),
                 "label": label_name(self.class_names, int(label)),
             }
@@ -161,7 +184,13 @@ class JsonlWriter(_TextWriter):
                 tracks.ids, xyxy_to_xywh(tracks.boxes), tracks.scores, tracks.labels, strict=True
             )
         ]
-        record = {"frame": frame, "t": round(self.time_of(frame), 3), "objects": objects}
+        seconds = self.time_of(frame)
+        record = {
+            "frame": frame,
+            "t": round(seconds, 3),
+            "t_ms": time_ms(seconds),
+            "objects": objects,
+        }
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
@@ -176,9 +205,10 @@ class _TrackEntry:
     samples: list[dict[str, Any]] | None = None
 
 
-class TrackIndexWriter(Closing):
-    """tracks.json: one entry per track (id, label, first/last frame and time, duration, mean
-    score, boxes sampled along its path), written on close.
+class TrackIndexWriter(Closing, _FrameSize):
+    """tracks.json: one entry per track (id, label, first/last frame and time, in seconds and
+    milliseconds, duration, mean score, boxes sampled along its path, in pixels and, given the
+    frame size, normalized), written on close.
 
     Memory grows with the number of tracks, not frames: each track keeps at most `max_samples`
     boxes, thinned to every other one (and the sampling step doubled) whenever it fills up.
@@ -191,7 +221,9 @@ class TrackIndexWriter(Closing):
         class_names: Sequence[str] | Mapping[int, str] | None = None,
         max_samples: int = 32,
         time_of: Callable[[int], float] | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> None:
+        _FrameSize.__init__(self, frame_size)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         if max_samples < 2:
@@ -219,11 +251,14 @@ class TrackIndexWriter(Closing):
                 if len(entry.samples) >= self.max_samples:
                     entry.samples = entry.samples[::2]
                     entry.step *= 2
+                seconds = self.time_of(frame)
                 entry.samples.append(
                     {
                         "frame": frame,
-                        "t": round(self.time_of(frame), 3),
+                        "t": round(seconds, 3),
+                        "t_ms": time_ms(seconds),
                         "box": [round(float(v), 2) for v in box],
+                        **self.normalized(box),
                     }
                 )
             entry.last_frame = frame
@@ -234,8 +269,8 @@ class TrackIndexWriter(Closing):
         out = []
         for track_id, entry in sorted(self._tracks.items()):
             assert entry.labels is not None and entry.samples is not None
-            first_t = round(self.time_of(entry.first_frame), 3)
-            last_t = round(self.time_of(entry.last_frame), 3)
+            first_s, last_s = self.time_of(entry.first_frame), self.time_of(entry.last_frame)
+            first_t, last_t = round(first_s, 3), round(last_s, 3)
             out.append(
                 {
                     "id": track_id,
@@ -244,6 +279,8 @@ class TrackIndexWriter(Closing):
                     "last_frame": entry.last_frame,
                     "first_t": first_t,
                     "last_t": last_t,
+                    "first_ms": time_ms(first_s),
+                    "last_ms": time_ms(last_s),
                     "duration_s": round(last_t - first_t, 3),
                     "observations": entry.observations,
                     "mean_score": round(entry.score_sum / entry.observations, 4),
@@ -395,9 +432,19 @@ def file_sinks(
         out_dir.mkdir(parents=True, exist_ok=True)
         sinks: list[Sink] = [
             MotWriter(out_dir / TRACKS_MOT),
-            JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names, stream.time_of),
+            JsonlWriter(
+                out_dir / TRACKS_JSONL,
+                stream.fps,
+                stream.class_names,
+                stream.time_of,
+                frame_size=(stream.width, stream.height),
+            ),
             TrackIndexWriter(
-                out_dir / TRACKS_JSON, stream.fps, stream.class_names, time_of=stream.time_of
+                out_dir / TRACKS_JSON,
+                stream.fps,
+                stream.class_names,
+                time_of=stream.time_of,
+                frame_size=(stream.width, stream.height),
             ),
         ]
         if annotate:

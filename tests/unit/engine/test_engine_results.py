@@ -13,6 +13,7 @@ import pytest
 from model_code.results import (
     AnnotatedVideoWriter,
     JsonlWriter,
+    TrackIndexWriter,
     MotRows,
     MotWriter,
     StreamFacts,
@@ -22,6 +23,7 @@ from model_code.results import (
     write_summary,
 )
 from model_code.tracking import TrackedObjects
+from tests.schemas import validate
 
 IDS = np.array([1, 7], np.int64)
 BOXES = np.array([[10.0, 20.0, 40.5, 80.25], [100.126, 5.0, 120.0, 45.0]], np.float32)
@@ -62,6 +64,31 @@ def test_jsonl_has_one_line_per_frame_with_times_from_source_fps(tmp_path: Path)
     expected = {"id": 1, "box": [10.0, 20.0, 30.5, 60.25], "score": 0.9123, "label": "person"}
     assert first[0] == expected
     assert first[1]["label"] == "car" and first[1]["id"] == 7
+
+
+def test_jsonl_and_track_index_carry_normalized_boxes_and_milliseconds(tmp_path: Path) -> None:
+    """Migration formats: boxes in [0, 1] of the frame (clipped), times in whole ms."""
+    outside = TrackedObjects(
+        np.array([2]), np.array([[-8.0, 48.0, 168.0, 120.0]]), np.array([0.5]), np.array([0])
+    )
+    with (
+        JsonlWriter(tmp_path / "t.jsonl", fps=3.0, frame_size=(160, 96)) as jsonl,
+        TrackIndexWriter(tmp_path / "t.json", fps=3.0, frame_size=(160, 96)) as index,
+    ):
+        for frame, chosen in ((1, tracks()), (3, outside)):
+            jsonl.write(frame, IMAGE, chosen)
+            index.write(frame, IMAGE, chosen)
+    records = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    for record in records:
+        validate(record, "tracks-jsonl.schema.json")
+    assert [r["t_ms"] for r in records] == [0, 667]
+    assert records[0]["objects"][0]["box_norm"] == [0.0625, 0.208333, 0.190625, 0.627604]
+    assert records[1]["objects"][0]["box_norm"] == [0.0, 0.5, 1.0, 0.5]
+    document = validate(json.loads((tmp_path / "t.json").read_text()), "tracks.schema.json")
+    second = {track["id"]: track for track in document["tracks"]}[2]
+    assert (second["first_ms"], second["last_ms"]) == (667, 667)
+    assert second["boxes"][0]["box_norm"] == [0.0, 0.5, 1.0, 0.5]
+    assert second["boxes"][0]["t_ms"] == 667
 
 
 def test_in_memory_rows_equal_the_tracks_file(tmp_path: Path) -> None:
