@@ -86,9 +86,7 @@ def tracker_schema() -> dict[str, Any]:
             for field in dataclasses.fields(TrackerConfig)
         },
         "x-not-above": [list(pair) for pair in NOT_ABOVE],
-        "x-tracker-presets": {
-            name: preset(name).to_dict() for name in sorted(KNOWN_DETECTORS)
-        },
+        "x-tracker-presets": {name: preset(name).to_dict() for name in sorted(KNOWN_DETECTORS)},
     }
 
 

@@ -13,10 +13,10 @@ import pytest
 from model_code.results import (
     AnnotatedVideoWriter,
     JsonlWriter,
-    TrackIndexWriter,
     MotRows,
     MotWriter,
     StreamFacts,
+    TrackIndexWriter,
     file_sinks,
     id_colour,
     label_name,
