@@ -38,6 +38,7 @@ TRACKS_JSON = "tracks.json"
 SUMMARY_JSON = "summary.json"
 ANNOTATED_MP4 = "annotated.mp4"
 ANALYTICS_JSON = "analytics.json"
+REPORT_HTML = "report.html"
 # The summary's `artifacts` keys and the file each names.
 ARTIFACTS: dict[str, str] = {
     "tracks_mot": TRACKS_MOT,
@@ -46,8 +47,9 @@ ARTIFACTS: dict[str, str] = {
     "annotated": ANNOTATED_MP4,
     "summary": SUMMARY_JSON,
 }
-# Artifacts a summary names only when the job wrote them (a job with an analytics spec).
-OPTIONAL_ARTIFACTS: dict[str, str] = {"analytics": ANALYTICS_JSON}
+# Artifacts a summary names only when the job wrote them (analytics: a job with an analytics
+# spec; report: every job that writes files, not an inline reply).
+OPTIONAL_ARTIFACTS: dict[str, str] = {"analytics": ANALYTICS_JSON, "report": REPORT_HTML}
 
 
 class FrameTracks(Protocol):
@@ -425,10 +427,13 @@ class AnnotatedVideoWriter(Closing):
 def file_sinks(
     out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
 ) -> SinkFactory:
-    """Sinks writing tracks.txt, tracks.jsonl, tracks.json, (with `annotate`) annotated.mp4 and
-    (with an `analytics` spec) analytics.json in `out_dir`."""
+    """Sinks writing tracks.txt, tracks.jsonl, tracks.json, (with `annotate`) annotated.mp4,
+    (with an `analytics` spec) analytics.json and, once the summary exists, report.html in
+    `out_dir` (see `model_code.report`)."""
 
     def open_sinks(stream: StreamFacts) -> list[Sink]:
+        from model_code.report import ReportSink
+
         out_dir.mkdir(parents=True, exist_ok=True)
         sinks: list[Sink] = [
             MotWriter(out_dir / TRACKS_MOT),
@@ -461,6 +466,7 @@ def file_sinks(
             from model_code.analytics.sink import AnalyticsSink
 
             sinks.append(AnalyticsSink(analytics, stream, out_dir / ANALYTICS_JSON))
+        sinks.append(ReportSink(out_dir / REPORT_HTML, stream, annotated=annotate))
         return sinks
 
     return open_sinks
