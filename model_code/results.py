@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import colorsys
 import json
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -312,15 +313,31 @@ def id_colour(track_id: int) -> tuple[int, int, int]:
     return int(blue * 255), int(green * 255), int(red * 255)
 
 
-def draw_tracks(image: np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
-    """Boxes and id tags drawn in place on a BGR image."""
+TRAIL_POINTS = 12  # processed frames of a track's path drawn behind it in annotated.mp4
+
+
+def draw_tracks(
+    image: np.ndarray,
+    ids: np.ndarray,
+    boxes_xyxy: np.ndarray,
+    tags: Sequence[str] | None = None,
+    trails: Mapping[int, Sequence[tuple[int, int]]] | None = None,
+) -> np.ndarray:
+    """Boxes and tags (by default the id; the annotated video's say `id class score`) drawn in
+    place on a BGR image, each track's trail (its recent bottom-centre points) behind it."""
     import cv2
 
-    for track_id, box in zip(ids, np.asarray(boxes_xyxy).reshape(-1, 4), strict=True):
+    boxes = np.asarray(boxes_xyxy).reshape(-1, 4)
+    for index, (track_id, box) in enumerate(zip(ids, boxes, strict=True)):
         colour = id_colour(int(track_id))
+        points = (trails or {}).get(int(track_id)) or ()
+        if len(points) > 1:
+            cv2.polylines(
+                image, [np.array(points, np.int32).reshape(-1, 1, 2)], False, colour, 2, cv2.LINE_AA
+            )
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
         cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2)
-        tag = str(int(track_id))
+        tag = tags[index] if tags is not None else str(int(track_id))
         (tw, th), baseline = cv2.getTextSize(tag, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         top = max(y1 - th - baseline - 2, 0)
         cv2.rectangle(image, (x1, top), (x1 + tw + 4, top + th + baseline + 2), colour, -1)
@@ -342,7 +359,8 @@ MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
 
 
 class AnnotatedVideoWriter(Closing):
-    """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes and ids drawn, at the
+    """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes drawn, each tagged
+    `id class score` and trailed by its last `TRAIL_POINTS` bottom-centre points, at the
     processed frame rate (the source's, divided by the stride; fractional rates kept exactly up
     to a denominator of 1001), with the source's first audio stream copied when mp4 can hold it.
 
@@ -357,6 +375,7 @@ class AnnotatedVideoWriter(Closing):
         height: int,
         fps: float,
         audio_from: str | Path | None = None,
+        class_names: Sequence[str] | Mapping[int, str] | None = None,
     ) -> None:
         import av
 
@@ -367,6 +386,10 @@ class AnnotatedVideoWriter(Closing):
             raise ValueError(f"frame size {width}x{height} has no pixels")
         self.width, self.height = max(2, width + width % 2), max(2, height + height % 2)
         self.frames = 0
+        self.class_names = class_names
+        # Recent points per track; a track unseen for TRAIL_POINTS frames is forgotten.
+        self._trails: dict[int, deque[tuple[int, int]]] = {}
+        self._seen: dict[int, int] = {}
         rate = Fraction(fps).limit_denominator(1001)
         self._container = av.open(str(self.path), "w")
         self._stream = self._container.add_stream("libx264", rate=rate)
@@ -406,7 +429,18 @@ class AnnotatedVideoWriter(Closing):
         """Encode one frame; the boxes may be drawn onto `image` itself."""
         canvas = np.zeros((self.height, self.width, 3), np.uint8)
         canvas[: image.shape[0], : image.shape[1]] = image[: self.height, : self.width]
-        draw_tracks(canvas, tracks.ids, tracks.boxes)
+        boxes = np.asarray(tracks.boxes).reshape(-1, 4)
+        for track_id, box in zip(tracks.ids, boxes, strict=True):
+            trail = self._trails.setdefault(int(track_id), deque(maxlen=TRAIL_POINTS))
+            trail.append((int(round((box[0] + box[2]) / 2)), int(round(box[3]))))
+            self._seen[int(track_id)] = self.frames
+        for track_id in [t for t, last in self._seen.items() if self.frames - last > TRAIL_POINTS]:
+            del self._trails[track_id], self._seen[track_id]
+        tags = [
+            f"{int(i)} {label_name(self.class_names, int(label))} {float(score):.2f}"
+            for i, label, score in zip(tracks.ids, tracks.labels, tracks.scores, strict=True)
+        ]
+        draw_tracks(canvas, tracks.ids, boxes, tags, self._trails)
         frame = self._av.VideoFrame.from_ndarray(canvas, format="bgr24")
         frame.pts = self.frames
         for packet in self._stream.encode(frame):
@@ -460,6 +494,7 @@ def file_sinks(
                     stream.height,
                     stream.processed_fps,
                     audio_from=stream.source,
+                    class_names=stream.class_names,
                 )
             )
         if analytics is not None:
