@@ -39,6 +39,11 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
     import reasons
     import s3_events
 
+try:
+    from .job_logging import bind_job
+except ImportError:  # Lambda runtime: modules are top-level
+    from job_logging import bind_job
+
 log = logging.getLogger("motflow.complete")
 log.setLevel(logging.INFO)
 
@@ -110,6 +115,7 @@ def apply_result(
     (its outbox); the table's stream delivers it. With `retries`, a transient failure is first
     retried as a new attempt (the sweeper applies failures as final). `invoke` sends a long
     video's stitch request (default: this Lambda's retry settings)."""
+    bind_job(result.job_id)
     record = store.get(result.job_id)
     if record is None:
         log.warning("notification for unknown job %s: ignored", result.job_id)
