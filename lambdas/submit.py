@@ -41,8 +41,10 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
     import segments
 
 try:
+    from . import job_metrics
     from .job_logging import bind_job, job_context
 except ImportError:  # Lambda runtime: modules are top-level
+    import job_metrics
     from job_logging import bind_job, job_context
 
 log = logging.getLogger("motflow.submit")
@@ -125,6 +127,7 @@ def submit_object(
         return Outcome(obj.key, job_id, invoked.status, invoked.action)
     if record["status"] == jobs.REJECTED and created:
         log.info("job %s rejected: %s", job_id, record.get("reason"))
+        job_metrics.emit(store.table_name, jobs.REJECTED)
         return Outcome(obj.key, job_id, jobs.REJECTED, "rejected", record.get("reason", ""))
     log.info("duplicate event for job %s (%s): no-op", job_id, record["status"])
     return Outcome(obj.key, job_id, record["status"], "duplicate")

@@ -42,8 +42,10 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
     import s3_events
 
 try:
+    from . import job_metrics
     from .job_logging import job_context
 except ImportError:  # Lambda runtime: modules are top-level
+    import job_metrics
     from job_logging import job_context
 
 log = logging.getLogger("motflow.sweeper")
@@ -153,6 +155,8 @@ def sweep_job(
     if not store.time_out(record, reason):
         return Swept(job_id, "changed")
     log.warning("job %s timed out in phase %s", job_id, phase)
+    if not record.get("parent"):
+        job_metrics.emit(store.table_name, jobs.FAILED)
     if record.get("parent"):
         parents.advance(store, record["parent"], settings, now)
     return Swept(job_id, "timed-out")

@@ -164,6 +164,7 @@ class TrackingStack(Stack):
             self,
             "Monitoring",
             dashboard_name=names.dashboard,
+            jobs_table_name=names.jobs_table,
             alarms_topic_name=names.alarms_topic,
             alarm_email=settings.alarm_email,
             key=data.key,

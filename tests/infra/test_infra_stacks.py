@@ -568,6 +568,10 @@ def test_dashboard_shows_the_pipeline(templates) -> None:
         "CPUUtilization",  # sample count per minute = instance count
         "Errors",
         "ApproximateNumberOfMessagesVisible",
+        # the Lambdas' EMF job metrics (lambdas/job_metrics.py), for this stack's jobs table
+        '\\"Motflow\\",\\"Jobs\\",\\"JobsTable\\",\\"' + NAMES.jobs_table,
+        "VideoSeconds",
+        "CostUsd",
     ):
         assert metric in body, metric
     # an errors line for each handler, the sweeper's included
