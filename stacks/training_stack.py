@@ -7,7 +7,7 @@ CUDA torch build, which also runs on CPU instances; SageMaker starts it with `tr
 
 Layout of the training bucket: `labels/` (the `train` channel; `motflow train --sagemaker --data
 s3://<bucket>/labels/`), `runs/` (job outputs and the uploaded source archives, `--out`). A run's
-`runs/<job>/output/model.tar.gz` is deployable as it is: `cdk deploy -c weights=s3://...`.
+`runs/<job>/output/model.tar.gz` is deployable as it is: `cdk deploy -c motflow:weights=s3://...`.
 """
 
 from __future__ import annotations
