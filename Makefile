@@ -43,7 +43,7 @@ help:
 	@echo "make demo   set up, then run the local end-to-end flow on the bundled sample video"
 	@echo "make test   set up, then run lint and the whole test suite"
 	@echo "make synth  set up, then run the pinned cdk synth"
-	@echo "make deploy cdk deploy --all for one region (CDK_ARGS='-c k=v'); builds the image with Docker"
+	@echo "make deploy cdk deploy --all for one region (CDK_ARGS='-c motflow:k=v'); builds the image with Docker"
 	@echo "make diff   cdk diff --all for the same region;  make destroy  cdk destroy --all"
 	@echo "make bench  set up (with benchmark peers), then print the benchmark tables"
 	@echo "make gpu-check  on a GPU machine: fp16/fp32 agreement, decode, detector and end-to-end fps"
@@ -111,7 +111,7 @@ iam-mutation: setup
 		--basetemp=$(IAM_RUNS)
 	$(PY) -m scripts.iam_mutation $(IAM_RUNS)
 
-# Region: -c region=... in CDK_ARGS, else AWS_REGION / AWS_DEFAULT_REGION, else the AWS profile's.
+# Region: -c motflow:region=... in CDK_ARGS, else AWS_REGION / AWS_DEFAULT_REGION, else the AWS profile's.
 deploy diff destroy: setup
 	$(PY) -m stacks.deploy_cli $@ $(CDK_ARGS)
 

@@ -23,6 +23,11 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
     import inference
     import jobs
 
+try:
+    from .job_logging import job_context
+except ImportError:  # Lambda runtime: modules are top-level
+    from job_logging import job_context
+
 log = logging.getLogger("motflow.complete")
 log.setLevel(logging.INFO)
 
@@ -39,16 +44,17 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     failures: list[str] = []
     for record in sns_records(event):
         message = record["Sns"].get("Message", "")
-        try:
-            result = inference.parse_notification(message)
-            if result is None:
-                outcomes.append(inference.Outcome(None, None, "ignored"))
-            else:
-                outcomes.append(inference.apply_result(result, store))
-        except Exception as error:
-            # One bad message must not block the others; the event is failed at the end.
-            log.exception("notification failed: %.200s", message)
-            failures.append(f"{type(error).__name__}: {error}")
+        with job_context():
+            try:
+                result = inference.parse_notification(message)
+                if result is None:
+                    outcomes.append(inference.Outcome(None, None, "ignored"))
+                else:
+                    outcomes.append(inference.apply_result(result, store))
+            except Exception as error:
+                # One bad message must not block the others; the event is failed at the end.
+                log.exception("notification failed: %.200s", message)
+                failures.append(f"{type(error).__name__}: {error}")
     if failures:
         raise CompleteError(f"{len(failures)} notification(s) failed: " + "; ".join(failures))
     return {"jobs": [asdict(outcome) for outcome in outcomes]}

@@ -39,6 +39,13 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
     import reasons
     import s3_events
 
+try:
+    from . import job_metrics
+    from .job_logging import bind_job
+except ImportError:  # Lambda runtime: modules are top-level
+    import job_metrics
+    from job_logging import bind_job
+
 log = logging.getLogger("motflow.complete")
 log.setLevel(logging.INFO)
 
@@ -110,6 +117,7 @@ def apply_result(
     (its outbox); the table's stream delivers it. With `retries`, a transient failure is first
     retried as a new attempt (the sweeper applies failures as final). `invoke` sends a long
     video's stitch request (default: this Lambda's retry settings)."""
+    bind_job(result.job_id)
     record = store.get(result.job_id)
     if record is None:
         log.warning("notification for unknown job %s: ignored", result.job_id)
@@ -133,6 +141,8 @@ def apply_result(
             if result.failure_location:
                 details["inference_failure"] = result.failure_location
             changed = store.fail_inference(record, reason, details, result.attempt)
+    if changed and not result.succeeded and not record.get("parent"):
+        job_metrics.emit(store.table_name, jobs.FAILED)
     if record.get("parent"):
         return _segment_outcome(result, store, changed, invoke)
     latest = store.get(result.job_id) or record
@@ -179,7 +189,10 @@ def _succeed(result: InferenceResult, store: jobs.JobStore, record: dict[str, An
         # A second request for an attempt another worker had claimed (model_code/claims.py).
         log.info("job %s: ignoring the reply of a duplicate request", result.job_id)
         return None
-    return store.succeed(record, result_fields(summary, result.output_location), attempt)
+    succeeded = store.succeed(record, result_fields(summary, result.output_location), attempt)
+    if succeeded and not record.get("parent"):  # a segment is part of its parent's job
+        job_metrics.emit(store.table_name, jobs.SUCCEEDED, *job_metrics.summary_figures(summary))
+    return succeeded
 
 
 def read_summary(uri: str) -> dict[str, Any]:

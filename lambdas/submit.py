@@ -40,6 +40,13 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
     import s3_events
     import segments
 
+try:
+    from . import job_metrics
+    from .job_logging import bind_job, job_context
+except ImportError:  # Lambda runtime: modules are top-level
+    import job_metrics
+    from job_logging import bind_job, job_context
+
 log = logging.getLogger("motflow.submit")
 log.setLevel(logging.INFO)
 
@@ -66,15 +73,16 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     outcomes: list[Outcome] = []
     failures: list[str] = []
     for raw in s3_events.records(event):
-        try:
-            obj = s3_events.parse_record(raw)
-            if obj is not None:
-                outcomes.append(submit_object(obj, settings, store, lease_until))
-        except Exception as error:
-            # One bad record must not block the others; the event is failed at the end.
-            key = unquote_plus(raw.get("s3", {}).get("object", {}).get("key", "?"))
-            log.exception("record for key %s failed", key)
-            failures.append(f"{key}: {type(error).__name__}: {error}")
+        with job_context():
+            try:
+                obj = s3_events.parse_record(raw)
+                if obj is not None:
+                    outcomes.append(submit_object(obj, settings, store, lease_until))
+            except Exception as error:
+                # One bad record must not block the others; the event is failed at the end.
+                key = unquote_plus(raw.get("s3", {}).get("object", {}).get("key", "?"))
+                log.exception("record for key %s failed", key)
+                failures.append(f"{key}: {type(error).__name__}: {error}")
     if failures:
         raise SubmitError(f"{len(failures)} record(s) failed: " + "; ".join(failures))
     return {"jobs": [asdict(outcome) for outcome in outcomes]}
@@ -107,6 +115,7 @@ def submit_object(
     if not (obj.version_id or obj.etag):
         obj = dataclasses.replace(obj, etag=_current_etag(obj))
     job_id = jobs.job_id_for(obj.bucket, obj.key, obj.version_id or obj.etag)
+    bind_job(job_id)
     record = store.get(job_id)
     created = record is None
     if record is None:
@@ -118,6 +127,7 @@ def submit_object(
         return Outcome(obj.key, job_id, invoked.status, invoked.action)
     if record["status"] == jobs.REJECTED and created:
         log.info("job %s rejected: %s", job_id, record.get("reason"))
+        job_metrics.emit(store.table_name, jobs.REJECTED)
         return Outcome(obj.key, job_id, jobs.REJECTED, "rejected", record.get("reason", ""))
     log.info("duplicate event for job %s (%s): no-op", job_id, record["status"])
     return Outcome(obj.key, job_id, record["status"], "duplicate")

@@ -41,6 +41,13 @@ except ImportError:  # Lambda runtime: the asset root is this folder, modules ar
     import parents
     import s3_events
 
+try:
+    from . import job_metrics
+    from .job_logging import job_context
+except ImportError:  # Lambda runtime: modules are top-level
+    import job_metrics
+    from job_logging import job_context
+
 log = logging.getLogger("motflow.sweeper")
 log.setLevel(logging.INFO)
 
@@ -84,13 +91,14 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     swept: list[Swept] = []
     failures: list[str] = []
     for listed in store.due(now):
-        try:
-            record = store.get(listed["job_id"])
-            if record is not None and jobs.DEADLINE in record:
-                swept.append(sweep_job(record, now, settings, store))
-        except Exception as error:
-            log.exception("could not sweep job %s", listed.get("job_id"))
-            failures.append(f"{listed.get('job_id')}: {type(error).__name__}: {error}")
+        with job_context(listed.get("job_id")):
+            try:
+                record = store.get(listed["job_id"])
+                if record is not None and jobs.DEADLINE in record:
+                    swept.append(sweep_job(record, now, settings, store))
+            except Exception as error:
+                log.exception("could not sweep job %s", listed.get("job_id"))
+                failures.append(f"{listed.get('job_id')}: {type(error).__name__}: {error}")
     if failures:
         raise SweepError(f"{len(failures)} job(s) not swept: " + "; ".join(failures))
     return {"jobs": [asdict(item) for item in swept]}
@@ -147,6 +155,8 @@ def sweep_job(
     if not store.time_out(record, reason):
         return Swept(job_id, "changed")
     log.warning("job %s timed out in phase %s", job_id, phase)
+    if not record.get("parent"):
+        job_metrics.emit(store.table_name, jobs.FAILED)
     if record.get("parent"):
         parents.advance(store, record["parent"], settings, now)
     return Swept(job_id, "timed-out")

@@ -6,6 +6,8 @@ height), both in source pixels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -34,6 +36,23 @@ def clip_xyxy(boxes_xyxy: np.ndarray, width: int, height: int) -> tuple[np.ndarr
     clipped = np.clip(boxes, 0, limits)
     inside = (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
     return clipped, inside
+
+
+NORM_DECIMALS = 6  # normalized coordinates: a 1/10000-pixel step on an 8K frame
+
+
+def normalized_xywh(box_xywh: Sequence[float], width: int, height: int) -> list[float]:
+    """`x, y, w, h` as fractions of the frame (the Rekognition / Video Intelligence convention),
+    clipped to the frame so every value lies in [0, 1]."""
+    x, y, w, h = (float(v) for v in box_xywh)
+    x1, y1 = min(max(x, 0.0), width), min(max(y, 0.0), height)
+    x2, y2 = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
+    return [
+        round(x1 / width, NORM_DECIMALS),
+        round(y1 / height, NORM_DECIMALS),
+        round((x2 - x1) / width, NORM_DECIMALS),
+        round((y2 - y1) / height, NORM_DECIMALS),
+    ]
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from model_code.detectors import Detector
 from model_code.pipeline import TrackOptions, track_video
 from model_code.pricing import job_cost
 from model_code.progress import ProgressCallback, S3ProgressWriter, ThrottledProgress
+from model_code.report import ReportSink
 from model_code.results import (
     ARTIFACTS,
     OPTIONAL_ARTIFACTS,
@@ -243,10 +244,14 @@ def _kept(factory: SinkFactory) -> tuple[SinkFactory, list[Sink]]:
 
 
 def _add_analytics(summary: Summary, sinks: list[Sink]) -> None:
-    """The analytics figures (if the job had a spec) into the summary."""
+    """The analytics figures (if the job had a spec) into the summary, then report.html (for a
+    job that writes files), which shows them."""
     for sink in sinks:
         if isinstance(sink, AnalyticsSink):
             summary["analytics"] = sink.figures()
+    for sink in sinks:
+        if isinstance(sink, ReportSink):
+            sink.write_report(summary)
 
 
 def stitch_job(job: Job, options: TrackOptions, work_dir: Path, out_dir: Path) -> Summary:

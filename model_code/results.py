@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import colorsys
 import json
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,6 +25,7 @@ from model_code.boxes import (
     SCORE_DECIMALS,
     mot_records,
     mot_rows,
+    normalized_xywh,
     xyxy_to_xywh,
 )
 from model_code.closing import Closing
@@ -37,6 +39,7 @@ TRACKS_JSON = "tracks.json"
 SUMMARY_JSON = "summary.json"
 ANNOTATED_MP4 = "annotated.mp4"
 ANALYTICS_JSON = "analytics.json"
+REPORT_HTML = "report.html"
 # The summary's `artifacts` keys and the file each names.
 ARTIFACTS: dict[str, str] = {
     "tracks_mot": TRACKS_MOT,
@@ -45,8 +48,9 @@ ARTIFACTS: dict[str, str] = {
     "annotated": ANNOTATED_MP4,
     "summary": SUMMARY_JSON,
 }
-# Artifacts a summary names only when the job wrote them (a job with an analytics spec).
-OPTIONAL_ARTIFACTS: dict[str, str] = {"analytics": ANALYTICS_JSON}
+# Artifacts a summary names only when the job wrote them (analytics: a job with an analytics
+# spec; report: every job that writes files, not an inline reply).
+OPTIONAL_ARTIFACTS: dict[str, str] = {"analytics": ANALYTICS_JSON, "report": REPORT_HTML}
 
 
 class FrameTracks(Protocol):
@@ -132,8 +136,27 @@ class MotRows(Closing):
         pass
 
 
-class JsonlWriter(_TextWriter):
-    """One JSON object per processed frame: `{"frame", "t", "objects": [...]}`."""
+def time_ms(seconds: float) -> int:
+    """Milliseconds from the start of the video, as whole numbers (the migration formats')."""
+    return int(round(seconds * 1000.0))
+
+
+class _FrameSize:
+    """The frame size for normalized boxes; (0, 0): unknown, no `box_norm` is written."""
+
+    def __init__(self, frame_size: tuple[int, int] | None) -> None:
+        width, height = frame_size or (0, 0)
+        self.frame_size = (width, height) if width > 0 and height > 0 else None
+
+    def normalized(self, box: Sequence[float]) -> dict[str, list[float]]:
+        if self.frame_size is None:
+            return {}
+        return {"box_norm": normalized_xywh(box, *self.frame_size)}
+
+
+class JsonlWriter(_TextWriter, _FrameSize):
+    """One JSON object per processed frame: `{"frame", "t", "t_ms", "objects": [...]}`; each
+    object's `box` is in pixels and (given the frame size) `box_norm` in fractions of it."""
 
     def __init__(
         self,
@@ -141,8 +164,10 @@ class JsonlWriter(_TextWriter):
         fps: float,
         class_names: Sequence[str] | Mapping[int, str] | None = None,
         time_of: Callable[[int], float] | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> None:
-        super().__init__(path)
+        _TextWriter.__init__(self, path)
+        _FrameSize.__init__(self, frame_size)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.fps = fps
@@ -154,6 +179,7 @@ class JsonlWriter(_TextWriter):
             {
                 "id": int(track_id),
                 "box": [round(float(v), BOX_DECIMALS) for v in box],
+                **self.normalized(box),
                 "score": round(float(score), SCORE_DECIMALS),
                 "label": label_name(self.class_names, int(label)),
             }
@@ -161,7 +187,13 @@ class JsonlWriter(_TextWriter):
                 tracks.ids, xyxy_to_xywh(tracks.boxes), tracks.scores, tracks.labels, strict=True
             )
         ]
-        record = {"frame": frame, "t": round(self.time_of(frame), 3), "objects": objects}
+        seconds = self.time_of(frame)
+        record = {
+            "frame": frame,
+            "t": round(seconds, 3),
+            "t_ms": time_ms(seconds),
+            "objects": objects,
+        }
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
@@ -176,9 +208,10 @@ class _TrackEntry:
     samples: list[dict[str, Any]] | None = None
 
 
-class TrackIndexWriter(Closing):
-    """tracks.json: one entry per track (id, label, first/last frame and time, duration, mean
-    score, boxes sampled along its path), written on close.
+class TrackIndexWriter(Closing, _FrameSize):
+    """tracks.json: one entry per track (id, label, first/last frame and time, in seconds and
+    milliseconds, duration, mean score, boxes sampled along its path, in pixels and, given the
+    frame size, normalized), written on close.
 
     Memory grows with the number of tracks, not frames: each track keeps at most `max_samples`
     boxes, thinned to every other one (and the sampling step doubled) whenever it fills up.
@@ -191,7 +224,9 @@ class TrackIndexWriter(Closing):
         class_names: Sequence[str] | Mapping[int, str] | None = None,
         max_samples: int = 32,
         time_of: Callable[[int], float] | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> None:
+        _FrameSize.__init__(self, frame_size)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         if max_samples < 2:
@@ -219,11 +254,14 @@ class TrackIndexWriter(Closing):
                 if len(entry.samples) >= self.max_samples:
                     entry.samples = entry.samples[::2]
                     entry.step *= 2
+                seconds = self.time_of(frame)
                 entry.samples.append(
                     {
                         "frame": frame,
-                        "t": round(self.time_of(frame), 3),
+                        "t": round(seconds, 3),
+                        "t_ms": time_ms(seconds),
                         "box": [round(float(v), 2) for v in box],
+                        **self.normalized(box),
                     }
                 )
             entry.last_frame = frame
@@ -234,8 +272,8 @@ class TrackIndexWriter(Closing):
         out = []
         for track_id, entry in sorted(self._tracks.items()):
             assert entry.labels is not None and entry.samples is not None
-            first_t = round(self.time_of(entry.first_frame), 3)
-            last_t = round(self.time_of(entry.last_frame), 3)
+            first_s, last_s = self.time_of(entry.first_frame), self.time_of(entry.last_frame)
+            first_t, last_t = round(first_s, 3), round(last_s, 3)
             out.append(
                 {
                     "id": track_id,
@@ -244,6 +282,8 @@ class TrackIndexWriter(Closing):
                     "last_frame": entry.last_frame,
                     "first_t": first_t,
                     "last_t": last_t,
+                    "first_ms": time_ms(first_s),
+                    "last_ms": time_ms(last_s),
                     "duration_s": round(last_t - first_t, 3),
                     "observations": entry.observations,
                     "mean_score": round(entry.score_sum / entry.observations, 4),
@@ -273,15 +313,31 @@ def id_colour(track_id: int) -> tuple[int, int, int]:
     return int(blue * 255), int(green * 255), int(red * 255)
 
 
-def draw_tracks(image: np.ndarray, ids: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
-    """Boxes and id tags drawn in place on a BGR image."""
+TRAIL_POINTS = 12  # processed frames of a track's path drawn behind it in annotated.mp4
+
+
+def draw_tracks(
+    image: np.ndarray,
+    ids: np.ndarray,
+    boxes_xyxy: np.ndarray,
+    tags: Sequence[str] | None = None,
+    trails: Mapping[int, Sequence[tuple[int, int]]] | None = None,
+) -> np.ndarray:
+    """Boxes and tags (by default the id; the annotated video's say `id class score`) drawn in
+    place on a BGR image, each track's trail (its recent bottom-centre points) behind it."""
     import cv2
 
-    for track_id, box in zip(ids, np.asarray(boxes_xyxy).reshape(-1, 4), strict=True):
+    boxes = np.asarray(boxes_xyxy).reshape(-1, 4)
+    for index, (track_id, box) in enumerate(zip(ids, boxes, strict=True)):
         colour = id_colour(int(track_id))
+        points = (trails or {}).get(int(track_id)) or ()
+        if len(points) > 1:
+            cv2.polylines(
+                image, [np.array(points, np.int32).reshape(-1, 1, 2)], False, colour, 2, cv2.LINE_AA
+            )
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
         cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2)
-        tag = str(int(track_id))
+        tag = tags[index] if tags is not None else str(int(track_id))
         (tw, th), baseline = cv2.getTextSize(tag, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         top = max(y1 - th - baseline - 2, 0)
         cv2.rectangle(image, (x1, top), (x1 + tw + 4, top + th + baseline + 2), colour, -1)
@@ -303,7 +359,8 @@ MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
 
 
 class AnnotatedVideoWriter(Closing):
-    """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes and ids drawn, at the
+    """H.264 (libx264, yuv420p) mp4 of the processed frames with boxes drawn, each tagged
+    `id class score` and trailed by its last `TRAIL_POINTS` bottom-centre points, at the
     processed frame rate (the source's, divided by the stride; fractional rates kept exactly up
     to a denominator of 1001), with the source's first audio stream copied when mp4 can hold it.
 
@@ -318,6 +375,7 @@ class AnnotatedVideoWriter(Closing):
         height: int,
         fps: float,
         audio_from: str | Path | None = None,
+        class_names: Sequence[str] | Mapping[int, str] | None = None,
     ) -> None:
         import av
 
@@ -328,6 +386,10 @@ class AnnotatedVideoWriter(Closing):
             raise ValueError(f"frame size {width}x{height} has no pixels")
         self.width, self.height = max(2, width + width % 2), max(2, height + height % 2)
         self.frames = 0
+        self.class_names = class_names
+        # Recent points per track; a track unseen for TRAIL_POINTS frames is forgotten.
+        self._trails: dict[int, deque[tuple[int, int]]] = {}
+        self._seen: dict[int, int] = {}
         rate = Fraction(fps).limit_denominator(1001)
         self._container = av.open(str(self.path), "w")
         self._stream = self._container.add_stream("libx264", rate=rate)
@@ -367,7 +429,18 @@ class AnnotatedVideoWriter(Closing):
         """Encode one frame; the boxes may be drawn onto `image` itself."""
         canvas = np.zeros((self.height, self.width, 3), np.uint8)
         canvas[: image.shape[0], : image.shape[1]] = image[: self.height, : self.width]
-        draw_tracks(canvas, tracks.ids, tracks.boxes)
+        boxes = np.asarray(tracks.boxes).reshape(-1, 4)
+        for track_id, box in zip(tracks.ids, boxes, strict=True):
+            trail = self._trails.setdefault(int(track_id), deque(maxlen=TRAIL_POINTS))
+            trail.append((int(round((box[0] + box[2]) / 2)), int(round(box[3]))))
+            self._seen[int(track_id)] = self.frames
+        for track_id in [t for t, last in self._seen.items() if self.frames - last > TRAIL_POINTS]:
+            del self._trails[track_id], self._seen[track_id]
+        tags = [
+            f"{int(i)} {label_name(self.class_names, int(label))} {float(score):.2f}"
+            for i, label, score in zip(tracks.ids, tracks.labels, tracks.scores, strict=True)
+        ]
+        draw_tracks(canvas, tracks.ids, boxes, tags, self._trails)
         frame = self._av.VideoFrame.from_ndarray(canvas, format="bgr24")
         frame.pts = self.frames
         for packet in self._stream.encode(frame):
@@ -388,16 +461,29 @@ class AnnotatedVideoWriter(Closing):
 def file_sinks(
     out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
 ) -> SinkFactory:
-    """Sinks writing tracks.txt, tracks.jsonl, tracks.json, (with `annotate`) annotated.mp4 and
-    (with an `analytics` spec) analytics.json in `out_dir`."""
+    """Sinks writing tracks.txt, tracks.jsonl, tracks.json, (with `annotate`) annotated.mp4,
+    (with an `analytics` spec) analytics.json and, once the summary exists, report.html in
+    `out_dir` (see `model_code.report`)."""
 
     def open_sinks(stream: StreamFacts) -> list[Sink]:
+        from model_code.report import ReportSink
+
         out_dir.mkdir(parents=True, exist_ok=True)
         sinks: list[Sink] = [
             MotWriter(out_dir / TRACKS_MOT),
-            JsonlWriter(out_dir / TRACKS_JSONL, stream.fps, stream.class_names, stream.time_of),
+            JsonlWriter(
+                out_dir / TRACKS_JSONL,
+                stream.fps,
+                stream.class_names,
+                stream.time_of,
+                frame_size=(stream.width, stream.height),
+            ),
             TrackIndexWriter(
-                out_dir / TRACKS_JSON, stream.fps, stream.class_names, time_of=stream.time_of
+                out_dir / TRACKS_JSON,
+                stream.fps,
+                stream.class_names,
+                time_of=stream.time_of,
+                frame_size=(stream.width, stream.height),
             ),
         ]
         if annotate:
@@ -408,12 +494,14 @@ def file_sinks(
                     stream.height,
                     stream.processed_fps,
                     audio_from=stream.source,
+                    class_names=stream.class_names,
                 )
             )
         if analytics is not None:
             from model_code.analytics.sink import AnalyticsSink
 
             sinks.append(AnalyticsSink(analytics, stream, out_dir / ANALYTICS_JSON))
+        sinks.append(ReportSink(out_dir / REPORT_HTML, stream, annotated=annotate))
         return sinks
 
     return open_sinks

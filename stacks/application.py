@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Environment, Tags, Validations
+from aws_cdk import Annotations, App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from stacks import contract, instance_type_change
+from stacks import context, contract, instance_type_change
 from stacks.data_stack import DataStack
 from stacks.settings import Settings, SettingsError
 from stacks.tracking_stack import DEFAULT_BUILD_DIR, TrackingStack
@@ -30,16 +30,21 @@ def create_app(**kwargs: Any) -> App:
 
 
 def settings_from_app(app: App) -> Settings:
-    """Settings from the app's context (cdk.json plus ``-c key=value``)."""
-    names = Settings.__dataclass_fields__
-    return Settings.from_context({name: app.node.try_get_context(name) for name in names})
+    """Settings from the app's context (cdk.json plus ``-c motflow:key=value``); an old
+    unprefixed key is still read, with a warning on the app (stacks/context.py)."""
+    values, legacy = context.read(app.node.try_get_context, Settings.__dataclass_fields__)
+    if legacy:
+        Annotations.of(app).add_warning_v2(
+            "motflow:legacy-context-keys", context.legacy_warning(legacy)
+        )
+    return Settings.from_context(values)
 
 
 def deployment_environment(settings: Settings) -> Environment:
     """The target account and region: the CLI's (``CDK_DEFAULT_*``) unless context sets a region.
 
-    Context comes first, so that ``make deploy`` (which passes ``-c region=...``) and the app
-    agree on the region.
+    Context comes first, so that ``make deploy`` (which passes ``-c motflow:region=...``) and the
+    app agree on the region.
     """
     region = settings.region or os.environ.get("CDK_DEFAULT_REGION") or FALLBACK_REGION
     return Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=region)
@@ -60,13 +65,10 @@ def build_stacks(
     prefix = settings.name_prefix
     refused = instance_type_change.refusal(
         settings.instance_type,
-        {
-            key: app.node.try_get_context(key)
-            for key in (
-                instance_type_change.DEPLOYED_INSTANCE_TYPE,
-                instance_type_change.DEPLOYED_VARIANT,
-            )
-        },
+        context.read(
+            app.node.try_get_context,
+            (instance_type_change.DEPLOYED_INSTANCE_TYPE, instance_type_change.DEPLOYED_VARIANT),
+        )[0],
         endpoint_name=contract.resource_names(prefix, "", "").endpoint_name,
         region=settings.region,
     )

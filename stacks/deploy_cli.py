@@ -2,10 +2,10 @@
 
     python -m stacks.deploy_cli deploy [cdk arguments ...]
 
-The region is ``-c region=...`` when given, else ``AWS_REGION``/``AWS_DEFAULT_REGION``, else the
-AWS CLI profile's region; it is passed on to cdk as ``-c region=...`` so the app and the CLI
-agree. No registry login is needed: the image's base comes from ECR Public (anonymous pulls), and
-the CDK CLI logs in to the bootstrap repository it pushes the image to by itself.
+The region is ``-c motflow:region=...`` when given, else ``AWS_REGION``/``AWS_DEFAULT_REGION``,
+else the AWS CLI profile's region; it is passed on to cdk as ``-c motflow:region=...`` so the app
+and the CLI agree. No registry login is needed: the image's base comes from ECR Public (anonymous
+pulls), and the CDK CLI logs in to the bootstrap repository it pushes the image to by itself.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stacks import contract, instance_type_change
+from stacks import context, contract, instance_type_change
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CDK = str(REPO_ROOT / "node_modules" / ".bin" / "cdk")
@@ -47,21 +47,23 @@ def region_from(
     if not region:
         raise DeployError(
             "no AWS region: set AWS_REGION, configure a profile region, or pass "
-            "CDK_ARGS='-c region=eu-west-1'"
+            "CDK_ARGS='-c motflow:region=eu-west-1'"
         )
     return region
 
 
 def context_value(cdk_args: Sequence[str], key: str) -> str | None:
-    """The value of ``-c key=value`` (or ``--context``) in the cdk arguments, else None."""
-    found = None
+    """The value of ``-c motflow:key=value`` (or ``--context``; or the old unprefixed
+    ``key=value``) in the cdk arguments, else None. The prefixed key wins."""
+    found: dict[str, str] = {}
     for index, arg in enumerate(cdk_args):
         value = arg[len("--context=") :] if arg.startswith("--context=") else None
         if arg in ("-c", "--context") and index + 1 < len(cdk_args):
             value = cdk_args[index + 1]
-        if value and value.startswith(f"{key}="):
-            found = value.split("=", 1)[1]
-    return found
+        for name in (context.key(key), key):
+            if value and value.startswith(f"{name}="):
+                found[name] = value.split("=", 1)[1]
+    return found.get(context.key(key), found.get(key))
 
 
 def build_plan(
@@ -81,13 +83,14 @@ def build_plan(
         prefix = context_value(cdk_args, "name_prefix") or _default_context("name_prefix")
         stack = contract.stack_name(str(prefix), "Tracking")
         for key, value in deployed(stack, region).items():
-            facts += ["-c", f"{key}={value}"]
-    cdk = [CDK, action, "--all", "-c", f"region={region}", *facts, *cdk_args]
+            facts += ["-c", f"{context.key(key)}={value}"]
+    cdk = [CDK, action, "--all", "-c", f"{context.key('region')}={region}", *facts, *cdk_args]
     return Plan(region=region, cdk=cdk)
 
 
 def _default_context(key: str) -> object:
-    return json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"].get(key)
+    defaults = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    return context.read(defaults.get, (key,))[0][key]
 
 
 def _aws(*args: str) -> str | None:

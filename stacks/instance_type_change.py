@@ -44,6 +44,6 @@ def refusal(
         "  1. aws application-autoscaling deregister-scalable-target --service-namespace "
         f"sagemaker --scalable-dimension {SCALABLE_DIMENSION} --resource-id "
         f"{scalable_resource_id(endpoint_name, str(variant))}{where}\n"
-        f"  2. make deploy CDK_ARGS='-c instance_type={requested}'   (it sees the old variant "
-        "is no longer autoscaled, deploys the new one and registers it for autoscaling)"
+        f"  2. make deploy CDK_ARGS='-c motflow:instance_type={requested}'   (it sees the old "
+        "variant is no longer autoscaled, deploys the new one and registers it for autoscaling)"
     )

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stacks import context as motflow_context
 from stacks.aws_rules import LAMBDA_MIN_UNRESERVED_CONCURRENCY
 from stacks.sagemaker_platform import unsupported_instance_type
 
@@ -104,14 +105,16 @@ class Settings:
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
-        """Build settings from CDK context values; anything missing takes its default.
+        """Build settings from CDK context values (keyed ``motflow:<name>`` or, the old way,
+        ``<name>``; the prefixed key wins); anything missing takes its default.
 
         Raises one ``SettingsError`` naming every unparsable and every invalid value.
         """
         values: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []
+        given = motflow_context.read(context.get, _PARSERS)[0]
         for name, parse in _PARSERS.items():
-            raw = context.get(name)
+            raw = given[name]
             if raw is None:
                 continue
             try:

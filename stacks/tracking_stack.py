@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import AssetHashType, AssetStaging, CfnOutput, Stack
+from aws_cdk import AssetHashType, AssetStaging, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -24,6 +24,7 @@ from stacks.constructs.upload_trigger import UploadTrigger
 from stacks.container_image import container_image
 from stacks.data_stack import DataStack
 from stacks.model_artifact import build_model_artifact
+from stacks.outputs import output
 from stacks.sagemaker_platform import torch_build
 from stacks.settings import Settings
 
@@ -163,6 +164,7 @@ class TrackingStack(Stack):
             self,
             "Monitoring",
             dashboard_name=names.dashboard,
+            jobs_table_name=names.jobs_table,
             alarms_topic_name=names.alarms_topic,
             alarm_email=settings.alarm_email,
             key=data.key,
@@ -176,22 +178,22 @@ class TrackingStack(Stack):
             failed_events=failed_events_by_handler,
             oldest_request_alarm_s=settings.oldest_request_alarm_s,
         )
-        CfnOutput(self, contract.OUTPUT_INPUT_BUCKET, value=names.input_bucket)
-        CfnOutput(self, contract.OUTPUT_UPLOAD_PREFIX, value=settings.input_prefix)
-        CfnOutput(self, contract.OUTPUT_WORK_BUCKET, value=names.work_bucket)
-        CfnOutput(self, contract.OUTPUT_JOBS_TABLE, value=names.jobs_table)
-        CfnOutput(self, contract.OUTPUT_ENDPOINT, value=names.endpoint_name)
-        CfnOutput(self, contract.OUTPUT_INSTANCE_TYPE, value=settings.instance_type)
-        CfnOutput(self, contract.OUTPUT_VARIANT, value=self.endpoint.variant_name)
-        CfnOutput(
+        output(self, contract.OUTPUT_INPUT_BUCKET, value=names.input_bucket)
+        output(self, contract.OUTPUT_UPLOAD_PREFIX, value=settings.input_prefix)
+        output(self, contract.OUTPUT_WORK_BUCKET, value=names.work_bucket)
+        output(self, contract.OUTPUT_JOBS_TABLE, value=names.jobs_table)
+        output(self, contract.OUTPUT_ENDPOINT, value=names.endpoint_name)
+        output(self, contract.OUTPUT_INSTANCE_TYPE, value=settings.instance_type)
+        output(self, contract.OUTPUT_VARIANT, value=self.endpoint.variant_name)
+        output(
             self,
             contract.OUTPUT_NOTIFICATIONS_TOPIC,
             value=self.job_events.notifications_topic.topic_arn,
         )
-        CfnOutput(self, "AlarmsTopicArn", value=self.monitoring.alarms_topic.topic_arn)
+        output(self, "AlarmsTopicArn", value=self.monitoring.alarms_topic.topic_arn)
         # scripts/replay_failed_events.py takes a handler's failed-events queue URL.
         for handler, queue in failed_events_by_handler.items():
-            CfnOutput(
+            output(
                 self,
                 contract.OUTPUT_FAILED_EVENTS[handler],
                 value=queue.queue_url,
@@ -206,7 +208,7 @@ class TrackingStack(Stack):
             jobs_table=data.jobs_table,
             key=data.key,
         )
-        CfnOutput(
+        output(
             self,
             contract.OUTPUT_OPERATOR_POLICY,
             value=self.operator_policy.policy.managed_policy_arn,

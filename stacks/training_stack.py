@@ -7,14 +7,14 @@ CUDA torch build, which also runs on CPU instances; SageMaker starts it with `tr
 
 Layout of the training bucket: `labels/` (the `train` channel; `motflow train --sagemaker --data
 s3://<bucket>/labels/`), `runs/` (job outputs and the uploaded source archives, `--out`). A run's
-`runs/<job>/output/model.tar.gz` is deployable as it is: `cdk deploy -c weights=s3://...`.
+`runs/<job>/output/model.tar.gz` is deployable as it is: `cdk deploy -c motflow:weights=s3://...`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -22,6 +22,7 @@ from constructs import Construct
 
 from stacks.container_image import container_image
 from stacks.nag import acknowledge, acknowledge_wildcards
+from stacks.outputs import output
 from stacks.settings import Settings
 
 LABELS_PREFIX = "labels/"
@@ -95,11 +96,11 @@ class TrainingStack(Stack):
             "resource (the metric namespace is pinned by a condition).",
         )
         bucket_uri = f"s3://{self.bucket.bucket_name}"
-        CfnOutput(self, "TrainingBucketName", value=self.bucket.bucket_name)
-        CfnOutput(self, "TrainingDataUri", value=f"{bucket_uri}/{LABELS_PREFIX}")
-        CfnOutput(self, "TrainingOutputUri", value=f"{bucket_uri}/{RUNS_PREFIX}")
-        CfnOutput(self, "TrainingRoleArn", value=self.role.role_arn)
-        CfnOutput(self, "TrainingImageUri", value=self.image.image_uri)
+        output(self, "TrainingBucketName", value=self.bucket.bucket_name)
+        output(self, "TrainingDataUri", value=f"{bucket_uri}/{LABELS_PREFIX}")
+        output(self, "TrainingOutputUri", value=f"{bucket_uri}/{RUNS_PREFIX}")
+        output(self, "TrainingRoleArn", value=self.role.role_arn)
+        output(self, "TrainingImageUri", value=self.image.image_uri)
 
     def _statements(self, image: ecr_assets.DockerImageAsset) -> list[iam.PolicyStatement]:
         bucket = self.bucket

@@ -1,5 +1,6 @@
 """A Lambda function from the shared ``lambdas/`` asset, with the settings every handler shares:
-newest Python runtime, its own log group with retention, and failed async events kept in a queue.
+newest Python runtime, its own log group with retention and JSON log lines, and failed async
+events kept in a queue.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ class HandlerFunction(Construct):
             environment=environment,
             role=self.role,
             log_group=self.log_group,
+            # One JSON object per line (Lambda's native format): the handlers' `job_id` extra
+            # becomes a field Logs Insights can filter on.
+            logging_format=lambda_.LoggingFormat.JSON,
             timeout=timeout,
             memory_size=memory_mb,
             reserved_concurrent_executions=reserved_concurrency,

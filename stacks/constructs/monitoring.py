@@ -39,6 +39,7 @@ class Monitoring(Construct):
         functions: dict[str, lambda_.IFunction],
         failed_events: dict[str, sqs.IQueue],
         oldest_request_alarm_s: int,
+        jobs_table_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.alarms_topic = self._alarms_topic(alarms_topic_name, key)
@@ -89,6 +90,7 @@ class Monitoring(Construct):
                     _graph("Lambda errors", list(lambda_errors.values())),
                     _graph("Failed Lambda events", [dead_letters]),
                 ],
+                *([_job_widgets(jobs_table_name)] if jobs_table_name else []),
             ],
         )
 
@@ -182,6 +184,37 @@ def _failed_events_metric(queues: dict[str, sqs.IQueue]) -> cloudwatch.IMetric:
         label="failed events",
         period=PERIOD,
     )
+
+
+# The Lambdas' embedded-metric-format job metrics (lambdas/job_metrics.py).
+JOB_METRICS_NAMESPACE = "Motflow"
+JOB_OUTCOMES = ("SUCCEEDED", "FAILED", "REJECTED")
+
+
+def _job_widgets(jobs_table_name: str) -> list[cloudwatch.IWidget]:
+    """Jobs per outcome, video seconds processed and cost per job (from EMF log lines)."""
+
+    def metric(name: str, statistic: str, label: str, **dimensions: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=JOB_METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"JobsTable": jobs_table_name, **dimensions},
+            statistic=statistic,
+            period=PERIOD,
+            label=label,
+        )
+
+    return [
+        _graph(
+            "Jobs by outcome",
+            [metric("Jobs", "Sum", outcome.lower(), Outcome=outcome) for outcome in JOB_OUTCOMES],
+        ),
+        _graph("Video seconds processed", [metric("VideoSeconds", "Sum", "video seconds")]),
+        _graph(
+            "Cost per job (USD)",
+            [metric("CostUsd", "Average", "mean"), metric("CostUsd", "Maximum", "max")],
+        ),
+    ]
 
 
 def _graph(title: str, metrics: list[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:

@@ -35,6 +35,7 @@ def cdk_context(repo_root: Path) -> dict[str, Any]:
 def synthesized(tmp_path_factory, cdk_context) -> Synthesized:
     import aws_cdk as cdk
 
+    from stacks import context
     from stacks.application import build_stacks, create_app
     from stacks.settings import Settings
 
@@ -45,7 +46,9 @@ def synthesized(tmp_path_factory, cdk_context) -> Synthesized:
     default = build_stacks(app, environment=env, build_dir=build_dir)
     alternate = build_stacks(
         app,
-        Settings.from_context({**cdk_context, **ALT_CONTEXT}),
+        Settings.from_context(
+            {**cdk_context, **{context.key(k): v for k, v in ALT_CONTEXT.items()}}
+        ),
         environment=env,
         build_dir=build_dir,
     )

@@ -6,6 +6,7 @@ Nothing here calls docker, aws or a registry: the commands are built and inspect
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 from pathlib import Path
 
@@ -19,8 +20,16 @@ from stacks.deploy_cli import CDK, DeployError, build_plan, require_aws_cli
 
 @pytest.mark.parametrize("region", ["eu-west-1", "af-south-1", "cn-north-1", "us-isob-east-1"])
 def test_deploy_runs_the_pinned_cli_for_the_region(region: str) -> None:
-    plan = build_plan("deploy", ["-c", "max_capacity=4"], {"AWS_REGION": region})
-    assert plan.cdk == [CDK, "deploy", "--all", "-c", f"region={region}", "-c", "max_capacity=4"]
+    plan = build_plan("deploy", ["-c", "motflow:max_capacity=4"], {"AWS_REGION": region})
+    assert plan.cdk == [
+        CDK,
+        "deploy",
+        "--all",
+        "-c",
+        f"motflow:region={region}",
+        "-c",
+        "motflow:max_capacity=4",
+    ]
     assert CDK.endswith("node_modules/.bin/cdk")  # the pinned CLI, not a global one
     # The base comes from ECR Public and the CDK CLI logs in to its own asset repository.
     assert not hasattr(plan, "login")
@@ -30,6 +39,9 @@ def test_the_region_comes_from_context_then_environment_then_profile() -> None:
     env = {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-2"}
     assert build_plan("diff", ["-c", "region=ap-south-2"], env).region == "ap-south-2"
     assert build_plan("diff", ["--context=region=me-central-1"], env).region == "me-central-1"
+    # The prefixed key wins over the old unprefixed one, wherever it is.
+    both = ["-c", "motflow:region=eu-north-1", "-c", "region=ap-south-2"]
+    assert build_plan("diff", both, env).region == "eu-north-1"
     assert build_plan("diff", [], env).region == "eu-west-1"
     assert build_plan("diff", [], {"AWS_DEFAULT_REGION": "us-east-2"}).region == "us-east-2"
     assert build_plan("diff", [], {}, lambda: "sa-east-1").region == "sa-east-1"
@@ -39,7 +51,7 @@ def test_the_region_comes_from_context_then_environment_then_profile() -> None:
 
 def test_destroy_passes_its_arguments_on() -> None:
     destroy = build_plan("destroy", ["--force"], {"AWS_REGION": "eu-west-1"})
-    assert destroy.cdk == [CDK, "destroy", "--all", "-c", "region=eu-west-1", "--force"]
+    assert destroy.cdk == [CDK, "destroy", "--all", "-c", "motflow:region=eu-west-1", "--force"]
 
 
 def test_an_unknown_action_is_one_clear_line() -> None:
@@ -113,9 +125,9 @@ def test_deploy_and_diff_pass_the_deployed_autoscaled_variant_to_the_app() -> No
     assert asked == [("CamATracking", "eu-west-1")]
     assert plan.cdk[5:9] == [
         "-c",
-        "deployed_instance_type=ml.g4dn.xlarge",
+        "motflow:deployed_instance_type=ml.g4dn.xlarge",
         "-c",
-        "deployed_variant=variant-abc123",
+        "motflow:deployed_variant=variant-abc123",
     ]
     assert build_plan("diff", [], env, deployed=deployed).cdk[5] == "-c"
     assert asked[-1] == ("MotflowTracking", "eu-west-1")
@@ -129,7 +141,7 @@ def test_the_app_refuses_a_new_instance_type_while_the_old_variant_autoscales(
 
     from stacks.application import build_stacks, create_app
 
-    context = {**cdk_context, **DEPLOYED, "instance_type": "ml.g5.xlarge"}
+    context = {**cdk_context, **DEPLOYED, "motflow:instance_type": "ml.g5.xlarge"}
     app = create_app(outdir=str(tmp_path / "out"), context=context)
     environment = cdk.Environment(account="123456789012", region="eu-west-1")
     with pytest.raises(SystemExit) as refused:
@@ -141,7 +153,7 @@ def test_the_app_refuses_a_new_instance_type_while_the_old_variant_autoscales(
         "--scalable-dimension sagemaker:variant:DesiredInstanceCount --resource-id "
         "endpoint/motflow-tracking/variant/variant-abc123"
     ) in message
-    assert "make deploy CDK_ARGS='-c instance_type=ml.g5.xlarge'" in message
+    assert "make deploy CDK_ARGS='-c motflow:instance_type=ml.g5.xlarge'" in message
 
 
 def test_the_same_type_or_a_deregistered_variant_deploys() -> None:
@@ -167,3 +179,27 @@ def test_the_tracking_stack_outputs_what_make_deploy_reads(synthesized) -> None:
     assert outputs[contract.OUTPUT_INSTANCE_TYPE]["Value"] == "ml.g4dn.xlarge"
     assert outputs[contract.OUTPUT_VARIANT]["Value"].startswith("variant-")
     assert contract.stack_name("motflow", "Tracking") in synthesized.templates
+
+
+def test_context_keys_are_prefixed_and_old_ones_still_read_with_a_warning() -> None:
+    """Issue 23: `motflow:<setting>` keys; an old unprefixed key still works, and is warned of."""
+    import aws_cdk as cdk
+
+    from stacks import context
+    from stacks.application import settings_from_app
+    from stacks.settings import Settings
+
+    prefixed = settings_from_app(
+        cdk.App(context={"motflow:max_capacity": "5", "max_capacity": "3"})
+    )
+    assert prefixed.max_capacity == 5
+    assert Settings.from_context({"motflow:min_capacity": 1}).min_capacity == 1
+    cdk_json = Path(__file__).resolve().parents[2] / "cdk.json"
+    defaults = json.loads(cdk_json.read_text())["context"]
+    assert "motflow:instance_type" in defaults and "instance_type" not in defaults
+
+    app = cdk.App(context={"max_capacity": "3"})
+    assert settings_from_app(app).max_capacity == 3
+    warnings = [str(m.data) for m in app.node.metadata if m.type == "aws:cdk:warning"]
+    assert any(context.legacy_warning(["max_capacity"]) in warning for warning in warnings)
+    assert "max_capacity (now motflow:max_capacity)" in context.legacy_warning(["max_capacity"])

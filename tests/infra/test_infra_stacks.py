@@ -568,6 +568,10 @@ def test_dashboard_shows_the_pipeline(templates) -> None:
         "CPUUtilization",  # sample count per minute = instance count
         "Errors",
         "ApproximateNumberOfMessagesVisible",
+        # the Lambdas' EMF job metrics (lambdas/job_metrics.py), for this stack's jobs table
+        '\\"Motflow\\",\\"Jobs\\",\\"JobsTable\\",\\"' + NAMES.jobs_table,
+        "VideoSeconds",
+        "CostUsd",
     ):
         assert metric in body, metric
     # an errors line for each handler, the sweeper's included
@@ -731,3 +735,21 @@ def test_the_operator_docs_list_every_action_of_the_operator_policy(templates) -
     section = re.sub(r"\s+", " ", section.split("\n## ", 1)[0])
     listed = set(re.findall(r"`([a-z0-9]+:[A-Za-z]+)`", section))
     assert actions - listed == set(), "docs/OPERATIONS.md does not name these"
+
+
+def test_lambdas_log_json_and_outputs_are_exported(templates: dict[str, dict[str, Any]]) -> None:
+    """Issue 23: Lambda's native JSON log format; every output has `<stack>-<id>` export name."""
+    for stack in (TRACKING, ALT_TRACKING):
+        functions = {  # motflow's handlers, not CDK's own inline ones (index.handler)
+            logical_id: function
+            for logical_id, function in resources(templates[stack], "AWS::Lambda::Function").items()
+            if function["Properties"].get("Handler") != "index.handler"
+        }
+        assert len(functions) >= 4
+        for logical_id, function in functions.items():
+            config = function["Properties"].get("LoggingConfig") or {}
+            assert config.get("LogFormat") == "JSON", logical_id
+        outputs = templates[stack]["Outputs"]
+        assert contract.OUTPUT_WORK_BUCKET in outputs
+        for output_id, output in outputs.items():
+            assert output["Export"]["Name"] == f"{stack}-{output_id}", output_id

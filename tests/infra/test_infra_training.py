@@ -38,7 +38,12 @@ def training_app(training_outdir, tmp_path_factory, cdk_context):
     from stacks.application import build_stacks
 
     outdir = training_outdir
-    context = {**cdk_context, "training": "true", "detector": "nanodet-g", "weights": ARTIFACT}
+    context = {
+        **cdk_context,
+        "motflow:training": "true",
+        "motflow:detector": "nanodet-g",
+        "motflow:weights": ARTIFACT,
+    }
     app = cdk.App(outdir=str(outdir), context=context)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     build_stacks(

@@ -30,6 +30,7 @@ def test_track_writes_the_outputs_and_prints_one_line(
     )
     assert sorted(p.name for p in out.iterdir()) == [
         "annotated.mp4",
+        "report.html",
         "summary.json",
         "tracks.json",
         "tracks.jsonl",

@@ -149,6 +149,7 @@ def test_manifest_job_streams_from_s3_and_uploads_artifacts(
         "results/job-42/progress.json",
         "results/job-42/summary.json",
         "results/job-42/annotated.mp4",
+        "results/job-42/report.html",
         "results/job-42/_claims/attempt-1.json",  # the attempt was claimed before any work
     }
     assert summary["artifacts"] == {
@@ -157,6 +158,7 @@ def test_manifest_job_streams_from_s3_and_uploads_artifacts(
         "tracks_json": "s3://work/results/job-42/tracks.json",
         "annotated": "s3://work/results/job-42/annotated.mp4",
         "summary": "s3://work/results/job-42/summary.json",
+        "report": "s3://work/results/job-42/report.html",
     }
     stored = json.loads(
         s3.get_object(Bucket="work", Key="results/job-42/summary.json")["Body"].read()

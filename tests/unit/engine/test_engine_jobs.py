@@ -81,8 +81,10 @@ def test_the_cli_job_writes_files_and_the_summary_once(
         "tracks_json": str(tmp_path / "tracks.json"),
         "annotated": None,  # not asked for, whatever the folder holds
         "summary": str(tmp_path / "summary.json"),
+        "report": str(tmp_path / "report.html"),
     }
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    assert "<svg" in (tmp_path / "report.html").read_text()
     assert summary["job_id"] is None and "status" not in summary
     assert summary["counts"]["frames_processed"] == 10
 
@@ -108,6 +110,7 @@ def test_manifest_and_raw_body_jobs_give_the_same_tracks(
         "r/job-7/tracks.json",
         "r/job-7/progress.json",
         "r/job-7/summary.json",
+        "r/job-7/report.html",
     }
     uploaded = json.loads(s3.get_object(Bucket="work", Key="r/job-7/summary.json")["Body"].read())
     assert uploaded == stored and "tracks" not in stored

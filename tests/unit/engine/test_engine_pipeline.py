@@ -174,6 +174,7 @@ def test_sample_clip_strided_counts_match_the_tracks_file(
         "tracks_json": str(tmp_path / "tracks.json"),
         "annotated": str(tmp_path / "annotated.mp4"),
         "summary": str(tmp_path / "summary.json"),
+        "report": str(tmp_path / "report.html"),
     }
     with av.open(summary["artifacts"]["annotated"]) as container:
         stream = container.streams.video[0]

@@ -11,17 +11,21 @@ import numpy as np
 import pytest
 
 from model_code.results import (
+    TRAIL_POINTS,
     AnnotatedVideoWriter,
     JsonlWriter,
     MotRows,
     MotWriter,
     StreamFacts,
+    TrackIndexWriter,
+    draw_tracks,
     file_sinks,
     id_colour,
     label_name,
     write_summary,
 )
 from model_code.tracking import TrackedObjects
+from tests.schemas import validate
 
 IDS = np.array([1, 7], np.int64)
 BOXES = np.array([[10.0, 20.0, 40.5, 80.25], [100.126, 5.0, 120.0, 45.0]], np.float32)
@@ -62,6 +66,31 @@ def test_jsonl_has_one_line_per_frame_with_times_from_source_fps(tmp_path: Path)
     expected = {"id": 1, "box": [10.0, 20.0, 30.5, 60.25], "score": 0.9123, "label": "person"}
     assert first[0] == expected
     assert first[1]["label"] == "car" and first[1]["id"] == 7
+
+
+def test_jsonl_and_track_index_carry_normalized_boxes_and_milliseconds(tmp_path: Path) -> None:
+    """Migration formats: boxes in [0, 1] of the frame (clipped), times in whole ms."""
+    outside = TrackedObjects(
+        np.array([2]), np.array([[-8.0, 48.0, 168.0, 120.0]]), np.array([0.5]), np.array([0])
+    )
+    with (
+        JsonlWriter(tmp_path / "t.jsonl", fps=3.0, frame_size=(160, 96)) as jsonl,
+        TrackIndexWriter(tmp_path / "t.json", fps=3.0, frame_size=(160, 96)) as index,
+    ):
+        for frame, chosen in ((1, tracks()), (3, outside)):
+            jsonl.write(frame, IMAGE, chosen)
+            index.write(frame, IMAGE, chosen)
+    records = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    for record in records:
+        validate(record, "tracks-jsonl.schema.json")
+    assert [r["t_ms"] for r in records] == [0, 667]
+    assert records[0]["objects"][0]["box_norm"] == [0.0625, 0.208333, 0.190625, 0.627604]
+    assert records[1]["objects"][0]["box_norm"] == [0.0, 0.5, 1.0, 0.5]
+    document = validate(json.loads((tmp_path / "t.json").read_text()), "tracks.schema.json")
+    second = {track["id"]: track for track in document["tracks"]}[2]
+    assert (second["first_ms"], second["last_ms"]) == (667, 667)
+    assert second["boxes"][0]["box_norm"] == [0.0, 0.5, 1.0, 0.5]
+    assert second["boxes"][0]["t_ms"] == 667
 
 
 def test_in_memory_rows_equal_the_tracks_file(tmp_path: Path) -> None:
@@ -136,6 +165,33 @@ def test_annotated_video_is_h264_with_even_size_and_every_frame(tmp_path: Path) 
     # The box outline is drawn in id 1's colour (BGR) on the grey background.
     edge = frames[0][50, 10].astype(int)
     assert np.abs(edge - np.array(id_colour(1))).max() < 40
+
+
+def test_tracks_are_drawn_with_their_tag_and_trail() -> None:
+    image = np.zeros((120, 200, 3), np.uint8)
+    trail = [(100, 110), (150, 110), (190, 60)]
+    box = np.array([[10.0, 40.0, 60.0, 90.0]])
+    draw_tracks(image, np.array([1]), box, ["1 person 0.91"], {1: trail})
+    colour = np.array(id_colour(1))
+    assert np.abs(image[110, 125].astype(int) - colour).max() < 10  # on the trail
+    assert np.abs(image[30, 90].astype(int) - colour).max() < 10  # inside the long tag
+    plain = draw_tracks(np.zeros_like(image), np.array([1]), box)
+    assert plain[30, 90].max() == 0 and plain[110, 125].max() == 0  # id only, no trail
+
+
+def test_annotated_video_tags_say_class_and_score_and_trails_stay_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "annotated.mp4"
+    names = ("person", "bicycle", "car")
+    with AnnotatedVideoWriter(path, 160, 96, 10.0, class_names=names) as writer:
+        for step in range(TRAIL_POINTS + 6):
+            moved = TrackedObjects(IDS[:1], BOXES[:1] + [step, 0, step, 0], SCORES[:1], LABELS[:1])
+            writer.write(step + 1, IMAGE.copy(), moved if step < 3 else tracks(slice(1, None)))
+        assert set(writer._trails) == {7}  # track 1, unseen for TRAIL_POINTS frames, is gone
+        assert len(writer._trails[7]) == TRAIL_POINTS
+    with av.open(str(path)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    # "1 person 0.91" is a tag far wider than the id alone: its right part is in id 1's colour.
+    assert np.abs(first[8, 90].astype(int) - np.array(id_colour(1))).max() < 60
 
 
 def test_annotated_writer_rejects_bad_rate(tmp_path: Path) -> None:

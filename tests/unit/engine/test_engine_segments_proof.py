@@ -3,6 +3,7 @@ IDF1 of the single-piece run (the single-piece tracks are the ground truth here)
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import av
@@ -11,7 +12,7 @@ import pytest
 
 from bench.mot_eval import evaluate_mot, load_mot_rows
 from lambdas.segments import plan
-from model_code.jobs import FolderOutput, Job, LocalVideo, run_job
+from model_code.jobs import FolderOutput, Job, LocalVideo, run_job, stitch_job
 from model_code.pipeline import TrackOptions, detector_for
 from model_code.results import file_sinks
 from model_code.segment_results import join_segments
@@ -45,9 +46,12 @@ def test_four_stitched_segments_match_the_single_piece_run(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_the_stitched_annotated_video_shows_the_source_frames(tmp_path: Path) -> None:
-    """With annotate, the stitch decodes the source again and draws the stitched ids; the
-    segments themselves draw nothing (their ids are local)."""
+def test_the_stitched_annotated_video_shows_the_source_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With annotate, the stitch job decodes the source again and draws the stitched ids; the
+    segments themselves draw nothing (their ids are local). It writes report.html too, with the
+    thumbnails cut from those frames."""
     options = TrackOptions.from_dict({"stride": 3, "annotate": True})
     detector = detector_for(options)
     folders = []
@@ -57,11 +61,24 @@ def test_the_stitched_annotated_video_shows_the_source_frames(tmp_path: Path) ->
         run_job(job, options, detector, tmp_path, folder)
         assert not (folder / "annotated.mp4").exists()
         folders.append(folder)
+    # The parent fetches each segment's results from s3://segments/<index>/: here, its folder.
+    monkeypatch.setattr(
+        "model_code.jobs.download_to_file",
+        lambda uri, path, **_: Path(
+            shutil.copy(tmp_path / uri.replace("s3://segments/", "segment-"), path)
+        ),
+    )
+    prefixes = tuple(f"s3://segments/{index}/" for index in range(len(folders)))
     joined = tmp_path / "joined"
-    facts = join_segments(folders, file_sinks(joined, annotate=True), source=SAMPLE)
+    parent = Job("parent", LocalVideo(SAMPLE), FolderOutput(), stitch=prefixes)
+    facts = stitch_job(parent, options, tmp_path / "work", joined)
 
     with av.open(str(joined / "annotated.mp4")) as container:
         images = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
     assert len(images) == facts["counts"]["frames_processed"] == 100
     assert images[0].shape[:2] == (facts["video"]["height"], facts["video"]["width"])
     assert min(float(image.mean()) for image in images) > 20  # the source, not black frames
+    assert facts["artifacts"]["report"] == str(joined / "report.html")
+    report = (joined / "report.html").read_text()
+    assert report.count('class="crop"') == facts["counts"]["tracks"] > 0
+    assert 'href="annotated.mp4"' in report

@@ -1,0 +1,22 @@
+"""Stack outputs, each exported as ``<stack name>-<output id>`` so another stack (or app) in the
+account and region can `Fn::ImportValue` it instead of copying names by hand."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+
+
+def export_name(stack: Stack, output_id: str) -> str:
+    """The export name of the output `output_id` of `stack`."""
+    return f"{stack.stack_name}-{output_id}"
+
+
+def output(stack: Stack, output_id: str, value: str, description: str | None = None) -> CfnOutput:
+    """A stack output with its export name."""
+    return CfnOutput(
+        stack,
+        output_id,
+        value=value,
+        description=description,
+        export_name=export_name(stack, output_id),
+    )
