@@ -2,8 +2,9 @@
 
 Every sequence of the tracker_accuracy rows (a, b, c with NanoDet-g, d, e) is run with each
 candidate of a small grid: the score-threshold fractions (`presets.ScoreFractions`; the scale they
-are fractions of is read off each video's detections, never set per detector) and the first-stage
-match threshold. One choice serves every row. The judged unit is a row (its sequences pooled).
+are fractions of is read off each video's detections, never set per detector), the first-stage
+match threshold and the second-stage one (low-score boxes). One choice serves every row. The
+judged unit is a row (its sequences pooled).
 A candidate's margin on a set of sequences is the smallest of `MOTA - best anchor's MOTA`,
 `IDF1 - best anchor's IDF1` and `HOTA - best anchor's HOTA` in points, where "best anchor" is the
 best of the six anchors (bench/peers.py) on that metric, each at its defaults; on rows a and b as
