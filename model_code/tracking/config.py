@@ -72,7 +72,7 @@ class TrackerConfig:
     low_threshold: float = 0.2
     new_track_threshold: float = 0.8
     match_threshold: float = 0.9
-    low_match_threshold: float = 0.5
+    low_match_threshold: float = 0.4
     unconfirmed_match_threshold: float = 0.7
     track_buffer_s: float = 1.5
     tentative_s: float = 0.0

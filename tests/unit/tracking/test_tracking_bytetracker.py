@@ -120,6 +120,21 @@ def test_low_score_box_keeps_a_coasting_track_alive():
     assert tracker.tracks.state.tolist() == [TrackState.TRACKED]
 
 
+@pytest.mark.parametrize(("low_match", "kept"), [(0.5, True), (0.4, False), (None, False)])
+def test_second_stage_match_threshold_decides_if_a_loose_low_score_box_keeps_a_track(
+    low_match, kept
+):
+    """A low-score box 12 px off a still person (IoU 0.54, cost 0.46) keeps the track only
+    when the second stage accepts that cost; the default (None here) is 0.4."""
+    config = TrackerConfig(coast_s=0.0)
+    if low_match is not None:
+        config = config.with_overrides({"low_match_threshold": low_match})
+    tracker = ByteTracker(config)
+    for _ in range(5):
+        step(tracker, [person(100)], [0.9])
+    assert (step(tracker, [person(112)], [0.3]).ids.tolist() == [1]) is kept
+
+
 @pytest.mark.parametrize(("frame_rate", "tentative_frames"), [(10.0, 2), (30.0, 6)])
 def test_tentative_period_is_in_seconds_before_an_id_is_shown(frame_rate, tentative_frames):
     tracker = ByteTracker(TrackerConfig(tentative_s=0.2), frame_rate=frame_rate)
