@@ -10,10 +10,12 @@ The dashboard (stacks/constructs/monitoring.py) graphs them.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any
 
+METRICS_FILE_ENV = "MOTFLOW_METRICS_FILE"
 NAMESPACE = "Motflow"
 TABLE_DIMENSION = "JobsTable"
 
@@ -49,8 +51,16 @@ def emit(
     table: str, outcome: str, video_s: float | None = None, cost_usd: float | None = None
 ) -> None:
     """Print the EMF line (stdout is the function's log stream; not a `logging` call, so the
-    line stays the bare EMF object CloudWatch expects)."""
-    sys.stdout.write(json.dumps(emf_record(table, outcome, video_s, cost_usd)) + "\n")
+    line stays the bare EMF object CloudWatch expects). Where ``MOTFLOW_METRICS_FILE`` is set
+    (the local stack, whose handlers share a process with the CLI's output) the line is
+    appended to that file instead."""
+    line = json.dumps(emf_record(table, outcome, video_s, cost_usd)) + "\n"
+    path = os.environ.get(METRICS_FILE_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(line)
+        return
+    sys.stdout.write(line)
     sys.stdout.flush()
 
 

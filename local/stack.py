@@ -306,6 +306,10 @@ def local_stack(
         )
         stack.enter_context(emulator)
         stack.enter_context(patched_environ(lambda_environment(settings, resources, emulator.url)))
+        # The handlers' EMF metric lines go to a file, not into the CLI's stdout (job_metrics).
+        (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        metrics_file = str(run_dir / "logs" / "job-metrics.jsonl")
+        stack.enter_context(patched_environ({"MOTFLOW_METRICS_FILE": metrics_file}))
         from lambdas import complete, jobs, notifier, s3_events, submit, sweeper
 
         pump = EventPump(

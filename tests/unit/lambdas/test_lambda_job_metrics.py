@@ -49,3 +49,15 @@ def test_the_dashboard_graphs_the_metrics_the_lambdas_write() -> None:
 
     assert monitoring.JOB_METRICS_NAMESPACE == job_metrics.NAMESPACE
     assert set(monitoring.JOB_OUTCOMES) == {"SUCCEEDED", "FAILED", "REJECTED"}
+
+
+def test_the_local_stack_sends_the_lines_to_a_file_not_stdout(
+    capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "job-metrics.jsonl"
+    monkeypatch.setenv(job_metrics.METRICS_FILE_ENV, str(target))
+    job_metrics.emit("motflow-jobs", "REJECTED")
+    job_metrics.emit("motflow-jobs", "FAILED")
+    assert capsys.readouterr().out == ""
+    outcomes = [json.loads(line)["Outcome"] for line in target.read_text().splitlines()]
+    assert outcomes == ["REJECTED", "FAILED"]
