@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Any
 
 _JOB_ID: ContextVar[str | None] = ContextVar("motflow_job_id", default=None)
+_OPEN: ContextVar[bool] = ContextVar("motflow_job_context_open", default=False)
 _base_factory = logging.getLogRecordFactory()
 
 
@@ -34,16 +35,19 @@ def install() -> None:
 @contextmanager
 def job_context(job_id: str | None = None) -> Iterator[None]:
     """Log lines inside carry `job_id` (or the one `bind_job` sets); outside, the previous."""
-    token = _JOB_ID.set(job_id)
+    token, opened = _JOB_ID.set(job_id), _OPEN.set(True)
     try:
         yield
     finally:
+        _OPEN.reset(opened)
         _JOB_ID.reset(token)
 
 
 def bind_job(job_id: str | None) -> None:
-    """The job the current `job_context` is about, once it is known."""
-    _JOB_ID.set(job_id)
+    """The job the current `job_context` is about, once it is known. Outside a context (code
+    called directly, not through a handler) it does nothing, so no job id outlives its job."""
+    if _OPEN.get():
+        _JOB_ID.set(job_id)
 
 
 install()

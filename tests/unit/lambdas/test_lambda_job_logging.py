@@ -11,6 +11,7 @@ from lambdas.job_logging import bind_job, job_context
 
 def test_every_record_carries_the_job_it_was_logged_for(caplog: pytest.LogCaptureFixture) -> None:
     log = logging.getLogger("motflow.test")
+    bind_job("outside-any-job")  # code run outside a handler binds nothing
     with caplog.at_level(logging.INFO, logger="motflow.test"):
         log.info("before")
         with job_context("job-1"):
