@@ -20,12 +20,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.errors import CliError
 from cli.target import Target
-from lambdas import analytics_spec, job_options, jobs, notify, s3_events
+from lambdas import job_core
 from model_code.progress import PROGRESS_JSON
 from stacks import contract
 
 RUNNING = "RUNNING"
-DISPLAY_STATES = (jobs.QUEUED, RUNNING, jobs.SUCCEEDED, jobs.FAILED, jobs.REJECTED)
+DISPLAY_STATES = (
+    job_core.QUEUED,
+    RUNNING,
+    job_core.SUCCEEDED,
+    job_core.FAILED,
+    job_core.REJECTED,
+)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -63,8 +69,8 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
             raise CliError(f"--option expects KEY=VALUE, got {pair!r}", "e.g. --option stride=2")
         texts[name.strip()] = value
     try:
-        return job_options.from_pairs(texts)
-    except job_options.OptionError as error:
+        return job_core.parse_options(texts)
+    except job_core.OptionError as error:
         if str(error).startswith("unknown option"):
             raise CliError(str(error), "check the spelling") from None
         raise CliError(str(error), "e.g. --option stride=2 --option classes=person,car") from None
@@ -77,12 +83,12 @@ def check_for_target(target: Target, options: Mapping[str, Any]) -> None:
     if not target.deployment:
         return
     try:
-        job_options.check_for_deployment(
+        job_core.check_for_deployment(
             options,
             target.deployment.get("job_options") or {},
             bool(target.deployment.get("trained_classes")),
         )
-    except job_options.OptionError as error:
+    except job_core.OptionError as error:
         raise CliError(str(error), "fix the option; nothing was uploaded") from None
 
 
@@ -93,8 +99,8 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def _store(target: Target) -> jobs.JobStore:
-    return jobs.JobStore(target.jobs_table, dynamodb=target.client("dynamodb"))
+def _store(target: Target) -> job_core.JobStore:
+    return job_core.store(target.jobs_table, target.client("dynamodb"))
 
 
 def get_record(target: Target, job_id: str) -> dict[str, Any] | None:
@@ -110,19 +116,6 @@ def require_record(target: Target, job_id: str) -> dict[str, Any]:
             "check the id with `motflow list`; a job just submitted appears within seconds",
         )
     return record
-
-
-def notification(record: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The message the job's outcome is published as (the record's outbox, lambdas/notify.py):
-    ``{"subject", "message"}`` with the message's JSON body, or None when there is none."""
-    outbox = record.get(notify.OUTBOX)
-    if not isinstance(outbox, Mapping) or not isinstance(outbox.get("message"), str):
-        return None
-    try:
-        body = json.loads(outbox["message"])
-    except ValueError:
-        return None
-    return {"subject": outbox.get("subject"), "message": body}
 
 
 def get_progress(target: Target, job_id: str) -> dict[str, Any] | None:
@@ -150,8 +143,8 @@ def segment_counts(target: Target, record: Mapping[str, Any]) -> dict[str, int] 
     with aws_errors(target, "reading the segments' records"):
         found = _store(target).get_many(ids)
     states = [found.get(job_id, {}).get("status") for job_id in ids]
-    failed = sum(1 for state in states if state in (jobs.FAILED, jobs.REJECTED))
-    return {"total": len(ids), "succeeded": states.count(jobs.SUCCEEDED), "failed": failed}
+    failed = sum(1 for state in states if state in (job_core.FAILED, job_core.REJECTED))
+    return {"total": len(ids), "succeeded": states.count(job_core.SUCCEEDED), "failed": failed}
 
 
 def display_state(
@@ -161,7 +154,7 @@ def display_state(
 ) -> str:
     status = str(record.get("status"))
     started = progress is not None or bool(segments and segments["succeeded"])
-    return RUNNING if status == jobs.QUEUED and started else status
+    return RUNNING if status == job_core.QUEUED and started else status
 
 
 def job_view(
@@ -195,7 +188,7 @@ def job_view(
 
 def job(target: Target, job_id: str) -> dict[str, Any]:
     record = require_record(target, job_id)
-    queued = record.get("status") == jobs.QUEUED
+    queued = record.get("status") == job_core.QUEUED
     progress = get_progress(target, job_id) if queued else None
     return job_view(record, progress, segment_counts(target, record) if queued else None)
 
@@ -205,23 +198,21 @@ def list_jobs(
 ) -> list[dict[str, Any]]:
     """Newest first, through the ``by_status`` index, at most `limit` jobs."""
     wanted = [status] if status else list(DISPLAY_STATES)
-    stored = sorted({jobs.QUEUED if s == RUNNING else s for s in wanted}, key=wanted.index)
-    cutoff = None
-    if since is not None:
-        cutoff = (datetime.now(UTC) - since).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    stored = sorted({job_core.QUEUED if s == RUNNING else s for s in wanted}, key=wanted.index)
+    cutoff = None if since is None else job_core.timestamp(datetime.now(UTC) - since)
     found: list[dict[str, Any]] = []
     store = _store(target)
     with aws_errors(target, "listing jobs"):
         for stored_status in stored:
             found.extend(store.list_jobs(stored_status, limit, since=cutoff, newest_first=True))
-    found.sort(key=lambda r: str(r.get(contract.STATUS_INDEX_SORT, "")), reverse=True)
+    found.sort(key=lambda r: str(r.get(job_core.STATUS_INDEX_SORT, "")), reverse=True)
     views = []
     for record in found:
         if record.get("parent"):
             continue  # a long video's segment: its parent is the user's job
         progress = None
-        if record.get("status") == jobs.QUEUED and (
-            status is None or status in (RUNNING, jobs.QUEUED)
+        if record.get("status") == job_core.QUEUED and (
+            status is None or status in (RUNNING, job_core.QUEUED)
         ):
             progress = get_progress(target, record["job_id"])
         view = job_view(record, progress)
@@ -249,8 +240,8 @@ def read_analytics_spec(path: str) -> dict[str, Any]:
             f"the analytics spec {path} is not valid JSON ({error.msg})", "fix it"
         ) from None
     try:
-        return analytics_spec.validate_spec(spec)
-    except job_options.OptionError as error:
+        return job_core.validate_analytics_spec(spec)
+    except job_core.OptionError as error:
         raise CliError(str(error), "fix the analytics spec") from None
 
 
@@ -259,13 +250,13 @@ def submit(
 ) -> tuple[str, str]:
     """Upload a local file (or copy an S3 object) into the input prefix; (key, job id)."""
     try:
-        metadata = job_options.to_metadata(options, tag)
-    except job_options.OptionError as error:
+        metadata = job_core.to_metadata(options, tag)
+    except job_core.OptionError as error:
         raise CliError(str(error), "pass fewer or shorter options") from None
     s3 = target.client("s3")
     if source.startswith("s3://"):
         try:
-            bucket, key = s3_events.split_s3_uri(source)
+            bucket, key = job_core.split_s3_uri(source)
         except ValueError:
             raise CliError(f"{source!r} is not an S3 object URI", "use s3://bucket/key") from None
         target_key = _upload_key(target, key.rsplit("/", 1)[-1])
@@ -291,8 +282,8 @@ def submit(
                 Bucket=target.input_bucket, Key=target_key, Body=body, Metadata=metadata
             )
         etag = reply.get("ETag")
-    version = reply.get("VersionId") or s3_events.normalise_etag(etag)
-    return target_key, jobs.job_id_for(target.input_bucket, target_key, version)
+    version = reply.get("VersionId") or job_core.normalise_etag(etag)
+    return target_key, job_core.job_id_for(target.input_bucket, target_key, version)
 
 
 def check_source(source: str) -> Path:
@@ -310,11 +301,7 @@ def check_source(source: str) -> Path:
 
 def retry_options(record: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
     """A retry's options: the job's own with `options` on top (tracker settings one by one)."""
-    before = record.get("options") or {}
-    merged = {**before, **options}
-    if "tracker" in options:
-        merged["tracker"] = {**before.get("tracker", {}), **options["tracker"]}
-    return merged
+    return job_core.merge_options(record.get("options") or {}, options)
 
 
 def retry(target: Target, record: Mapping[str, Any], options: Mapping[str, Any]) -> str:
@@ -328,8 +315,8 @@ def retry(target: Target, record: Mapping[str, Any], options: Mapping[str, Any])
         source["VersionId"] = version
     merged = retry_options(record, options)
     try:
-        metadata = job_options.to_metadata(merged, record.get("tag"), retry_of=record["job_id"])
-    except job_options.OptionError as error:
+        metadata = job_core.to_metadata(merged, record.get("tag"), retry_of=record["job_id"])
+    except job_core.OptionError as error:
         raise CliError(str(error), "pass fewer or shorter options") from None
     with aws_errors(target, f"copying {key} for a retry"):
         reply = s3.copy_object(
@@ -340,8 +327,8 @@ def retry(target: Target, record: Mapping[str, Any], options: Mapping[str, Any])
             MetadataDirective="REPLACE",
         )
     etag = reply.get("CopyObjectResult", {}).get("ETag")
-    new_version = reply.get("VersionId") or s3_events.normalise_etag(etag)
-    return jobs.job_id_for(bucket, key, new_version)
+    new_version = reply.get("VersionId") or job_core.normalise_etag(etag)
+    return job_core.job_id_for(bucket, key, new_version)
 
 
 def download(target: Target, job_id: str, destination: Path) -> list[Path]:

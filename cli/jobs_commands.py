@@ -10,7 +10,7 @@ from typing import Any
 
 from cli import display, jobs_api, target
 from cli.errors import CliError
-from lambdas import jobs
+from lambdas import job_core
 
 # How long a job may take to appear after its upload (the submit Lambda runs first).
 APPEAR_TIMEOUT_S = 120.0
@@ -129,12 +129,12 @@ def run_list(args: argparse.Namespace) -> int:
 def run_results(args: argparse.Namespace) -> int:
     where = target.resolve(args)
     view = jobs_api.job(where, args.job_id)
-    if view["status"] != jobs.SUCCEEDED:
+    if view["status"] != job_core.SUCCEEDED:
         detail = f": {view['reason']}" if view.get("reason") else ""
         fix = (
             f"it has no results; see why with `motflow status {args.job_id}`, fix the cause and"
             f" `motflow retry {args.job_id}`"
-            if view["status"] in jobs.TERMINAL_STATES
+            if view["status"] in job_core.TERMINAL_STATES
             else f"results exist once it SUCCEEDED; follow it with `motflow watch {args.job_id}`"
         )
         raise CliError(f"job {args.job_id} is {view['status']}{detail}", fix)
@@ -157,7 +157,7 @@ def run_retry(args: argparse.Namespace) -> int:
     options = jobs_api.parse_options(args.option)
     where = target.resolve(args)
     record = jobs_api.require_record(where, args.job_id)
-    if record.get("status") not in jobs.TERMINAL_STATES:
+    if record.get("status") not in job_core.TERMINAL_STATES:
         raise CliError(
             f"job {args.job_id} is still {record.get('status')}",
             f"wait for it (`motflow watch {args.job_id}`) before retrying",
@@ -195,7 +195,7 @@ def follow(where: target.Target, job_id: str, args: argparse.Namespace) -> int:
             else:
                 print(line, file=sys.stderr, flush=True)
             shown = line
-        if view["status"] in jobs.TERMINAL_STATES:
+        if view["status"] in job_core.TERMINAL_STATES:
             break
         if time.monotonic() >= deadline:
             raise CliError(
@@ -206,11 +206,11 @@ def follow(where: target.Target, job_id: str, args: argparse.Namespace) -> int:
     if live:
         print(file=sys.stderr)
     # The job's message: the notification its outcome is published as.
-    message = jobs_api.notification(jobs_api.require_record(where, job_id))
+    message = job_core.notification(jobs_api.require_record(where, job_id))
     if args.json:
         display.emit_json({**view, **({"notification": message} if message else {})})
     else:
         print("\n".join(display.status_lines(view)))
         if message:
             print("\n".join(display.notification_lines(message)))
-    return 0 if view["status"] == jobs.SUCCEEDED else EXIT_JOB_NOT_SUCCEEDED
+    return 0 if view["status"] == job_core.SUCCEEDED else EXIT_JOB_NOT_SUCCEEDED

@@ -181,6 +181,16 @@ def check_for_deployment(
             )
 
 
+def merge_options(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`overrides` laid over `base`: each option replaced whole, except the tracker settings,
+    which are replaced one by one (a retry's ``tracker.x`` keeps the job's other settings)."""
+    merged = {**base, **overrides}
+    tracker, extra = base.get("tracker"), overrides.get("tracker")
+    if isinstance(tracker, Mapping) and isinstance(extra, Mapping):
+        merged["tracker"] = {**tracker, **extra}
+    return merged
+
+
 def parse_value(name: str, text: str) -> Any:
     """The option `name` (``tracker.x`` for a tracker setting) read from its text form."""
     root, _, child = name.partition(".")
@@ -241,8 +251,8 @@ def from_pairs(pairs: Mapping[str, str]) -> dict[str, Any]:
         root, _, child = name.partition(".")
         if child:
             options.setdefault(root, {})[child] = value
-        elif root == "tracker" and isinstance(options.get(root), dict):
-            options[root] = {**value, **options[root]}
+        elif root == "tracker" and isinstance(value, dict):
+            options = merge_options({root: value}, options)  # tracker.x pairs win
         else:
             options[root] = value
     return validate(options)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 try:
@@ -140,6 +141,19 @@ def send_outbox(store: MarksSent, topic_arn: str, job_id: str, outbox: dict[str,
     deadline. A crash in between publishes again next time, with the same ``dedup_id``."""
     publish_outbox(topic_arn, outbox)
     store.mark_sent(job_id, outbox["id"])
+
+
+def notification(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The message the record's outbox holds, as published: ``{"subject", "message"}`` with the
+    message's JSON body decoded; None when the record has no (readable) outbox."""
+    outbox = record.get(OUTBOX)
+    if not isinstance(outbox, Mapping) or not isinstance(outbox.get("message"), str):
+        return None
+    try:
+        body = json.loads(outbox["message"])
+    except ValueError:
+        return None
+    return {"subject": outbox.get("subject"), "message": body}
 
 
 def unsent(record: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -165,7 +165,7 @@ def progress_bar(stack: LocalStack, job_ids: list[str], enabled: bool) -> Iterat
         while not stop.wait(1.0):
             for job_id in job_ids:
                 record = stack.job(job_id) or {}
-                if record.get("status") != "QUEUED":
+                if record.get("status") != stack.jobs.QUEUED:
                     continue
                 key = contract.results_prefix(job_id) + PROGRESS_JSON
                 with contextlib.suppress(Exception):

@@ -262,7 +262,7 @@ def test_results_of_a_rejected_job_and_a_missing_source_bucket_name_their_cause(
 
 
 def test_watch_ends_with_the_jobs_message() -> None:
-    from lambdas import notify
+    from lambdas import job_core, notify
 
     record = {
         "job_id": "j",
@@ -272,13 +272,13 @@ def test_watch_ends_with_the_jobs_message() -> None:
     }
     outbox = notify.outbox_for({**record, "key": "videos/walk.mp4", "video": "s3://in/walk.mp4"})
     assert outbox is not None
-    message = jobs_api.notification({**record, notify.OUTBOX: outbox})
+    message = job_core.notification({**record, notify.OUTBOX: outbox})
     assert message is not None and message["subject"] == outbox["subject"]
     assert message["message"]["status"] == "REJECTED"
     lines = display.notification_lines(message)
     assert lines[1] == f"notification  {outbox['subject']}"
     assert any("persn" in line for line in lines[2:])
-    assert jobs_api.notification(record) is None
+    assert job_core.notification(record) is None
 
 
 def test_options_the_deployment_cannot_run_are_refused_before_any_upload(
