@@ -1,4 +1,5 @@
-"""`motflow submit | status | list | results | watch | retry`: jobs on a deployed or local stack."""
+"""`motflow submit | status | list | results | watch | retry`: jobs on a deployed or local stack
+(`motflow open` is `cli/open_command.py`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ EXIT_JOB_NOT_SUCCEEDED = 1
 
 
 def register(commands: Any) -> None:
-    submit = _command(commands, "submit", "upload a video (or copy an S3 object) as a new job")
+    submit = add_command(commands, "submit", "upload a video (or copy an S3 object) as a new job")
     submit.add_argument("source", metavar="VIDEO_OR_S3_URI", help="a video file or s3://bucket/key")
     _option_arguments(submit)
     submit.add_argument("--tag", help="a label carried to the record and the notification")
@@ -30,34 +31,36 @@ def register(commands: Any) -> None:
     _wait_arguments(submit)
     submit.set_defaults(run=run_submit)
 
-    status = _command(commands, "status", "show one job's state, progress and outputs")
+    status = add_command(commands, "status", "show one job's state, progress and outputs")
     status.add_argument("job_id", metavar="JOB_ID")
     status.set_defaults(run=run_status)
 
-    listing = _command(commands, "list", "list jobs, newest first")
+    listing = add_command(commands, "list", "list jobs, newest first")
     listing.add_argument("--status", type=str.upper, choices=jobs_api.DISPLAY_STATES)
     listing.add_argument("--since", help="only jobs created this long ago or later (30m, 6h, 7d)")
     listing.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
     listing.set_defaults(run=run_list)
 
-    results = _command(commands, "results", "show a finished job's outputs, optionally fetch them")
+    results = add_command(
+        commands, "results", "show a finished job's outputs, optionally fetch them"
+    )
     results.add_argument("job_id", metavar="JOB_ID")
     results.add_argument("--download", metavar="DIR", help="copy the result files into DIR")
     results.set_defaults(run=run_results)
 
-    watch = _command(commands, "watch", "follow a job to its end with a progress bar")
+    watch = add_command(commands, "watch", "follow a job to its end with a progress bar")
     watch.add_argument("job_id", metavar="JOB_ID")
     _wait_arguments(watch, flag=False)
     watch.set_defaults(run=run_watch)
 
-    retry = _command(commands, "retry", "run a job's exact upload again as a new job")
+    retry = add_command(commands, "retry", "run a job's exact upload again as a new job")
     retry.add_argument("job_id", metavar="JOB_ID")
     _option_arguments(retry)
     _wait_arguments(retry)
     retry.set_defaults(run=run_retry)
 
 
-def _command(commands: Any, name: str, summary: str) -> argparse.ArgumentParser:
+def add_command(commands: Any, name: str, summary: str) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, help=summary, description=summary)
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     target.add_arguments(parser)
@@ -128,16 +131,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_results(args: argparse.Namespace) -> int:
     where = target.resolve(args)
-    view = jobs_api.job(where, args.job_id)
-    if view["status"] != job_core.SUCCEEDED:
-        detail = f": {view['reason']}" if view.get("reason") else ""
-        fix = (
-            f"it has no results; see why with `motflow status {args.job_id}`, fix the cause and"
-            f" `motflow retry {args.job_id}`"
-            if view["status"] in job_core.TERMINAL_STATES
-            else f"results exist once it SUCCEEDED; follow it with `motflow watch {args.job_id}`"
-        )
-        raise CliError(f"job {args.job_id} is {view['status']}{detail}", fix)
+    view = require_succeeded(jobs_api.job(where, args.job_id), "results")
     files = jobs_api.download(where, args.job_id, Path(args.download)) if args.download else []
     if args.json:
         display.emit_json({**view, "downloaded": [str(path) for path in files]})
@@ -147,6 +141,25 @@ def run_results(args: argparse.Namespace) -> int:
     for path in files:
         print(f"downloaded    {path}")
     return 0
+
+
+def require_succeeded(view: dict[str, Any], what: str, then: str = "") -> dict[str, Any]:
+    """`view` if its job SUCCEEDED; else a CliError saying its state and what to do: `what` is
+    what only a job that succeeded has ("results", "a report"), `then` the command to run next."""
+    job_id, status = view["job_id"], view["status"]
+    missing = what.removeprefix("a ")
+    if status == job_core.SUCCEEDED:
+        return view
+    detail = f": {view['reason']}" if view.get("reason") else ""
+    if status in job_core.TERMINAL_STATES:
+        fix = (
+            f"it has no {missing}; see why with `motflow status {job_id}`, fix the cause and"
+            f" `motflow retry {job_id}`"
+        )
+    else:
+        after = f", then `{then}`" if then else ""
+        fix = f"it has {what} once it SUCCEEDED; follow it with `motflow watch {job_id}`{after}"
+    raise CliError(f"job {job_id} is {status}{detail}", fix)
 
 
 def run_watch(args: argparse.Namespace) -> int:

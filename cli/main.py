@@ -17,9 +17,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from cli import __version__, jobs_commands
+from cli import __version__, jobs_commands, open_command
 
-COMMANDS = (jobs_commands,)
+COMMANDS = (jobs_commands, open_command)
 # Commands whose modules import heavy packages: name -> (module, one-line summary, what to install)
 HEAVY_COMMANDS = {
     "train": (

@@ -12,6 +12,9 @@ imports), so each rule below has one definition, the one the Lambdas run:
   is `STATUS_INDEX_SORT`), `timestamp` (how a record's times are written, so a ``since`` bound
   compares as text);
 - the job's message: `notification` (the record's outbox as published);
+- the record's outputs (``outputs``: the engine's artifact names -> S3 URIs): `REPORT_OUTPUT`
+  (report.html) and `ANNOTATED_OUTPUT` (annotated.mp4, which the report links to by its file
+  name), the names ``motflow open`` fetches; a CLI test checks them against the engine's;
 - S3 rules: `split_s3_uri`, `normalise_etag`.
 
 What the CLI shares with the engine (the progress file, the report's file names) is the engine's
@@ -56,6 +59,11 @@ timestamp = jobs.timestamp
 
 # The job's message.
 notification = notify.notification
+
+# The record's outputs.
+OUTPUTS = "outputs"
+REPORT_OUTPUT = "report"
+ANNOTATED_OUTPUT = "annotated"
 
 # S3 rules.
 split_s3_uri = s3_events.split_s3_uri

@@ -211,6 +211,7 @@ def test_aws_region_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
         ["results"],
         ["watch"],
         ["retry"],
+        ["open"],
         ["train"],
         ["local"],
         ["local", "run"],

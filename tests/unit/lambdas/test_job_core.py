@@ -22,7 +22,7 @@ def test_the_core_is_the_lambdas_own_code_not_a_copy() -> None:
     assert job_core.notification is notify.notification
     assert job_core.OptionError is job_options.OptionError
     assert set(job_core.STATES) == {"QUEUED", "SUCCEEDED", "FAILED", "REJECTED"}
-    assert job_core.TERMINAL_STATES == set(job_core.STATES) - {job_core.QUEUED}
+    assert set(job_core.STATES) - {job_core.QUEUED} == job_core.TERMINAL_STATES
 
 
 def test_the_core_loads_as_a_top_level_module_like_the_lambda_runtime(tmp_path: Path) -> None:
