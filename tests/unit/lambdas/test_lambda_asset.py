@@ -37,8 +37,9 @@ def test_modules_import_only_stdlib_boto3_and_siblings(module: str) -> None:
 def test_handlers_load_as_top_level_modules_like_the_lambda_runtime(tmp_path: Path) -> None:
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import submit, complete, jobs;"
+        "import submit, complete, jobs, job_core;"
         "assert callable(submit.handler) and callable(complete.handler);"
+        "assert job_core.job_id_for is jobs.job_id_for;"
         "assert 'lambdas' not in sys.modules;"
         "print(jobs.job_id_for('b', 'videos/x.mp4', 'e'))"
     )
