@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cli.errors import CliError
 from cli.target import Target
 from lambdas import job_core
-from model_code.progress import PROGRESS_JSON
+from model_code.progress import PROGRESS_JSON, read_progress
 from stacks import contract
 
 RUNNING = "RUNNING"
@@ -119,20 +119,10 @@ def require_record(target: Target, job_id: str) -> dict[str, Any]:
 
 
 def get_progress(target: Target, job_id: str) -> dict[str, Any] | None:
-    key = contract.results_prefix(job_id) + PROGRESS_JSON
+    """The progress the job's container last reported, or None."""
     s3 = target.client("s3")
     with aws_errors(target, "reading the job's progress"):
-        try:
-            body = s3.get_object(Bucket=target.work_bucket, Key=key)["Body"].read()
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
-    try:
-        progress = json.loads(body)
-    except ValueError:
-        return None
-    return progress if isinstance(progress, dict) else None
+        return read_progress(s3, target.work_bucket, contract.results_prefix(job_id))
 
 
 def segment_counts(target: Target, record: Mapping[str, Any]) -> dict[str, int] | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from local import discovery
 from local.stack import LocalStack, StackError, local_stack
-from model_code.progress import PROGRESS_JSON, TerminalBar
+from model_code.progress import TerminalBar, read_progress
 from stacks import contract
 from stacks.settings import Settings, SettingsError
 
@@ -167,10 +167,12 @@ def progress_bar(stack: LocalStack, job_ids: list[str], enabled: bool) -> Iterat
                 record = stack.job(job_id) or {}
                 if record.get("status") != stack.jobs.QUEUED:
                     continue
-                key = contract.results_prefix(job_id) + PROGRESS_JSON
+                report = None
                 with contextlib.suppress(Exception):
-                    report = s3.get_object(Bucket=stack.resources.work_bucket, Key=key)
-                    bar(json.loads(report["Body"].read()))
+                    prefix = contract.results_prefix(job_id)
+                    report = read_progress(s3, stack.resources.work_bucket, prefix)
+                if report:
+                    bar(report)
                     break
 
     thread = threading.Thread(target=draw, name="progress-bar", daemon=True)

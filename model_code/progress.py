@@ -166,3 +166,17 @@ class S3ProgressWriter:
             Body=json.dumps(report).encode("utf-8"),
             ContentType="application/json",
         )
+
+
+def read_progress(client: Any, bucket: str, results_prefix: str) -> dict[str, Any] | None:
+    """The last report `S3ProgressWriter` put under a job's results prefix (``results/<job>/``);
+    None when there is none yet or it is not a JSON object. Other S3 errors are raised."""
+    try:
+        body = client.get_object(Bucket=bucket, Key=results_prefix + PROGRESS_JSON)["Body"].read()
+    except client.exceptions.NoSuchKey:
+        return None
+    try:
+        report = json.loads(body)
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None

@@ -384,3 +384,26 @@ def test_list_uses_the_job_stores_status_query_newest_first_and_since() -> None:
         assert [v["job_id"] for v in jobs_api.list_jobs(where, None, None, 1)] == ["new"]
         oldest = jobs.JobStore("jobs", dynamodb=dynamodb).list_jobs("SUCCEEDED")
         assert [record["job_id"] for record in oldest] == ["old", "mid", "new"]
+
+
+def test_status_reads_the_progress_file_the_container_writes() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from cli import target
+    from model_code.progress import S3ProgressWriter
+
+    with mock_aws():
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        s3 = session.client("s3")
+        s3.create_bucket(Bucket="work")
+        where = target.Target("test stack", session, None, "in", "videos/", "work", "jobs")
+        assert jobs_api.get_progress(where, "j") is None
+        report = {"frame": 30, "frames_total": 120, "fps": 12.5, "eta_s": 7.2}
+        S3ProgressWriter(f"s3://work/{contract.results_prefix('j')}", client=s3)(report)
+        assert jobs_api.get_progress(where, "j") == report
+        assert jobs_api.get_progress(where, "k") is None
+        s3.put_object(Bucket="work", Key=f"{contract.results_prefix('k')}progress.json", Body=b"[")
+        assert jobs_api.get_progress(where, "k") is None
