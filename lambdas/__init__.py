@@ -3,7 +3,8 @@
 Modules: ``submit`` (S3 ObjectCreated -> job record + InvokeEndpointAsync), ``complete`` (SageMaker
 async SNS notification -> terminal job state), ``jobs`` (job ids, record shape, conditional
 transitions, ``get_job``/``list_jobs``), and their helpers ``config``, ``clients``, ``s3_events``,
-``video_magic``, ``notify``.
+``video_magic``, ``notify``; ``job_core`` is what the ``motflow`` command shares with them (the
+CLI imports nothing else from here).
 
 How to import them. In the Lambda runtime the asset root is this folder, so the modules are
 top-level (handlers ``submit.handler`` and ``complete.handler``). Everywhere else (tests, the local

@@ -87,3 +87,36 @@ def test_the_rule_catches_a_second_lambdas_import(tmp_path: Path) -> None:
     )
     lambdas = {n for n in _repository_modules(sample) if n.startswith("lambdas.")}
     assert lambdas == {"lambdas.job_core", "lambdas.jobs", "lambdas.notify", "lambdas.s3_events"}
+
+
+# What docs/ARCHITECTURE.md (Import rules) says `cli/` imports from the other packages: the job
+# verbs' modules, then those `train` and `local` load only for their own commands.
+JOB_VERBS = {"lambdas.job_core", "stacks.contract", "model_code", "model_code.progress"}
+JOB_VERBS |= {"local.discovery"}
+OWN_COMMANDS = {
+    "local.__main__",
+    "stacks.model_artifact",
+    "model_code.detectors.nanodet",
+    "model_code.training.command",
+    "model_code.training.sagemaker_job",
+}
+
+
+def _other_packages_modules(path: Path) -> set[str]:
+    """The modules of other repository packages `path` imports (a bare ``lambdas`` from
+    ``from lambdas import job_core`` is not one; ``model_code`` itself, for the version, is)."""
+    return {
+        name
+        for name in _repository_modules(path)
+        if name.split(".")[0] != "cli" and (name not in REPOSITORY_PACKAGES or name == "model_code")
+    }
+
+
+def test_the_cli_imports_what_the_architecture_page_lists() -> None:
+    own_commands = {"train.py", "sagemaker_training.py", "local_commands.py"}
+    verbs = set().union(
+        *(_other_packages_modules(p) for p in CLI.glob("*.py") if p.name not in own_commands)
+    )
+    every = set().union(*(_other_packages_modules(p) for p in CLI.glob("*.py")))
+    assert verbs == JOB_VERBS
+    assert every == JOB_VERBS | OWN_COMMANDS
