@@ -145,20 +145,19 @@ def run_results(args: argparse.Namespace) -> int:
 
 def require_succeeded(view: dict[str, Any], what: str, then: str = "") -> dict[str, Any]:
     """`view` if its job SUCCEEDED; else a CliError saying its state and what to do: `what` is
-    what only a job that succeeded has ("results", "a report"), `then` the command to run next."""
+    what only a job that succeeded has ("results", "report"), `then` the command to run after."""
     job_id, status = view["job_id"], view["status"]
-    missing = what.removeprefix("a ")
     if status == job_core.SUCCEEDED:
         return view
     detail = f": {view['reason']}" if view.get("reason") else ""
     if status in job_core.TERMINAL_STATES:
         fix = (
-            f"it has no {missing}; see why with `motflow status {job_id}`, fix the cause and"
+            f"it has no {what}; see why with `motflow status {job_id}`, fix the cause and"
             f" `motflow retry {job_id}`"
         )
     else:
         after = f", then `{then}`" if then else ""
-        fix = f"it has {what} once it SUCCEEDED; follow it with `motflow watch {job_id}`{after}"
+        fix = f"it is not finished: follow it with `motflow watch {job_id}`{after}"
     raise CliError(f"job {job_id} is {status}{detail}", fix)
 
 

@@ -40,7 +40,7 @@ def register(commands: Any) -> None:
 def run_open(args: argparse.Namespace) -> int:
     where = target.resolve(args)
     view = jobs_api.job(where, args.job_id)
-    jobs_commands.require_succeeded(view, "a report", f"motflow open {args.job_id}")
+    jobs_commands.require_succeeded(view, "report", f"motflow open {args.job_id}")
     folder = Path(args.out) if args.out else Path(REPORTS_FOLDER) / args.job_id
     files = fetch_report(where, args.job_id, view.get("outputs") or {}, folder)
     report = files[0]

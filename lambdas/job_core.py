@@ -7,26 +7,25 @@ imports), so each rule below has one definition, the one the Lambdas run:
 - options: `parse_options` (``KEY=VALUE`` texts), `check_for_deployment`, `to_metadata` (the
   upload metadata submit reads back), `merge_options` (a retry's options over the job's own,
   tracker settings one by one), `validate_analytics_spec`, `OptionError`;
-- states and the store: `QUEUED` … `REJECTED`, `STATES`, `TERMINAL_STATES`, `JobStore` (`get`,
-  `get_many`, `list_jobs`: the one status query, through the ``by_status`` index, whose sort key
-  is `STATUS_INDEX_SORT`), `timestamp` (how a record's times are written, so a ``since`` bound
-  compares as text);
+- states and the store: `QUEUED` … `REJECTED`, `STATES`, `TERMINAL_STATES`; `store` gives the
+  `JobStore` (`get`, `get_many`, `list_jobs`: the one status query, through the ``by_status``
+  index, whose sort key is `STATUS_INDEX_SORT`); `timestamp` (how a record writes its times, so
+  a ``since`` bound compares as text);
 - the job's message: `notification` (the record's outbox as published);
 - the record's outputs (``outputs``: the engine's artifact names -> S3 URIs): `REPORT_OUTPUT`
-  (report.html) and `ANNOTATED_OUTPUT` (annotated.mp4, which the report links to by its file
-  name), the names ``motflow open`` fetches; a CLI test checks them against the engine's;
+  and `ANNOTATED_OUTPUT`, the two ``motflow open`` fetches (a CLI test checks them against the
+  engine's names);
 - S3 rules: `split_s3_uri`, `normalise_etag`.
 
-What the CLI shares with the engine (the progress file, the report's file names) is the engine's
-and with the stacks (stack outputs, the results prefix) is ``stacks/contract.py``'s; the Lambdas
-read neither, so neither is here (docs/ARCHITECTURE.md, Import rules).
+Not here, because the Lambdas never read them: the progress file (``model_code/progress.py``
+owns its name, writer and reader) and the stack's output names and results prefix
+(``stacks/contract.py``); docs/ARCHITECTURE.md, Import rules.
 
 Like every module of the Lambda asset, this one imports only its siblings and boto3.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 try:
@@ -61,7 +60,6 @@ timestamp = jobs.timestamp
 notification = notify.notification
 
 # The record's outputs.
-OUTPUTS = "outputs"
 REPORT_OUTPUT = "report"
 ANNOTATED_OUTPUT = "annotated"
 
@@ -73,8 +71,3 @@ normalise_etag = s3_events.normalise_etag
 def store(table_name: str, dynamodb: Any) -> jobs.JobStore:
     """The jobs table `table_name` read and written through the `dynamodb` client."""
     return jobs.JobStore(table_name, dynamodb=dynamodb)
-
-
-def is_finished(record: Mapping[str, Any]) -> bool:
-    """Whether the job ended (SUCCEEDED, FAILED or REJECTED): nothing will change it again."""
-    return record.get("status") in jobs.TERMINAL_STATES

@@ -105,7 +105,8 @@ def test_by_default_it_goes_to_a_per_job_folder_and_without_a_display_it_says_so
         ({"status": "REJECTED"}, f"`motflow retry {JOB}`"),
         (
             {"status": "QUEUED"},
-            f"follow it with `motflow watch {JOB}`, then `motflow open {JOB}`",
+            f"job {JOB} is QUEUED; it is not finished: follow it with `motflow watch {JOB}`,"
+            f" then `motflow open {JOB}`",
         ),
         (
             {"status": "SUCCEEDED", "outputs": {"tracks_mot": "s3://work/x/tracks.txt"}},

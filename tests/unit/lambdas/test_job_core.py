@@ -61,4 +61,3 @@ def test_a_records_message_is_read_back_as_published() -> None:
     assert message["message"]["job_id"] == "j" and message["message"]["status"] == "FAILED"
     assert job_core.notification(record) is None
     assert job_core.notification({notify.OUTBOX: {"message": "not json"}}) is None
-    assert job_core.is_finished(record) and not job_core.is_finished({"status": "QUEUED"})
