@@ -19,6 +19,8 @@ from stacks.nag import acknowledge
 from stacks.settings import Settings
 
 INCOMPLETE_UPLOAD_DAYS = 7
+# CDK leaves a construct with this id out of its children's logical IDs.
+HIDDEN_ID = "Default"
 
 
 def work_expiry_rules(settings: Settings) -> list[s3.LifecycleRule]:
@@ -38,16 +40,16 @@ def work_expiry_rules(settings: Settings) -> list[s3.LifecycleRule]:
     ]
 
 
-class DataStack(Stack):
-    """Buckets, key and table; other stacks receive them as attributes."""
+class MotflowData(Construct):
+    """Buckets, key and table, in whichever stack holds this construct (``DataStack`` or a
+    ``MotflowPipeline``); other constructs receive them as attributes."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs
-    ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
         self.settings = settings
         self.names: ResourceNames = contract.resource_names(
-            settings.name_prefix, self.account, self.region
+            settings.name_prefix, stack.account, stack.region
         )
         removal = (
             RemovalPolicy.RETAIN if settings.removal_policy == "retain" else RemovalPolicy.DESTROY
@@ -147,7 +149,7 @@ class DataStack(Stack):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             )
         )
         return key
@@ -188,3 +190,21 @@ class DataStack(Stack):
             "server_access_logs_bucket": self.log_bucket,
             "removal_policy": removal,
         }
+
+
+class DataStack(Stack):
+    """The stateful stack of the motflow app: one ``MotflowData`` under the hidden id, so its
+    resources keep the logical IDs they had when this stack built them itself."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        data = MotflowData(self, HIDDEN_ID, settings=settings)
+        self.settings = settings
+        self.names = data.names
+        self.key = data.key
+        self.log_bucket = data.log_bucket
+        self.input_bucket = data.input_bucket
+        self.work_bucket = data.work_bucket
+        self.jobs_table = data.jobs_table
