@@ -41,6 +41,12 @@ OUTPUT_JOBS_TABLE = "JobsTableName"
 OUTPUT_ENDPOINT = "EndpointName"
 OUTPUT_NOTIFICATIONS_TOPIC = "NotificationsTopicArn"
 OUTPUT_OPERATOR_POLICY = "OperatorPolicyArn"
+# The deployment's facts `motflow` checks options against before uploading (deployment_facts),
+# the same ones the local stack writes to its discovery file (local/discovery.DEPLOYMENT_FIELD).
+OUTPUT_JOB_DEFAULTS = "JobDefaults"
+# CloudFormation's documented 4,096-byte limits (parameter values, custom resource data); the
+# facts are a few hundred bytes, and synth refuses more rather than risk a failed deploy.
+OUTPUT_VALUE_MAX_BYTES = 4096
 
 
 def stack_name(prefix: str, kind: str) -> str:
@@ -195,6 +201,41 @@ def job_defaults(settings: Settings) -> JobDefaults:
         segment_threshold_s=settings.segment_threshold_s,
         segment_overlap_s=settings.segment_overlap_s,
     )
+
+
+def deployment_facts(settings: Settings) -> dict[str, Any]:
+    """What `motflow` needs to check options as submit will: the job defaults (the detector among
+    them) and whether the detector's classes are trained ones (lambdas/job_options)."""
+    return {
+        "job_options": dict(job_defaults(settings).job_options),
+        "trained_classes": settings.trained_classes,
+    }
+
+
+def encode_deployment_facts(facts: Mapping[str, Any]) -> str:
+    """The ``JobDefaults`` output's value: compact JSON, at most ``OUTPUT_VALUE_MAX_BYTES``."""
+    text = json.dumps(dict(facts), sort_keys=True, separators=(",", ":"))
+    size = len(text.encode())
+    if size > OUTPUT_VALUE_MAX_BYTES:
+        raise ValueError(
+            f"the {OUTPUT_JOB_DEFAULTS} output would be {size} bytes, over the"
+            f" {OUTPUT_VALUE_MAX_BYTES}-byte limit: name fewer default classes"
+        )
+    return text
+
+
+def decode_deployment_facts(text: str | None) -> dict[str, Any] | None:
+    """The facts from a ``JobDefaults`` output value; None when absent or not the facts (a stack
+    that predates the output: submit still checks every job)."""
+    if not text:
+        return None
+    try:
+        facts = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(facts, dict) or not isinstance(facts.get("job_options"), dict):
+        return None
+    return facts
 
 
 def deployment_model_environment(settings: Settings) -> dict[str, str]:

@@ -199,6 +199,12 @@ class MotflowTracking(Construct):
             value=self.job_events.notifications_topic.topic_arn,
         )
         output(self, "AlarmsTopicArn", value=self.monitoring.alarms_topic.topic_arn)
+        output(
+            self,
+            contract.OUTPUT_JOB_DEFAULTS,
+            value=contract.encode_deployment_facts(contract.deployment_facts(settings)),
+            description="job defaults and detector facts `motflow` checks options against",
+        )
         # scripts/replay_failed_events.py takes a handler's failed-events queue URL.
         for handler, queue in failed_events_by_handler.items():
             output(
