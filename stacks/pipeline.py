@@ -24,9 +24,11 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.data_stack import MotflowData
+from stacks.model_artifact import NANODET_DIR
 from stacks.settings import Settings
-from stacks.tracking_stack import DEFAULT_BUILD_DIR, MotflowTracking
+from stacks.tracking_stack import MotflowTracking
 
+APP_BUILD_FOLDER = "build"
 # The aws-cdk-lib feature flags the constructs are written and tested against (cdk.json has the
 # same ones; tests/infra checks that). Without them the templates differ: S3 access-log
 # permissions by ACL instead of bucket policy, wider KMS and SQS-subscription policies, ...
@@ -68,7 +70,9 @@ class MotflowPipeline(Construct):
 
     ``settings``: the deployment settings (``Settings()`` for the defaults;
     ``settings_from_app(app)`` reads the app's ``motflow:`` context). ``build_dir``: where synth
-    writes the image build context and ``model.tar.gz`` (a folder the app owns).
+    writes the image build context and ``model.tar.gz`` (default: ``build/`` in the working
+    folder, where ``cdk`` runs the app, as ``cdk.out``). ``nanodet_dir``: the NanoDet-g weights
+    and notices (the default detector's; ``make setup`` fetches them into a checkout).
     ``Settings.training`` is not built here: the training stack stays the motflow app's own.
     """
 
@@ -78,7 +82,8 @@ class MotflowPipeline(Construct):
         construct_id: str,
         *,
         settings: Settings | None = None,
-        build_dir: Path = DEFAULT_BUILD_DIR,
+        build_dir: Path | None = None,
+        nanodet_dir: Path = NANODET_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings or Settings()
@@ -89,7 +94,8 @@ class MotflowPipeline(Construct):
             settings=self.settings,
             key=self.data.key,
             jobs_table=self.data.jobs_table,
-            build_dir=build_dir,
+            build_dir=Path(build_dir) if build_dir else Path.cwd() / APP_BUILD_FOLDER,
+            nanodet_dir=nanodet_dir,
         )
         # The tracking half names the buckets rather than referencing them (as it must across
         # the app's two stacks); in one stack that needs an explicit order.

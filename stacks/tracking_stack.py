@@ -25,7 +25,7 @@ from stacks.constructs.sweeper import JobSweeper
 from stacks.constructs.upload_trigger import UploadTrigger
 from stacks.container_image import container_image
 from stacks.data_stack import HIDDEN_ID, DataStack
-from stacks.model_artifact import build_model_artifact
+from stacks.model_artifact import NANODET_DIR, build_model_artifact
 from stacks.outputs import output
 from stacks.sagemaker_platform import torch_build
 from stacks.settings import Settings
@@ -50,6 +50,7 @@ class MotflowTracking(Construct):
         key: kms.IKey,
         jobs_table: dynamodb.ITable,
         build_dir: Path = DEFAULT_BUILD_DIR,
+        nanodet_dir: Path = NANODET_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -85,6 +86,7 @@ class MotflowTracking(Construct):
             settings=settings,
             torch_build=torch_build(settings.instance_type),
             stage_dir=stage,
+            nanodet_dir=nanodet_dir,
         )
         self.endpoint = AsyncEndpoint(
             self,
@@ -105,7 +107,9 @@ class MotflowTracking(Construct):
             model_data=(
                 ModelData(*settings.model_artifact_s3)
                 if settings.model_artifact_s3
-                else self._model_data(build_model_artifact(stage / "model.tar.gz", settings))
+                else self._model_data(
+                    build_model_artifact(stage / "model.tar.gz", settings, nanodet_dir=nanodet_dir)
+                )
             ),
             key=key,
             input_bucket=input_bucket,
