@@ -7,7 +7,7 @@
     stack = Stack(app, "Tracking")
     pipeline = MotflowPipeline(stack, "Motflow", settings=Settings(name_prefix="acme-mot"))
 
-docs/DEPLOY.md, "Composing motflow into your own CDK app", says what else the app owns.
+docs/OPERATIONS.md, "Composing motflow into your own CDK app", says what else the app owns.
 """
 
 from __future__ import annotations
