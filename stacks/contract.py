@@ -9,8 +9,9 @@ builders' output to the Lambdas' parser so the two sides cannot drift.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -141,6 +142,28 @@ def resource_names(prefix: str, account: str, region: str) -> ResourceNames:
         endpoint_name=f"{prefix}-tracking",
         dashboard=f"{prefix}-tracking",
     )
+
+
+# S3's rules for a general purpose bucket's name (dots allowed, no IP-address form).
+_BUCKET_NAME = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def deployment_names(
+    prefix: str, account: str, region: str, *, input_bucket: str | None = None
+) -> ResourceNames:
+    """``resource_names``, with an existing bucket of the user's as the input bucket when named
+    (``motflow:input_bucket_name``; the stack then creates no input bucket)."""
+    names = resource_names(prefix, account, region)
+    if input_bucket is None:
+        return names
+    return replace(names, input_bucket=checked_bucket_name(input_bucket))
+
+
+def checked_bucket_name(name: str) -> str:
+    """`name` when S3 accepts it as a bucket name; else ValueError."""
+    if not _BUCKET_NAME.match(name) or ".." in name:
+        raise ValueError(f"{name!r} is not a valid S3 bucket name")
+    return name
 
 
 def upload_key_filter(input_prefix: str) -> dict[str, str]:

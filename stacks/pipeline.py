@@ -73,6 +73,8 @@ class MotflowPipeline(Construct):
     writes the image build context and ``model.tar.gz`` (default: ``build/`` in the working
     folder, where ``cdk`` runs the app, as ``cdk.out``). ``nanodet_dir``: the NanoDet-g weights
     and notices (the default detector's; ``make setup`` fetches them into a checkout).
+    ``input_bucket_name``: process uploads to an existing bucket of yours instead of creating
+    one (docs/OPERATIONS.md, "An existing input bucket", for what that bucket must allow).
     ``Settings.training`` is not built here: the training stack stays the motflow app's own.
     """
 
@@ -84,10 +86,13 @@ class MotflowPipeline(Construct):
         settings: Settings | None = None,
         build_dir: Path | None = None,
         nanodet_dir: Path = NANODET_DIR,
+        input_bucket_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings or Settings()
-        self.data = MotflowData(self, "Data", settings=self.settings)
+        self.data = MotflowData(
+            self, "Data", settings=self.settings, input_bucket_name=input_bucket_name
+        )
         self.tracking = MotflowTracking(
             self,
             "Tracking",
@@ -96,6 +101,7 @@ class MotflowPipeline(Construct):
             jobs_table=self.data.jobs_table,
             build_dir=Path(build_dir) if build_dir else Path.cwd() / APP_BUILD_FOLDER,
             nanodet_dir=nanodet_dir,
+            input_bucket_name=input_bucket_name,
         )
         # The tracking half names the buckets rather than referencing them (as it must across
         # the app's two stacks); in one stack that needs an explicit order.
@@ -103,7 +109,7 @@ class MotflowPipeline(Construct):
         Tags.of(self).add("project", self.settings.name_prefix)
 
     @property
-    def input_bucket(self) -> s3.Bucket:
+    def input_bucket(self) -> s3.IBucket:
         return self.data.input_bucket
 
     @property

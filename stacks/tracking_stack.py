@@ -51,12 +51,15 @@ class MotflowTracking(Construct):
         jobs_table: dynamodb.ITable,
         build_dir: Path = DEFAULT_BUILD_DIR,
         nanodet_dir: Path = NANODET_DIR,
+        input_bucket_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         # Names from this stack's own account and region tokens: same values as the data
         # stack's, without cross-stack references inside IAM resource ARNs.
-        names = contract.resource_names(settings.name_prefix, stack.account, stack.region)
+        names = contract.deployment_names(
+            settings.name_prefix, stack.account, stack.region, input_bucket=input_bucket_name
+        )
         self.names = names
         input_bucket = s3.Bucket.from_bucket_name(self, "InputBucket", names.input_bucket)
         work_bucket = s3.Bucket.from_bucket_name(self, "WorkBucket", names.work_bucket)
@@ -276,4 +279,5 @@ class TrackingStack(Stack):
             key=data.key,
             jobs_table=data.jobs_table,
             build_dir=build_dir,
+            input_bucket_name=data.input_bucket_name,
         )
