@@ -104,8 +104,11 @@ class MotflowPipeline(Construct):
             input_bucket_name=input_bucket_name,
         )
         # The tracking half names the buckets rather than referencing them (as it must across
-        # the app's two stacks); in one stack that needs an explicit order.
-        self.tracking.node.add_dependency(self.data)
+        # the app's two stacks); in one stack that needs an explicit order: after the buckets
+        # this construct creates, with their TLS-only policies.
+        for bucket in (self.data.input_bucket, self.data.work_bucket):
+            if isinstance(bucket, s3.Bucket):
+                self.tracking.node.add_dependency(bucket)
         Tags.of(self).add("project", self.settings.name_prefix)
 
     @property
