@@ -45,8 +45,9 @@ OUTPUT_OPERATOR_POLICY = "OperatorPolicyArn"
 # The deployment's facts `motflow` checks options against before uploading (deployment_facts),
 # the same ones the local stack writes to its discovery file (local/discovery.DEPLOYMENT_FIELD).
 OUTPUT_JOB_DEFAULTS = "JobDefaults"
-# CloudFormation's documented 4,096-byte limits (parameter values, custom resource data); the
-# facts are a few hundred bytes, and synth refuses more rather than risk a failed deploy.
+# CloudFormation's quotas page gives no output-value limit; we keep to the 4,096 bytes it gives
+# parameter values and custom-resource data. The facts are a few hundred bytes; synth refuses
+# more rather than risk a failed deploy.
 OUTPUT_VALUE_MAX_BYTES = 4096
 
 
