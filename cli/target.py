@@ -39,7 +39,8 @@ class Target:
     work_bucket: str
     jobs_table: str
     # The deployment's job defaults and whether its classes are trained ones, when the stack
-    # says (the local stack's discovery file): options are then checked as submit checks them.
+    # says (the local stack's discovery file, a deployment's JobDefaults output): options are
+    # then checked as submit checks them.
     deployment: Mapping[str, Any] | None = None
 
     def client(self, service: str) -> Any:
@@ -146,4 +147,5 @@ def deployed_target(stack: str, region: str | None, profile: str | None) -> Targ
         input_prefix=outputs[contract.OUTPUT_UPLOAD_PREFIX],
         work_bucket=outputs[contract.OUTPUT_WORK_BUCKET],
         jobs_table=outputs[contract.OUTPUT_JOBS_TABLE],
+        deployment=contract.decode_deployment_facts(outputs.get(contract.OUTPUT_JOB_DEFAULTS)),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from stacks.tracking_stack import DEFAULT_BUILD_DIR, TrackingStack
 from stacks.training_stack import TrainingStack
 
 FALLBACK_REGION = "us-east-1"
+# Context (not a setting: the local stack always creates its own buckets): process uploads to
+# an existing bucket of the user's instead of creating the input bucket.
+INPUT_BUCKET_NAME = "input_bucket_name"
 
 
 def create_app(**kwargs: Any) -> App:
@@ -74,10 +78,12 @@ def build_stacks(
     )
     if refused:
         raise SystemExit(f"motflow: {refused}")
+    input_bucket_name = existing_input_bucket(app.node.try_get_context)
     data = DataStack(
         app,
         f"{_stack_name(prefix)}Data",
         settings=settings,
+        input_bucket_name=input_bucket_name,
         env=env,
         description=f"{prefix}: videos, results, jobs table and key (stateful, retained)",
     )
@@ -102,6 +108,17 @@ def build_stacks(
         )
     Tags.of(app).add("project", prefix)
     return data, tracking
+
+
+def existing_input_bucket(get: Callable[[str], Any]) -> str | None:
+    """The existing bucket ``-c motflow:input_bucket_name=...`` names, checked as S3 names are."""
+    name = context.read(get, (INPUT_BUCKET_NAME,))[0][INPUT_BUCKET_NAME]
+    if name is None or name == "":
+        return None
+    try:
+        return contract.checked_bucket_name(str(name))
+    except ValueError as error:
+        raise SystemExit(f"motflow: {context.key(INPUT_BUCKET_NAME)}: {error}") from None
 
 
 def _stack_name(prefix: str) -> str:

@@ -19,7 +19,7 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from constructs import Construct
 
 from stacks.base_images import BASE_IMAGES, DEFAULT_BASE_IMAGE, BaseImage, support_status
-from stacks.model_artifact import REPO_ROOT, artifact_entries
+from stacks.model_artifact import NANODET_DIR, REPO_ROOT, artifact_entries
 from stacks.settings import Settings, SettingsError
 
 DOCKERFILE = Path("container") / "Dockerfile"
@@ -50,7 +50,9 @@ def check_base_image_support(
         Annotations.of(scope).add_warning_v2(BASE_IMAGE_WARNING_ID, status.message)
 
 
-def stage_context(context_dir: Path, settings: Settings) -> Path:
+def stage_context(
+    context_dir: Path, settings: Settings, *, nanodet_dir: Path = NANODET_DIR
+) -> Path:
     """Write the image build context to ``context_dir`` (replacing what was there)."""
     if context_dir.exists():
         shutil.rmtree(context_dir)
@@ -58,7 +60,7 @@ def stage_context(context_dir: Path, settings: Settings) -> Path:
         target = context_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO_ROOT / relative, target)
-    for name, source in _check_model_entries(settings):
+    for name, source in _check_model_entries(settings, nanodet_dir):
         target = context_dir / CHECK_MODEL_DIR / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(source, bytes):
@@ -68,14 +70,14 @@ def stage_context(context_dir: Path, settings: Settings) -> Path:
     return context_dir
 
 
-def _check_model_entries(settings: Settings) -> list[tuple[str, Path | bytes]]:
+def _check_model_entries(settings: Settings, nanodet_dir: Path) -> list[tuple[str, Path | bytes]]:
     if settings.model_artifact_s3:
         # A trained artifact is not at hand at synth: check the engine with the bundled weights.
         try:
             settings = Settings(detector=settings.detector)
         except SettingsError:  # a detector that needs an operator's weights file
             settings = Settings()
-    return artifact_entries(settings)
+    return artifact_entries(settings, nanodet_dir=nanodet_dir)
 
 
 def container_image(
@@ -86,6 +88,7 @@ def container_image(
     torch_build: str,
     stage_dir: Path,
     today: date | None = None,
+    nanodet_dir: Path = NANODET_DIR,
 ) -> ecr_assets.DockerImageAsset:
     """The image asset for ``torch_build`` (``cuda`` or ``cpu``), its base checked for support."""
     base = BASE_IMAGES[DEFAULT_BASE_IMAGE]
@@ -93,7 +96,9 @@ def container_image(
     return ecr_assets.DockerImageAsset(
         scope,
         construct_id,
-        directory=str(stage_context(stage_dir / "container-context", settings)),
+        directory=str(
+            stage_context(stage_dir / "container-context", settings, nanodet_dir=nanodet_dir)
+        ),
         file=str(DOCKERFILE),
         build_args={
             "BASE_IMAGE": base.uri(settings.base_image_digest),

@@ -9,8 +9,9 @@ builders' output to the Lambdas' parser so the two sides cannot drift.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,6 +42,13 @@ OUTPUT_JOBS_TABLE = "JobsTableName"
 OUTPUT_ENDPOINT = "EndpointName"
 OUTPUT_NOTIFICATIONS_TOPIC = "NotificationsTopicArn"
 OUTPUT_OPERATOR_POLICY = "OperatorPolicyArn"
+# The deployment's facts `motflow` checks options against before uploading (deployment_facts),
+# the same ones the local stack writes to its discovery file (local/discovery.DEPLOYMENT_FIELD).
+OUTPUT_JOB_DEFAULTS = "JobDefaults"
+# CloudFormation's quotas page gives no output-value limit; we keep to the 4,096 bytes it gives
+# parameter values and custom-resource data. The facts are a few hundred bytes; synth refuses
+# more rather than risk a failed deploy.
+OUTPUT_VALUE_MAX_BYTES = 4096
 
 
 def stack_name(prefix: str, kind: str) -> str:
@@ -137,6 +145,28 @@ def resource_names(prefix: str, account: str, region: str) -> ResourceNames:
     )
 
 
+# S3's rules for a general purpose bucket's name (dots allowed, no IP-address form).
+_BUCKET_NAME = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def deployment_names(
+    prefix: str, account: str, region: str, *, input_bucket: str | None = None
+) -> ResourceNames:
+    """``resource_names``, with an existing bucket of the user's as the input bucket when named
+    (``motflow:input_bucket_name``; the stack then creates no input bucket)."""
+    names = resource_names(prefix, account, region)
+    if input_bucket is None:
+        return names
+    return replace(names, input_bucket=checked_bucket_name(input_bucket))
+
+
+def checked_bucket_name(name: str) -> str:
+    """`name` when S3 accepts it as a bucket name; else ValueError."""
+    if not _BUCKET_NAME.match(name) or ".." in name:
+        raise ValueError(f"{name!r} is not a valid S3 bucket name")
+    return name
+
+
 def upload_key_filter(input_prefix: str) -> dict[str, str]:
     """The upload trigger's S3 key filter, for the stack and local/ alike: the prefix only.
 
@@ -195,6 +225,41 @@ def job_defaults(settings: Settings) -> JobDefaults:
         segment_threshold_s=settings.segment_threshold_s,
         segment_overlap_s=settings.segment_overlap_s,
     )
+
+
+def deployment_facts(settings: Settings) -> dict[str, Any]:
+    """What `motflow` needs to check options as submit will: the job defaults (the detector among
+    them) and whether the detector's classes are trained ones (lambdas/job_options)."""
+    return {
+        "job_options": dict(job_defaults(settings).job_options),
+        "trained_classes": settings.trained_classes,
+    }
+
+
+def encode_deployment_facts(facts: Mapping[str, Any]) -> str:
+    """The ``JobDefaults`` output's value: compact JSON, at most ``OUTPUT_VALUE_MAX_BYTES``."""
+    text = json.dumps(dict(facts), sort_keys=True, separators=(",", ":"))
+    size = len(text.encode())
+    if size > OUTPUT_VALUE_MAX_BYTES:
+        raise ValueError(
+            f"the {OUTPUT_JOB_DEFAULTS} output would be {size} bytes, over the"
+            f" {OUTPUT_VALUE_MAX_BYTES}-byte limit: name fewer default classes"
+        )
+    return text
+
+
+def decode_deployment_facts(text: str | None) -> dict[str, Any] | None:
+    """The facts from a ``JobDefaults`` output value; None when absent or not the facts (a stack
+    that predates the output: submit still checks every job)."""
+    if not text:
+        return None
+    try:
+        facts = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(facts, dict) or not isinstance(facts.get("job_options"), dict):
+        return None
+    return facts
 
 
 def deployment_model_environment(settings: Settings) -> dict[str, str]:

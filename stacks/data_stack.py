@@ -19,6 +19,8 @@ from stacks.nag import acknowledge
 from stacks.settings import Settings
 
 INCOMPLETE_UPLOAD_DAYS = 7
+# CDK leaves a construct with this id out of its children's logical IDs.
+HIDDEN_ID = "Default"
 
 
 def work_expiry_rules(settings: Settings) -> list[s3.LifecycleRule]:
@@ -38,23 +40,53 @@ def work_expiry_rules(settings: Settings) -> list[s3.LifecycleRule]:
     ]
 
 
-class DataStack(Stack):
-    """Buckets, key and table; other stacks receive them as attributes."""
+class MotflowData(Construct):
+    """Buckets, key and table, in whichever stack holds this construct (``DataStack`` or a
+    ``MotflowPipeline``); other constructs receive them as attributes."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        input_bucket_name: str | None = None,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
         self.settings = settings
-        self.names: ResourceNames = contract.resource_names(
-            settings.name_prefix, self.account, self.region
+        self.names: ResourceNames = contract.deployment_names(
+            settings.name_prefix, stack.account, stack.region, input_bucket=input_bucket_name
         )
         removal = (
             RemovalPolicy.RETAIN if settings.removal_policy == "retain" else RemovalPolicy.DESTROY
         )
         self.key = self._data_key(removal)
         self.log_bucket = self._log_bucket(removal)
-        self.input_bucket = s3.Bucket(
+        self.input_bucket: s3.IBucket = (
+            s3.Bucket.from_bucket_name(self, "InputBucket", input_bucket_name)
+            if input_bucket_name
+            else self._input_bucket(removal)
+        )
+        self.work_bucket = s3.Bucket(
+            self,
+            "WorkBucket",
+            bucket_name=self.names.work_bucket,
+            lifecycle_rules=[
+                *work_expiry_rules(settings),
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(INCOMPLETE_UPLOAD_DAYS),
+                ),
+            ],
+            server_access_logs_prefix="work/",
+            **self._secure_bucket_options(removal),
+        )
+        self.jobs_table = self._jobs_table(removal)
+
+    def _input_bucket(self, removal: RemovalPolicy) -> s3.Bucket:
+        settings = self.settings
+        return s3.Bucket(
             self,
             "InputBucket",
             bucket_name=self.names.input_bucket,
@@ -76,21 +108,10 @@ class DataStack(Stack):
             server_access_logs_prefix="input/",
             **self._secure_bucket_options(removal),
         )
-        self.work_bucket = s3.Bucket(
-            self,
-            "WorkBucket",
-            bucket_name=self.names.work_bucket,
-            lifecycle_rules=[
-                *work_expiry_rules(settings),
-                s3.LifecycleRule(
-                    id="abort-incomplete-uploads",
-                    abort_incomplete_multipart_upload_after=Duration.days(INCOMPLETE_UPLOAD_DAYS),
-                ),
-            ],
-            server_access_logs_prefix="work/",
-            **self._secure_bucket_options(removal),
-        )
-        self.jobs_table = dynamodb.Table(
+
+    def _jobs_table(self, removal: RemovalPolicy) -> dynamodb.Table:
+        settings = self.settings
+        jobs_table = dynamodb.Table(
             self,
             "JobsTable",
             table_name=self.names.jobs_table,
@@ -111,7 +132,7 @@ class DataStack(Stack):
         )
         # Sparse: only records with a deadline (something left to do) are in it; the sweeper
         # queries it for deadlines passed (lambdas/jobs.py, JobStore.due).
-        self.jobs_table.add_global_secondary_index(
+        jobs_table.add_global_secondary_index(
             index_name=contract.DEADLINE_INDEX,
             partition_key=dynamodb.Attribute(
                 name=contract.DEADLINE_INDEX_PARTITION, type=dynamodb.AttributeType.STRING
@@ -121,7 +142,7 @@ class DataStack(Stack):
             ),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
-        self.jobs_table.add_global_secondary_index(
+        jobs_table.add_global_secondary_index(
             index_name=contract.STATUS_INDEX,
             partition_key=dynamodb.Attribute(
                 name=contract.STATUS_INDEX_PARTITION, type=dynamodb.AttributeType.STRING
@@ -131,6 +152,7 @@ class DataStack(Stack):
             ),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        return jobs_table
 
     def _data_key(self, removal: RemovalPolicy) -> kms.Key:
         key = kms.Key(
@@ -147,7 +169,7 @@ class DataStack(Stack):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             )
         )
         return key
@@ -188,3 +210,28 @@ class DataStack(Stack):
             "server_access_logs_bucket": self.log_bucket,
             "removal_policy": removal,
         }
+
+
+class DataStack(Stack):
+    """The stateful stack of the motflow app: one ``MotflowData`` under the hidden id, so its
+    resources keep the logical IDs they had when this stack built them itself."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        input_bucket_name: str | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        data = MotflowData(self, HIDDEN_ID, settings=settings, input_bucket_name=input_bucket_name)
+        self.settings = settings
+        self.input_bucket_name = input_bucket_name  # an existing bucket of the user's, if any
+        self.names = data.names
+        self.key = data.key
+        self.log_bucket = data.log_bucket
+        self.input_bucket = data.input_bucket
+        self.work_bucket = data.work_bucket
+        self.jobs_table = data.jobs_table

@@ -82,11 +82,13 @@ def nanodet_weights_dir(folder: Path = NANODET_DIR) -> Path:
 
 
 def artifact_entries(
-    settings: Settings, *, model_code_dir: Path = MODEL_CODE_DIR
+    settings: Settings, *, model_code_dir: Path = MODEL_CODE_DIR, nanodet_dir: Path = NANODET_DIR
 ) -> list[tuple[str, Path | bytes]]:
     """Every file of the archive as (archive path, source file or content), sorted by path."""
     return model_entries(
-        settings.engine_config(), _weight_files(settings), model_code_dir=model_code_dir
+        settings.engine_config(),
+        _weight_files(settings, nanodet_dir),
+        model_code_dir=model_code_dir,
     )
 
 
@@ -110,10 +112,15 @@ def model_entries(
 
 
 def build_model_artifact(
-    out_path: Path | str, settings: Settings, *, model_code_dir: Path = MODEL_CODE_DIR
+    out_path: Path | str,
+    settings: Settings,
+    *,
+    model_code_dir: Path = MODEL_CODE_DIR,
+    nanodet_dir: Path = NANODET_DIR,
 ) -> Path:
     """Write ``model.tar.gz`` to ``out_path`` and return the path."""
-    return write_archive(out_path, artifact_entries(settings, model_code_dir=model_code_dir))
+    entries = artifact_entries(settings, model_code_dir=model_code_dir, nanodet_dir=nanodet_dir)
+    return write_archive(out_path, entries)
 
 
 def write_archive(out_path: Path | str, entries: list[tuple[str, Path | bytes]]) -> Path:
@@ -160,14 +167,14 @@ def _package_files(package_dir: Path) -> Iterator[Path]:
             yield path
 
 
-def _weight_files(settings: Settings) -> list[tuple[str, Path]]:
+def _weight_files(settings: Settings, nanodet_dir: Path) -> list[tuple[str, Path]]:
     if settings.weights is not None:
         source = Path(settings.weights)
         if not source.is_file():
             raise ModelArtifactError(f"weights file not found: {source}")
         return [(source.name, source)]
     if settings.detector == "nanodet-g":
-        folder = nanodet_weights_dir()
+        folder = nanodet_weights_dir(nanodet_dir)
         return [(name, folder / name) for name in NANODET_FILES]
     folder = darknet_weights_dir()
     return [(name, folder / name) for name in DARKNET_FILES]

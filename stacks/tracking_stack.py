@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import AssetHashType, AssetStaging, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -22,8 +24,8 @@ from stacks.constructs.operator_policy import OperatorPolicy
 from stacks.constructs.sweeper import JobSweeper
 from stacks.constructs.upload_trigger import UploadTrigger
 from stacks.container_image import container_image
-from stacks.data_stack import DataStack
-from stacks.model_artifact import build_model_artifact
+from stacks.data_stack import HIDDEN_ID, DataStack
+from stacks.model_artifact import NANODET_DIR, build_model_artifact
 from stacks.outputs import output
 from stacks.sagemaker_platform import torch_build
 from stacks.settings import Settings
@@ -34,21 +36,31 @@ DEFAULT_BUILD_DIR = REPO_ROOT / "build"
 LAMBDA_EXCLUDES = ["__pycache__", "*.pyc", "tests"]
 
 
-class TrackingStack(Stack):
+class MotflowTracking(Construct):
+    """The stateless half, in whichever stack holds it (``TrackingStack`` or a
+    ``MotflowPipeline``); the data it works on comes in as the key and the jobs table, the
+    buckets by their contract names."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
         settings: Settings,
-        data: DataStack,
+        key: kms.IKey,
+        jobs_table: dynamodb.ITable,
         build_dir: Path = DEFAULT_BUILD_DIR,
-        **kwargs,
+        nanodet_dir: Path = NANODET_DIR,
+        input_bucket_name: str | None = None,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
         # Names from this stack's own account and region tokens: same values as the data
         # stack's, without cross-stack references inside IAM resource ARNs.
-        names = contract.resource_names(settings.name_prefix, self.account, self.region)
+        names = contract.deployment_names(
+            settings.name_prefix, stack.account, stack.region, input_bucket=input_bucket_name
+        )
+        self.names = names
         input_bucket = s3.Bucket.from_bucket_name(self, "InputBucket", names.input_bucket)
         work_bucket = s3.Bucket.from_bucket_name(self, "WorkBucket", names.work_bucket)
         stage = Path(build_dir) / settings.name_prefix
@@ -64,9 +76,9 @@ class TrackingStack(Stack):
             success_topic_name=names.success_topic,
             error_topic_name=names.error_topic,
             notifications_topic_name=names.notifications_topic,
-            key=data.key,
+            key=key,
             code=code,
-            jobs_table=data.jobs_table,
+            jobs_table=jobs_table,
             work_bucket=work_bucket,
             failed_events=self.complete_failed_events,
             log_retention_days=settings.log_retention_days,
@@ -77,6 +89,7 @@ class TrackingStack(Stack):
             settings=settings,
             torch_build=torch_build(settings.instance_type),
             stage_dir=stage,
+            nanodet_dir=nanodet_dir,
         )
         self.endpoint = AsyncEndpoint(
             self,
@@ -97,9 +110,11 @@ class TrackingStack(Stack):
             model_data=(
                 ModelData(*settings.model_artifact_s3)
                 if settings.model_artifact_s3
-                else self._model_data(build_model_artifact(stage / "model.tar.gz", settings))
+                else self._model_data(
+                    build_model_artifact(stage / "model.tar.gz", settings, nanodet_dir=nanodet_dir)
+                )
             ),
-            key=data.key,
+            key=key,
             input_bucket=input_bucket,
             input_prefix=settings.input_prefix,
             work_bucket=work_bucket,
@@ -120,8 +135,8 @@ class TrackingStack(Stack):
             code=code,
             input_bucket_name=names.input_bucket,
             work_bucket=work_bucket,
-            jobs_table=data.jobs_table,
-            key=data.key,
+            jobs_table=jobs_table,
+            key=key,
             endpoint_name=names.endpoint_name,
             endpoint_arn=self.endpoint.endpoint_arn,
             notifications_topic=self.job_events.notifications_topic,
@@ -134,11 +149,11 @@ class TrackingStack(Stack):
             "JobSweeper",
             code=code,
             job_defaults=contract.job_defaults(settings),
-            jobs_table=data.jobs_table,
+            jobs_table=jobs_table,
             work_bucket=work_bucket,
             endpoint_name=names.endpoint_name,
             endpoint_arn=self.endpoint.endpoint_arn,
-            key=data.key,
+            key=key,
             notifications_topic=self.job_events.notifications_topic,
             failed_events=self.sweeper_failed_events,
             log_retention_days=settings.log_retention_days,
@@ -147,9 +162,9 @@ class TrackingStack(Stack):
             self,
             "JobNotifier",
             code=code,
-            jobs_table=data.jobs_table,
-            stream_arn=data.jobs_table.table_stream_arn or "",
-            key=data.key,
+            jobs_table=jobs_table,
+            stream_arn=jobs_table.table_stream_arn or "",
+            key=key,
             notifications_topic=self.job_events.notifications_topic,
             failed_events=self.notifier_failed_events,
             log_retention_days=settings.log_retention_days,
@@ -167,7 +182,7 @@ class TrackingStack(Stack):
             jobs_table_name=names.jobs_table,
             alarms_topic_name=names.alarms_topic,
             alarm_email=settings.alarm_email,
-            key=data.key,
+            key=key,
             endpoint=self.endpoint,
             functions={
                 "submit": self.upload_trigger.submit.function,
@@ -191,6 +206,12 @@ class TrackingStack(Stack):
             value=self.job_events.notifications_topic.topic_arn,
         )
         output(self, "AlarmsTopicArn", value=self.monitoring.alarms_topic.topic_arn)
+        output(
+            self,
+            contract.OUTPUT_JOB_DEFAULTS,
+            value=contract.encode_deployment_facts(contract.deployment_facts(settings)),
+            description="job defaults and detector facts `motflow` checks options against",
+        )
         # scripts/replay_failed_events.py takes a handler's failed-events queue URL.
         for handler, queue in failed_events_by_handler.items():
             output(
@@ -205,8 +226,8 @@ class TrackingStack(Stack):
             input_bucket=input_bucket,
             input_prefix=settings.input_prefix,
             work_bucket=work_bucket,
-            jobs_table=data.jobs_table,
-            key=data.key,
+            jobs_table=jobs_table,
+            key=key,
         )
         output(
             self,
@@ -226,10 +247,37 @@ class TrackingStack(Stack):
         staging = AssetStaging(
             self, "ModelArtifact", source_path=str(artifact), asset_hash_type=AssetHashType.SOURCE
         )
-        location = self.synthesizer.add_file_asset(
-            file_name=staging.relative_staged_path(self),
+        stack = Stack.of(self)
+        location = stack.synthesizer.add_file_asset(
+            file_name=staging.relative_staged_path(stack),
             packaging=staging.packaging,
             source_hash=f"{staging.asset_hash}.tar",
             display_name="model.tar.gz",
         )
         return ModelData(bucket_name=location.bucket_name, object_key=location.object_key)
+
+
+class TrackingStack(Stack):
+    """The stateless stack of the motflow app: one ``MotflowTracking`` under the hidden id, so
+    its resources and outputs keep the logical IDs they had when this stack built them."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        data: DataStack,
+        build_dir: Path = DEFAULT_BUILD_DIR,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.tracking = MotflowTracking(
+            self,
+            HIDDEN_ID,
+            settings=settings,
+            key=data.key,
+            jobs_table=data.jobs_table,
+            build_dir=build_dir,
+            input_bucket_name=data.input_bucket_name,
+        )

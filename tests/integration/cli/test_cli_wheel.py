@@ -29,6 +29,8 @@ SOURCES = (
     "local",
     "stacks",
     "model_code",
+    "container",  # the image build context, for motflow.cdk
+    "requirements",
 )
 # The client's runtime: boto3 and what it needs, at the versions the repository pins.
 RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
