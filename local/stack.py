@@ -373,10 +373,7 @@ def local_stack(
                 "notifications_topic_arn": resources.notifications_topic_arn,
                 "endpoint_name": resources.endpoint_name,
                 "roles": {role: c.as_dict() for role, c in roles.items()},
-                discovery.DEPLOYMENT_FIELD: {
-                    "job_options": dict(contract.job_defaults(settings).job_options),
-                    "trained_classes": settings.trained_classes,
-                },
+                discovery.DEPLOYMENT_FIELD: contract.deployment_facts(settings),
             },
         )
         yield LocalStack(

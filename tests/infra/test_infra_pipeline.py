@@ -26,7 +26,7 @@ def test_the_job_defaults_output_holds_what_the_local_stack_publishes(
     stack = contract.tracking_stack_name(settings.name_prefix)
     output = synthesized.templates[stack]["Outputs"][contract.OUTPUT_JOB_DEFAULTS]
     facts = contract.decode_deployment_facts(output["Value"])
-    # The local stack's discovery file (local/stack.py) holds exactly these two facts.
+    # The local stack's discovery file (local/stack.py, `contract.deployment_facts`) holds these.
     assert facts == {
         "job_options": dict(contract.job_defaults(settings).job_options),
         "trained_classes": settings.trained_classes,
