@@ -52,10 +52,15 @@ class JobOutput(Protocol):
     """Where a job's results go."""
 
     def sinks(
-        self, out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
+        self,
+        out_dir: Path,
+        annotate: bool,
+        analytics: AnalyticsSpec | None = None,
+        *,
+        track_frames: str = "sampled",
     ) -> SinkFactory:
         """The sinks `track_video` feeds (with an analytics sink for a spec); files go into
-        `out_dir`."""
+        `out_dir` (tracks.json with `track_frames` boxes per track)."""
         ...
 
     def publish(self, out_dir: Path, summary: Summary) -> Summary:
@@ -129,9 +134,14 @@ class FolderOutput:
         self._progress = progress
 
     def sinks(
-        self, out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
+        self,
+        out_dir: Path,
+        annotate: bool,
+        analytics: AnalyticsSpec | None = None,
+        *,
+        track_frames: str = "sampled",
     ) -> SinkFactory:
-        make = file_sinks(out_dir, annotate, analytics)
+        make = file_sinks(out_dir, annotate, analytics, track_frames=track_frames)
 
         def open_sinks(stream: StreamFacts) -> list[Sink]:
             opened = make(stream)
@@ -187,7 +197,12 @@ class InlineOutput:
         self._rows = MotRows()
 
     def sinks(
-        self, out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
+        self,
+        out_dir: Path,
+        annotate: bool,
+        analytics: AnalyticsSpec | None = None,
+        *,
+        track_frames: str = "sampled",
     ) -> SinkFactory:
         def open_sinks(stream: StreamFacts) -> list[Sink]:
             if analytics is None:
@@ -216,8 +231,12 @@ def run_job(
     # A segment's ids are not the user's: the stitch draws the annotated video and computes the
     # analytics on the stitched ids instead (a crossing in an overlap counts once).
     analytics = None if job.segment else options.analytics_spec()
+    # A segment's tracks.json is never read (the stitch joins tracks.jsonl): sampled is enough.
+    track_frames = "sampled" if job.segment else options.track_frames
     sinks, opened = _kept(
-        job.output.sinks(out_dir, options.annotate and not job.segment, analytics)
+        job.output.sinks(
+            out_dir, options.annotate and not job.segment, analytics, track_frames=track_frames
+        )
     )
     window = (job.segment["start_s"], job.segment["end_s"]) if job.segment else None
     progress = job.output.progress(job.job_id)
@@ -266,7 +285,14 @@ def stitch_job(job: Job, options: TrackOptions, work_dir: Path, out_dir: Path) -
             download_to_file(artifact_uri(prefix, name), folder / name)
         folders.append(folder)
     video = job.source.fetch(work_dir) if options.annotate else None
-    sinks, opened = _kept(job.output.sinks(out_dir, options.annotate, options.analytics_spec()))
+    sinks, opened = _kept(
+        job.output.sinks(
+            out_dir,
+            options.annotate,
+            options.analytics_spec(),
+            track_frames=options.track_frames,
+        )
+    )
     facts = join_segments(folders, sinks, video)
     facts["timings"]["stitch_s"] = round(time.perf_counter() - started, 3)
     summary = {"job_id": job.job_id, **facts, "artifacts": {}}

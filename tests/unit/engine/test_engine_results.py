@@ -93,6 +93,63 @@ def test_jsonl_and_track_index_carry_normalized_boxes_and_milliseconds(tmp_path:
     assert second["boxes"][0]["t_ms"] == 667
 
 
+def _walk(index: TrackIndexWriter, frames: int) -> dict[int, list[tuple[int, list[float]]]]:
+    """Writes `frames` frames of three overlapping tracks (ids 5, 2, 9 starting at frames 1,
+    4, 7); returns each id's (frame, xywh box) in the order written."""
+    written: dict[int, list[tuple[int, list[float]]]] = {}
+    for frame in range(1, frames + 1):
+        ids = [i for i, start in ((5, 1), (2, 4), (9, 7)) if frame >= start]
+        boxes = np.array([[frame, i, frame + 10.0, i + 20.0] for i in ids], np.float32)
+        scores = np.full(len(ids), 0.5, np.float32)
+        index.write(frame, IMAGE, TrackedObjects(np.array(ids), boxes, scores, np.zeros(len(ids))))
+        for i in ids:
+            written.setdefault(i, []).append((frame, [float(frame), float(i), 10.0, 20.0]))
+    return written
+
+
+def test_track_index_with_all_frames_streams_every_box_through_spilled_runs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tracks.json"
+    with TrackIndexWriter(path, fps=10.0, frame_size=(160, 96), track_frames="all") as index:
+        assert index._spill is not None
+        index._spill.run_rows = 7  # several sorted runs to merge
+        written = _walk(index, 40)
+    document = validate(json.loads(path.read_text()), "tracks.schema.json")
+    assert document["track_frames"] == "all"
+    assert [track["id"] for track in document["tracks"]] == [2, 5, 9]
+    for track in document["tracks"]:
+        boxes = track["boxes"]
+        assert [(b["frame"], b["box"]) for b in boxes] == written[track["id"]]
+        assert len(boxes) == track["observations"] == track["last_frame"] - track["first_frame"] + 1
+        assert {b["score"] for b in boxes} == {0.5}
+        assert boxes[-1]["t_ms"] == 3900 and len(boxes[0]["box_norm"]) == 4
+    assert [p.name for p in tmp_path.iterdir()] == ["tracks.json"]  # the spill file is gone
+
+
+def test_track_index_defaults_to_sampled_boxes_without_scores(tmp_path: Path) -> None:
+    path = tmp_path / "tracks.json"
+    with TrackIndexWriter(path, fps=10.0, max_samples=4) as index:
+        _walk(index, 40)
+    document = validate(json.loads(path.read_text()), "tracks.schema.json")
+    assert set(document) == {"fps", "tracks"}
+    for track in document["tracks"]:
+        assert 1 <= len(track["boxes"]) <= 4 < track["observations"]
+        assert all("score" not in box for box in track["boxes"])
+
+
+def test_track_index_with_all_frames_and_no_tracks_is_an_empty_valid_index(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tracks.json"
+    with TrackIndexWriter(path, fps=10.0, track_frames="all") as index:
+        index.write(1, IMAGE, tracks(slice(0)))
+    document = validate(json.loads(path.read_text()), "tracks.schema.json")
+    assert document == {"fps": 10.0, "track_frames": "all", "tracks": []}
+    with pytest.raises(ValueError, match="track_frames"):
+        TrackIndexWriter(path, fps=10.0, track_frames="every")
+
+
 def test_in_memory_rows_equal_the_tracks_file(tmp_path: Path) -> None:
     rows = MotRows()
     with MotWriter(tmp_path / "tracks.txt") as mot:
