@@ -51,6 +51,7 @@ _DESCRIPTIONS = {
     "stride": "process every n-th frame",
     "classes": "class names to track (COCO names for the bundled detectors)",
     "annotate": "also write annotated.mp4",
+    "preview": "also write preview.mp4: annotated, longer side at most 640 px, lower bitrate",
     "track_frames": "tracks.json boxes per track: sampled along its path (at most 32) or all"
     " (every processed frame, with its score; the file grows with the video)",
     "score_threshold": "lowest detector score passed to the tracker",
@@ -113,6 +114,7 @@ def options_schema() -> dict[str, Any]:
             "x-detector-classes": {name: list(COCO_CLASS_NAMES) for name in _COCO_DETECTORS},
         },
         "annotate": {"type": "boolean"},
+        "preview": {"type": "boolean"},
         "track_frames": {"type": "string", "enum": list(TRACK_FRAMES)},
         "score_threshold": {"type": "number", "minimum": 0, "maximum": 1},
         "batch_size": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_BATCH_SIZE},

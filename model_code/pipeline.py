@@ -87,6 +87,8 @@ class TrackOptions:
     stride: int = 1
     classes: tuple[str, ...] = ("person",)
     annotate: bool = False
+    # preview.mp4: annotated, small and cheap (model_code/preview.py); deployments turn it on.
+    preview: bool = False
     # tracks.json boxes per track: "sampled" along its path or "all" (model_code/results.py).
     track_frames: str = "sampled"
     score_threshold: float = 0.1
@@ -128,7 +130,7 @@ class TrackOptions:
         detector = data["detector"]
         if not isinstance(detector, str) or not detector.strip():
             raise OptionsError(f"option 'detector' must be a detector name, got {detector!r}")
-        for name in ("annotate",):
+        for name in ("annotate", "preview"):
             if not isinstance(data[name], bool):
                 raise OptionsError(f"option '{name}' must be true or false, got {data[name]!r}")
         if data["track_frames"] not in TRACK_FRAMES:
@@ -144,6 +146,7 @@ class TrackOptions:
             stride=_stride(data["stride"]),
             classes=_classes(data["classes"]),
             annotate=data["annotate"],
+            preview=data["preview"],
             track_frames=data["track_frames"],
             score_threshold=float(score),
             batch_size=(
@@ -163,6 +166,7 @@ class TrackOptions:
             "stride": self.stride,
             "classes": list(self.classes),
             "annotate": self.annotate,
+            "preview": self.preview,
             "track_frames": self.track_frames,
             "score_threshold": self.score_threshold,
             "batch_size": self.batch_size,

@@ -39,6 +39,7 @@ TRACKS_JSONL = "tracks.jsonl"
 TRACKS_JSON = "tracks.json"
 SUMMARY_JSON = "summary.json"
 ANNOTATED_MP4 = "annotated.mp4"
+PREVIEW_MP4 = "preview.mp4"
 ANALYTICS_JSON = "analytics.json"
 REPORT_HTML = "report.html"
 # The summary's `artifacts` keys and the file each names.
@@ -50,8 +51,12 @@ ARTIFACTS: dict[str, str] = {
     "summary": SUMMARY_JSON,
 }
 # Artifacts a summary names only when the job wrote them (analytics: a job with an analytics
-# spec; report: every job that writes files, not an inline reply).
-OPTIONAL_ARTIFACTS: dict[str, str] = {"analytics": ANALYTICS_JSON, "report": REPORT_HTML}
+# spec; report: every job that writes files, not an inline reply; preview: a job with `preview`).
+OPTIONAL_ARTIFACTS: dict[str, str] = {
+    "analytics": ANALYTICS_JSON,
+    "report": REPORT_HTML,
+    "preview": PREVIEW_MP4,
+}
 
 
 class FrameTracks(Protocol):
@@ -421,6 +426,7 @@ class AnnotatedVideoWriter(Closing):
         fps: float,
         audio_from: str | Path | None = None,
         class_names: Sequence[str] | Mapping[int, str] | None = None,
+        crf: int = 23,
     ) -> None:
         import av
 
@@ -440,7 +446,7 @@ class AnnotatedVideoWriter(Closing):
         self._stream = self._container.add_stream("libx264", rate=rate)
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"preset": "veryfast", "crf": "23"}
+        self._stream.options = {"preset": "veryfast", "crf": str(crf)}
         self._av = av
         self._audio_source, self._audio = self._audio_stream(audio_from)
 
@@ -509,12 +515,15 @@ def file_sinks(
     analytics: AnalyticsSpec | None = None,
     *,
     track_frames: str = "sampled",
+    preview: bool = False,
 ) -> SinkFactory:
     """Sinks writing tracks.txt, tracks.jsonl, tracks.json (with `track_frames` boxes per
-    track), (with `annotate`) annotated.mp4, (with an `analytics` spec) analytics.json and, once
-    the summary exists, report.html in `out_dir` (see `model_code.report`)."""
+    track), (with `annotate`) annotated.mp4, (with `preview`) preview.mp4, (with an `analytics`
+    spec) analytics.json and, once the summary exists, report.html in `out_dir` (see
+    `model_code.report`)."""
 
     def open_sinks(stream: StreamFacts) -> list[Sink]:
+        from model_code.preview import PreviewVideoWriter
         from model_code.report import ReportSink
 
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -547,11 +556,22 @@ def file_sinks(
                     class_names=stream.class_names,
                 )
             )
+        if preview:
+            sinks.append(
+                PreviewVideoWriter(
+                    out_dir / PREVIEW_MP4,
+                    stream.width,
+                    stream.height,
+                    stream.processed_fps,
+                    audio_from=stream.source,
+                    class_names=stream.class_names,
+                )
+            )
         if analytics is not None:
             from model_code.analytics.sink import AnalyticsSink
 
             sinks.append(AnalyticsSink(analytics, stream, out_dir / ANALYTICS_JSON))
-        sinks.append(ReportSink(out_dir / REPORT_HTML, stream, annotated=annotate))
+        sinks.append(ReportSink(out_dir / REPORT_HTML, stream, annotated=annotate, preview=preview))
         return sinks
 
     return open_sinks

@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pytest
 
+from model_code.preview import PreviewVideoWriter, preview_every, preview_size
 from model_code.results import (
     TRAIL_POINTS,
     AnnotatedVideoWriter,
@@ -165,18 +166,22 @@ def test_in_memory_rows_equal_the_tracks_file(tmp_path: Path) -> None:
     assert rows.rows == from_file
 
 
-@pytest.mark.parametrize("annotate", [False, True])
-def test_file_sinks_open_the_files_the_options_ask_for(tmp_path: Path, annotate: bool) -> None:
+@pytest.mark.parametrize(("annotate", "preview"), [(False, False), (True, False), (False, True)])
+def test_file_sinks_open_the_files_the_options_ask_for(
+    tmp_path: Path, annotate: bool, preview: bool
+) -> None:
     out = tmp_path / "new-folder"
     facts = StreamFacts(fps=10.0, width=160, height=96, processed_fps=5.0, class_names=("person",))
-    sinks = file_sinks(out, annotate)(facts)
+    sinks = file_sinks(out, annotate, preview=preview)(facts)
     for frame in (1, 3):
         for sink in sinks:
             sink.write(frame, IMAGE.copy(), tracks(slice(1)))
     for sink in sinks:
         sink.close()
-    names = {"tracks.txt", "tracks.jsonl", "tracks.json"} | (
-        {"annotated.mp4"} if annotate else set()
+    names = (
+        {"tracks.txt", "tracks.jsonl", "tracks.json"}
+        | ({"annotated.mp4"} if annotate else set())
+        | ({"preview.mp4"} if preview else set())
     )
     assert {p.name for p in out.iterdir()} == names
     first = json.loads((out / "tracks.jsonl").read_text().splitlines()[1])
@@ -254,3 +259,39 @@ def test_annotated_video_tags_say_class_and_score_and_trails_stay_bounded(tmp_pa
 def test_annotated_writer_rejects_bad_rate(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="fps must be positive"):
         AnnotatedVideoWriter(tmp_path / "x.mp4", 64, 64, 0.0)
+
+
+def test_preview_size_caps_the_longer_side_and_keeps_the_aspect() -> None:
+    assert preview_size(1920, 1080) == (640, 360)
+    assert preview_size(1080, 1920) == (360, 640)
+    assert preview_size(320, 180) == (320, 180)  # already small: kept
+    assert preview_size(4000, 3, max_side=640) == (640, 1)
+    assert [preview_every(fps) for fps in (5.0, 10.0, 25.0, 30000 / 1001, 60.0)] == [1, 1, 3, 3, 6]
+    with pytest.raises(ValueError, match="no pixels"):
+        preview_size(0, 10)
+
+
+def test_preview_is_small_keeps_every_nth_frame_and_draws_boxes_where_they_are(
+    tmp_path: Path,
+) -> None:
+    """A 1280x720 30 fps source: the preview is 640x360 at 10 fps, the box scaled by half."""
+    path = tmp_path / "preview.mp4"
+    red = TrackedObjects(
+        np.array([1]),
+        np.array([[400.0, 200.0, 800.0, 600.0]], np.float32),
+        np.array([0.9], np.float32),
+        np.array([0]),
+    )
+    with PreviewVideoWriter(path, 1280, 720, 30.0, class_names=("person",)) as preview:
+        for frame in range(1, 10):
+            image = np.full((720, 1280, 3), 255, np.uint8)
+            preview.write(frame, image, red)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.average_rate) == (640, 360, 10)
+        images = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(images) == 3  # frames 1, 4 and 7
+    colour = np.array(id_colour(1))
+    edge = images[0][250:300, 200].astype(int)  # the left side of the box, at x = 400 / 2
+    assert np.abs(edge - colour).max(axis=1).min() < 60
+    assert np.abs(images[0][250:300, 150].astype(int) - 255).max() < 30  # white outside it
