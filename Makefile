@@ -36,6 +36,8 @@ WEIGHTS_DIR := .cache/weights/nanodet
 WEIGHTS_STAMP := $(WEIGHTS_DIR)/.stamp-weights-$(WEIGHTS_HASH)
 # The `motflow` console script: this checkout installed editable, dependencies left to the pins.
 CLI_STAMP := $(VENV)/.stamp-cli-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+# Debian's chromium, for the test that renders report.html headless (installed only as root).
+CHROMIUM_STAMP := .cache/.stamp-chromium-$(shell cat scripts/ensure_chromium.sh | sha256sum | cut -c1-16)
 
 .PHONY: help setup demo test synth deploy diff destroy bench gpu-check lint clean iam-mutation
 
@@ -76,6 +78,13 @@ $(WEIGHTS_STAMP): $(PY_STAMP) weights/fetch.py $(wildcard weights/nanodet/*)
 	$(PY) -m weights.fetch $(WEIGHTS_DIR)
 	@touch $@
 
+# Stamped only once chromium is there; status 2 (it cannot be installed here: the script said
+# the test will skip) lets the build go on, anything else stops it (CI=true and apt-get failed).
+$(CHROMIUM_STAMP): scripts/ensure_chromium.sh
+	@status=0; sh scripts/ensure_chromium.sh || status=$$?; \
+	  if [ $$status = 0 ]; then rm -f .cache/.stamp-chromium-*; mkdir -p .cache; touch $@; \
+	  elif [ $$status != 2 ]; then exit $$status; fi
+
 $(NODE_STAMP): package.json package-lock.json
 	@echo "==> node tooling (pinned aws-cdk CLI)"
 	@rm -f node_modules/.stamp-node-*
@@ -93,7 +102,7 @@ $(BENCH_STAMP): $(PY_STAMP) requirements/bench.txt
 demo: setup
 	$(PY) -m local run samples/people-walking.mp4
 
-test: setup
+test: setup $(CHROMIUM_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

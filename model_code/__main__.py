@@ -34,6 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     track.add_argument("--weights", help="weights folder (nanodet-g, yolov3-tiny) or file (YOLOX)")
     track.add_argument("--stride", type=int, default=1, help="keep every Nth frame")
     track.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
+    track.add_argument(
+        "--preview", action="store_true", help="also write preview.mp4 (annotated, small)"
+    )
+    track.add_argument(
+        "--track-frames",
+        choices=("sampled", "all"),
+        help="tracks.json boxes per track: sampled along it (default) or every frame",
+    )
     track.add_argument("--classes", default="person", help="comma-separated class names")
     track.add_argument(
         "--score-threshold",
@@ -77,6 +85,8 @@ def _track(args: argparse.Namespace) -> None:
         "stride": args.stride,
         "classes": args.classes,
         "annotate": args.annotate,
+        "preview": args.preview,
+        "track_frames": args.track_frames,
         "score_threshold": args.score_threshold,
         "batch_size": args.batch_size,
         "prefetch": args.prefetch,

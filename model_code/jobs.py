@@ -52,10 +52,17 @@ class JobOutput(Protocol):
     """Where a job's results go."""
 
     def sinks(
-        self, out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
+        self,
+        out_dir: Path,
+        annotate: bool,
+        analytics: AnalyticsSpec | None = None,
+        *,
+        track_frames: str = "sampled",
+        preview: bool = False,
     ) -> SinkFactory:
         """The sinks `track_video` feeds (with an analytics sink for a spec); files go into
-        `out_dir`."""
+        `out_dir` (tracks.json with `track_frames` boxes per track; preview.mp4 with
+        `preview`)."""
         ...
 
     def publish(self, out_dir: Path, summary: Summary) -> Summary:
@@ -129,9 +136,15 @@ class FolderOutput:
         self._progress = progress
 
     def sinks(
-        self, out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
+        self,
+        out_dir: Path,
+        annotate: bool,
+        analytics: AnalyticsSpec | None = None,
+        *,
+        track_frames: str = "sampled",
+        preview: bool = False,
     ) -> SinkFactory:
-        make = file_sinks(out_dir, annotate, analytics)
+        make = file_sinks(out_dir, annotate, analytics, track_frames=track_frames, preview=preview)
 
         def open_sinks(stream: StreamFacts) -> list[Sink]:
             opened = make(stream)
@@ -187,7 +200,13 @@ class InlineOutput:
         self._rows = MotRows()
 
     def sinks(
-        self, out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
+        self,
+        out_dir: Path,
+        annotate: bool,
+        analytics: AnalyticsSpec | None = None,
+        *,
+        track_frames: str = "sampled",
+        preview: bool = False,
     ) -> SinkFactory:
         def open_sinks(stream: StreamFacts) -> list[Sink]:
             if analytics is None:
@@ -213,11 +232,19 @@ def run_job(
     started = time.perf_counter()
     video = job.source.fetch(work_dir)
     download_s = time.perf_counter() - started
-    # A segment's ids are not the user's: the stitch draws the annotated video and computes the
-    # analytics on the stitched ids instead (a crossing in an overlap counts once).
+    # A segment's ids are not the user's: the stitch draws the annotated videos and computes
+    # the analytics on the stitched ids instead (a crossing in an overlap counts once).
     analytics = None if job.segment else options.analytics_spec()
+    # A segment's tracks.json is never read (the stitch joins tracks.jsonl): sampled is enough.
+    track_frames = "sampled" if job.segment else options.track_frames
     sinks, opened = _kept(
-        job.output.sinks(out_dir, options.annotate and not job.segment, analytics)
+        job.output.sinks(
+            out_dir,
+            options.annotate and not job.segment,
+            analytics,
+            track_frames=track_frames,
+            preview=options.preview and not job.segment,
+        )
     )
     window = (job.segment["start_s"], job.segment["end_s"]) if job.segment else None
     progress = job.output.progress(job.job_id)
@@ -256,7 +283,8 @@ def _add_analytics(summary: Summary, sinks: list[Sink]) -> None:
 
 def stitch_job(job: Job, options: TrackOptions, work_dir: Path, out_dir: Path) -> Summary:
     """A long video's parent: fetch each segment's results, join them, publish as one run.
-    With `annotate`, the source is fetched and decoded once more to draw the stitched ids."""
+    With `annotate` or `preview`, the source is fetched and decoded once more to draw the
+    stitched ids."""
     started = time.perf_counter()
     folders = []
     for index, prefix in enumerate(job.stitch):
@@ -265,8 +293,16 @@ def stitch_job(job: Job, options: TrackOptions, work_dir: Path, out_dir: Path) -
         for name in (TRACKS_JSONL, SUMMARY_JSON):
             download_to_file(artifact_uri(prefix, name), folder / name)
         folders.append(folder)
-    video = job.source.fetch(work_dir) if options.annotate else None
-    sinks, opened = _kept(job.output.sinks(out_dir, options.annotate, options.analytics_spec()))
+    video = job.source.fetch(work_dir) if options.annotate or options.preview else None
+    sinks, opened = _kept(
+        job.output.sinks(
+            out_dir,
+            options.annotate,
+            options.analytics_spec(),
+            track_frames=options.track_frames,
+            preview=options.preview,
+        )
+    )
     facts = join_segments(folders, sinks, video)
     facts["timings"]["stitch_s"] = round(time.perf_counter() - started, 3)
     summary = {"job_id": job.job_id, **facts, "artifacts": {}}

@@ -21,6 +21,7 @@ from typing import Any
 
 from model_code.detectors import COCO_CLASS_NAMES, DETECTOR_NAMES
 from model_code.pipeline import MAX_BATCH_SIZE, MAX_PREFETCH, MAX_STRIDE, TrackOptions
+from model_code.results import TRACK_FRAMES
 from model_code.tracking import TrackerConfig
 from model_code.tracking.config import _UNIT_INTERVAL
 from model_code.tracking.presets import KNOWN_DETECTORS, preset
@@ -50,6 +51,9 @@ _DESCRIPTIONS = {
     "stride": "process every n-th frame",
     "classes": "class names to track (COCO names for the bundled detectors)",
     "annotate": "also write annotated.mp4",
+    "preview": "also write preview.mp4: annotated, longer side at most 640 px, lower bitrate",
+    "track_frames": "tracks.json boxes per track: sampled along its path (at most 32) or all"
+    " (every processed frame, with its score; the file grows with the video)",
     "score_threshold": "lowest detector score passed to the tracker",
     "batch_size": "frames per detector call (null: the detector's default)",
     "prefetch": "batches decoded ahead on the decode thread",
@@ -110,6 +114,8 @@ def options_schema() -> dict[str, Any]:
             "x-detector-classes": {name: list(COCO_CLASS_NAMES) for name in _COCO_DETECTORS},
         },
         "annotate": {"type": "boolean"},
+        "preview": {"type": "boolean"},
+        "track_frames": {"type": "string", "enum": list(TRACK_FRAMES)},
         "score_threshold": {"type": "number", "minimum": 0, "maximum": 1},
         "batch_size": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_BATCH_SIZE},
         "prefetch": {"type": "integer", "minimum": 0, "maximum": MAX_PREFETCH},

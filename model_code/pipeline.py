@@ -15,7 +15,7 @@ from model_code.boxes import clip_xyxy
 from model_code.detectors import DEFAULT_DETECTOR, Detector, build_detector
 from model_code.prefetch import BatchFeed, preparation
 from model_code.progress import ProgressCallback
-from model_code.results import SinkFactory, StreamFacts
+from model_code.results import TRACK_FRAMES, SinkFactory, StreamFacts
 from model_code.tracking import ByteTracker, TrackedObjects, TrackerConfig, tracker_config
 from model_code.video import VideoReader
 
@@ -87,6 +87,10 @@ class TrackOptions:
     stride: int = 1
     classes: tuple[str, ...] = ("person",)
     annotate: bool = False
+    # preview.mp4: annotated, small and cheap (model_code/preview.py); deployments turn it on.
+    preview: bool = False
+    # tracks.json boxes per track: "sampled" along its path or "all" (model_code/results.py).
+    track_frames: str = "sampled"
     score_threshold: float = 0.1
     batch_size: int | None = None
     prefetch: int = DEFAULT_PREFETCH
@@ -126,9 +130,14 @@ class TrackOptions:
         detector = data["detector"]
         if not isinstance(detector, str) or not detector.strip():
             raise OptionsError(f"option 'detector' must be a detector name, got {detector!r}")
-        annotate = data["annotate"]
-        if not isinstance(annotate, bool):
-            raise OptionsError(f"option 'annotate' must be true or false, got {annotate!r}")
+        for name in ("annotate", "preview"):
+            if not isinstance(data[name], bool):
+                raise OptionsError(f"option '{name}' must be true or false, got {data[name]!r}")
+        if data["track_frames"] not in TRACK_FRAMES:
+            allowed = " or ".join(TRACK_FRAMES)
+            raise OptionsError(
+                f"option 'track_frames' must be {allowed}, got {data['track_frames']!r}"
+            )
         score = data["score_threshold"]
         if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
             raise OptionsError(f"option 'score_threshold' must be within 0..1, got {score!r}")
@@ -136,7 +145,9 @@ class TrackOptions:
             detector=detector.strip(),
             stride=_stride(data["stride"]),
             classes=_classes(data["classes"]),
-            annotate=annotate,
+            annotate=data["annotate"],
+            preview=data["preview"],
+            track_frames=data["track_frames"],
             score_threshold=float(score),
             batch_size=(
                 None
@@ -155,6 +166,8 @@ class TrackOptions:
             "stride": self.stride,
             "classes": list(self.classes),
             "annotate": self.annotate,
+            "preview": self.preview,
+            "track_frames": self.track_frames,
             "score_threshold": self.score_threshold,
             "batch_size": self.batch_size,
             "prefetch": self.prefetch,

@@ -6,9 +6,10 @@ the square root of the box area, so a large, confident view wins), resized to at
 on its longer side. Crops are kept for the first `max_crops` tracks only, so memory stays bounded
 (about 200 x 96 x 96 x 3 bytes) whatever the length of the video. Once the summary exists,
 `write_report(summary)` writes the page: the video facts, a timeline of the tracks (inline SVG), a
-JPEG crop per track as a `data:` URI, tracks per class, the warnings, a link to annotated.mp4 when
-the job drew one and the analytics figures when the job had a spec. Everything is inline; the
-page's Content-Security-Policy forbids fetching anything but the annotated video it links to.
+JPEG crop per track as a `data:` URI, tracks per class, the warnings, links to annotated.mp4 and
+preview.mp4 when the job drew them and the analytics figures when the job had a spec. Everything
+is inline; the page's Content-Security-Policy forbids fetching anything but the videos it links
+to.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from model_code.closing import Closing
 from model_code.results import (
     ANNOTATED_MP4,
+    PREVIEW_MP4,
     FrameTracks,
     StreamFacts,
     id_colour,
@@ -62,10 +64,12 @@ class ReportSink(Closing):
         annotated: bool = False,
         max_crops: int = MAX_CROPS,
         crop_px: int = CROP_PX,
+        preview: bool = False,
     ) -> None:
         self.path = Path(path)
         self.stream = stream
         self.annotated = annotated
+        self.preview = preview
         self.max_crops = max_crops
         self.crop_px = crop_px
         self._time_of = stream.time_of or (lambda frame: (frame - 1) / stream.fps)
@@ -131,7 +135,7 @@ class ReportSink(Closing):
         body = [
             f"<h1>{_e(title)}</h1>",
             _facts(summary, len(tracks)),
-            _link(self.annotated),
+            _link(self.annotated, self.preview),
             _warnings(summary.get("warnings") or []),
             _classes(tracks),
             "<h2>Timeline</h2>",
@@ -194,13 +198,19 @@ def _facts(summary: Mapping[str, Any], tracks: int) -> str:
     return "<h2>Video</h2>" + _table(rows)
 
 
-def _link(annotated: bool) -> str:
-    if not annotated:
-        return ""
-    return (
-        f'<p class="video">Annotated video: <a id="annotated" href="{ANNOTATED_MP4}">'
-        f"{ANNOTATED_MP4}</a> (next to this file)</p>"
-    )
+def _link(annotated: bool, preview: bool) -> str:
+    links = []
+    if annotated:
+        links.append(
+            f'<p class="video">Annotated video: <a id="annotated" href="{ANNOTATED_MP4}">'
+            f"{ANNOTATED_MP4}</a> (next to this file)</p>"
+        )
+    if preview:
+        links.append(
+            f'<p class="video">Preview (small annotated video): <a id="preview" '
+            f'href="{PREVIEW_MP4}">{PREVIEW_MP4}</a> (next to this file)</p>'
+        )
+    return "".join(links)
 
 
 def _warnings(warnings: Sequence[str]) -> str:

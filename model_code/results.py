@@ -29,6 +29,7 @@ from model_code.boxes import (
     xyxy_to_xywh,
 )
 from model_code.closing import Closing
+from model_code.spill import SortedSpill
 
 if TYPE_CHECKING:
     from model_code.analytics.spec import AnalyticsSpec
@@ -38,6 +39,7 @@ TRACKS_JSONL = "tracks.jsonl"
 TRACKS_JSON = "tracks.json"
 SUMMARY_JSON = "summary.json"
 ANNOTATED_MP4 = "annotated.mp4"
+PREVIEW_MP4 = "preview.mp4"
 ANALYTICS_JSON = "analytics.json"
 REPORT_HTML = "report.html"
 # The summary's `artifacts` keys and the file each names.
@@ -49,8 +51,12 @@ ARTIFACTS: dict[str, str] = {
     "summary": SUMMARY_JSON,
 }
 # Artifacts a summary names only when the job wrote them (analytics: a job with an analytics
-# spec; report: every job that writes files, not an inline reply).
-OPTIONAL_ARTIFACTS: dict[str, str] = {"analytics": ANALYTICS_JSON, "report": REPORT_HTML}
+# spec; report: every job that writes files, not an inline reply; preview: a job with `preview`).
+OPTIONAL_ARTIFACTS: dict[str, str] = {
+    "analytics": ANALYTICS_JSON,
+    "report": REPORT_HTML,
+    "preview": PREVIEW_MP4,
+}
 
 
 class FrameTracks(Protocol):
@@ -197,6 +203,10 @@ class JsonlWriter(_TextWriter, _FrameSize):
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
+# tracks.json `boxes` per track: at most `max_samples` spread along it, or every processed frame.
+TRACK_FRAMES = ("sampled", "all")
+
+
 @dataclass
 class _TrackEntry:
     first_frame: int
@@ -210,11 +220,14 @@ class _TrackEntry:
 
 class TrackIndexWriter(Closing, _FrameSize):
     """tracks.json: one entry per track (id, label, first/last frame and time, in seconds and
-    milliseconds, duration, mean score, boxes sampled along its path, in pixels and, given the
-    frame size, normalized), written on close.
+    milliseconds, duration, mean score, boxes along its path, in pixels and, given the frame size,
+    normalized), written on close.
 
-    Memory grows with the number of tracks, not frames: each track keeps at most `max_samples`
-    boxes, thinned to every other one (and the sampling step doubled) whenever it fills up.
+    With `track_frames="sampled"` each track keeps at most `max_samples` boxes, thinned to every
+    other one (and the sampling step doubled) whenever it fills up: memory grows with the number
+    of tracks, not frames. With `"all"` every observation (with its score) goes to a sorted spill
+    file (`model_code.spill`) and is streamed into the file, track by track, on close; the
+    document then says ``"track_frames": "all"``.
     """
 
     def __init__(
@@ -225,12 +238,15 @@ class TrackIndexWriter(Closing, _FrameSize):
         max_samples: int = 32,
         time_of: Callable[[int], float] | None = None,
         frame_size: tuple[int, int] | None = None,
+        track_frames: str = "sampled",
     ) -> None:
         _FrameSize.__init__(self, frame_size)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         if max_samples < 2:
             raise ValueError(f"max_samples must be at least 2, got {max_samples}")
+        if track_frames not in TRACK_FRAMES:
+            raise ValueError(f"track_frames must be one of {TRACK_FRAMES}, got {track_frames!r}")
         self.path = Path(path)
         self.fps = fps
         self.class_names = class_names
@@ -238,7 +254,18 @@ class TrackIndexWriter(Closing, _FrameSize):
         # Seconds of a source frame from the first one; the default assumes a constant rate.
         self.time_of = time_of or (lambda frame: (frame - 1) / self.fps)
         self._tracks: dict[int, _TrackEntry] = {}
+        self._spill = SortedSpill(self.path.parent) if track_frames == "all" else None
         self._closed = False
+
+    def _box(self, frame: int, box: Sequence[float]) -> dict[str, Any]:
+        seconds = self.time_of(frame)
+        return {
+            "frame": frame,
+            "t": round(seconds, 3),
+            "t_ms": time_ms(seconds),
+            "box": [round(float(v), 2) for v in box],
+            **self.normalized(box),
+        }
 
     def write(self, frame: int, image: np.ndarray, tracks: FrameTracks) -> None:
         for track_id, box, score, label in zip(
@@ -250,54 +277,77 @@ class TrackIndexWriter(Closing, _FrameSize):
             assert entry.labels is not None and entry.samples is not None
             name = label_name(self.class_names, int(label))
             entry.labels[name] = entry.labels.get(name, 0) + 1
-            if entry.observations % entry.step == 0:
+            if self._spill is not None:
+                record = {**self._box(frame, box), "score": round(float(score), SCORE_DECIMALS)}
+                self._spill.add(int(track_id), frame, json.dumps(record, separators=(",", ":")))
+            elif entry.observations % entry.step == 0:
                 if len(entry.samples) >= self.max_samples:
                     entry.samples = entry.samples[::2]
                     entry.step *= 2
-                seconds = self.time_of(frame)
-                entry.samples.append(
-                    {
-                        "frame": frame,
-                        "t": round(seconds, 3),
-                        "t_ms": time_ms(seconds),
-                        "box": [round(float(v), 2) for v in box],
-                        **self.normalized(box),
-                    }
-                )
+                entry.samples.append(self._box(frame, box))
             entry.last_frame = frame
             entry.score_sum += float(score)
             entry.observations += 1
 
+    def _fields(self, track_id: int, entry: _TrackEntry) -> dict[str, Any]:
+        """A track's entry without its `boxes`."""
+        assert entry.labels is not None
+        first_s, last_s = self.time_of(entry.first_frame), self.time_of(entry.last_frame)
+        first_t, last_t = round(first_s, 3), round(last_s, 3)
+        return {
+            "id": track_id,
+            "label": max(entry.labels.items(), key=lambda item: (item[1], item[0]))[0],
+            "first_frame": entry.first_frame,
+            "last_frame": entry.last_frame,
+            "first_t": first_t,
+            "last_t": last_t,
+            "first_ms": time_ms(first_s),
+            "last_ms": time_ms(last_s),
+            "duration_s": round(last_t - first_t, 3),
+            "observations": entry.observations,
+            "mean_score": round(entry.score_sum / entry.observations, 4),
+        }
+
     def entries(self) -> list[dict[str, Any]]:
-        out = []
-        for track_id, entry in sorted(self._tracks.items()):
-            assert entry.labels is not None and entry.samples is not None
-            first_s, last_s = self.time_of(entry.first_frame), self.time_of(entry.last_frame)
-            first_t, last_t = round(first_s, 3), round(last_s, 3)
-            out.append(
-                {
-                    "id": track_id,
-                    "label": max(entry.labels.items(), key=lambda item: (item[1], item[0]))[0],
-                    "first_frame": entry.first_frame,
-                    "last_frame": entry.last_frame,
-                    "first_t": first_t,
-                    "last_t": last_t,
-                    "first_ms": time_ms(first_s),
-                    "last_ms": time_ms(last_s),
-                    "duration_s": round(last_t - first_t, 3),
-                    "observations": entry.observations,
-                    "mean_score": round(entry.score_sum / entry.observations, 4),
-                    "boxes": entry.samples,
-                }
-            )
-        return out
+        """The sampled entries (`track_frames="sampled"`; "all" streams them on close)."""
+        if self._spill is not None:
+            raise ValueError('entries() holds sampled boxes only; "all" is written on close')
+        return [
+            {**self._fields(track_id, entry), "boxes": entry.samples}
+            for track_id, entry in sorted(self._tracks.items())
+        ]
+
+    def _write_every_frame(self, spill: SortedSpill) -> None:
+        with self.path.open("w", encoding="utf-8", newline="\n") as out:
+            out.write(f'{{"fps":{json.dumps(round(self.fps, 6))},"track_frames":"all","tracks":[')
+            current = None
+            for track_id, _, text in spill.merged():
+                if track_id != current:
+                    if current is not None:
+                        out.write("]},")
+                    head = json.dumps(self._fields(track_id, self._tracks[track_id]), **_COMPACT)
+                    out.write(head[:-1] + ',"boxes":[')
+                    current = track_id
+                else:
+                    out.write(",")
+                out.write(text)
+            out.write("]}]}\n" if current is not None else "]}\n")
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._spill is not None:
+            try:
+                self._write_every_frame(self._spill)
+            finally:
+                self._spill.close()
+            return
         document = {"fps": round(self.fps, 6), "tracks": self.entries()}
-        self.path.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
+        self.path.write_text(json.dumps(document, **_COMPACT) + "\n", encoding="utf-8")
+
+
+_COMPACT: dict[str, Any] = {"separators": (",", ":")}
 
 
 def write_summary(path: str | Path, summary: Mapping[str, Any]) -> Path:
@@ -376,6 +426,7 @@ class AnnotatedVideoWriter(Closing):
         fps: float,
         audio_from: str | Path | None = None,
         class_names: Sequence[str] | Mapping[int, str] | None = None,
+        crf: int = 23,
     ) -> None:
         import av
 
@@ -395,7 +446,7 @@ class AnnotatedVideoWriter(Closing):
         self._stream = self._container.add_stream("libx264", rate=rate)
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"preset": "veryfast", "crf": "23"}
+        self._stream.options = {"preset": "veryfast", "crf": str(crf)}
         self._av = av
         self._audio_source, self._audio = self._audio_stream(audio_from)
 
@@ -459,13 +510,20 @@ class AnnotatedVideoWriter(Closing):
 
 
 def file_sinks(
-    out_dir: Path, annotate: bool, analytics: AnalyticsSpec | None = None
+    out_dir: Path,
+    annotate: bool,
+    analytics: AnalyticsSpec | None = None,
+    *,
+    track_frames: str = "sampled",
+    preview: bool = False,
 ) -> SinkFactory:
-    """Sinks writing tracks.txt, tracks.jsonl, tracks.json, (with `annotate`) annotated.mp4,
-    (with an `analytics` spec) analytics.json and, once the summary exists, report.html in
-    `out_dir` (see `model_code.report`)."""
+    """Sinks writing tracks.txt, tracks.jsonl, tracks.json (with `track_frames` boxes per
+    track), (with `annotate`) annotated.mp4, (with `preview`) preview.mp4, (with an `analytics`
+    spec) analytics.json and, once the summary exists, report.html in `out_dir` (see
+    `model_code.report`)."""
 
     def open_sinks(stream: StreamFacts) -> list[Sink]:
+        from model_code.preview import PreviewVideoWriter
         from model_code.report import ReportSink
 
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -484,6 +542,7 @@ def file_sinks(
                 stream.class_names,
                 time_of=stream.time_of,
                 frame_size=(stream.width, stream.height),
+                track_frames=track_frames,
             ),
         ]
         if annotate:
@@ -497,11 +556,22 @@ def file_sinks(
                     class_names=stream.class_names,
                 )
             )
+        if preview:
+            sinks.append(
+                PreviewVideoWriter(
+                    out_dir / PREVIEW_MP4,
+                    stream.width,
+                    stream.height,
+                    stream.processed_fps,
+                    audio_from=stream.source,
+                    class_names=stream.class_names,
+                )
+            )
         if analytics is not None:
             from model_code.analytics.sink import AnalyticsSink
 
             sinks.append(AnalyticsSink(analytics, stream, out_dir / ANALYTICS_JSON))
-        sinks.append(ReportSink(out_dir / REPORT_HTML, stream, annotated=annotate))
+        sinks.append(ReportSink(out_dir / REPORT_HTML, stream, annotated=annotate, preview=preview))
         return sinks
 
     return open_sinks

@@ -219,6 +219,7 @@ def job_defaults(settings: Settings) -> JobDefaults:
             "stride": settings.stride,
             "classes": list(settings.classes),
             "annotate": settings.annotate,
+            "preview": settings.preview,
         },
         job_retention_days=settings.job_retention_days,
         trained_classes=settings.trained_classes,

@@ -77,6 +77,7 @@ class Settings:
     stride: int = 1
     classes: tuple[str, ...] = ("person",)
     annotate: bool = False
+    preview: bool = True  # every job writes preview.mp4 unless its upload says otherwise
     tracker: Mapping[str, Any] = field(default_factory=dict)
     input_prefix: str = "videos/"
     video_suffixes: tuple[str, ...] = (".mp4", ".mov", ".avi", ".mkv", ".webm")
@@ -253,6 +254,7 @@ _PARSERS = {
     "stride": _as_int,
     "classes": _as_str_tuple,
     "annotate": _as_bool,
+    "preview": _as_bool,
     "tracker": _as_mapping,
     "input_prefix": _as_str,
     "video_suffixes": _as_str_tuple,

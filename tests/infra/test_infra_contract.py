@@ -142,6 +142,7 @@ def test_submit_options_are_the_documented_defaults() -> None:
         "stride": 3,
         "classes": ["person"],
         "annotate": True,
+        "preview": True,
     }
 
 

@@ -127,7 +127,14 @@ def test_submit_wait_follows_the_job_to_success(
     code, out, _ = motflow(capsys, "results", job_id, "--download", str(tmp_path / "r"))
     assert code == 0
     names = sorted(path.name for path in (tmp_path / "r").iterdir())
-    assert names == ["report.html", "summary.json", "tracks.json", "tracks.jsonl", "tracks.txt"]
+    assert names == [
+        "preview.mp4",  # on by default in a deployment (stacks/settings.py)
+        "report.html",
+        "summary.json",
+        "tracks.json",
+        "tracks.jsonl",
+        "tracks.txt",
+    ]
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     jsonschema.validate(summary, json.loads((SCHEMAS / "summary.schema.json").read_text()))
     index = json.loads((tmp_path / "r" / "tracks.json").read_text())

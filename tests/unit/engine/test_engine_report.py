@@ -97,8 +97,12 @@ def parsed(path: Path) -> Page:
     return page
 
 
-def report(tmp_path: Path, annotated: bool = True, max_crops: int = 200) -> Path:
-    sink = ReportSink(tmp_path / "report.html", FACTS, annotated=annotated, max_crops=max_crops)
+def report(
+    tmp_path: Path, annotated: bool = True, max_crops: int = 200, preview: bool = True
+) -> Path:
+    sink = ReportSink(
+        tmp_path / "report.html", FACTS, annotated=annotated, max_crops=max_crops, preview=preview
+    )
     feed(sink)
     sink.close()
     return sink.write_report(SUMMARY)
@@ -117,6 +121,7 @@ def test_report_holds_facts_timeline_crops_classes_warnings_link_and_analytics(
     assert float(timeline[0]["width"]) > float(timeline[2]["width"])  # track 1 lasts longest
     assert page.find("svg", id="timeline") and page.find("svg", id="heatmap")
     assert page.find("a", id="annotated", href="annotated.mp4")
+    assert page.find("a", id="preview", href="preview.mp4")
     # Per-class counts: two persons, one car; the facts, the escaped warning, the analytics.
     assert "person 2" in " ".join(text.split()) and "car 1" in " ".join(text.split())
     for expected in (
@@ -130,17 +135,17 @@ def test_report_holds_facts_timeline_crops_classes_warnings_link_and_analytics(
         "desk",
     ):
         assert expected in text
-    # Self-contained: nothing is fetched from anywhere; only the annotated video is linked.
+    # Self-contained: nothing is fetched from anywhere; only the videos beside it are linked.
     sources = [a.get("src", "") for _, a in page.tags] + [a.get("href", "") for _, a in page.tags]
-    assert all(s.startswith("data:") or s in ("", "annotated.mp4") for s in sources)
+    assert all(s.startswith("data:") or s in ("", "annotated.mp4", "preview.mp4") for s in sources)
     assert not page.find("script") and not page.find("link")
 
 
 def test_report_bounds_its_crops_and_drops_what_a_job_lacks(tmp_path: Path) -> None:
-    page = parsed(report(tmp_path, annotated=False, max_crops=2))
+    page = parsed(report(tmp_path, annotated=False, max_crops=2, preview=False))
     assert len(page.find("img", **{"class": "crop"})) == 2
     assert "1 more tracks have no thumbnail." in " ".join(page.text)
-    assert not page.find("a", id="annotated")
+    assert not page.find("a", id="annotated") and not page.find("a", id="preview")
     sink = ReportSink(tmp_path / "empty.html", FACTS)
     sink.write_report({"job_id": None, "video": SUMMARY["video"], "warnings": []})
     empty = parsed(tmp_path / "empty.html")
@@ -165,6 +170,20 @@ def test_file_sinks_write_the_report_once_the_summary_exists(tmp_path: Path) -> 
     reports = [sink for sink in sinks if isinstance(sink, ReportSink)]
     assert len(reports) == 1 and reports[0].path == tmp_path / "report.html"
     assert not reports[0].path.exists()
+    for sink in sinks:
+        sink.close()
+    assert "preview.mp4" not in reports[0].write_report(SUMMARY).read_text()
+
+
+def test_a_job_with_a_preview_links_it_from_its_report(tmp_path: Path) -> None:
+    sinks = file_sinks(tmp_path, annotate=False, preview=True)(FACTS)
+    (report_sink,) = [sink for sink in sinks if isinstance(sink, ReportSink)]
+    for sink in sinks:
+        feed(sink, frames=3)
+        sink.close()
+    page = parsed(report_sink.write_report(SUMMARY))
+    assert page.find("a", id="preview", href="preview.mp4")
+    assert (tmp_path / "preview.mp4").stat().st_size > 0
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")

@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pytest
 
+from model_code.preview import PreviewVideoWriter, preview_every, preview_size
 from model_code.results import (
     TRAIL_POINTS,
     AnnotatedVideoWriter,
@@ -93,6 +94,63 @@ def test_jsonl_and_track_index_carry_normalized_boxes_and_milliseconds(tmp_path:
     assert second["boxes"][0]["t_ms"] == 667
 
 
+def _walk(index: TrackIndexWriter, frames: int) -> dict[int, list[tuple[int, list[float]]]]:
+    """Writes `frames` frames of three overlapping tracks (ids 5, 2, 9 starting at frames 1,
+    4, 7); returns each id's (frame, xywh box) in the order written."""
+    written: dict[int, list[tuple[int, list[float]]]] = {}
+    for frame in range(1, frames + 1):
+        ids = [i for i, start in ((5, 1), (2, 4), (9, 7)) if frame >= start]
+        boxes = np.array([[frame, i, frame + 10.0, i + 20.0] for i in ids], np.float32)
+        scores = np.full(len(ids), 0.5, np.float32)
+        index.write(frame, IMAGE, TrackedObjects(np.array(ids), boxes, scores, np.zeros(len(ids))))
+        for i in ids:
+            written.setdefault(i, []).append((frame, [float(frame), float(i), 10.0, 20.0]))
+    return written
+
+
+def test_track_index_with_all_frames_streams_every_box_through_spilled_runs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tracks.json"
+    with TrackIndexWriter(path, fps=10.0, frame_size=(160, 96), track_frames="all") as index:
+        assert index._spill is not None
+        index._spill.run_rows = 7  # several sorted runs to merge
+        written = _walk(index, 40)
+    document = validate(json.loads(path.read_text()), "tracks.schema.json")
+    assert document["track_frames"] == "all"
+    assert [track["id"] for track in document["tracks"]] == [2, 5, 9]
+    for track in document["tracks"]:
+        boxes = track["boxes"]
+        assert [(b["frame"], b["box"]) for b in boxes] == written[track["id"]]
+        assert len(boxes) == track["observations"] == track["last_frame"] - track["first_frame"] + 1
+        assert {b["score"] for b in boxes} == {0.5}
+        assert boxes[-1]["t_ms"] == 3900 and len(boxes[0]["box_norm"]) == 4
+    assert [p.name for p in tmp_path.iterdir()] == ["tracks.json"]  # the spill file is gone
+
+
+def test_track_index_defaults_to_sampled_boxes_without_scores(tmp_path: Path) -> None:
+    path = tmp_path / "tracks.json"
+    with TrackIndexWriter(path, fps=10.0, max_samples=4) as index:
+        _walk(index, 40)
+    document = validate(json.loads(path.read_text()), "tracks.schema.json")
+    assert set(document) == {"fps", "tracks"}
+    for track in document["tracks"]:
+        assert 1 <= len(track["boxes"]) <= 4 < track["observations"]
+        assert all("score" not in box for box in track["boxes"])
+
+
+def test_track_index_with_all_frames_and_no_tracks_is_an_empty_valid_index(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tracks.json"
+    with TrackIndexWriter(path, fps=10.0, track_frames="all") as index:
+        index.write(1, IMAGE, tracks(slice(0)))
+    document = validate(json.loads(path.read_text()), "tracks.schema.json")
+    assert document == {"fps": 10.0, "track_frames": "all", "tracks": []}
+    with pytest.raises(ValueError, match="track_frames"):
+        TrackIndexWriter(path, fps=10.0, track_frames="every")
+
+
 def test_in_memory_rows_equal_the_tracks_file(tmp_path: Path) -> None:
     rows = MotRows()
     with MotWriter(tmp_path / "tracks.txt") as mot:
@@ -108,18 +166,22 @@ def test_in_memory_rows_equal_the_tracks_file(tmp_path: Path) -> None:
     assert rows.rows == from_file
 
 
-@pytest.mark.parametrize("annotate", [False, True])
-def test_file_sinks_open_the_files_the_options_ask_for(tmp_path: Path, annotate: bool) -> None:
+@pytest.mark.parametrize(("annotate", "preview"), [(False, False), (True, False), (False, True)])
+def test_file_sinks_open_the_files_the_options_ask_for(
+    tmp_path: Path, annotate: bool, preview: bool
+) -> None:
     out = tmp_path / "new-folder"
     facts = StreamFacts(fps=10.0, width=160, height=96, processed_fps=5.0, class_names=("person",))
-    sinks = file_sinks(out, annotate)(facts)
+    sinks = file_sinks(out, annotate, preview=preview)(facts)
     for frame in (1, 3):
         for sink in sinks:
             sink.write(frame, IMAGE.copy(), tracks(slice(1)))
     for sink in sinks:
         sink.close()
-    names = {"tracks.txt", "tracks.jsonl", "tracks.json"} | (
-        {"annotated.mp4"} if annotate else set()
+    names = (
+        {"tracks.txt", "tracks.jsonl", "tracks.json"}
+        | ({"annotated.mp4"} if annotate else set())
+        | ({"preview.mp4"} if preview else set())
     )
     assert {p.name for p in out.iterdir()} == names
     first = json.loads((out / "tracks.jsonl").read_text().splitlines()[1])
@@ -197,3 +259,39 @@ def test_annotated_video_tags_say_class_and_score_and_trails_stay_bounded(tmp_pa
 def test_annotated_writer_rejects_bad_rate(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="fps must be positive"):
         AnnotatedVideoWriter(tmp_path / "x.mp4", 64, 64, 0.0)
+
+
+def test_preview_size_caps_the_longer_side_and_keeps_the_aspect() -> None:
+    assert preview_size(1920, 1080) == (640, 360)
+    assert preview_size(1080, 1920) == (360, 640)
+    assert preview_size(320, 180) == (320, 180)  # already small: kept
+    assert preview_size(4000, 3, max_side=640) == (640, 1)
+    assert [preview_every(fps) for fps in (5.0, 10.0, 25.0, 30000 / 1001, 60.0)] == [1, 1, 3, 3, 6]
+    with pytest.raises(ValueError, match="no pixels"):
+        preview_size(0, 10)
+
+
+def test_preview_is_small_keeps_every_nth_frame_and_draws_boxes_where_they_are(
+    tmp_path: Path,
+) -> None:
+    """A 1280x720 30 fps source: the preview is 640x360 at 10 fps, the box scaled by half."""
+    path = tmp_path / "preview.mp4"
+    red = TrackedObjects(
+        np.array([1]),
+        np.array([[400.0, 200.0, 800.0, 600.0]], np.float32),
+        np.array([0.9], np.float32),
+        np.array([0]),
+    )
+    with PreviewVideoWriter(path, 1280, 720, 30.0, class_names=("person",)) as preview:
+        for frame in range(1, 10):
+            image = np.full((720, 1280, 3), 255, np.uint8)
+            preview.write(frame, image, red)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.average_rate) == (640, 360, 10)
+        images = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(images) == 3  # frames 1, 4 and 7
+    colour = np.array(id_colour(1))
+    edge = images[0][250:300, 200].astype(int)  # the left side of the box, at x = 400 / 2
+    assert np.abs(edge - colour).max(axis=1).min() < 60
+    assert np.abs(images[0][250:300, 150].astype(int) - 255).max() < 30  # white outside it

@@ -21,6 +21,7 @@ def test_metadata_values_are_read_as_the_schema_types() -> None:
         {
             "motflow-stride": "3",
             "motflow-annotate": "true",
+            "motflow-track-frames": "all",
             "motflow-classes": "person, car",
             "motflow-score-threshold": "0.25",
             "motflow-tracker": '{"track_buffer_s": 2}',
@@ -32,6 +33,7 @@ def test_metadata_values_are_read_as_the_schema_types() -> None:
     assert options == {
         "stride": 3,
         "annotate": True,
+        "track_frames": "all",
         "classes": ["person", "car"],
         "score_threshold": 0.25,
         "tracker": {"track_buffer_s": 2},
@@ -54,6 +56,7 @@ def test_metadata_round_trips_through_to_metadata() -> None:
         ({"motflow-stride": "two"}, "option 'stride' must be a whole number"),
         ({"motflow-annotate": "maybe"}, "option 'annotate' must be true or false"),
         ({"motflow-detector": "yolo9000"}, "option 'detector' must be one of"),
+        ({"motflow-track-frames": "every"}, "option 'track_frames' must be one of sampled, all"),
         ({"motflow-classes": ","}, "option 'classes' needs at least 1"),
         ({"motflow-tracker": '{"buffer": 1}'}, "unknown option(s) tracker.buffer"),
         ({"motflow-tracker": "{oops"}, "option 'tracker' is not valid JSON"),
@@ -86,6 +89,9 @@ def test_the_small_validator_agrees_with_jsonschema() -> None:
         {"tracker": {"match_threshold": 0.5, "nope": 1}},
         {"score_threshold": float("nan")},
         {"annotate": "true"},
+        {"track_frames": "all"},
+        {"track_frames": "ends"},
+        {"track_frames": True},
         {"unknown": 1},
     ]
     schema = job_options.schema()
