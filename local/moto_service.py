@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from local.ports import LOCALHOST, free_port, http_status, wait_until
 from local.processes import ManagedProcess, managed_process
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -44,8 +47,14 @@ def start_moto(run_dir: Path, base_env: Mapping[str, str]) -> Iterator[MotoServe
     port = free_port()
     # moto with DynamoDB conditional writes made atomic, as they are in AWS.
     argv = [sys.executable, "-m", "local.moto_atomic", "-H", LOCALHOST, "-p", str(port)]
+    # `local` is importable from the checkout (the `motflow` console script does not put it on
+    # the path; the server runs in the run folder).
+    env = {
+        **base_env,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO_ROOT), base_env.get("PYTHONPATH")))),
+    }
     with managed_process(
-        "moto server", argv, log_path=run_dir / "logs" / "moto.log", env=base_env, cwd=run_dir
+        "moto server", argv, log_path=run_dir / "logs" / "moto.log", env=env, cwd=run_dir
     ) as process:
         url = f"http://{LOCALHOST}:{port}"
         wait_until(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +18,8 @@ KEYS = 8
 @pytest.fixture(scope="module")
 def table(tmp_path_factory: pytest.TempPathFactory):
     run_dir: Path = tmp_path_factory.mktemp("moto")
-    with start_moto(run_dir, {"PATH": "", "PYTHONPATH": ":".join(sys.path)}) as moto:
+    # No PYTHONPATH, as under the `motflow` console script: the server must still find `local`.
+    with start_moto(run_dir, {"PATH": ""}) as moto:
         env = fake_aws_environment(moto.endpoint_url, REGION)
         dynamodb = boto3.Session(
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
