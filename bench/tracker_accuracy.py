@@ -313,16 +313,20 @@ def run_row(
 
 
 def metrics_of(results: dict[str, SequenceResult]) -> dict[str, float | int]:
-    """Pooled MOTA / IDF1 / HOTA (fractions) and ID switches of a row's sequences."""
+    """Pooled MOTA / IDF1 / HOTA (fractions), ID switches, false positives and misses of a
+    row's sequences."""
     from bench.track_eval import pooled
     from bench.track_eval import scores as score_of
 
-    pooled_scores = score_of(pooled(results.values()))
+    together = pooled(results.values())
+    pooled_scores = score_of(together)
     return {
         "mota": pooled_scores.mota,
         "idf1": pooled_scores.idf1,
         "hota": pooled_scores.hota,
         "num_switches": pooled_scores.idsw,
+        "fp": int(together.CLEAR.CLR_FP) if together.CLEAR else 0,
+        "fn": int(together.CLEAR.CLR_FN) if together.CLEAR else 0,
     }
 
 
@@ -367,14 +371,16 @@ def is_preset(tracker: str) -> bool:
     return tracker.startswith("ours (") and tracker.endswith(" preset)")
 
 
+def short_name(tracker: str) -> str:
+    return tracker.removeprefix("trackers ").removesuffix(" (bytetracker 0.3.2)")
+
+
 def detector_table(
     results: list[tuple[str, str, dict]], anchors: list[str], detections: dict[str, str]
 ) -> str:
     """A markdown table, one line per detector row and metric: ours as `track-dets` runs it and
     with the pipeline's preset, the six anchors, and ours' margin over the best anchor (points)."""
-    short = [
-        name.removeprefix("trackers ").removesuffix(" (bytetracker 0.3.2)") for name in anchors
-    ]
+    short = [short_name(name) for name in anchors]
     lines = [
         f"| detections | metric | ours | ours, preset | {' | '.join(short)} | best anchor "
         "| margin (ours / preset) |",
@@ -402,7 +408,7 @@ def detector_table(
             lines.append(
                 f"| {label} | {key.upper()} | {100 * ours[key]:.1f} | {preset_cell} | "
                 f"{' | '.join(anchor_cells)} | {100 * best[key][0]:.1f} "
-                f"({best[key][1].removeprefix('trackers ')}) | {' / '.join(margins)} |"
+                f"({short_name(best[key][1])}) | {' / '.join(margins)} |"
             )
     return "\n".join(lines)
 
@@ -415,7 +421,10 @@ def main() -> list[tuple[str, str, dict]]:
     for note in missing + skipped:
         print(f"skipped {note}", file=sys.stderr)
     results = []
-    print(f"{'row':<38} {'tracker':<28} {'MOTA':>6} {'IDF1':>6} {'HOTA':>6} {'IDsw':>5}")
+    print(
+        f"{'row':<38} {'tracker':<34} {'MOTA':>6} {'IDF1':>6} {'HOTA':>6} {'IDsw':>5} "
+        f"{'FP':>6} {'FN':>6}"
+    )
     with Evaluator() as evaluator:
         for row in rows:
             runners: list = [(external, OURS_EXTERNAL)]
@@ -428,9 +437,9 @@ def main() -> list[tuple[str, str, dict]]:
                 metrics = metrics_of(run_row(runner, row, runner in anchors, evaluator))
                 results.append((row.name, name, metrics))
                 print(
-                    f"{row.name:<38} {name:<28} {100 * metrics['mota']:6.1f} "
+                    f"{row.name:<38} {name:<34} {100 * metrics['mota']:6.1f} "
                     f"{100 * metrics['idf1']:6.1f} {100 * metrics['hota']:6.1f} "
-                    f"{metrics['num_switches']:5d}",
+                    f"{metrics['num_switches']:5d} {metrics['fp']:6d} {metrics['fn']:6d}",
                     flush=True,
                 )
     print()

@@ -99,7 +99,7 @@ def test_detector_table_has_a_line_per_metric_with_every_anchor_and_the_margin()
     assert "| authors | SORT |" in table[0]
     assert len(table) == 2 + 3
     mota, idf1, hota = table[2:]
-    assert mota.startswith("| yolov3-tiny | MOTA | 80.0 | 70.0 | 75.0 | 60.0 | 75.0 (authors")
+    assert mota.startswith("| yolov3-tiny | MOTA | 80.0 | 70.0 | 75.0 | 60.0 | 75.0 (authors) |")
     assert mota.endswith("| +5.0 / -5.0 |")
     assert "70.0 (SORT)" in idf1 and idf1.endswith("| -10.0 / -10.0 |")
     assert hota.endswith("| -5.0 / +5.0 |")
