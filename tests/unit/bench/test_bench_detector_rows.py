@@ -60,12 +60,25 @@ def test_the_fine_tuned_row_is_cut_to_the_held_out_frames_gt_included(pets) -> N
     assert not skipped
     (row,) = rows
     (seq,) = row.sequences
-    assert row.detector == ta.FINETUNED and f"{first}-{last}" in row.detections
+    assert row.detector not in ("generic", "nanodet-g")  # out of tracker_defaults' tuning set
+    assert ta.FINETUNED in row.detections and f"{first}-{last}" in row.detections
     assert seq.frames == last - first + 1
     assert seq.det_rows[:, 0].tolist() == [1, 400 - first + 1]
     gt = np.loadtxt(seq.gt_path, delimiter=",", ndmin=2)
     assert gt[:, 0].tolist() == [1, 400 - first + 1, last - first + 1]
     assert gt[0, 2] == 10.5
+
+
+def test_the_base_nanodet_g_is_scored_on_the_same_held_out_frames(pets) -> None:
+    first, last = ta.HELD_OUT
+    _write_rows(pets / f"vtest-{ta.FINETUNED}-det.txt", [_det(first)])
+    _write_rows(pets / "vtest-nanodet-g-det.txt", [_det(1), _det(first + 1, 0.7)])
+    rows, _ = ta.detector_rows(("nanodet-g",))
+    full, tuned, base = rows
+    assert full.sequences[0].frames == 795 and len(full.sequences[0].det_rows) == 2
+    assert "nanodet-g (gt frames" in base.detections and base.detector != "nanodet-g"
+    assert base.sequences[0].det_rows[:, [0, 6]].tolist() == [[2, 0.7]]
+    assert base.sequences[0].gt_path == tuned.sequences[0].gt_path
 
 
 def test_a_fine_tuned_file_without_held_out_frames_is_skipped(pets) -> None:
