@@ -191,18 +191,21 @@ def detector_rows(
         return rows, skipped
     # The detector names below have no preset (so the generic one) and keep these two rows out of
     # tracker_defaults' tuning set. The base detector on the same frames reads the fine-tuned row.
-    held_out = [(FINETUNED, dets)]
+    held_out = [(FINETUNED, dets, "")]
     base = CACHE / "vtest-nanodet-g-det.txt"
     if base.is_file():
-        held_out.append(("nanodet-g", det_file_rows(base)))
-    for detector, det_rows in held_out:
+        base_rows = det_file_rows(base)
+        same = np.array_equal(frame_window(base_rows, first, last), frame_window(dets, first, last))
+        held_out = [(FINETUNED, dets, "; the same detections as nanodet-g" if same else "")]
+        held_out.append(("nanodet-g", base_rows, ""))
+    for detector, det_rows, remark in held_out:
         name = f"c) PETS09 {detector} {first}-{last}"
         rows.append(
             BenchRow(
                 name,
                 [windowed_sequence(PETS, det_rows, 10.0, first, last, name)],
                 f"{detector}@{first}-{last}",
-                f"{detector} (gt frames {first}-{last})",
+                f"{detector} (gt frames {first}-{last}{remark})",
             )
         )
     return rows, skipped

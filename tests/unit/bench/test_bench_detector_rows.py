@@ -79,6 +79,16 @@ def test_the_base_nanodet_g_is_scored_on_the_same_held_out_frames(pets) -> None:
     assert "nanodet-g (gt frames" in base.detections and base.detector != "nanodet-g"
     assert base.sequences[0].det_rows[:, [0, 6]].tolist() == [[2, 0.7]]
     assert base.sequences[0].gt_path == tuned.sequences[0].gt_path
+    assert "same detections" not in tuned.detections
+
+
+def test_a_fine_tuned_file_equal_to_the_base_on_the_held_out_frames_says_so(pets) -> None:
+    first = ta.HELD_OUT[0]
+    _write_rows(pets / f"vtest-{ta.FINETUNED}-det.txt", [_det(first, 0.7)])
+    _write_rows(pets / "vtest-nanodet-g-det.txt", [_det(1), _det(first, 0.7)])
+    tuned, base = ta.detector_rows(())[0]
+    assert "the same detections as nanodet-g" in tuned.detections
+    assert "same detections" not in base.detections
 
 
 def test_a_fine_tuned_file_without_held_out_frames_is_skipped(pets) -> None:
