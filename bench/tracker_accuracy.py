@@ -12,7 +12,8 @@ Rows (the issue 9 table):
      TorchScript and as ONNX) at the endpoint's input size and score >= 0.1, 10 fps, one row each,
      read from the det files `python -m bench.detector_dets` caches under .cache/bench/ (a row
      whose file is missing is skipped with a note); and a fine-tuned NanoDet-g, whose detections
-     cover only the held-out frames 398-795 and are scored on those gt frames alone;
+     cover only the held-out frames 398-795 and are scored on those gt frames alone, beside the
+     base NanoDet-g on the same frames;
   d) the MOT17-SIM dev split: MOT17-02/05/09 gt with the simulated detections of
      ../shared/tools/motsim.py (30, 14 and 30 fps), pooled over the three;
   e) more of the same kind as the held-out crowded 30 fps set: motsim.py run here on the 30 fps
@@ -21,6 +22,8 @@ Rows (the issue 9 table):
 Ours runs as `track-dets` runs it (its score scale read off each sequence's detections), and on
 row c also with that detector's preset (what the pipeline uses).
 The anchors run at their documented defaults (see bench/peers.py), with the authors' output filter.
+Last comes the per-detector table: for rows a, b and c, ours and each anchor per metric, and ours'
+margin over the best anchor.
 
 Run: `.venv/bin/python -m bench tracker_accuracy` (or `make bench` for every benchmark).
 """
