@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from bench import detector_dets
 from bench import tracker_accuracy as ta
+from model_code.detectors import Detections
 
 
 def _write_rows(path: Path, rows: list[tuple]) -> Path:
@@ -152,3 +154,45 @@ def test_weights_or_label_with_several_detectors_is_an_error(tmp_path) -> None:
     with pytest.raises(SystemExit) as exited:
         detector_dets.main(["--detector", "all", "--label", "x", str(tmp_path / "v.avi")])
     assert exited.value.code == 2
+
+
+class _FrameIndexDetector:
+    """One person per frame whose score encodes how many frames it has seen (1-based)."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def detect(self, frames: list) -> list[Detections]:
+        out = []
+        for _ in frames:
+            self.seen += 1
+            out.append(Detections([[1, 2, 11, 22]], [self.seen / 100], [0]))
+        return out
+
+
+def test_cached_rows_number_frames_from_one_across_batches_and_use_the_label(
+    tmp_path, monkeypatch
+) -> None:
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 32))
+    for _ in range(detector_dets.BATCH + 3):
+        writer.write(np.zeros((32, 32, 3), np.uint8))
+    writer.release()
+    built = {}
+
+    def fake_build(name, **kwargs):
+        built.update(name=name, **kwargs)
+        return _FrameIndexDetector()
+
+    monkeypatch.setattr(detector_dets, "build_detector", fake_build)
+    weights = tmp_path / "model.onnx"
+    args = ["--detector", "yolox-onnx", "--weights", str(weights), "--label", "mine"]
+    detector_dets.main([*args, "--out", str(tmp_path / "out"), str(video)])
+    assert built == {"name": "yolox-onnx", "weights": weights}
+    rows = np.loadtxt(tmp_path / "out" / "clip-mine-det.txt", delimiter=",", ndmin=2)
+    frames = np.arange(1, detector_dets.BATCH + 4)
+    assert rows[:, 0].tolist() == frames.tolist()
+    assert rows[:, 6].tolist() == pytest.approx((frames / 100).tolist())
+    assert rows[0, 2:6].tolist() == [1, 2, 10, 20]
