@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -44,6 +45,10 @@ class PolicyError(RuntimeError):
 
 def synthesize(settings: Settings, account: str, region: str) -> dict[str, Template]:
     """The app's templates (stack name -> template) for `settings` in `account` and `region`."""
+    # This machine's Node 20 (ENV-NOTES) makes jsii print a banner into `motflow local up`'s
+    # output; the Makefile and the tests silence it the same way.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
     import aws_cdk as cdk
 
     from stacks.application import build_stacks, create_app
