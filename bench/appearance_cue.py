@@ -1,9 +1,10 @@
 """Experiment: does a cheap colour cue help re-identify people after occlusion (issue 22)?
 
 PETS09-S2L1 (`../shared/data/PETS09-S2L1/vtest.avi`, 10 fps) with NanoDet-g's cached detections
-(`.cache/bench/vtest-nanodet-g-det.txt`, from `python -m bench.detector_dets`), scored against the
-MOT15 gt by `trackers`' evaluation (bench/track_eval.py). The tracker is the project's, at its
-defaults; the cue only changes the first-stage cost of lost tracks:
+(`.cache/bench/vtest-nanodet-g-det.txt`, from `python -m bench.detector_dets`) and, as a second
+detector on the same frames, the Keypoint R-CNN detections of tracker_accuracy's row a, scored
+against the MOT15 gt by `trackers`' evaluation (bench/track_eval.py). The tracker is the
+project's, at its defaults; the cue only changes the first-stage cost of lost tracks:
 
 * each confirmed track keeps a colour descriptor: hue/saturation histograms of the upper and
   lower halves of its box's middle (`DESCRIPTOR` below), square-rooted and normalised so that a
@@ -24,6 +25,7 @@ Run: `PYTHONPATH=$PWD:$PWD/.cache/bench-site .venv/bin/python -m bench.appearanc
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from collections.abc import Sequence
@@ -33,7 +35,7 @@ import numpy as np
 
 from bench.track_eval import Evaluator
 from bench.track_eval import scores as score_of
-from bench.tracker_accuracy import CACHE, DATA, PETS, det_file_rows, gt_path
+from bench.tracker_accuracy import CACHE, DATA, MOT3D_JSON, PETS, det_file_rows, gt_path, mot3d_rows
 from model_code.boxes import iou_matrix, xywh_to_xyxy, xyxy_to_xywh
 from model_code.tracking import ByteTracker, TrackerConfig, preset
 from model_code.tracking.tracker import LOST, TRACKED
@@ -201,20 +203,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (VIDEO.is_file() and DETS.is_file() and gt_path(PETS).is_file()):
         print(f"skipped: needs {VIDEO}, {DETS} and the PETS gt", file=sys.stderr)
         return 0
-    rows = det_file_rows(DETS)
-    frames = decoded_frames(int(rows[:, 0].max()))
+    inputs = {"NanoDet-g": det_file_rows(DETS)}
+    if (DATA / MOT3D_JSON).is_file():
+        inputs["Keypoint R-CNN"] = mot3d_rows(DATA / MOT3D_JSON)
+    frames = decoded_frames(max(int(rows[:, 0].max()) for rows in inputs.values()))
     print(f"{len(frames)} frames decoded; weight 0 is the tracker without the cue")
     heads = ("weight", "MOTA", "IDF1", "HOTA")
-    print(" ".join(f"{h:>6}" for h in heads) + "  IDsw  ms/frame  descr.")
+    print(f"{'detections':<15}" + " ".join(f"{h:>6}" for h in heads) + "  IDsw  ms/frame  descr.")
     with Evaluator() as evaluator:
-        for weight in WEIGHTS:
+        for (name, rows), weight in itertools.product(inputs.items(), WEIGHTS):
             tracks, seconds, count = run(weight, frames, rows)
             s = score_of(evaluator.sequence(gt_path(PETS), tracks))
             ms = 1000.0 * seconds / len(frames)
             share = f"  {100 * ms / args.e2e_ms:.1f}% of end to end" if args.e2e_ms else ""
             print(
-                f"{weight:6.2f} {100 * s.mota:6.1f} {100 * s.idf1:6.1f} {100 * s.hota:6.1f} "
-                f"{s.idsw:5d} {ms:9.3f} {count:7d}{share}",
+                f"{name:<15}{weight:6.2f} "
+                + " ".join(f"{v:6.1f}" for v in s.points())
+                + f" {s.idsw:5d} {ms:9.3f} {count:7d}{share}",
                 flush=True,
             )
     return 0
