@@ -82,7 +82,7 @@ class TrackerConfig:
     tentative_s: float = 0.0
     coast_s: float = 1.0
     coast_max_drift: float = 0.03
-    coast_min_s: float = 0.0
+    coast_min_s: float = 2.0
     low_refind_min_s: float = 3.0
     fuse_score: bool = True
     score_scaled_noise: bool = True
