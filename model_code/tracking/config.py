@@ -43,9 +43,9 @@ class TrackerConfig:
     bridges a detector's missed frames, but only while that box's centre lies within
     `coast_max_drift` times its height of the last measured box: the prediction is trusted over a
     short move for the person's size, so coasting lasts longer at 30 fps than at 10 fps and stops
-    for fast movers, and only for tracks matched on frames spanning at least `coast_min_s`
-    seconds (a flickering static false positive is not painted on). Lost tracks matched on frames
-    spanning at least `low_refind_min_s` seconds also take part in the second association: a
+    for fast movers, and only for tracks matched on at least `coast_min_s` seconds' worth of
+    frames (a flickering static false positive is not painted on). Lost tracks matched on at
+    least `low_refind_min_s` seconds' worth of frames also take part in the second association: a
     well-established track may be re-found by a low-score box (an occluded person), a young one
     only by a high-score box. Durations are converted to frames at the tracker's rate.
 
