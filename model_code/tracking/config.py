@@ -43,7 +43,11 @@ class TrackerConfig:
     bridges a detector's missed frames, but only while that box's centre lies within
     `coast_max_drift` times its height of the last measured box: the prediction is trusted over a
     short move for the person's size, so coasting lasts longer at 30 fps than at 10 fps and stops
-    for fast movers. Durations are converted to frames at the tracker's rate.
+    for fast movers, and only for tracks matched on at least `coast_min_s` seconds' worth of
+    frames (a flickering static false positive is not painted on). Lost tracks matched on at
+    least `low_refind_min_s` seconds' worth of frames also take part in the second association: a
+    well-established track may be re-found by a low-score box (an occluded person), a young one
+    only by a high-score box. Durations are converted to frames at the tracker's rate.
 
     `score_scaled_noise` multiplies the Kalman measurement noise by
     `max(noise_scale_gain * (1 - score), noise_scale_floor)`: confident boxes pull the state
@@ -78,6 +82,8 @@ class TrackerConfig:
     tentative_s: float = 0.0
     coast_s: float = 1.0
     coast_max_drift: float = 0.03
+    coast_min_s: float = 2.0
+    low_refind_min_s: float = 3.0
     fuse_score: bool = True
     score_scaled_noise: bool = True
     noise_scale_floor: float = 0.7
@@ -109,7 +115,7 @@ class TrackerConfig:
                 f"tracker option low_threshold ({self.low_threshold}) must not exceed "
                 f"high_threshold ({self.high_threshold})"
             )
-        for name in ("track_buffer_s", "tentative_s", "coast_s"):
+        for name in ("track_buffer_s", "tentative_s", "coast_s", "coast_min_s", "low_refind_min_s"):
             value = getattr(self, name)
             if (
                 isinstance(value, bool)

@@ -95,6 +95,10 @@ class ByteTracker:
         self.tentative_frames = _frames(config.tentative_s, self.frame_rate)
         # Frames a lost track is still reported (at its predicted box) after its last match.
         self.coast_frames = round(config.coast_s * self.frame_rate)
+        # Matched frames a track needs before it may coast, and before a low-score box may
+        # re-find it once lost.
+        self.coast_min_hits = round(config.coast_min_s * self.frame_rate)
+        self.low_refind_hits = round(config.low_refind_min_s * self.frame_rate)
         self.reset()
 
     def reset(self) -> None:
@@ -147,11 +151,11 @@ class ByteTracker:
             cfg.lost_box_expansion,
             cfg.momentum_weight,
         )
-        # 2) low-score detections against the still unmatched tracks that are being reported:
-        # tracked ones and lost ones still coasting.
-        shown = self._shown()
+        # 2) low-score detections against the still unmatched tracks that are being reported
+        # (tracked ones and lost ones still coasting) and the established lost ones.
+        in_second = self._shown() | ((tracks.state == LOST) & (tracks.hits >= self.low_refind_hits))
         second, tracked_unmatched, _ = self._associate(
-            pool_left[shown[pool_left]],
+            pool_left[in_second[pool_left]],
             low,
             track_boxes,
             boxes,
@@ -370,6 +374,7 @@ class ByteTracker:
                 (tracks.state == LOST)
                 & (self.frame_id - tracks.last_seen <= self.coast_frames)
                 & (drift <= self.config.coast_max_drift * tracks.observed[:, 3])
+                & (tracks.hits >= self.coast_min_hits)
             )
         return shown
 

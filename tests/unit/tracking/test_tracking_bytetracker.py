@@ -85,7 +85,9 @@ def test_lost_buffer_is_in_seconds_and_scales_with_frame_rate(frame_rate, buffer
 
 @pytest.mark.parametrize(("frame_rate", "coast_frames"), [(10.0, 2), (30.0, 6)])
 def test_lost_track_is_reported_at_its_prediction_for_the_coast_period(frame_rate, coast_frames):
-    tracker = ByteTracker(TrackerConfig(coast_s=0.2, coast_max_drift=1.0), frame_rate=frame_rate)
+    tracker = ByteTracker(
+        TrackerConfig(coast_s=0.2, coast_max_drift=1.0, coast_min_s=0.0), frame_rate=frame_rate
+    )
     assert tracker.coast_frames == coast_frames
     for t in range(5):
         step(tracker, [person(100 + 2 * t)], [0.9])
@@ -96,7 +98,9 @@ def test_lost_track_is_reported_at_its_prediction_for_the_coast_period(frame_rat
 
 
 def test_only_lost_tracks_near_their_last_box_coast():
-    tracker = ByteTracker(TrackerConfig(coast_s=1.0, coast_max_drift=0.03), frame_rate=10.0)
+    tracker = ByteTracker(
+        TrackerConfig(coast_s=1.0, coast_max_drift=0.03, coast_min_s=0.0), frame_rate=10.0
+    )
     for t in range(5):
         # Height 100: the slow one moves 1 px a frame, the fast one 10 px.
         step(tracker, [person(100 + t), person(400 + 10 * t)], [0.9, 0.9])
@@ -112,7 +116,7 @@ def test_no_coast_means_a_missed_frame_reports_nothing():
 
 
 def test_low_score_box_keeps_a_coasting_track_alive():
-    tracker = ByteTracker(TrackerConfig(coast_s=0.2), frame_rate=10.0)
+    tracker = ByteTracker(TrackerConfig(coast_s=0.2, coast_min_s=0.0), frame_rate=10.0)
     for _ in range(3):
         step(tracker, [person(100)], [0.9])
     tracker.update(*EMPTY)  # lost, still coasting

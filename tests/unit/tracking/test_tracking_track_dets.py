@@ -19,27 +19,28 @@ def write_dets(path, rows):
 def test_round_trip_keeps_ids_and_boxes(tmp_path):
     dets = tmp_path / "det.txt"
     rows = []
-    for frame in range(1, 9):
-        if frame == 5:
-            continue  # no detections at all on frame 5: the tracker still sees the frame
+    # 2.5 s at 10 fps, so both tracks are established (coast_min_s) when frame 25 comes.
+    for frame in range(1, 31):
+        if frame == 25:
+            continue  # no detections at all on frame 25: the tracker still sees the frame
         rows.append((frame, -1, 10 + 2 * frame, 50, 40, 100, 0.9, -1, -1, -1))
         rows.append((frame, -1, 300, 60, 45, 110, 0.8, -1, -1, -1))
     write_dets(dets, rows)
     out = tmp_path / "tracks" / "out.txt"
     result = track_detections_file(dets, fps=10, out_path=out)
-    assert result.frames == 8
+    assert result.frames == 30
     assert result.update_ms_per_frame >= 0.0
     tracks = np.loadtxt(out, delimiter=",", ndmin=2)
     assert result.rows == len(tracks)
     assert tracks.shape[1] == 10
     assert set(tracks[:, 1].astype(int)) == {1, 2}
-    # Frame 5 has no detections: both tracks coast through it at their predicted boxes.
-    assert set(tracks[tracks[:, 0] == 5][:, 1].astype(int)) == {1, 2}
+    # Frame 25 has no detections: both tracks coast through it at their predicted boxes.
+    assert set(tracks[tracks[:, 0] == 25][:, 1].astype(int)) == {1, 2}
     assert (tracks[:, 7:] == -1).all()
     first = tracks[(tracks[:, 0] == 1) & (tracks[:, 1] == 1)][0]
     np.testing.assert_allclose(first[2:7], [12, 50, 40, 100, 0.9], atol=0.01)
     # The same person keeps the same id after the empty frame.
-    assert set(tracks[tracks[:, 0] == 8][:, 1].astype(int)) == {1, 2}
+    assert set(tracks[tracks[:, 0] == 30][:, 1].astype(int)) == {1, 2}
 
 
 def test_empty_det_file_gives_empty_tracks(tmp_path):
