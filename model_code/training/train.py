@@ -332,6 +332,11 @@ def train(
     started = time.perf_counter()
     history = [_epoch_result(0, _NAN, validate(model, val_samples), time.perf_counter() - started)]
     log(history[0].metrics_line())
+    if not history[0].tracked:
+        log(
+            "note: the validation labels carry no track ids (detection-only labels); the "
+            "checkpoint is selected by validation mAP@0.5, not by tracking (IDF1/HOTA)"
+        )
     best_state, best_epoch, stale = _cpu_state(model), 0, 0
     order: list[int] = []
     for epoch in range(1, config.epochs + 1):
