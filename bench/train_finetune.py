@@ -18,7 +18,8 @@ COCO NanoDet-g (an empty model directory). Then mean, standard deviation and min
 over all runs.
 
 Fold A's first seed also writes its exported model's detections on frames 398-795 (MOT det format,
-gt frame numbers) to `.cache/bench/vtest-finetuned-nanodet-g-det.txt`, for the tracker benchmarks.
+gt frame numbers) to `.cache/bench/vtest-finetuned-nanodet-g-det.txt`, for the tracker benchmarks,
+with a `.json` beside it saying which model wrote them (the guard may have kept the starting one).
 
 Run: `PYTHONPATH=.:.cache/bench-site .venv/bin/python -m bench train_finetune [--epochs N ...]`.
 Wall-clock figures depend on the machine's load; the command prints its settings.
@@ -159,7 +160,9 @@ def endpoint(model_dir: Path) -> tuple[Detector, dict]:
     return engine.detector(engine.defaults), dict(engine.defaults.tracker)
 
 
-def write_handoff(rows: np.ndarray, path: Path) -> None:
+def write_handoff(rows: np.ndarray, path: Path, run: Run) -> None:
+    """The det rows as `frame,-1,x,y,w,h,score,-1,-1,-1`, and beside them (`.json`) which model
+    wrote them: when the guard kept the starting model, these are the COCO model's detections."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(
         mot_rows(int(r[0]), np.array([-1]), np.array([[r[2], r[3], r[2] + r[4], r[3] + r[5]]]),
@@ -167,6 +170,18 @@ def write_handoff(rows: np.ndarray, path: Path) -> None:
         for r in rows
     )  # fmt: skip
     path.write_text(text, encoding="utf-8")
+    about = {
+        "source": "bench/train_finetune.py",
+        "video": VIDEO.name,
+        "frames": list(CLIPS[run.fold][1]),
+        "fold": run.fold,
+        "seed": run.seed,
+        "kept_starting_model": run.kept_starting_model,
+        "best_epoch": run.best_epoch,
+        "score_scale": run.score_scale,
+        "score_floor": TRACK_FLOOR,
+    }
+    path.with_suffix(".json").write_text(json.dumps(about, indent=2) + "\n", encoding="utf-8")
 
 
 def fine_tune(
@@ -279,14 +294,14 @@ def main(argv: list[str] | None = None) -> list[Run] | None:
                 detector, tracker = endpoint(model_dir)
                 # The guard exports the starting weights unchanged: same detections.
                 dets = start_dets if result.kept_starting_model else detect(detector, held)
-                if fold == "A" and seed == args.seeds[0] and not args.no_handoff:
-                    write_handoff(dets[0], HANDOFF)
-                    print(f"wrote {len(dets[0])} detections to {HANDOFF}")
                 run = Run(
                     fold, seed, start, figures(dets, tracker, gt_path, ev, fps),
                     result.kept_starting_model, result.best_epoch, result.selected_by,
                     result.score_scale(), n_train, n_val, train_s,
                 )  # fmt: skip
+                if fold == "A" and seed == args.seeds[0] and not args.no_handoff:
+                    write_handoff(dets[0], HANDOFF, run)
+                    print(f"wrote {len(dets[0])} detections to {HANDOFF} (and .json)")
                 runs.append(run)
                 print(f"  -> {asdict(run)}", flush=True)
     print_tables(runs)
