@@ -210,10 +210,12 @@ def fine_tune(
     return model_dir, result, len(train_samples), len(val_samples), elapsed
 
 
-def summary(values: list[float]) -> str:
+def summary(values: list[float], digits: int = 3) -> str:
+    """Mean ± sample standard deviation (min–max)."""
     mean = statistics.fmean(values)
     std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:.3f} ± {std:.3f} ({min(values):.3f}-{max(values):.3f})"
+    low, high = min(values), max(values)
+    return f"{mean:.{digits}f} ± {std:.{digits}f} ({low:.{digits}f} – {high:.{digits}f})"
 
 
 def print_tables(runs: list[Run]) -> None:
@@ -231,7 +233,7 @@ def print_tables(runs: list[Run]) -> None:
             )
     groups = {f"fold {f}": [r for r in runs if r.fold == f] for f in CLIPS}
     groups["all runs"] = runs
-    print("\nmean ± std (min-max); exported − start per run")
+    print("\nmean ± std (min – max); difference: exported − start, run by run")
     print("| runs | model | " + " | ".join(FIGURES) + " |")
     print("|---|---|" + "---|" * len(FIGURES))
     for label, group in groups.items():
@@ -242,10 +244,14 @@ def print_tables(runs: list[Run]) -> None:
             ("exported", lambda r: r.tuned),
             ("difference", lambda r: {k: r.tuned[k] - r.start[k] for k in FIGURES}),
         ):
-            cells = " | ".join(summary([pick(r)[k] for r in group]) for k in FIGURES)
+            cells = " | ".join(
+                summary([pick(r)[k] for r in group], 1 if k == "id_switches" else 3)
+                for k in FIGURES
+            )
             print(f"| {label} ({len(group)}) | {name} | {cells} |")
+    for label, group in groups.items():
         kept = sum(r.kept_starting_model for r in group)
-        print(f"  {label}: guard kept the starting model in {kept} of {len(group)} runs")
+        print(f"{label}: the guard kept the starting model in {kept} of {len(group)} runs")
 
 
 def main(argv: list[str] | None = None) -> list[Run] | None:
