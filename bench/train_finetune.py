@@ -17,7 +17,7 @@ exported `score_scale` for a fine-tuned model), at the video's 10 fps. Figures: 
 COCO NanoDet-g (an empty model directory). Then mean, standard deviation and min-max per fold and
 over all runs.
 
-Fold A's first seed also writes its exported model's detections on frames 398-795 (MOT det format,
+Fold A's first seed (or `--handoff-seed`) also writes its exported model's detections on frames 398-795 (MOT det format,
 gt frame numbers) to `.cache/bench/vtest-finetuned-nanodet-g-det.txt`, for the tracker benchmarks,
 with a `.json` beside it saying which model wrote them (the guard may have kept the starting one).
 
@@ -268,11 +268,16 @@ def main(argv: list[str] | None = None) -> list[Run] | None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the runs to this JSON file")
     parser.add_argument("--no-handoff", action="store_true", help=f"do not write {HANDOFF.name}")
+    parser.add_argument(
+        "--handoff-seed", type=int, help=f"fold A's seed whose detections go to {HANDOFF.name} "
+        "(default: the first of --seeds)"
+    )  # fmt: skip
     args = parser.parse_args(argv or [])
     if not (VIDEO.is_file() and GT.is_file()):
         print(f"skipped: {VIDEO} or {GT} not found (shared data absent)")
         return None
     torch.set_num_threads(args.threads)
+    handoff_seed = args.seeds[0] if args.handoff_seed is None else args.handoff_seed
     print(f"settings: {vars(args)}; torch threads {torch.get_num_threads()}", flush=True)
     with VideoReader(VIDEO) as video:
         fps = video.info.fps
@@ -305,7 +310,7 @@ def main(argv: list[str] | None = None) -> list[Run] | None:
                     result.kept_starting_model, result.best_epoch, result.selected_by,
                     result.score_scale(), n_train, n_val, train_s,
                 )  # fmt: skip
-                if fold == "A" and seed == args.seeds[0] and not args.no_handoff:
+                if fold == "A" and seed == handoff_seed and not args.no_handoff:
                     write_handoff(dets[0], HANDOFF, run)
                     print(f"wrote {len(dets[0])} detections to {HANDOFF} (and .json)")
                 runs.append(run)
