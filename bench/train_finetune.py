@@ -17,9 +17,10 @@ exported `score_scale` for a fine-tuned model), at the video's 10 fps. Figures: 
 COCO NanoDet-g (an empty model directory). Then mean, standard deviation and min-max per fold and
 over all runs.
 
-Fold A's first seed (or `--handoff-seed`) also writes its exported model's detections on frames 398-795 (MOT det format,
-gt frame numbers) to `.cache/bench/vtest-finetuned-nanodet-g-det.txt`, for the tracker benchmarks,
-with a `.json` beside it saying which model wrote them (the guard may have kept the starting one).
+Fold A's first seed (or `--handoff-seed`) also writes its exported model's detections on frames
+398-795 (MOT det format, gt frame numbers) to `.cache/bench/vtest-finetuned-nanodet-g-det.txt`,
+for the tracker benchmarks, with a `.json` beside it saying which model wrote them (the guard
+may have kept the starting one).
 
 Run: `PYTHONPATH=.:.cache/bench-site .venv/bin/python -m bench train_finetune [--epochs N ...]`.
 Wall-clock figures depend on the machine's load; the command prints its settings.
