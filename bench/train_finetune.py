@@ -257,12 +257,12 @@ def print_tables(runs: list[Run]) -> None:
 
 def main(argv: list[str] | None = None) -> list[Run] | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--iterations", type=int, default=8, help="iterations per epoch")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--iterations", type=int, default=12, help="iterations per epoch")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--lr", type=float, default=3e-4)
-    parser.add_argument("--every", type=int, default=8, help="use every Nth training frame")
-    parser.add_argument("--val-every", type=int, default=4, help="every Nth validation frame")
+    parser.add_argument("--every", type=int, default=4, help="use every Nth training frame")
+    parser.add_argument("--val-every", type=int, default=2, help="every Nth validation frame")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--folds", nargs="+", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--clip-frames", type=int, default=0, help="score only this many frames")
