@@ -5,13 +5,13 @@ fine-tunes on the first clip and is scored on the second; fold B the reverse. Wi
 clip, its first 80 % trains (every `--every`th frame) and its last 20 % validates (every
 `--val-every`th frame): checkpoint selection by tracking the validation frames (IDF1 and HOTA,
 MOTA as tie-break) and the never-worse guard, exactly as `python -m model_code.training` does.
-Each fold runs once per seed (the seed sets the head's initialisation, the batch order and the
-augmentation).
+Each fold runs once per seed (the seed sets the batch order, the augmentation and the
+initialisation of any class row COCO does not have; `person` keeps its COCO row).
 
 On the held-out clip, every frame goes through the endpoint's code path (`handler.load_model` of
 the model directory, its detector at the endpoint's default input size, score >= 0.1) and the
-tracker the engine builds from that directory's config.json (NanoDet-g's preset, scaled to the
-exported `score_scale` for a fine-tuned model), at the video's 10 fps. Figures: detection AP50
+tracker the engine builds from that directory's config.json (NanoDet-g's preset, with the
+exported `score_scale` fixed for a fine-tuned model), at the video's 10 fps. Figures: detection AP50
 (all-point, IoU 0.5, the gt's considered rows) and MOTA / IDF1 / HOTA / ID switches from
 `bench/track_eval.py` (`trackers`' TrackEval-parity evaluation). The starting model is the shipped
 COCO NanoDet-g (an empty model directory). Then mean, standard deviation and min-max per fold and
@@ -94,7 +94,9 @@ def pets_labels(work: Path) -> LabelSet:
     return load_mot(work)
 
 
-def tuning_sets(labels: LabelSet, clip: tuple[int, int], every: int, val_every: int):
+def tuning_sets(
+    labels: LabelSet, clip: tuple[int, int], every: int, val_every: int
+) -> tuple[LabelSet, LabelSet]:
     """(train, validation) from the frames of `clip`: the first 80 % and the last 20 %, thinned."""
     frames = [f for f in labels.sequences[0].frames if clip[0] <= f.ref.number <= clip[1]]
     cut = int(len(frames) * (1 - VAL_FRACTION))
