@@ -3,7 +3,9 @@
 Formats, found in this order when `fmt` is None:
 - `groundtruth`: a `*.manifest` file (a Ground Truth video labelling job's output manifest);
 - `coco`: a `*.json` file with COCO's `images`, `annotations` and `categories`;
-- `mot`: MOTChallenge sequence folders (`SEQ/gt/gt.txt` with `img1/` or a video).
+- `mot`: MOTChallenge sequence folders (`SEQ/gt/gt.txt` with `img1/` or a video);
+- `kitti`: KITTI labels, `images/` + `labels/` (object detection, as NVIDIA TAO/TLT reads them)
+  or `image_02/` + `label_02/` (tracking, with track ids); see `kitti.py`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 
 from model_code.training.coco import is_coco, load_coco
 from model_code.training.groundtruth import load_groundtruth
+from model_code.training.kitti import is_kitti, load_kitti
 from model_code.training.labels import LabelError, LabelSet, Sequence
 from model_code.training.mot import is_sequence, load_mot
 
-FORMATS = ("groundtruth", "coco", "mot")
+FORMATS = ("groundtruth", "coco", "mot", "kitti")
 
 
 def _coco_files(folder: Path) -> list[Path]:
@@ -38,9 +41,12 @@ def detect_format(folder: Path) -> str:
         return "coco"
     if is_sequence(folder) or any(is_sequence(p) for p in folder.iterdir() if p.is_dir()):
         return "mot"
+    if is_kitti(folder):
+        return "kitti"
     raise LabelError(
         f"{folder}: no labels found; expected a Ground Truth output manifest (*.manifest), "
-        "a COCO JSON file, or MOTChallenge sequence folders (SEQ/gt/gt.txt)"
+        "a COCO JSON file, MOTChallenge sequence folders (SEQ/gt/gt.txt), or KITTI labels "
+        "(images/ + labels/, or image_02/ + label_02/)"
     )
 
 
@@ -57,6 +63,8 @@ def load_labels(folder: str | Path, fmt: str | None = None) -> LabelSet:
         parts = [load_coco(p) for p in _coco_files(folder)]
     elif fmt == "mot":
         parts = [load_mot(folder)]
+    elif fmt == "kitti":
+        parts = [load_kitti(folder)]
     else:
         raise LabelError(f"unknown label format {fmt!r}; valid: {', '.join(FORMATS)}")
     sequences = [s for part in parts for s in part.sequences]

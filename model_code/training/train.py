@@ -7,11 +7,14 @@ validation sequence's detections in frame order, scored by IDF1, HOTA and MOTA
 epoch by the mean of IDF1 and HOTA (ties: MOTA, then mAP, then lower validation loss). Without
 track ids it falls back to mAP@0.5 (ties: lower validation loss).
 
-Guard: epoch 0 is the starting model. A fine-tuned epoch is eligible only if it tracks the
-validation sequences at least as well as the starting model on both IDF1 and HOTA (or, without
-track ids, detects at least as well by mAP), so a fine-tune never exports a worse model than it
-started from; when no epoch qualifies the starting model is kept and the output says so
-(`kept_starting_model=1;`).
+Guard: epoch 0 is the starting model, tracked as the engine runs it today (its score scale read
+off the detections as they arrive, as for the shipped NanoDet-g); fine-tuned epochs are tracked
+with the scale the export would fix (`score_scale`). A fine-tuned epoch is eligible only if it
+tracks the validation sequences at least as well as the starting model on both IDF1 and HOTA
+(or, without track ids, detects at least as well by mAP), so a fine-tune never exports a worse
+model than it started from; when no epoch qualifies the starting model is kept, exported without
+a fixed score scale (so the endpoint runs it exactly as the starting model), and the output says
+so (`kept_starting_model=1;`).
 
 Each epoch prints one `key=value;` line (SageMaker metric definitions read them, see
 `sagemaker_job.METRIC_DEFINITIONS`).
@@ -30,7 +33,7 @@ import torch
 
 from model_code.detectors.nanodet import NanoDet
 from model_code.detectors.nms import batched_nms
-from model_code.tracking import ByteTracker
+from model_code.tracking import ByteTracker, tracker_config
 from model_code.tracking.presets import MIN_SCORE_SCALE, scaled_preset
 from model_code.training.augment import AugmentConfig, augment, pad_to_stride
 from model_code.training.evaluate import ImageResult, mean_ap, true_positive_scores
@@ -39,6 +42,7 @@ from model_code.training.losses import gfl_loss
 from model_code.training.track_metrics import FrameBoxes, TrackScores, score_tracks
 
 VAL_SCORE_FLOOR = 0.05
+DETECTOR = "nanodet-g"  # the fine-tuned detector; its stock tracker preset tracks the start
 # The top of a detector's score scale, read robustly: this quantile of its matched validation
 # scores (the presets use the highest score a clear person gets; one stray high score on a small
 # validation set should not set it).
@@ -137,12 +141,15 @@ class TrainResult:
 
     def score_scale(self, epoch: int | None = None) -> float | None:
         """The top of the score scale of the model of `epoch` (default: the best), measured on
-        the validation frames; None when nothing matched there.
+        the validation frames; None when nothing matched there, and by default when the best is
+        the starting model (exported as it runs today: the engine reads its scale off each video).
 
         Fine-tuning with quality focal loss makes scores estimate IoU, so they usually top out
         lower than the starting detector's. The exported config.json carries this figure and the
         engine builds the tracker from `scaled_preset` of it (model_code/tracking/presets.py).
         """
+        if epoch is None and self.best_epoch == 0:
+            return None
         scale = self.history[self.best_epoch if epoch is None else epoch].score_scale
         return scale if scale > 0 else None  # NaN: nothing matched
 
@@ -186,12 +193,16 @@ class Validation:
 
 
 def track_validation(
-    samples: list[Sample], results: list[ImageResult], score_scale: float
+    samples: list[Sample], results: list[ImageResult], score_scale: float | None
 ) -> TrackScores | None:
     """Track each validation sequence whose boxes all carry track ids, frame by frame, with the
-    tracker the engine would build for this model; IDF1/HOTA/MOTA over those sequences pooled
-    (frames concatenated, ids kept apart per sequence). None when no sequence carries ids."""
-    config = scaled_preset(score_scale if score_scale > 0 else 1.0)
+    tracker the engine would build for this model (`score_scale` None: the stock preset, which
+    reads the scale off the detections); IDF1/HOTA/MOTA over those sequences pooled (frames
+    concatenated, ids kept apart per sequence). None when no sequence carries ids."""
+    if score_scale is None:
+        config = tracker_config(DETECTOR)
+    else:
+        config = scaled_preset(score_scale if score_scale > 0 else 1.0)
     gt: list[FrameBoxes] = []
     hyp: list[FrameBoxes] = []
     by_sequence: dict[str, list[int]] = {}
@@ -217,9 +228,9 @@ def track_validation(
     return score_tracks(gt, hyp) if gt else None
 
 
-def validate(model: NanoDet, samples: list[Sample]) -> Validation:
+def validate(model: NanoDet, samples: list[Sample], starting: bool = False) -> Validation:
     """Loss, mAP@0.5, score scale and tracking scores of `model` on `samples`, one un-augmented
-    image at a time in sequence order."""
+    image at a time in sequence order; the `starting` model is tracked with the stock preset."""
     model.eval()
     device = _device(model)
     losses, results = [], []
@@ -252,7 +263,7 @@ def validate(model: NanoDet, samples: list[Sample]) -> Validation:
         float(np.mean(losses)),
         mean_ap(results, model.num_classes),
         scale,
-        track_validation(samples, results, scale),
+        track_validation(samples, results, None if starting else scale),
     )
 
 
@@ -330,8 +341,14 @@ def train(
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     started = time.perf_counter()
-    history = [_epoch_result(0, _NAN, validate(model, val_samples), time.perf_counter() - started)]
+    start = validate(model, val_samples, starting=True)
+    history = [_epoch_result(0, _NAN, start, time.perf_counter() - started)]
     log(history[0].metrics_line())
+    if not history[0].tracked:
+        log(
+            "note: the validation labels carry no track ids (detection-only labels); the "
+            "checkpoint is selected by validation mAP@0.5, not by tracking (IDF1/HOTA)"
+        )
     best_state, best_epoch, stale = _cpu_state(model), 0, 0
     order: list[int] = []
     for epoch in range(1, config.epochs + 1):

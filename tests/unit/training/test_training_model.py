@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from model_code.detectors.nanodet import NUM_CLASSES, anchor_points, load_nanodet
@@ -91,6 +92,38 @@ def test_atss_matches_the_reference_with_nanodet_g_anchor_scale():
     # The 40x100 px person is learned at stride 8, as NanoDet-g was trained (5 gave stride 16).
     person = strides[assigned == 0]
     assert len(person) and (person == 8).all()
+
+
+def test_atss_on_a_hand_computed_box_picks_the_centre_and_its_four_neighbours():
+    """A 64x64 input (strides 8/16/32: 8x8, 4x4 and 2x2 points) and one 56x56 box centred on the
+    stride-8 point (28, 28). Anchor boxes are 8 strides square (64, 128, 256 px).
+
+    Candidates (top 9 per level by centre distance, all 4 at stride 32) and their IoUs:
+    - stride 8: the centre point, anchor [-4,-4,60,60]: 56*56 / 64*64 = 3136/4096; its 4 edge
+      neighbours (8 px off in x or y): 52*56 / (4096 + 3136 - 2912) = 2912/4320; its 4 diagonal
+      neighbours: 52*52 / (4096 + 3136 - 2704) = 2704/4528;
+    - stride 16: every 128 px anchor contains the box: 3136/16384 for each of the 9;
+    - stride 32: every 256 px anchor contains it: 3136/65536 for each of the 4.
+    The threshold is their mean + sample std (about 0.614), between the diagonal (0.597) and the
+    edge (0.674) IoUs, so the positives are the centre and its 4 edge neighbours, all inside."""
+    import statistics
+
+    centres, strides = anchor_points(64, 64, torch.float32, torch.device("cpu"))
+    levels = [8 * 8, 4 * 4, 2 * 2]
+    candidates = (
+        [3136 / 4096] + [2912 / 4320] * 4 + [2704 / 4528] * 4 + [3136 / 16384] * 9
+        + [3136 / 65536] * 4
+    )  # fmt: skip
+    threshold = statistics.mean(candidates) + statistics.stdev(candidates)
+    assert 2704 / 4528 < threshold < 2912 / 4320
+    expected = {(28.0, 28.0), (20.0, 28.0), (36.0, 28.0), (28.0, 20.0), (28.0, 36.0)}
+
+    assigned, overlap = atss_assign(centres, strides, levels, torch.tensor([[0.0, 0.0, 56, 56]]))
+    positive = assigned >= 0
+    assert {tuple(c) for c in centres[positive].tolist()} == expected
+    assert (strides[positive] == 8).all() and (assigned[positive] == 0).all()
+    got = sorted(overlap[positive].tolist())
+    assert got == pytest.approx([2912 / 4320] * 4 + [3136 / 4096], abs=1e-6)
 
 
 def test_dfl_is_lowest_when_the_distribution_sits_on_the_target():

@@ -89,7 +89,7 @@ def test_training_keeps_the_starting_model_when_tracking_gets_worse(monkeypatch)
             training.Validation(0.8, 0.96, 0.8, TrackScores(0.6, 0.90, 0.69)),
         ]
     )
-    monkeypatch.setattr(training, "validate", lambda model, samples: next(script))
+    monkeypatch.setattr(training, "validate", lambda model, samples, starting=False: next(script))
     model, _ = finetune_model(("person",))
     image = np.full((64, 64, 3), 127, np.uint8)
     sample = Sample(image, np.array([[10, 10, 30, 50]], np.float32), np.zeros(1, np.int64), "s")
@@ -99,6 +99,30 @@ def test_training_keeps_the_starting_model_when_tracking_gets_worse(monkeypatch)
     lines: list[str] = []
     result = training.train(model, [sample], [sample], config, log=lines.append)
     assert result.best_epoch == 0 and result.kept_starting_model
+    # Exported as the starting model runs today: no fixed score scale in config.json.
+    assert result.score_scale() is None and result.score_scale(epoch=0) == 0.8
     assert result.selected_by == "tracking"
     assert any(line.startswith("kept_starting_model=1;") for line in lines)
     assert "val_idf1=0.84000;" in lines[1]
+
+
+def test_the_starting_model_is_validated_with_the_stock_tracker(monkeypatch):
+    from model_code.training.evaluate import ImageResult
+    from model_code.training.frames import Sample
+
+    built = []
+
+    class Recording(training.ByteTracker):
+        def __init__(self, config, frame_rate):
+            built.append(config)
+            super().__init__(config, frame_rate=frame_rate)
+
+    monkeypatch.setattr(training, "ByteTracker", Recording)
+    box = np.array([[10.0, 10.0, 30.0, 50.0]], np.float32)
+    one = np.zeros(1, np.int64)
+    samples = [Sample(np.zeros((64, 64, 3), np.uint8), box, one, "s", one) for _ in range(3)]
+    results = [ImageResult(box, np.array([0.7]), one, box, one) for _ in range(3)]
+    training.track_validation(samples, results, None)
+    training.track_validation(samples, results, 0.7)
+    # The stock preset reads the scale off the detections; a fine-tuned epoch's is fixed.
+    assert [c.score_scale for c in built] == [None, 0.7]
