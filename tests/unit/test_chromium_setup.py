@@ -92,7 +92,7 @@ def test_a_failed_install_fails_only_on_ci(tmp_path: Path, ci: bool, expected: i
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_test_runs_the_chromium_step_before_the_suite() -> None:
     planned = subprocess.run(
-        ["make", "-n", "test"], cwd=REPO, capture_output=True, text=True, timeout=60
+        ["make", "-n", "-B", "test"], cwd=REPO, capture_output=True, text=True, timeout=60
     ).stdout
     step = planned.find("sh scripts/ensure_chromium.sh")
     assert 0 <= step < planned.find("-m pytest")
