@@ -73,7 +73,7 @@ def _mot(video: Path, stride: int, detector, monkeypatch, **reader_options) -> l
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stride", [1, 3])
+@pytest.mark.parametrize("stride", [3])  # stride 1's frames are compared pixel for pixel above
 def test_tracks_are_identical_to_the_single_threaded_decode(
     sample_video, stride, detector, monkeypatch
 ):
