@@ -145,7 +145,7 @@ class ByteTracker:
         cfg = self.config
         if cfg.matched_score_quantile <= 0.0 or cfg.score_scale is not None or not len(scores):
             return
-        bins = np.clip((scores * _SCORE_BINS).astype(np.intp), 0, _SCORE_BINS - 1)
+        bins = np.minimum(np.maximum(scores * _SCORE_BINS, 0.0), _SCORE_BINS - 1).astype(np.intp)
         self._matched_counts += np.bincount(bins, minlength=_SCORE_BINS)
         cumulative = np.cumsum(self._matched_counts)
         total = int(cumulative[-1])

@@ -55,8 +55,8 @@ def test_tightly_scored_tracked_objects_keep_the_highest_score_scale():
     assert tracker.high_score_scale == tracker.score_scale == pytest.approx(0.88)
 
 
-def test_off_by_default_and_idle_until_enough_matched_scores():
-    assert TrackerConfig().matched_score_quantile == 0.0
+def test_off_at_zero_and_idle_until_enough_matched_scores():
+    assert 0.0 < TrackerConfig().matched_score_quantile < 0.1
     off, _ = _run(0.0, WIDE, MATCHED_SCALE_MIN_COUNT // PEOPLE + 20)
     assert off.high_score_scale == off.score_scale
     early, fed = _run(0.1, WIDE, MATCHED_SCALE_MIN_COUNT // PEOPLE - 2)
