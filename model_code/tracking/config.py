@@ -24,6 +24,7 @@ _UNIT_INTERVAL = (
     "lost_box_expansion",
     "momentum_weight",
     "coast_max_drift",
+    "matched_score_quantile",
 )
 
 
@@ -61,12 +62,19 @@ class TrackerConfig:
     A tracked/lost pair of the same class overlapping by more than `duplicate_iou` is one object
     twice; the younger track is dropped.
 
-    The three score thresholds are fractions of a score scale, the score a clear, unoccluded
-    object gets from the detector: `score_scale` when it is set (1.0 makes them plain scores),
-    else (None, the default) read off the video's own detections as they arrive: the highest
-    score seen so far, at least `AUTO_MIN_SCORE_SCALE` (tracker.py). Detectors score on different
-    scales (a Faster R-CNN gives a clear person 0.99, NanoDet-g at most about 0.88), so the same
-    fractions serve every detector without a hand-set scale per detector.
+    The three score thresholds are fractions of a score scale, the score a clear, unoccluded object
+    gets from the detector: `score_scale` when it is set (1.0 makes them plain scores), else (None,
+    the default) read off the video's own detections as they arrive: the highest score seen so far,
+    at least `AUTO_MIN_SCORE_SCALE` (tracker.py). Detectors score on different scales (a Faster
+    R-CNN gives a clear person 0.99, NanoDet-g at most about 0.88), so the same fractions serve
+    every detector without a hand-set scale per detector. With `matched_score_quantile` q > 0 (0.05
+    by default; 0 turns it off), unless `score_scale` is fixed, the high and new-track thresholds
+    may sit lower still: their scale is at most the one that puts the high threshold at the q
+    quantile of the scores of boxes matched to confirmed tracks so far (first and second stage,
+    counted once `MATCHED_SCALE_MIN_COUNT` have been), so a detector that scores tracked objects
+    widely (yolov3-tiny) gets lower thresholds, while one whose tracked objects score tightly keeps
+    the highest-score scale. The low threshold keeps the highest-score scale: it bounds the clutter
+    that could otherwise feed the matched scores and pull the scale down.
 
     Reported tracks must have an area over `min_box_area` px² and a width/height of at most
     `max_aspect_ratio`; 0 and None switch those filters off.
@@ -94,6 +102,7 @@ class TrackerConfig:
     min_box_area: float = 100.0
     max_aspect_ratio: float | None = 1.6
     score_scale: float | None = None
+    matched_score_quantile: float = 0.05
 
     def __post_init__(self) -> None:
         scale = self.score_scale

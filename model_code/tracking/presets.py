@@ -6,8 +6,10 @@ NanoDet-g. No scale is set by hand per detector: the tracker's score thresholds 
 a scale it reads off each video's own detections as they arrive (`TrackerConfig.score_scale`
 None, see tracker.py), so one choice of fractions, made on all the shared benchmark sets at once
 (`python -m bench tracker_defaults`, see docs/BENCHMARKS.md), serves every detector, including
-ones never tuned for. Every preset is therefore `TrackerConfig`'s defaults; the detector names
-stay so that callers and job options keep naming them.
+ones never tuned for. The high and new-track thresholds may come lower still, down to what the
+objects being tracked score (`TrackerConfig.matched_score_quantile`), for a detector that scores
+people widely. Every preset is therefore `TrackerConfig`'s defaults; the detector names stay so
+that callers and job options keep naming them.
 
 A model whose scale was measured (a fine-tuned NanoDet-g's config.json carries the scale of its
 matched validation scores) can fix it with `scaled_preset(scale)`.

@@ -67,6 +67,10 @@ def _expand(boxes: np.ndarray, ratio: float) -> np.ndarray:
 # The lowest scale read off a video's scores: below it, thresholds would admit clutter, which is
 # all a detector may report before the first object comes into view.
 AUTO_MIN_SCORE_SCALE = 0.6
+# Scores of boxes matched to confirmed tracks needed before they may lower the read scale
+# (`TrackerConfig.matched_score_quantile`), and the histogram bins they are counted in.
+MATCHED_SCALE_MIN_COUNT = 100
+_SCORE_BINS = 200
 
 
 def _frames(seconds: float, frame_rate: float) -> int:
@@ -107,6 +111,8 @@ class ByteTracker:
         self._next_id = 1
         self.tracks = TrackTable.empty()
         self._highest_score = 0.0
+        self._matched_counts = np.zeros(_SCORE_BINS, dtype=np.int64)
+        self._matched_scale = 1.0
 
     @property
     def score_scale(self) -> float:
@@ -115,10 +121,38 @@ class ByteTracker:
             return self.config.score_scale
         return min(max(self._highest_score, AUTO_MIN_SCORE_SCALE), 1.0)
 
+    @property
+    def high_score_scale(self) -> float:
+        """The scale the high and new-track thresholds are fractions of, as of the last update:
+        `score_scale`, lowered by the matched scores when `matched_score_quantile` is set."""
+        scale = self.score_scale
+        if self.config.score_scale is not None:
+            return scale
+        return max(min(scale, self._matched_scale), AUTO_MIN_SCORE_SCALE)
+
     def _score_scale(self, scores: np.ndarray) -> float:
         if self.config.score_scale is None and len(scores):
             self._highest_score = max(self._highest_score, float(scores.max()))
         return self.score_scale
+
+    def _count_matched(self, scores: np.ndarray) -> None:
+        """Add confirmed tracks' matched scores to the histogram; refresh the scale it gives.
+
+        The scale is the one that puts the high threshold at the `matched_score_quantile`
+        quantile of those scores (the bin's upper edge), so a detector that scores tracked
+        objects widely gets lower thresholds; it only ever lowers the highest-score scale.
+        """
+        cfg = self.config
+        if cfg.matched_score_quantile <= 0.0 or cfg.score_scale is not None or not len(scores):
+            return
+        bins = np.minimum(np.maximum(scores * _SCORE_BINS, 0.0), _SCORE_BINS - 1).astype(np.intp)
+        self._matched_counts += np.bincount(bins, minlength=_SCORE_BINS)
+        cumulative = np.cumsum(self._matched_counts)
+        total = int(cumulative[-1])
+        if total < MATCHED_SCALE_MIN_COUNT:
+            return
+        at = int(np.searchsorted(cumulative, cfg.matched_score_quantile * total))
+        self._matched_scale = (at + 1) / _SCORE_BINS / max(cfg.high_threshold, 1e-6)
 
     def update(
         self, boxes_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray | None = None
@@ -134,7 +168,8 @@ class ByteTracker:
         track_boxes = kalman.xyah_to_xyxy(tracks.mean)
 
         scale = self._score_scale(scores)
-        is_high = scores >= cfg.high_threshold * scale
+        high_scale = self.high_score_scale
+        is_high = scores >= cfg.high_threshold * high_scale
         high = np.flatnonzero(is_high)
         low = np.flatnonzero(~is_high & (scores >= cfg.low_threshold * scale))
         high_weights = scores if cfg.fuse_score else None
@@ -177,11 +212,12 @@ class ByteTracker:
         matched_tracks = np.concatenate([first[0], second[0], third[0]])
         matched_dets = np.concatenate([first[1], second[1], third[1]])
         if len(matched_tracks):
+            self._count_matched(scores[np.concatenate([first[1], second[1]])])
             self._correct(matched_tracks, boxes[matched_dets], scores[matched_dets])
         tracks.state[tracked_unmatched] = LOST
 
         self._drop_expired(tentative_unmatched)
-        spawn = high_unused[scores[high_unused] >= cfg.new_track_threshold * scale]
+        spawn = high_unused[scores[high_unused] >= cfg.new_track_threshold * high_scale]
         if len(spawn):
             self._spawn(boxes[spawn], scores[spawn], labels[spawn])
         return self._report()
