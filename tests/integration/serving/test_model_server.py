@@ -149,6 +149,7 @@ def test_ping_answers_while_every_worker_is_busy_and_a_killed_worker_is_replaced
     started = time.monotonic()
     status, _ = server.ping()
     assert status == 200 and time.monotonic() - started < 2.0
+    assert not replies, replies  # every request still in a worker
     victim = busy[0]
     victim.send_signal(signal.SIGKILL)
     for sender in senders:
@@ -163,15 +164,22 @@ def test_ping_answers_while_every_worker_is_busy_and_a_killed_worker_is_replaced
 
 
 def _wait_for_busy_workers(server: ModelServer, count: int) -> list[psutil.Process]:
-    """Workers that have spent 0.5 s of CPU on a request: well into it, far from its end."""
+    """Workers that have spent 0.5 s of CPU on a request and are still spending it (CPU time
+    grew over the last 0.3 s): well into a request, not done with it."""
     workers = _workers(server)
-    baseline = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
+    cpu = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
+    baseline = dict(cpu)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        busy = [w for w in workers if sum(w.cpu_times()[:2]) - baseline[w.pid] >= 0.5]
+        time.sleep(0.3)
+        before, cpu = cpu, {w.pid: sum(w.cpu_times()[:2]) for w in workers}
+        busy = [
+            w
+            for w in workers
+            if cpu[w.pid] - baseline[w.pid] >= 0.5 and cpu[w.pid] - before[w.pid] >= 0.02
+        ]
         if len(busy) >= count:
             return busy
-        time.sleep(0.05)
     raise AssertionError("the workers never got busy")
 
 
