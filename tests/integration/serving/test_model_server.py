@@ -149,8 +149,8 @@ def test_ping_answers_while_every_worker_is_busy_and_a_killed_worker_is_replaced
     started = time.monotonic()
     status, _ = server.ping()
     assert status == 200 and time.monotonic() - started < 2.0
-    assert not replies, replies  # every request still in a worker
-    victim = busy[0]
+    assert len(replies) < WORKERS, replies  # the victim's request is still in it
+    victim = busy[0]  # the later starter, mid-request
     victim.send_signal(signal.SIGKILL)
     for sender in senders:
         sender.join(timeout=300)
@@ -164,8 +164,9 @@ def test_ping_answers_while_every_worker_is_busy_and_a_killed_worker_is_replaced
 
 
 def _wait_for_busy_workers(server: ModelServer, count: int) -> list[psutil.Process]:
-    """Workers that have spent 0.5 s of CPU on a request and are still spending it (CPU time
-    grew over the last 0.3 s): well into a request, not done with it."""
+    """Workers that have spent 0.3 s of CPU on a request and are still spending it (CPU time
+    grew over the last 0.3 s), the one that has spent least first: on a fast machine the first
+    request may be near its end when the second worker is seen busy."""
     workers = _workers(server)
     cpu = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
     baseline = dict(cpu)
@@ -176,10 +177,10 @@ def _wait_for_busy_workers(server: ModelServer, count: int) -> list[psutil.Proce
         busy = [
             w
             for w in workers
-            if cpu[w.pid] - baseline[w.pid] >= 0.5 and cpu[w.pid] - before[w.pid] >= 0.02
+            if cpu[w.pid] - baseline[w.pid] >= 0.3 and cpu[w.pid] - before[w.pid] >= 0.02
         ]
         if len(busy) >= count:
-            return busy
+            return sorted(busy, key=lambda w: cpu[w.pid] - baseline[w.pid])
     raise AssertionError("the workers never got busy")
 
 
