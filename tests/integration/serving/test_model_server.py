@@ -165,22 +165,21 @@ def test_ping_answers_while_every_worker_is_busy_and_a_killed_worker_is_replaced
 
 def _wait_for_busy_workers(server: ModelServer, count: int) -> list[psutil.Process]:
     """Workers that have spent 0.3 s of CPU on a request and are still spending it (CPU time
-    grew since the last look, 0.05 s before), the one that has spent least first: on a fast
-    machine the first request may be near its end when the second worker is seen busy."""
+    grew over the last 0.3 s, looked at every 0.05 s), the one that has spent least first: on a
+    fast machine the first request may be near its end when the second worker is seen busy."""
     workers = _workers(server)
-    cpu = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
-    baseline = dict(cpu)
+    start = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
+    looks = [start]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.05)
-        before, cpu = cpu, {w.pid: sum(w.cpu_times()[:2]) for w in workers}
+        looks = [*looks[-5:], {w.pid: sum(w.cpu_times()[:2]) for w in workers}]
+        now, before = looks[-1], looks[0]
         busy = [
-            w
-            for w in workers
-            if cpu[w.pid] - baseline[w.pid] >= 0.3 and cpu[w.pid] - before[w.pid] > 0
+            w for w in workers if now[w.pid] - start[w.pid] >= 0.3 and now[w.pid] > before[w.pid]
         ]
         if len(busy) >= count:
-            return sorted(busy, key=lambda w: cpu[w.pid] - baseline[w.pid])
+            return sorted(busy, key=lambda w: now[w.pid] - start[w.pid])
     raise AssertionError("the workers never got busy")
 
 
