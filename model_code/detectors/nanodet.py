@@ -262,6 +262,7 @@ class NanoDetDetector(TorchDetector):
     default_batch_size = 1
     gpu_batch_size = 32
     default_max_side = 416
+    cpu_int8 = True  # measured: docs/BENCHMARKS.md, "int8 on the CPU"
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, **options: object) -> None:
         if weights is not None and Path(weights).suffix == CHECKPOINT_SUFFIX:

@@ -3,7 +3,8 @@
 The module's `predict(x)` takes (N, 3, H, W) BGR pixels in 0..255 and returns (N, A, 4 + C):
 xyxy boxes in input pixels, then per-class scores. On CUDA it runs in torch (fp16 by default);
 on the CPU it runs either in torch or, exported once in memory to ONNX, in onnxruntime
-(measured about twice as fast on 2 cores, docs/BENCHMARKS.md).
+(measured about twice as fast on 2 cores, docs/BENCHMARKS.md). A detector class with
+`cpu_int8 = True` runs int8 on the CPU's onnxruntime by default (model_code/detectors/int8.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,7 @@ from model_code.detectors.base import (
     resolve_class_ids,
 )
 from model_code.detectors.device import DevicePlan, check_cuda, plan_device
+from model_code.detectors.int8 import find_calibration_video, int8_model, int8_session
 from model_code.detectors.letterbox import input_size_for, letterbox, parse_input_size
 from model_code.detectors.postprocess import detections_from_best
 
@@ -73,7 +76,9 @@ class TorchDetector:
     `input_size` fixes the network input (an int for a square, or (width, height)); None letterboxes
     each frame to a long side of `max_side`, both sides rounded up to multiples of 32.
     `batch_size` is how many frames go through the network at once (default: the class's
-    `default_batch_size` on the CPU, `gpu_batch_size` on CUDA).
+    `default_batch_size` on the CPU, `gpu_batch_size` on CUDA). `int8` picks int8 on the CPU's
+    onnxruntime backend: None (default) when the class says `cpu_int8` and a calibration clip
+    is found (else fp32, with a warning in `runtime()`), True to insist, False for fp32.
     """
 
     name = "torch"
@@ -82,6 +87,8 @@ class TorchDetector:
     gpu_batch_size = 32
     default_max_side = 416
     cpu_backend = "onnxruntime"
+    cpu_int8 = False
+    weights_dir: Path | None = None
 
     def __init__(
         self,
@@ -96,6 +103,7 @@ class TorchDetector:
         backend: str | None = None,
         half: bool | None = None,
         batch_size: int | None = None,
+        int8: bool | None = None,
     ) -> None:
         check_thresholds(score_threshold, nms_iou)
         self.class_ids = resolve_class_ids(classes, self.class_names)
@@ -121,7 +129,14 @@ class TorchDetector:
         module = module.eval()
         self.module = module
         self._session: Any = None
-        if self.plan.backend == "onnxruntime":
+        if int8 and self.plan.backend != "onnxruntime":
+            raise DetectorError(
+                f"int8 runs on the CPU's onnxruntime backend, not on {self.plan.device} "
+                f"with {self.plan.backend}; use device='cpu' and backend='onnxruntime'"
+            )
+        if self.plan.backend == "onnxruntime" and (self.cpu_int8 if int8 is None else int8):
+            self._session = self._int8_session(module, required=bool(int8))
+        if self.plan.backend == "onnxruntime" and self._session is None:
             try:
                 self._session = _onnx_session(module)
             except Exception as exc:  # the exporter and onnxruntime raise many unrelated types
@@ -136,6 +151,27 @@ class TorchDetector:
             if self.plan.precision == "fp16":
                 module.half()
         self._class_index = torch.from_numpy(self.class_ids + 4)
+
+    def _int8_session(self, module: nn.Module, *, required: bool) -> Any:
+        """The int8 session, or None (fp32 follows) with the reason kept in the plan's warning;
+        `required` raises instead."""
+        video = find_calibration_video(self.weights_dir)
+        try:
+            if video is None:
+                raise DetectorError(
+                    "int8 needs a calibration clip and none was found; set "
+                    "$MOTFLOW_CALIBRATION_VIDEO to a short video of the scenes you track"
+                )
+            session = int8_session(int8_model(module, video, self.network_size, export_onnx))
+        except Exception as exc:  # the exporter, quantizer and onnxruntime raise many types
+            if required:
+                raise DetectorError(f"int8 detector could not be built: {exc}") from exc
+            warning = f"int8 detector not built ({type(exc).__name__}: {exc}); ran fp32"
+            LOG.warning(warning)
+            self.plan = replace(self.plan, warning=warning)
+            return None
+        self.plan = replace(self.plan, precision="int8")
+        return session
 
     def network_size(self, width: int, height: int) -> tuple[int, int]:
         """The network input (width, height) used for a source frame of this size."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from model_code.detectors import int8
 from stacks.model_artifact import (
     DARKNET_FILES,
     FIXED_MTIME,
@@ -54,6 +55,9 @@ def test_layout_is_what_the_model_server_loads(artifact: Path) -> None:
     assert not [n for n in names if n.startswith("code/model_code/training")]
     for name in NANODET_FILES:  # the default detector's weights ship with their notices
         assert f"weights/{name}" in names
+    # the CPU's int8 NanoDet-g finds its calibration clip beside the weights, with its notices
+    assert f"weights/{int8.CALIBRATION_FILE}" in names
+    assert "weights/calibration-LICENSE-CC-BY-4.0.txt" in names
     assert not [n for n in names if n.startswith("weights/yolov3")]
     assert server == (MODEL_CODE_DIR / "serving" / "__main__.py").read_bytes()
     assert config == Settings().engine_config()
