@@ -40,6 +40,27 @@ from model_code.summary import build_summary
 Summary = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class SinkOptions:
+    """What a job's sinks write besides the tracks: see `file_sinks`. The defaults are a long
+    video's segment's, whose files only the stitch reads."""
+
+    annotate: bool = False
+    analytics: AnalyticsSpec | None = None
+    track_frames: str = "sampled"
+    preview: bool = False
+
+    @classmethod
+    def requested(cls, options: TrackOptions) -> SinkOptions:
+        """What the job's options ask for."""
+        return cls(
+            annotate=options.annotate,
+            analytics=options.analytics_spec(),
+            track_frames=options.track_frames,
+            preview=options.preview,
+        )
+
+
 class JobSource(Protocol):
     """Where a job's video comes from."""
 
@@ -51,18 +72,10 @@ class JobSource(Protocol):
 class JobOutput(Protocol):
     """Where a job's results go."""
 
-    def sinks(
-        self,
-        out_dir: Path,
-        annotate: bool,
-        analytics: AnalyticsSpec | None = None,
-        *,
-        track_frames: str = "sampled",
-        preview: bool = False,
-    ) -> SinkFactory:
-        """The sinks `track_video` feeds (with an analytics sink for a spec); files go into
-        `out_dir` (tracks.json with `track_frames` boxes per track; preview.mp4 with
-        `preview`)."""
+    def sinks(self, out_dir: Path, wanted: SinkOptions) -> SinkFactory:
+        """The sinks `track_video` feeds (with an analytics sink for `wanted.analytics`); files
+        go into `out_dir` (tracks.json with `wanted.track_frames` boxes per track; preview.mp4
+        with `wanted.preview`)."""
         ...
 
     def publish(self, out_dir: Path, summary: Summary) -> Summary:
@@ -135,16 +148,14 @@ class FolderOutput:
         self._written: set[str] = {SUMMARY_JSON}
         self._progress = progress
 
-    def sinks(
-        self,
-        out_dir: Path,
-        annotate: bool,
-        analytics: AnalyticsSpec | None = None,
-        *,
-        track_frames: str = "sampled",
-        preview: bool = False,
-    ) -> SinkFactory:
-        make = file_sinks(out_dir, annotate, analytics, track_frames=track_frames, preview=preview)
+    def sinks(self, out_dir: Path, wanted: SinkOptions) -> SinkFactory:
+        make = file_sinks(
+            out_dir,
+            wanted.annotate,
+            wanted.analytics,
+            track_frames=wanted.track_frames,
+            preview=wanted.preview,
+        )
 
         def open_sinks(stream: StreamFacts) -> list[Sink]:
             opened = make(stream)
@@ -199,19 +210,11 @@ class InlineOutput:
     def __init__(self) -> None:
         self._rows = MotRows()
 
-    def sinks(
-        self,
-        out_dir: Path,
-        annotate: bool,
-        analytics: AnalyticsSpec | None = None,
-        *,
-        track_frames: str = "sampled",
-        preview: bool = False,
-    ) -> SinkFactory:
+    def sinks(self, out_dir: Path, wanted: SinkOptions) -> SinkFactory:
         def open_sinks(stream: StreamFacts) -> list[Sink]:
-            if analytics is None:
+            if wanted.analytics is None:
                 return [self._rows]
-            return [self._rows, AnalyticsSink(analytics, stream, None)]
+            return [self._rows, AnalyticsSink(wanted.analytics, stream, None)]
 
         return open_sinks
 
@@ -233,19 +236,10 @@ def run_job(
     video = job.source.fetch(work_dir)
     download_s = time.perf_counter() - started
     # A segment's ids are not the user's: the stitch draws the annotated videos and computes
-    # the analytics on the stitched ids instead (a crossing in an overlap counts once).
-    analytics = None if job.segment else options.analytics_spec()
-    # A segment's tracks.json is never read (the stitch joins tracks.jsonl): sampled is enough.
-    track_frames = "sampled" if job.segment else options.track_frames
-    sinks, opened = _kept(
-        job.output.sinks(
-            out_dir,
-            options.annotate and not job.segment,
-            analytics,
-            track_frames=track_frames,
-            preview=options.preview and not job.segment,
-        )
-    )
+    # the analytics on the stitched ids instead (a crossing in an overlap counts once). Its
+    # tracks.json is never read (the stitch joins tracks.jsonl): sampled is enough.
+    wanted = SinkOptions() if job.segment else SinkOptions.requested(options)
+    sinks, opened = _kept(job.output.sinks(out_dir, wanted))
     window = (job.segment["start_s"], job.segment["end_s"]) if job.segment else None
     progress = job.output.progress(job.job_id)
     run = track_video(video, sinks, options, detector, progress, window)
@@ -294,15 +288,7 @@ def stitch_job(job: Job, options: TrackOptions, work_dir: Path, out_dir: Path) -
             download_to_file(artifact_uri(prefix, name), folder / name)
         folders.append(folder)
     video = job.source.fetch(work_dir) if options.annotate or options.preview else None
-    sinks, opened = _kept(
-        job.output.sinks(
-            out_dir,
-            options.annotate,
-            options.analytics_spec(),
-            track_frames=options.track_frames,
-            preview=options.preview,
-        )
-    )
+    sinks, opened = _kept(job.output.sinks(out_dir, SinkOptions.requested(options)))
     facts = join_segments(folders, sinks, video)
     facts["timings"]["stitch_s"] = round(time.perf_counter() - started, 3)
     summary = {"job_id": job.job_id, **facts, "artifacts": {}}

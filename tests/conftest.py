@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.wheel import build_motflow_wheel
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
@@ -33,3 +35,9 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sample_video() -> Path:
     return REPO_ROOT / "samples" / "people-walking.mp4"
+
+
+@pytest.fixture(scope="session")
+def motflow_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The motflow wheel, built once for the session by the tests that install it."""
+    return build_motflow_wheel(tmp_path_factory.mktemp("motflow-wheel"))

@@ -7,7 +7,6 @@ per video, ordered by `frame_id`; other images are grouped by the folder of thei
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from model_code.training.labels import (
     LabelSet,
     Sequence,
     classes_in,
+    read_label_json,
     valid_box,
 )
 from model_code.training.local_paths import resolve
@@ -31,10 +31,7 @@ def is_coco(data: Any) -> bool:
 
 
 def load_coco(path: Path, images_dir: Path | None = None) -> LabelSet:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise LabelError(f"{path} is not readable JSON: {error}") from error
+    data = read_label_json(path)
     if not is_coco(data):
         raise LabelError(f"{path} is not COCO: it needs the keys {', '.join(REQUIRED_KEYS)}")
     categories = {c["id"]: str(c["name"]) for c in data["categories"]}

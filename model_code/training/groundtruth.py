@@ -25,6 +25,7 @@ from model_code.training.labels import (
     LabelSet,
     Sequence,
     classes_in,
+    read_label_json,
     valid_box,
 )
 from model_code.training.local_paths import resolve
@@ -33,13 +34,6 @@ TASK_TYPES = ("groundtruth/video-object-tracking", "groundtruth/video-object-det
 # The SeqLabel.json key holding the frames, per task type's output.
 ANNOTATION_KEYS = ("tracking-annotations", "detection-annotations")
 METADATA_SUFFIX = "-ref-metadata"
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise LabelError(f"{path} is not readable JSON: {error}") from error
 
 
 def _label_attribute(line: dict[str, Any], where: str) -> str:
@@ -76,10 +70,10 @@ def load_groundtruth(manifest: Path, root: Path | None = None) -> LabelSet:
 
 
 def _sequence(seq_file: Path, seq_label: Path, class_map: dict[str, str], root: Path) -> Sequence:
-    source = _read_json(seq_file)
+    source = read_label_json(seq_file)
     prefix = str(source.get("prefix", "")).rstrip("/")
     frame_names = {str(f["frame"]) for f in source.get("frames", [])}
-    content = _read_json(seq_label)
+    content = read_label_json(seq_label)
     found = [key for key in ANNOTATION_KEYS if isinstance(content, dict) and key in content]
     labels = content[found[0]] if found else None
     if not isinstance(labels, list):

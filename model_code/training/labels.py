@@ -8,9 +8,11 @@ neighbouring frames of one video are near-duplicates.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class LabelError(ValueError):
@@ -87,3 +89,11 @@ def classes_in(sequences: Iterable[Sequence]) -> tuple[str, ...]:
 def valid_box(x: float, y: float, w: float, h: float) -> bool:
     """Boxes with no area are dropped by every importer."""
     return w > 1.0 and h > 1.0
+
+
+def read_label_json(path: Path) -> Any:
+    """A JSON label file's content; an unreadable or malformed file is a `LabelError`."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise LabelError(f"{path} is not readable JSON: {error}") from error

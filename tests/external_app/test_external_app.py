@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,20 +22,7 @@ from stacks.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = Path(__file__).with_name("app.py")
-SOURCES = (
-    "pyproject.toml",
-    "LICENSE",
-    "motflow",
-    "cli",
-    "lambdas",
-    "local",
-    "stacks",
-    "model_code",
-    "container",
-    "requirements",
-)
 STACK = "AcmeVideo"
 ACCOUNT, REGION = "111111111111", "eu-central-1"
 # What app.py gives the pipeline.
@@ -48,34 +34,20 @@ RUNNER = (
 )
 
 
-def _install_wheel(work: Path) -> Path:
-    source = work / "src"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in SOURCES:
-        path = REPO_ROOT / name
-        if path.is_dir():
-            shutil.copytree(path, source / name, ignore=ignore)
-        else:
-            source.mkdir(exist_ok=True)
-            shutil.copy2(path, source / name)
+def _install(wheel: Path, site: Path) -> Path:
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
-    dist, site = work / "dist", work / "site"
-    subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)],
-        check=True,
-        timeout=120,
-    )
-    (wheel,) = dist.glob("motflow-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
     return site
 
 
 @pytest.fixture(scope="module")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def synthesized(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> dict[str, Any]:
     if not NANODET_DIR.is_dir():
         pytest.skip(f"NanoDet-g weights not fetched ({NANODET_DIR}); run `make setup`")
     work = tmp_path_factory.mktemp("external-app")
-    site = _install_wheel(work)
+    site = _install(request.getfixturevalue("motflow_wheel"), work / "site")
     cwd, outdir = work / "app", work / "cdk.out"
     cwd.mkdir()
     env = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,18 +19,6 @@ from stacks import contract
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SOURCES = (
-    "pyproject.toml",
-    "LICENSE",
-    "motflow",
-    "cli",
-    "lambdas",
-    "local",
-    "stacks",
-    "model_code",
-    "container",  # the image build context, for motflow.cdk
-    "requirements",
-)
 # The client's runtime: boto3 and what it needs, at the versions the repository pins.
 RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 STACK = "MotflowWheelTest"
@@ -51,38 +38,17 @@ def _pins() -> list[str]:
     return [line for line in lines if line.split("==")[0].lower() in RUNTIME]
 
 
-def _build_wheel(tmp_path: Path) -> Path:
-    """The wheel, built from a copy of the package sources (no stale build/ in the checkout)."""
-    source = tmp_path / "src"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules")
-    for name in SOURCES:
-        path = REPO_ROOT / name
-        if path.is_dir():
-            shutil.copytree(path, source / name, ignore=ignore)
-        else:
-            source.mkdir(exist_ok=True)
-            shutil.copy2(path, source / name)
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        + ["-w", str(dist), str(source)],
-        check=True,
-        timeout=120,
-    )
-    (wheel,) = dist.glob("motflow-*.whl")
-    return wheel
-
-
-def test_the_wheel_installs_a_client_that_needs_only_boto3(tmp_path: Path) -> None:
-    wheel = _build_wheel(tmp_path)
-    with zipfile.ZipFile(wheel) as archive:
+def test_the_wheel_installs_a_client_that_needs_only_boto3(
+    tmp_path: Path, motflow_wheel: Path
+) -> None:
+    with zipfile.ZipFile(motflow_wheel) as archive:
         tops = {name.split("/")[0] for name in archive.namelist()}
     assert all(top.startswith("motflow") for top in tops), tops
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps"]
-    subprocess.run([*pip, str(wheel), *_pins()], check=True, timeout=300)
+    subprocess.run([*pip, str(motflow_wheel), *_pins()], check=True, timeout=300)
     python = str(venv / "bin" / "python")
     site = Path(
         subprocess.run(
