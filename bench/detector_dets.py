@@ -7,6 +7,9 @@ with 1-based frame numbers and source-pixel boxes.
 Run: `python -m bench.detector_dets [--detector NAME | all]... [--weights PATH] [--label LABEL]
 [--out DIR] [VIDEO ...]`. Default inputs: the PETS video (if present) and the bundled sample; files
 go to .cache/bench/<video>-<label>-det.txt, the label being the detector's name unless given.
+A detector that runs int8 on the CPU by default (NanoDet-g) is run twice: in fp32 (label: its
+name; the numerics the GPU endpoint runs, near enough) and in int8 (label: name + "-int8"; what
+the CPU engine runs by default).
 The YOLOX detectors need the operator's model file (`--weights`; none ships with the project):
 without it they are skipped with a note.
 """
@@ -22,7 +25,13 @@ import cv2
 import numpy as np
 
 from model_code.boxes import mot_rows
-from model_code.detectors import DEFAULT_DETECTOR, DETECTOR_NAMES, Detector, build_detector
+from model_code.detectors import (
+    DEFAULT_DETECTOR,
+    DETECTOR_NAMES,
+    Detector,
+    build_detector,
+    detector_class,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PETS_VIDEO = REPO_ROOT.parent / "shared" / "data" / "PETS09-S2L1" / "vtest.avi"
@@ -74,11 +83,22 @@ def needs_weights(name: str, weights: Path | None) -> bool:
     return name.startswith("yolox") and weights is None
 
 
+def runs_int8_on_cpu(name: str) -> bool:
+    """Whether detector `name` runs int8 on the CPU by default."""
+    return bool(getattr(detector_class(name), "cpu_int8", False))
+
+
 def cache_detections(
-    name: str, videos: list[Path], out: Path, weights: Path | None, label: str
+    name: str,
+    videos: list[Path],
+    out: Path,
+    weights: Path | None,
+    label: str,
+    int8: bool | None = None,
 ) -> None:
     """One pass of detector `name` over each video, written to `out`/<video>-<label>-det.txt."""
-    detector = build_detector(name, weights=weights)
+    options = {} if int8 is None else {"int8": int8}
+    detector = build_detector(name, weights=weights, **options)
     print(f"detector: {getattr(detector, 'runtime', lambda: detector.name)()}")
     out.mkdir(parents=True, exist_ok=True)
     for video in videos:
@@ -117,7 +137,12 @@ def main(argv: list[str] | None = None) -> None:
                 file=sys.stderr,
             )
             continue
-        cache_detections(name, videos, args.out, args.weights, args.label or name)
+        label = args.label or name
+        if not runs_int8_on_cpu(name):
+            cache_detections(name, videos, args.out, args.weights, label)
+            continue
+        cache_detections(name, videos, args.out, args.weights, label, int8=False)
+        cache_detections(name, videos, args.out, args.weights, f"{label}-int8", int8=True)
 
 
 if __name__ == "__main__":

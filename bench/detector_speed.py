@@ -1,7 +1,8 @@
 """Detector speed: ms per frame of `detect()` (letterbox, network, NMS) by detector, backend, batch.
 
 On the CPU every torch detector runs on both CPU backends (onnxruntime and plain torch) at batch
-1 and 4; on CUDA each runs in fp16 at batch 1, 8 and 32. OpenCV DNN's yolov3-tiny (the previous
+1 and 4, and one that runs int8 by default (NanoDet-g) also in int8 and in fp32 on onnxruntime;
+on CUDA each runs in fp16 at batch 1, 8 and 32. OpenCV DNN's yolov3-tiny (the previous
 default and the naive peer) is timed on the same frames for reference. Frames are the bundled
 sample's (768x432), repeated; each figure is the fastest of `--repeats` timed calls after a
 warm-up (the least disturbed one on a shared machine).
@@ -20,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench.detector_dets import runs_int8_on_cpu
 from model_code.detectors import build_detector
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -103,6 +105,12 @@ def main(argv: list[str] | None = None) -> None:
         else:
             for backend in ("onnxruntime", "torch"):
                 runs += [(name, {"device": "cpu", "backend": backend}, b) for b in CPU_BATCHES]
+            if runs_int8_on_cpu(name):  # its default: int8; the fp32 onnxruntime rows beside it
+                runs = [
+                    (n, {**o, "int8": False} if o.get("backend") == "onnxruntime" else o, b)
+                    for n, o, b in runs
+                ]
+                runs += [(name, {"device": "cpu", "int8": True}, b) for b in CPU_BATCHES]
     for name, options, batch in runs:
         detector = build_detector(name, batch_size=batch, **options)
         frames = sample_frames(batch)

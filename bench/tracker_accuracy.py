@@ -44,7 +44,7 @@ import numpy as np
 
 from bench import peers
 from model_code.boxes import xywh_to_xyxy, xyxy_to_xywh
-from model_code.detectors import DETECTOR_NAMES
+from model_code.detectors import DETECTOR_NAMES, detector_class
 from model_code.track_dets import external_config
 from model_code.tracking import GENERIC, tracker_config
 
@@ -72,6 +72,7 @@ MOT3D_JSON = (
 PETS = "PETS09-S2L1"
 # The project detectors whose cached PETS detections make row c (`bench.detector_dets` names).
 PROJECT_DETECTORS = DETECTOR_NAMES
+INT8_DETECTORS = tuple(n for n in DETECTOR_NAMES if getattr(detector_class(n), "cpu_int8", False))
 # The fine-tuned NanoDet-g's detections (bench/train_finetune.py, fold A) cover only its held-out
 # half of PETS09-S2L1; its row is scored on those gt frames alone.
 FINETUNED = "finetuned-nanodet-g"
@@ -183,6 +184,21 @@ def detector_rows(
                 " --weights <the operator's YOLOX model file>; no YOLOX weights ship with motflow"
             )
         skipped.append(f"row c ({detector}): {cached} not found (make it with `{make}`)")
+    for detector in (d for d in detectors if d in INT8_DETECTORS):
+        cached = CACHE / f"vtest-{detector}-int8-det.txt"
+        if not cached.is_file():
+            make = f"python -m bench.detector_dets --detector {detector}"
+            skipped.append(f"row c ({detector} int8): {cached} not found (make it with `{make}`)")
+            continue
+        # `@int8` keeps the row out of tracker_defaults' tuning set: it is checked, not tuned on.
+        rows.append(
+            BenchRow(
+                f"c) PETS09 {detector} int8",
+                [sequence(PETS, det_file_rows(cached), 10.0)],
+                f"{detector}@int8",
+                f"{detector} int8 (the CPU's default)",
+            )
+        )
     first, last = HELD_OUT
     cached = CACHE / f"vtest-{FINETUNED}-det.txt"
     dets = det_file_rows(cached) if cached.is_file() else np.empty((0, 7))

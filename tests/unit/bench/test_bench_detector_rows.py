@@ -196,3 +196,33 @@ def test_cached_rows_number_frames_from_one_across_batches_and_use_the_label(
     assert rows[:, 0].tolist() == frames.tolist()
     assert rows[:, 6].tolist() == pytest.approx((frames / 100).tolist())
     assert rows[0, 2:6].tolist() == [1, 2, 10, 20]
+
+
+def test_the_int8_detections_get_a_row_kept_out_of_the_tuning_set(pets) -> None:
+    _write_rows(pets / "vtest-nanodet-g-int8-det.txt", [_det(1), _det(3, 0.7)])
+    rows, skipped = ta.detector_rows(("nanodet-g",))
+    assert [row.name for row in rows] == ["c) PETS09 nanodet-g int8"]
+    assert "@" in rows[0].detector  # tracker_defaults tunes on no row with "@" in its detector
+    assert rows[0].sequences[0].det_rows[:, 6].tolist() == [0.9, 0.7]
+    assert not [note for note in skipped if "(nanodet-g int8)" in note]
+    assert [note for note in skipped if "(nanodet-g)" in note]
+
+
+def test_a_detector_that_runs_int8_on_the_cpu_is_cached_in_fp32_and_in_int8(
+    tmp_path, monkeypatch
+) -> None:
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 32))
+    writer.write(np.zeros((32, 32, 3), np.uint8))
+    writer.release()
+    built = []
+
+    def fake_build(name, **kwargs):
+        built.append((name, kwargs.get("int8")))
+        return _FrameIndexDetector()
+
+    monkeypatch.setattr(detector_dets, "build_detector", fake_build)
+    detector_dets.main(["--detector", "nanodet-g", "--out", str(tmp_path / "out"), str(video)])
+    assert built == [("nanodet-g", False), ("nanodet-g", True)]
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["clip-nanodet-g-det.txt", "clip-nanodet-g-int8-det.txt"]
