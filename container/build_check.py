@@ -5,7 +5,8 @@
 2. The torch build is the one asked for: CUDA for GPU instances, CPU otherwise.
 3. ``model_code`` imports from the model directory's ``code/`` (as ``serve`` puts it on the
    path), and the model directory's detector is built from its weights, runs on one blank frame,
-   and uses its intended CPU backend (onnxruntime for the torch detectors).
+   and uses its intended CPU backend (onnxruntime for the torch detectors), in int8 when the
+   model directory ships a calibration clip for a detector that runs int8 on the CPU.
 
 It writes what it found as JSON (``--out``); the image keeps that file. The tests run this script
 against the local environment (tests/infra/test_infra_image.py).
@@ -102,6 +103,15 @@ def check_detector(model_dir: Path) -> dict[str, Any]:
         raise CheckFailed(
             f"{name} runs on the CPU with backend {runtime.get('backend')!r}, not {expected!r}: "
             "does the lock have what the ONNX export needs (onnx)?"
+        )
+    # A model directory that ships a calibration clip runs int8 on the CPU; a failed quantization
+    # would fall back to fp32 (about 2x slower) with only a warning.
+    clip = Path(weights) / "calibration.mp4" if weights is not None else None
+    wants_int8 = getattr(type(detector), "cpu_int8", False) and clip is not None and clip.is_file()
+    if wants_int8 and runtime.get("precision") != "int8":
+        raise CheckFailed(
+            f"{name} ships a calibration clip but runs {runtime.get('precision')!r} on the CPU, "
+            f"not int8: {runtime.get('warning', 'no reason given')}"
         )
     return {
         "model_code": str(Path(model_code.__file__).parent),

@@ -228,12 +228,13 @@ def _build_check(
     torch_build: str,
     out: Path | None = None,
     pythonpath: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ):
     command = [sys.executable, str(context / "container" / "build_check.py"), "--lock", str(lock)]
     command += ["--model-dir", str(context / "model"), "--torch-build", torch_build]
     command += ["--out", str(out)] if out else []
     # model_code must come from the model directory, not from the checkout.
-    env = {**os.environ, "PYTHONPATH": str(pythonpath or "")}
+    env = {**os.environ, "PYTHONPATH": str(pythonpath or ""), **(extra_env or {})}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -247,6 +248,7 @@ def test_the_build_check_passes_here_and_fails_on_a_wrong_lock(context_dir, tmp_
     assert report["detector"] == Settings().detector == "nanodet-g"
     assert report["model_code"] == str(context_dir / "model" / "code" / "model_code")
     assert report["locked_versions"]["torch"].startswith("2.13.0")
+    assert report["cpu_runtime"]["precision"] == "int8"  # calibrated on the clip it ships
     # A lock this environment does not match, and a CUDA build asked of a CPU torch, both fail.
     wrong = tmp_path / "model.txt"
     wrong.write_text(lock.read_text().replace("\nnumpy==", "\nnumpy==1.26.4\n#"))
@@ -262,9 +264,25 @@ def test_the_build_check_fails_when_the_cpu_backend_would_fall_back(context_dir,
     shadow = tmp_path / "no-onnx"
     (shadow / "onnx").mkdir(parents=True)
     (shadow / "onnx" / "__init__.py").write_text("raise ImportError('onnx left out')\n")
-    done = _build_check(context_dir, context_dir / MODEL_REQUIREMENTS, "cpu", pythonpath=shadow)
+    # A cached int8 model needs no onnx: start from an empty cache.
+    empty_cache = {"MOTFLOW_CACHE_DIR": str(tmp_path / "cache")}
+    lock = context_dir / MODEL_REQUIREMENTS
+    done = _build_check(context_dir, lock, "cpu", pythonpath=shadow, extra_env=empty_cache)
     assert done.returncode == 1
     assert "backend 'torch', not 'onnxruntime'" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_build_check_fails_when_int8_would_fall_back_to_fp32(context_dir, tmp_path) -> None:
+    not_a_video = tmp_path / "clip.mp4"
+    not_a_video.write_bytes(b"not a video")
+    lock = context_dir / MODEL_REQUIREMENTS
+    done = _build_check(
+        context_dir, lock, "cpu", extra_env={"MOTFLOW_CALIBRATION_VIDEO": str(not_a_video)}
+    )
+    assert done.returncode == 1
+    assert "ships a calibration clip but runs 'fp32'" in done.stderr
+    assert "no readable frames" in done.stderr
 
 
 def test_the_staged_context_is_what_the_dockerfile_copies(context_dir) -> None:
