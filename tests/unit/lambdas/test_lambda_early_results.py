@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from lambdas import clients, config, inference, invocation, jobs, lifecycle
+from lambdas import clients, complete, config, inference, invocation, jobs, lifecycle
 from local.resources import create_jobs_table
 from stacks import contract
 from stacks.settings import Settings
@@ -208,6 +208,31 @@ def test_a_result_of_a_holder_that_died_before_recording_is_applied_once(
     assert not invocation.needs_invocation(store.get(JOB))
     assert inference.apply_result(_result(kind), store).action == "duplicate"
     assert announced == [final] and endpoint.accepted == requests
+
+
+def test_the_complete_handler_fails_a_held_back_notification_so_it_is_redelivered(
+    store: jobs.JobStore,
+    endpoint: Endpoint,
+    announced: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JOBS_TABLE", TABLE)
+    message = {"inferenceId": JOB, "invocationStatus": "Failed", "failureReason": WORKER_DIED}
+    event = {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(message)}}]}
+    raised: list[Exception] = []
+
+    def deliver() -> None:
+        try:
+            complete.handler(event)
+        except complete.CompleteError as error:
+            raised.append(error)
+
+    endpoint.during = deliver
+    _submit(store)
+    assert len(raised) == 1 and "ResultBeforeInvocation" in str(raised[0])
+    assert announced == []
+    (outcome,) = complete.handler(event)["jobs"]  # the redelivery
+    assert outcome["action"] == "retried" and endpoint.accepted == [JOB, f"{JOB}.attempt-2"]
 
 
 def test_a_holder_that_leases_between_the_read_and_the_write_holds_the_result_back(
