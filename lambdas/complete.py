@@ -17,10 +17,11 @@ from dataclasses import asdict
 from typing import Any
 
 try:
-    from . import config, inference, jobs
+    from . import config, inference, invocation, jobs
 except ImportError:  # Lambda runtime: the asset root is this folder, modules are top-level
     import config
     import inference
+    import invocation
     import jobs
 
 try:
@@ -51,6 +52,9 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
                     outcomes.append(inference.Outcome(None, None, "ignored"))
                 else:
                     outcomes.append(inference.apply_result(result, store))
+            except invocation.JobBusy as error:  # expected: the redelivery applies it
+                log.warning("notification held back: %s", error)
+                failures.append(f"{type(error).__name__}: {error}")
             except Exception as error:
                 # One bad message must not block the others; the event is failed at the end.
                 log.exception("notification failed: %.200s", message)

@@ -54,6 +54,11 @@ _WARNINGS_KEPT = 10
 _WARNING_MAX = 300
 
 
+class ResultBeforeInvocation(invocation.JobBusy):
+    """A result of the job's current attempt came before the invoke lease's holder recorded the
+    request (``lifecycle.HELD_BY_LEASE``): nothing was applied; retry the event later."""
+
+
 class SummaryUnreadable(ValueError):
     """The success notification's output location holds no readable summary JSON."""
 
@@ -116,19 +121,21 @@ def apply_result(
     attempt the record has moved past are no-ops. The terminal write carries the user's message
     (its outbox); the table's stream delivers it. With `retries`, a transient failure is first
     retried as a new attempt (the sweeper applies failures as final). `invoke` sends a long
-    video's stitch request (default: this Lambda's retry settings)."""
+    video's stitch request (default: this Lambda's retry settings). A result that comes before
+    its invocation is recorded raises ResultBeforeInvocation (its event is retried)."""
     bind_job(result.job_id)
     record = store.get(result.job_id)
     if record is None:
         log.warning("notification for unknown job %s: ignored", result.job_id)
         return Outcome(result.job_id, None, "unknown-job")
+    event = lifecycle.INFERENCE_OK if result.succeeded else lifecycle.INFERENCE_FAILED
+    hold_back_early(result, record, event)
     if retries and not result.succeeded:
         retried = retry_if_transient(result, record, store)
         if retried is not None:
             return retried
     changed = False
     phase = lifecycle.phase_of(record)
-    event = lifecycle.INFERENCE_OK if result.succeeded else lifecycle.INFERENCE_FAILED
     current = result.attempt == jobs.attempt_of(record)
     if current and lifecycle.next_phase(phase, event) is not None:
         if result.succeeded:
@@ -141,6 +148,8 @@ def apply_result(
             if result.failure_location:
                 details["inference_failure"] = result.failure_location
             changed = store.fail_inference(record, reason, details, result.attempt)
+        if not changed:  # a holder may have leased the record since it was read
+            hold_back_early(result, store.get(result.job_id) or record, event)
     if changed and not result.succeeded and not record.get("parent"):
         job_metrics.emit(store.table_name, jobs.FAILED)
     if record.get("parent"):
@@ -155,6 +164,19 @@ def apply_result(
         )
         return Outcome(result.job_id, latest["status"], "duplicate")
     return Outcome(result.job_id, latest["status"], latest["status"].lower())
+
+
+def hold_back_early(result: InferenceResult, record: dict[str, Any], event: str) -> None:
+    """Raise ResultBeforeInvocation when a live invoke lease holds `event` of the record's
+    current attempt back (lifecycle.HELD_BY_LEASE)."""
+    if result.attempt != jobs.attempt_of(record):
+        return
+    if lifecycle.held_back(record, event, time.time()):
+        raise ResultBeforeInvocation(
+            f"job {result.job_id}: a {result.status} result of attempt {result.attempt} came"
+            " before its invocation was recorded (invoke lease held until epoch"
+            f" {record.get('lease_until')}); the event will be retried"
+        )
 
 
 def _segment_outcome(
@@ -252,7 +274,8 @@ def retry_if_transient(
     A new attempt has its own manifest (attempt number), InferenceId and container claim, so a
     late duplicate of the old request stays a no-op. A failure of an older attempt than the
     record's is stale: it finishes a retry whose invocation did not happen yet, else it is a
-    no-op. The user hears nothing until the job's terminal state.
+    no-op. A failure of a request whose holder died before recording it (PENDING, lease run
+    out) is retried too. The user hears nothing until the job's terminal state.
     """
     current = jobs.attempt_of(record)
     phase = lifecycle.phase_of(record)
@@ -270,6 +293,7 @@ def retry_if_transient(
     manifest = manifests.write_attempt_manifest(record, current + 1, settings)
     if not store.retry(result.job_id, current, explained.text, manifest):
         latest = store.get(result.job_id) or record
+        hold_back_early(result, latest, lifecycle.RETRY)
         return Outcome(result.job_id, latest["status"], "duplicate")
     log.warning("job %s: attempt %d failed (%s); retrying", result.job_id, current, explained.text)
     return _invoke_attempt(store.get(result.job_id) or record, store, settings)

@@ -186,7 +186,8 @@ class JobStore:
       notifier. Records with nothing left to do have no deadline and leave the index.
 
     Results, failures, retries and timeouts name the attempt they are about; a write for attempt
-    n never changes a record that moved on to attempt n+1.
+    n never changes a record that moved on to attempt n+1. Results and retries never change a
+    PENDING record under a live invoke lease (``lifecycle.HELD_BY_LEASE``).
     """
 
     def __init__(
@@ -400,8 +401,9 @@ class JobStore:
         )
 
     def retry(self, job_id: str, attempt: int, reason: str, manifest: str | None = None) -> bool:
-        """INVOKED -> QUEUED for a new attempt after a transient failure of attempt `attempt`;
-        `manifest` is the new attempt's manifest (the old one names the old attempt)."""
+        """-> QUEUED without ``invoked_at`` for a new attempt after a transient failure of
+        attempt `attempt` (INVOKED, or PENDING whose lease ran out: its holder died after
+        sending); `manifest` is the new attempt's manifest (the old one names the old attempt)."""
         new_manifest = ", manifest = :manifest" if manifest else ""
         return self._transition(
             job_id,
@@ -640,6 +642,7 @@ class JobStore:
                 removes += ["#dl", "#dp"]
         names.update({"#dl": DEADLINE, "#dp": DEADLINE_PARTITION})
         values[":dpart"] = DEADLINE_PARTITION_VALUE
+        values[":lease_now"] = round(time.time(), 3)  # lifecycle.LEASE_FREE
         update = sets + (" REMOVE " + ", ".join(removes) if removes else "")
         return self._update(job_id, update, condition, {**lifecycle.PHASE_VALUES, **values}, names)
 

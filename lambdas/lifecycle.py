@@ -84,6 +84,9 @@ TRANSITIONS: Mapping[tuple[str, str], str | None] = {
     (PENDING, INVOKE_DEFERRED): PENDING,
     (PENDING, INVOKE_FAILED): FAILED_SUBMIT,
     (INVOKED, RETRY): PENDING,
+    # A transient failure of a request whose holder died before recording it (its lease ran
+    # out; a live lease holds the result back, see HELD_BY_LEASE) is retried the same way.
+    (PENDING, RETRY): PENDING,
     (INVOKED, STITCH_LEASE): INVOKED,
     (INVOKED, STITCH_OK): INVOKED,
     # A success of the record's attempt may arrive while the job waits (a lost acknowledgement
@@ -130,6 +133,13 @@ PHASE_VALUES: Mapping[str, str] = {
     ":ph_inference": STAGE_INFERENCE,
     ":ph_timeout": STAGE_TIMEOUT,
 }
+# A live invoke lease makes a PENDING record its holder's until the holder records its request
+# (``invoke_ok``) or gives the lease back: a result of that request can come back milliseconds
+# after it was sent, before that write. Such a result is held back (the write's condition
+# fails; the caller raises so its event is retried) and applies once the request is recorded.
+# A lease that ran out holds nothing back: its holder is dead, and the table above applies.
+HELD_BY_LEASE = frozenset({RETRY, INFERENCE_OK, INFERENCE_FAILED})
+LEASE_FREE = "(attribute_not_exists(lease_until) OR lease_until < :lease_now)"
 # Phases that end a job as far as the user is concerned: each is announced once, from the
 # outbox its transition writes (notify.outbox_for), by the stream-driven notifier.
 ANNOUNCED = frozenset({DONE, FAILED_SUBMIT, FAILED_INFERENCE, FAILED_TIMEOUT, REJECTED_PHASE})
@@ -158,6 +168,22 @@ def next_phase(phase: str, event: str) -> str | None:
     return TRANSITIONS[(phase, event)]
 
 
+def lease_live(record: Mapping[str, Any], now: float) -> bool:
+    """Whether the record's invoke lease is held at `now` (LEASE_FREE is its negation)."""
+    until = record.get("lease_until")
+    return until is not None and float(until) >= now
+
+
+def held_back(record: Mapping[str, Any] | None, event: str, now: float) -> bool:
+    """Whether a live invoke lease holds `event` back from the record (HELD_BY_LEASE)."""
+    return (
+        event in HELD_BY_LEASE
+        and record is not None
+        and phase_of(record) == PENDING
+        and lease_live(record, now)
+    )
+
+
 def target(event: str) -> str:
     """The one phase `event` moves a job to (every event has exactly one)."""
     (found,) = {t for (_p, e), t in TRANSITIONS.items() if e == event and t is not None}
@@ -170,13 +196,16 @@ def sources(event: str) -> tuple[str, ...]:
 
 
 def condition_for(event: str) -> str:
-    """The DynamoDB condition under which a write for `event` may apply."""
+    """The DynamoDB condition under which a write for `event` may apply (``:lease_now``, the
+    time of the write, is bound by the caller for HELD_BY_LEASE events)."""
     found = sources(event)
     if not found:
         raise ValueError(f"event {event!r} changes no phase")
     if len(found) == 1:
-        return PHASE_CONDITIONS[found[0]]
-    return "(" + " OR ".join(PHASE_CONDITIONS[p] for p in found) + ")"
+        condition = PHASE_CONDITIONS[found[0]]
+    else:
+        condition = "(" + " OR ".join(PHASE_CONDITIONS[p] for p in found) + ")"
+    return f"{condition} AND {LEASE_FREE}" if event in HELD_BY_LEASE else condition
 
 
 def markdown_table() -> str:
