@@ -34,6 +34,9 @@ CONFIGS = (
     ("yolov3-tiny", 512),
     ("yolov3-tiny", 640),
     ("yolov3-tiny", 768),
+    ("yolov4-tiny", 416),
+    ("yolov4-tiny", 512),
+    ("yolov4-tiny", 608),
 )
 IOU = 0.5
 SCORE = 0.5

@@ -26,7 +26,7 @@ from model_code.detectors import build_detector
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = REPO_ROOT / "samples" / "people-walking.mp4"
-DETECTORS = ("nanodet-g", "yolov3-tiny")
+DETECTORS = ("nanodet-g", "yolov4-tiny", "yolov3-tiny")
 CPU_BATCHES = (1, 4)
 GPU_BATCHES = (1, 8, 32)
 

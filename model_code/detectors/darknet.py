@@ -1,8 +1,11 @@
-"""A darknet cfg (the subset yolov3-tiny uses) as a torch module, and its .weights loader.
+"""A darknet cfg (the subset yolov3-tiny and yolov4-tiny use) as a torch module, and its .weights
+loader.
 
 Layers: convolutional (batch norm, leaky or linear), maxpool (darknet's right/bottom padding),
-route, upsample (nearest) and yolo. `predict` decodes every yolo layer into xyxy boxes in input
-pixels and per-class scores (objectness x class probability), the convention OpenCV DNN uses.
+route (with `groups`/`group_id`: one channel slice of each source), upsample (nearest) and yolo
+(with `scale_x_y`). `predict` decodes every yolo layer into xyxy boxes in input pixels and
+per-class scores (objectness x class probability), the convention OpenCV DNN uses. An option
+that would change inference and is not implemented is an error, never ignored.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class DarknetConv(nn.Module):
         super().__init__()
         filters, size = int(options["filters"]), int(options.get("size", 1))
         stride = int(options.get("stride", 1))
+        if int(options.get("groups", 1)) != 1 or int(options.get("dilation", 1)) != 1:
+            raise DetectorError("darknet grouped or dilated convolutions are not supported")
         padding = size // 2 if int(options.get("pad", 0)) else 0
         self.batch_norm = options.get("batch_normalize", "0") == "1"
         self.conv = nn.Conv2d(c_in, filters, size, stride, padding, bias=not self.batch_norm)
@@ -73,6 +78,10 @@ class DarknetMaxPool(nn.Module):
 class YoloLayer(nn.Module):
     def __init__(self, options: dict[str, str]) -> None:
         super().__init__()
+        if int(options.get("new_coords", 0)) != 0:
+            raise DetectorError("darknet [yolo] new_coords=1 is not supported")
+        # Centres may reach a little past their cell: sigmoid(t) * s - (s - 1) / 2.
+        self.scale_xy = float(options.get("scale_x_y", 1.0))
         anchors = np.array(_ints(options["anchors"]), dtype=np.float32).reshape(-1, 2)
         mask = _ints(options["mask"])
         self.classes = int(options["classes"])
@@ -91,8 +100,9 @@ class YoloLayer(nn.Module):
         x = x.view(n, anchors, 5 + self.classes, height, width).permute(0, 3, 4, 1, 2)
         ys = torch.arange(height, device=x.device, dtype=x.dtype).view(1, height, 1, 1)
         xs = torch.arange(width, device=x.device, dtype=x.dtype).view(1, 1, width, 1)
-        cx = (xs + x[..., 0].sigmoid()) * (input_hw[1] / width)
-        cy = (ys + x[..., 1].sigmoid()) * (input_hw[0] / height)
+        shift = (self.scale_xy - 1) / 2
+        cx = (xs + x[..., 0].sigmoid() * self.scale_xy - shift) * (input_hw[1] / width)
+        cy = (ys + x[..., 1].sigmoid() * self.scale_xy - shift) * (input_hw[0] / height)
         w = x[..., 2].exp() * self.anchors[:, 0].float()
         h = x[..., 3].exp() * self.anchors[:, 1].float()
         boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
@@ -111,6 +121,7 @@ class Darknet(nn.Module):
         channels = [int(sections[0][1].get("channels", 3))]
         self.kinds: list[str] = []
         self.routes: dict[int, list[int]] = {}
+        self.route_groups: dict[int, tuple[int, int]] = {}
         self.layers = nn.ModuleList()
         for index, (kind, options) in enumerate(sections[1:]):
             previous = channels[-1]
@@ -125,9 +136,14 @@ class Darknet(nn.Module):
                 channels.append(previous)
             elif kind == "route":
                 sources = [v if v >= 0 else index + v for v in _ints(options["layers"])]
+                groups, group_id = int(options.get("groups", 1)), int(options.get("group_id", 0))
+                if not 0 <= group_id < groups or any(channels[s + 1] % groups for s in sources):
+                    raise DetectorError(f"darknet [route] groups={groups} group_id={group_id} "
+                                        "does not split its sources evenly")  # fmt: skip
                 self.routes[index] = sources
+                self.route_groups[index] = (groups, group_id)
                 layer = nn.Identity()
-                channels.append(sum(channels[s + 1] for s in sources))
+                channels.append(sum(channels[s + 1] for s in sources) // groups)
             elif kind == "yolo":
                 layer = YoloLayer(options)
                 channels.append(previous)
@@ -144,7 +160,11 @@ class Darknet(nn.Module):
         heads: list[torch.Tensor] = []
         for index, (kind, layer) in enumerate(zip(self.kinds, self.layers, strict=True)):
             if kind == "route":
-                x = torch.cat([outputs[s] for s in self.routes[index]], dim=1)
+                groups, group_id = self.route_groups[index]
+                parts = [outputs[s] for s in self.routes[index]]
+                if groups > 1:
+                    parts = [part.chunk(groups, dim=1)[group_id] for part in parts]
+                x = torch.cat(parts, dim=1)
             elif kind == "yolo":
                 heads.append(x)
             else:

@@ -11,17 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from model_code.detectors import int8
+from model_code.detectors import DETECTOR_NAMES, int8
 from stacks.model_artifact import (
     DARKNET_FILES,
+    DARKNET_PACKAGES,
     FIXED_MTIME,
     MODEL_CODE_DIR,
     NANODET_FILES,
     ModelArtifactError,
+    artifact_entries,
     build_model_artifact,
     nanodet_weights_dir,
 )
-from stacks.settings import Settings
+from stacks.settings import KNOWN_DETECTORS, Settings
 
 
 def sha256(path: Path) -> str:
@@ -102,6 +104,22 @@ def test_yolov3_tiny_packs_the_darknet_files(tmp_path: Path) -> None:
     assert all(f"weights/{name}" in names for name in DARKNET_FILES)
     assert not [n for n in names if n.startswith("weights/nanodet")]
     assert (config["detector"], config["weights"]) == ("yolov3-tiny", "weights")
+
+
+def test_yolov4_tiny_packs_its_darknet_files_and_notice() -> None:
+    entries = dict(artifact_entries(Settings(detector="yolov4-tiny")))
+    files = DARKNET_PACKAGES["yolov4-tiny"][2]
+    assert all(isinstance(entries[f"weights/{name}"], Path) for name in files)
+    assert entries["weights/yolov4-tiny.weights"].parts[-3:-1] == ("cfgs", "yolov4_tiny")
+    notice = entries["weights/NOTICE"].read_text()
+    assert "cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87" in notice
+    assert "What is unknown" in notice
+    assert not [n for n in entries if n.startswith(("weights/yolov3", "weights/nanodet"))]
+    assert json.loads(entries["config.json"])["detector"] == "yolov4-tiny"
+
+
+def test_settings_know_every_engine_detector() -> None:
+    assert KNOWN_DETECTORS == DETECTOR_NAMES
 
 
 def test_nanodet_notice_travels_with_the_weights(artifact: Path) -> None:

@@ -208,7 +208,7 @@ def test_failed_onnx_export_falls_back_to_torch(monkeypatch, caplog):
     assert len(detector.detect([frame(100)])[0]) == 1
 
 
-@pytest.mark.parametrize("name", ["nanodet-g", "yolov3-tiny"])
+@pytest.mark.parametrize("name", ["nanodet-g", "yolov3-tiny", "yolov4-tiny"])
 def test_default_batch_size_follows_the_device(name, monkeypatch):
     from model_code.detectors import default_batch_size, detector_class
 

