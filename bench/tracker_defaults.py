@@ -6,9 +6,9 @@ scale they are fractions of is read off each video's detections, never set per d
 the matched scores may lower that scale (`matched_score_quantile`), the first-stage match
 threshold, the second-stage one (low-score boxes), and the two lifecycle settings (how long a
 track must have been matched before a low-score box may re-find it once lost, and before it may
-coast). One choice serves every row; row c through a detector other than NanoDet-g is a row of
-its own (`c-yolov3-tiny`). The
-judged unit is a row (its sequences pooled).
+coast), how far a coasting track's prediction may drift, and the output filter (smallest area,
+widest width/height). One choice serves every row; row c through a detector other than NanoDet-g
+is a row of its own (`c-yolov3-tiny`). The judged unit is a row (its sequences pooled).
 A candidate's margin on a set of sequences is the smallest of `MOTA - best anchor's MOTA`,
 `IDF1 - best anchor's IDF1` and `HOTA - best anchor's HOTA` in points, where "best anchor" is the
 best of the six anchors (bench/peers.py) on that metric, each at its defaults; on rows a and b as
@@ -44,21 +44,27 @@ from model_code.track_dets import read_detection_rows
 from model_code.tracking import GENERIC, TrackerConfig, preset
 from model_code.tracking.presets import ScoreFractions
 
-# The earlier grids (docs/BENCHMARKS.md) ruled out high 0.65 and 0.7, margin 0.25, the first-stage
-# match 0.85 (row c under its bar), the second-stage match 0.5, and the lifecycle gates'
-# low_refind_min_s 5 and coast_min_s 0; they are left out to make room for the matched-score axis.
+# The earlier grids (docs/BENCHMARKS.md) ruled out high 0.65 and 0.7, margin 0.25 and 0.4, the
+# first-stage match 0.85 (row c under its bar), the second-stage match 0.5, the lifecycle gates'
+# low_refind_min_s 5 and coast_min_s 0, and matched_score_quantile 0, 0.03 and 0.08; they are
+# left out to make room for the output filter's axes.
 HIGH = (0.6,)
-NEW_TRACK_MARGIN = (0.4, 0.5)
+NEW_TRACK_MARGIN = (0.5,)
 MATCH_THRESHOLD = (0.9,)
 # The second stage's match threshold (low-score boxes against the tracks still unmatched).
 LOW_MATCH_THRESHOLD = (0.4,)
 # Seconds of matched frames after which a lost track may be re-found by a low-score box.
-LOW_REFIND_MIN_S = (2.0, 3.0)
+LOW_REFIND_MIN_S = (0.0, 3.0)
 # Seconds of matched frames after which a lost track may coast (be reported at its prediction).
-COAST_MIN_S = (1.0, 2.0)
+COAST_MIN_S = (0.5, 2.0)
 # The quantile of matched scores the high threshold may come down to (0: the highest score's
 # scale alone).
-MATCHED_SCORE_QUANTILE = (0.0, 0.03, 0.05, 0.08)
+MATCHED_SCORE_QUANTILE = (0.05,)
+# How far (times its height) a coasting track's prediction may drift from its last box.
+COAST_MAX_DRIFT = (0.03, 0.04)
+# The output filter: the smallest reported area (px²) and the widest width/height.
+MIN_BOX_AREA = (100.0, 300.0, 500.0)
+MAX_ASPECT_RATIO = (1.6, 0.8)
 # MOTA / IDF1 (points) of the ByteTrack authors' own code on rows a and b, as quoted in the
 # project's acceptance anchor table (issue 3, "How it will be judged"). The PyPI `bytetracker`
 # packaging scores lower there, so these quoted figures are a bar on those rows.
@@ -89,6 +95,9 @@ class Candidate:
     low_refind_min_s: float
     coast_min_s: float
     matched_score_quantile: float
+    coast_max_drift: float
+    min_box_area: float
+    max_aspect_ratio: float
 
     def config(self) -> TrackerConfig:
         fractions = ScoreFractions(
@@ -101,6 +110,9 @@ class Candidate:
                 "low_refind_min_s": self.low_refind_min_s,
                 "coast_min_s": self.coast_min_s,
                 "matched_score_quantile": self.matched_score_quantile,
+                "coast_max_drift": self.coast_max_drift,
+                "min_box_area": self.min_box_area,
+                "max_aspect_ratio": self.max_aspect_ratio,
             }
         )
 
@@ -109,7 +121,8 @@ class Candidate:
             f"high {self.high:.2f} margin {self.new_track_margin:.2f} "
             f"match {self.match_threshold:.2f} low {self.low_match_threshold:.2f} "
             f"refind {self.low_refind_min_s:g} coast {self.coast_min_s:g} "
-            f"q {self.matched_score_quantile:g}"
+            f"q {self.matched_score_quantile:g} drift {self.coast_max_drift:g} "
+            f"area {self.min_box_area:g} w/h {self.max_aspect_ratio:g}"
         )
 
 
@@ -236,6 +249,9 @@ def main() -> None:
         defaults_config.low_refind_min_s,
         defaults_config.coast_min_s,
         defaults_config.matched_score_quantile,
+        defaults_config.coast_max_drift,
+        defaults_config.min_box_area,
+        defaults_config.max_aspect_ratio,
     )
     grid = itertools.product(
         HIGH,
@@ -245,6 +261,9 @@ def main() -> None:
         LOW_REFIND_MIN_S,
         COAST_MIN_S,
         MATCHED_SCORE_QUANTILE,
+        COAST_MAX_DRIFT,
+        MIN_BOX_AREA,
+        MAX_ASPECT_RATIO,
     )
     candidates = [Candidate(*v) for v in grid]
     candidates += [defaults] if defaults not in candidates else []
@@ -266,12 +285,12 @@ def main() -> None:
         margins = row_margins(results[candidate], anchor_results, chosen)
         each = held_out_kind_margins(results[candidate], anchor_results, chosen)
         print(
-            f"  {candidate!s:<62} worst row {min(margins):+5.1f}  worst 30 fps sim "
+            f"  {candidate!s:<96} worst row {min(margins):+5.1f}  worst 30 fps sim "
             f"{min(each) if each else float('nan'):+5.1f}  mean row {np.mean(margins):+5.1f}"
         )
     print(f"picked on all {len(chosen)} sequences: {overall}; project defaults: {defaults}")
     print(
-        f"{'left out':<18} {'picked without it':<62} {'MOTA/IDF1/HOTA':>17} "
+        f"{'left out':<18} {'picked without it':<96} {'MOTA/IDF1/HOTA':>17} "
         f"{'defaults':>17} {'best anchor':>17}"
     )
     for item in chosen:
@@ -281,7 +300,7 @@ def main() -> None:
         runs = [points([anchor[item.label]]) for anchor in anchor_results]
         best = [max(run[m] for run in runs) for m in range(3)]
         print(
-            f"{item.label:<18} {without!s:<62} "
+            f"{item.label:<18} {without!s:<96} "
             + "  ".join("/".join(f"{v:.1f}" for v in t) for t in (mine, dflt, best)),
             flush=True,
         )
