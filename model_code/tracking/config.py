@@ -77,7 +77,7 @@ class TrackerConfig:
     that could otherwise feed the matched scores and pull the scale down.
 
     Reported tracks must have an area over `min_box_area` px² and a width/height of at most
-    `max_aspect_ratio`; 0 and None switch those filters off. The defaults (500 px², 0.8) are for
+    `max_aspect_ratio`; 0 and None switch those filters off. The defaults (500 px², 0.9) are for
     upright people, chosen on the benchmark rows with the lifecycle settings: they drop the small
     or squat static clutter a detector keeps finding (docs/BENCHMARKS.md). Tracking other classes
     (a car is wider than tall), set `max_aspect_ratio` to None.
@@ -103,7 +103,7 @@ class TrackerConfig:
     momentum_weight: float = 0.1
     duplicate_iou: float = 0.85
     min_box_area: float = 500.0
-    max_aspect_ratio: float | None = 0.8
+    max_aspect_ratio: float | None = 0.9
     score_scale: float | None = None
     matched_score_quantile: float = 0.05
 
