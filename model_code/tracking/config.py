@@ -77,7 +77,10 @@ class TrackerConfig:
     that could otherwise feed the matched scores and pull the scale down.
 
     Reported tracks must have an area over `min_box_area` px² and a width/height of at most
-    `max_aspect_ratio`; 0 and None switch those filters off.
+    `max_aspect_ratio`; 0 and None switch those filters off. The defaults (500 px², 0.9) are for
+    upright people, chosen on the benchmark rows with the lifecycle settings: they drop the small
+    or squat static clutter a detector keeps finding (docs/BENCHMARKS.md). Tracking other classes
+    (a car is wider than tall), set `max_aspect_ratio` to None.
     """
 
     high_threshold: float = 0.6
@@ -89,8 +92,8 @@ class TrackerConfig:
     track_buffer_s: float = 1.5
     tentative_s: float = 0.0
     coast_s: float = 1.0
-    coast_max_drift: float = 0.03
-    coast_min_s: float = 2.0
+    coast_max_drift: float = 0.04
+    coast_min_s: float = 0.5
     low_refind_min_s: float = 3.0
     fuse_score: bool = True
     score_scaled_noise: bool = True
@@ -99,8 +102,8 @@ class TrackerConfig:
     lost_box_expansion: float = 0.15
     momentum_weight: float = 0.1
     duplicate_iou: float = 0.85
-    min_box_area: float = 100.0
-    max_aspect_ratio: float | None = 1.6
+    min_box_area: float = 500.0
+    max_aspect_ratio: float | None = 0.9
     score_scale: float | None = None
     matched_score_quantile: float = 0.05
 

@@ -202,6 +202,16 @@ def test_output_filter_drops_small_and_wide_boxes_and_can_be_disabled():
     assert len(step(ByteTracker(config), boxes, [0.9] * 3)) == 3
 
 
+def test_default_filter_reports_upright_people_not_squat_or_tiny_clutter():
+    # A small far person (15x40 = 600 px², w/h 0.375) is kept; a 26x23 blob (w/h 1.13, under
+    # the old 1.6 limit) and a 12x20 speck (240 px², over the old 100 px²) are not.
+    boxes = [[10, 100, 25, 140], [300, 100, 326, 123], [500, 100, 512, 120]]
+    out = step(ByteTracker(), boxes, [0.9] * 3)
+    assert out.boxes[:, 0].tolist() == pytest.approx([10])
+    widths = [[10, 100, 42, 140], [300, 100, 350, 140]]  # w/h 0.8 kept, w/h 1.25 dropped
+    assert step(ByteTracker(), widths, [0.9] * 2).boxes[:, 0].tolist() == pytest.approx([10])
+
+
 def test_tracks_never_switch_class():
     tracker = ByteTracker(TrackerConfig(coast_s=0.0))
     first = step(tracker, [person(10)], [0.9], labels=[0])

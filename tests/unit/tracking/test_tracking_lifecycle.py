@@ -35,6 +35,11 @@ def test_young_lost_track_is_not_refound_by_a_low_score_box():
     assert low_box_after_gap(matched_frames=4, refind_s=1.0) == []
 
 
+def test_a_zero_refind_minimum_lets_any_lost_track_be_refound_by_a_low_score_box():
+    assert low_box_after_gap(matched_frames=2, refind_s=0.0) == [1]
+    assert low_box_after_gap(matched_frames=2, refind_s=0.5) == []
+
+
 def test_a_long_refind_minimum_keeps_low_score_boxes_from_lost_tracks():
     assert low_box_after_gap(matched_frames=12, refind_s=60.0) == []
 
