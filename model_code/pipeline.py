@@ -16,7 +16,13 @@ from model_code.detectors import DEFAULT_DETECTOR, Detector, build_detector
 from model_code.prefetch import BatchFeed, preparation
 from model_code.progress import ProgressCallback
 from model_code.results import TRACK_FRAMES, SinkFactory, StreamFacts
-from model_code.tracking import ByteTracker, TrackedObjects, TrackerConfig, tracker_config
+from model_code.tracking import (
+    ByteTracker,
+    TrackedObjects,
+    TrackerConfig,
+    tracker_config,
+    upright_labels,
+)
 from model_code.video import VideoReader
 
 MAX_BATCH_SIZE = 64
@@ -268,7 +274,9 @@ def track_video(
         options = options.for_detector(detector)
         processed_fps = info.fps / options.stride
         tracker = ByteTracker(
-            tracker_config(detector.name, options.tracker), frame_rate=processed_fps
+            tracker_config(detector.name, options.tracker),
+            frame_rate=processed_fps,
+            upright_labels=upright_labels(detector.class_names),
         )
         facts = StreamFacts(
             info.fps,

@@ -3,7 +3,7 @@
 from model_code.tracking.config import TrackerConfig, TrackerConfigError
 from model_code.tracking.presets import GENERIC, preset, tracker_config
 from model_code.tracking.table import TrackState, TrackTable
-from model_code.tracking.tracker import ByteTracker, TrackedObjects
+from model_code.tracking.tracker import ByteTracker, TrackedObjects, upright_labels
 
 __all__ = [
     "GENERIC",
@@ -15,4 +15,5 @@ __all__ = [
     "TrackerConfigError",
     "preset",
     "tracker_config",
+    "upright_labels",
 ]

@@ -76,11 +76,13 @@ class TrackerConfig:
     the highest-score scale. The low threshold keeps the highest-score scale: it bounds the clutter
     that could otherwise feed the matched scores and pull the scale down.
 
-    Reported tracks must have an area over `min_box_area` px² and a width/height of at most
-    `max_aspect_ratio`; 0 and None switch those filters off. The defaults (500 px², 0.9) are for
-    upright people, chosen on the benchmark rows with the lifecycle settings: they drop the small
-    or squat static clutter a detector keeps finding (docs/BENCHMARKS.md). Tracking other classes
-    (a car is wider than tall), set `max_aspect_ratio` to None.
+    Reported tracks must have an area over `min_box_area` px² and, if they are of an upright
+    class, a width/height of at most `max_aspect_ratio`; 0 and None switch those filters off. The
+    defaults (500 px², 0.9) were chosen on the benchmark rows with the lifecycle settings: they
+    drop the small or squat static clutter a detector keeps finding (docs/BENCHMARKS.md). People
+    stand upright, a car is wider than tall: the engine applies the width/height bound to the
+    classes named in `UPRIGHT_CLASS_NAMES` only (`ByteTracker(upright_labels=...)`); without
+    class names (a det file's rows) it applies to every box.
     """
 
     high_threshold: float = 0.6

@@ -7,6 +7,7 @@ tracks at once.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,15 @@ def _expand(boxes: np.ndarray, ratio: float) -> np.ndarray:
 # The lowest scale read off a video's scores: below it, thresholds would admit clutter, which is
 # all a detector may report before the first object comes into view.
 AUTO_MIN_SCORE_SCALE = 0.6
+# Classes that stand upright, so that TrackerConfig.max_aspect_ratio applies to them.
+UPRIGHT_CLASS_NAMES = frozenset({"person", "pedestrian"})
+
+
+def upright_labels(class_names: Sequence[str]) -> list[int]:
+    """The labels (indices into `class_names`) of the classes that stand upright."""
+    return [i for i, name in enumerate(class_names) if name.lower() in UPRIGHT_CLASS_NAMES]
+
+
 # Scores of boxes matched to confirmed tracks needed before they may lower the read scale
 # (`TrackerConfig.matched_score_quantile`), and the histogram bins they are counted in.
 MATCHED_SCALE_MIN_COUNT = 100
@@ -81,7 +91,13 @@ def _frames(seconds: float, frame_rate: float) -> int:
 class ByteTracker:
     """Online multi-object tracker; call `update` once per processed frame, empty frames too."""
 
-    def __init__(self, config: TrackerConfig | None = None, frame_rate: float = 30.0) -> None:
+    def __init__(
+        self,
+        config: TrackerConfig | None = None,
+        frame_rate: float = 30.0,
+        *,
+        upright_labels: Iterable[int] | None = None,
+    ) -> None:
         if config is None:
             config = TrackerConfig()
         if not isinstance(config, TrackerConfig):
@@ -94,6 +110,10 @@ class ByteTracker:
             )
         self.config = config
         self.frame_rate = float(frame_rate)
+        # Labels the width/height bound applies to (None: every label).
+        self.upright_labels = (
+            None if upright_labels is None else np.array(sorted(set(upright_labels)), np.int64)
+        )
         self.buffer_frames = _frames(config.track_buffer_s, self.frame_rate)
         # Frames a new track must be matched on, after its first, before its id is shown.
         self.tentative_frames = _frames(config.tentative_s, self.frame_rate)
@@ -424,7 +444,10 @@ class ByteTracker:
             h = boxes[:, 3] - boxes[:, 1]
             keep = w * h > cfg.min_box_area if cfg.min_box_area > 0 else np.ones(len(rows), bool)
             if cfg.max_aspect_ratio is not None:
-                keep &= w <= cfg.max_aspect_ratio * h
+                upright = w <= cfg.max_aspect_ratio * h
+                if self.upright_labels is not None:
+                    upright |= ~np.isin(tracks.labels[rows], self.upright_labels)
+                keep &= upright
             rows, boxes = rows[keep], boxes[keep]
         return TrackedObjects(
             ids=tracks.ids[rows],

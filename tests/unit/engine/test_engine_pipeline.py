@@ -268,3 +268,24 @@ def test_a_box_wholly_outside_is_not_reported() -> None:
     kept = inside_picture(tracked, 64, 48)
     assert kept.ids.tolist() == [2]
     assert kept.boxes.tolist() == [[0.0, 0.0, 50.0, 48.0]]
+
+
+class _WideBoxesDetector:
+    """Every frame: a car (wider than tall) on the left, a person-labelled box of the same shape
+    on the right."""
+
+    name = "wide"
+    class_names = ("person", "bicycle", "car")
+    batch_size = 4
+
+    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
+        boxes = np.array([[10.0, 20.0, 60.0, 45.0], [80.0, 20.0, 130.0, 45.0]])
+        return [Detections(boxes, np.array([0.95, 0.95]), np.array([2, 0])) for _ in frames]
+
+
+def test_the_upright_bound_drops_squat_people_but_keeps_cars(make_clip) -> None:
+    clip = make_clip(frames=6)
+    rows = MotRows()
+    track_video(clip, lambda s: [rows], TrackOptions(batch_size=4), _WideBoxesDetector())
+    assert rows.rows, "the car should be tracked"
+    assert {x < 70 for _frame, _id, x, *_ in rows.rows} == {True}

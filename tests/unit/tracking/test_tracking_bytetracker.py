@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_code.tracking import ByteTracker, TrackerConfig, TrackerConfigError, TrackState
+from model_code.tracking import (
+    ByteTracker,
+    TrackerConfig,
+    TrackerConfigError,
+    TrackState,
+    upright_labels,
+)
 
 EMPTY = (np.zeros((0, 4)), np.zeros(0))
 
@@ -210,6 +216,22 @@ def test_default_filter_reports_upright_people_not_squat_or_tiny_clutter():
     assert out.boxes[:, 0].tolist() == pytest.approx([10])
     widths = [[10, 100, 42, 140], [300, 100, 350, 140]]  # w/h 0.8 kept, w/h 1.25 dropped
     assert step(ByteTracker(), widths, [0.9] * 2).boxes[:, 0].tolist() == pytest.approx([10])
+
+
+def test_the_width_bound_applies_to_upright_classes_only():
+    # A car (label 2) is wider than tall: with the person label (0) named upright it is reported,
+    # while a person-labelled box of the same shape is not.
+    wide = [[10, 100, 110, 150], [300, 100, 400, 150]]
+    tracker = ByteTracker(upright_labels=[0])
+    out = step(tracker, wide, [0.9, 0.9], labels=[2, 0])
+    assert out.labels.tolist() == [2]
+    assert len(step(ByteTracker(), wide, [0.9, 0.9], labels=[2, 0])) == 0  # no names: every box
+
+
+def test_upright_labels_come_from_the_class_names():
+    assert upright_labels(["person", "bicycle", "car"]) == [0]
+    assert upright_labels(["forklift", "Pedestrian", "pallet"]) == [1]
+    assert upright_labels(["car", "truck"]) == []
 
 
 def test_tracks_never_switch_class():
