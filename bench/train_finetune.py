@@ -3,13 +3,17 @@
 vtest.avi (795 frames, MOT15 gt) is cut into two disjoint clips, frames 1-397 and 398-795. Fold A
 fine-tunes on the first clip and is scored on the second; fold B the reverse. Within the training
 clip, its first 80 % trains (every `--every`th frame) and its last 20 % validates (every
-`--val-every`th frame): checkpoint selection by tracking the validation frames (IDF1 and HOTA,
-MOTA as tie-break) and the never-worse guard, exactly as `python -m model_code.training` does.
+`--val-every`th frame, tracked at the video's frame rate divided by that step): checkpoint
+selection by tracking the validation frames (IDF1 and HOTA, MOTA as tie-break) and the guard
+(a gain above the jackknife noise margin, no more ID switches), exactly as
+`python -m model_code.training --val-fps ...` does.
 Each fold runs once per seed (the seed sets the batch order, the augmentation and the
 initialisation of any class row COCO does not have; `person` keeps its COCO row).
 
-On the held-out clip, every frame goes through the endpoint's code path (`handler.load_model` of
-the model directory, its detector at the endpoint's default input size, score >= 0.1) and the
+On the held-out clip, every frame goes through the endpoint's code path (the model directory's
+config.json read as `handler.load_model` reads it, its detector at the endpoint's default input
+size, score >= 0.1, in torch-exported fp32: `int8=False`, the numerics training validated; the
+CPU endpoint's int8 is benchmarked in bench/detector_dets.py) and the
 tracker the engine builds from that directory's config.json (NanoDet-g's preset, with the
 exported `score_scale` fixed for a fine-tuned model), at the video's 10 fps. Figures: detection AP50
 (all-point, IoU 0.5, the gt's considered rows) and MOTA / IDF1 / HOTA / ID switches from
@@ -45,8 +49,9 @@ import torch
 from bench.mot_eval import load_mot_rows
 from bench.track_eval import Evaluator, scores
 from model_code.boxes import mot_rows
-from model_code.detectors import Detector
-from model_code.handler import load_model
+from model_code.detectors import Detector, build_detector
+from model_code.handler import read_model_config, scaled_tracker
+from model_code.pipeline import TrackOptions
 from model_code.track_dets import track_detection_rows
 from model_code.tracking import tracker_config
 from model_code.training.evaluate import ImageResult, mean_ap
@@ -55,7 +60,7 @@ from model_code.training.frames import load_samples
 from model_code.training.labels import LabelSet, Sequence
 from model_code.training.model import finetune_model
 from model_code.training.mot import load_mot
-from model_code.training.train import TrainConfig, TrainResult, train
+from model_code.training.train import EpochResult, TrainConfig, TrainResult, train
 from model_code.video import VideoReader
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +88,11 @@ class Run:
     train_frames: int
     val_frames: int
     train_s: float
+    history: list[dict[str, float]]
+    # What selection without the noise margin and the ID-switch rule (an epoch at least as good
+    # as the start on validation IDF1 and HOTA, best by their mean) exported, when that differs.
+    unguarded_epoch: int | None = None
+    unguarded: dict[str, float] | None = None
 
 
 def pets_labels(work: Path) -> LabelSet:
@@ -158,9 +168,23 @@ def figures(
 
 
 def endpoint(model_dir: Path) -> tuple[Detector, dict]:
-    """The detector and tracker overrides the endpoint builds from a model directory."""
-    engine = load_model(model_dir)
-    return engine.detector(engine.defaults), dict(engine.defaults.tracker)
+    """The detector and tracker overrides the endpoint builds from a model directory (as
+    `handler.load_model`: the weights and the tracker of the `score_scale` in config.json), the
+    detector in fp32. The benchmark's configs carry no `options` or `tracker` of their own."""
+    config = read_model_config(model_dir)
+    weights = model_dir / config["weights"] if config.get("weights") else None
+    options = TrackOptions.from_dict(
+        {**(config.get("options") or {}), "detector": config.get("detector", "nanodet-g")}
+    )
+    detector = build_detector(
+        options.detector,
+        weights_dir=weights,
+        classes=options.classes,
+        score_threshold=options.score_threshold,
+        int8=False,
+    )
+    tracker = scaled_tracker(config["score_scale"]) if config.get("score_scale") else {}
+    return detector, tracker
 
 
 def write_handoff(rows: np.ndarray, path: Path, run: Run) -> None:
@@ -187,8 +211,38 @@ def write_handoff(rows: np.ndarray, path: Path, run: Run) -> None:
     path.with_suffix(".json").write_text(json.dumps(about, indent=2) + "\n", encoding="utf-8")
 
 
+def at_least_start(result: EpochResult, start: EpochResult) -> bool:
+    """The earlier guard: validation IDF1 and HOTA at least the start's, no margin."""
+    return result.val_idf1 >= start.val_idf1 - 1e-6 and result.val_hota >= start.val_hota - 1e-6
+
+
+class Unguarded:
+    """Keeps the epoch the earlier guard (`at_least_start`) would have exported."""
+
+    def __init__(self) -> None:
+        self.best: EpochResult | None = None
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def __call__(self, history: list[EpochResult], model: torch.nn.Module) -> None:
+        result = history[-1]
+        if not (result.tracked and at_least_start(result, history[0])):
+            return
+        mean = (result.val_idf1 + result.val_hota) / 2
+        if self.best is None or (mean, result.val_mota) > (
+            (self.best.val_idf1 + self.best.val_hota) / 2,
+            self.best.val_mota,
+        ):
+            self.best = result
+            self.state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
 def fine_tune(
-    labels: LabelSet, clip: tuple[int, int], args: argparse.Namespace, seed: int, out: Path
+    labels: LabelSet,
+    clip: tuple[int, int],
+    args: argparse.Namespace,
+    seed: int,
+    out: Path,
+    unguarded: Unguarded | None = None,
 ) -> tuple[Path, TrainResult, int, int, float]:
     config = TrainConfig(
         epochs=args.epochs,
@@ -199,18 +253,43 @@ def fine_tune(
         patience=args.epochs,
         seed=seed,
         threads=args.threads,
+        val_fps=args.fps / args.val_every,
     )
     started = time.perf_counter()
     train_set, val_set = tuning_sets(labels, clip, args.every, args.val_every)
     train_samples = load_samples(train_set, config.input_size)
     val_samples = load_samples(val_set, config.input_size)
     model, _ = finetune_model(labels.classes, seed=seed)
-    result = train(model, train_samples, val_samples, config, log=lambda line: print("  " + line))
+    result = train(
+        model, train_samples, val_samples, config,
+        log=lambda line: print("  " + line, flush=True), on_epoch=unguarded,
+    )  # fmt: skip
     model.load_state_dict(result.best_state)
     report = {"bench": "train_finetune", "clip": clip, "seed": seed, "best": result.best_epoch}
     model_dir = write_model_dir(out, model, labels.classes, report, result.score_scale())
     elapsed = time.perf_counter() - started
     return model_dir, result, len(train_samples), len(val_samples), elapsed
+
+
+def score_state(
+    unguarded: Unguarded,
+    labels: LabelSet,
+    out: Path,
+    result: TrainResult,
+    held: tuple[int, int],
+    gt_path: Path,
+    evaluator: Evaluator,
+    fps: float,
+) -> dict[str, float]:
+    """The held-out figures of the epoch the earlier guard would have exported."""
+    assert unguarded.best is not None and unguarded.state is not None
+    model, _ = finetune_model(labels.classes)
+    model.load_state_dict(unguarded.state)
+    epoch = unguarded.best.epoch
+    model_dir = write_model_dir(out, model, labels.classes, {"unguarded_epoch": epoch},
+                                result.score_scale(epoch))  # fmt: skip
+    detector, tracker = endpoint(model_dir)
+    return figures(detect(detector, held), tracker, gt_path, evaluator, fps)
 
 
 def summary(values: list[float], digits: int = 3) -> str:
@@ -226,7 +305,10 @@ def print_tables(runs: list[Run]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for run in runs:
         held = CLIPS[run.fold][1]
-        for name, row in (("COCO (start)", run.start), ("exported", run.tuned)):
+        rows = [("COCO (start)", run.start), ("exported", run.tuned)]
+        if run.unguarded is not None:
+            rows.append((f"earlier guard would export epoch {run.unguarded_epoch}", run.unguarded))
+        for name, row in rows:
             if name == "exported":
                 name += f", epoch {run.best_epoch}" + (" (kept start)" * run.kept_starting_model)
             print(
@@ -264,7 +346,7 @@ def main(argv: list[str] | None = None) -> list[Run] | None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--every", type=int, default=4, help="use every Nth training frame")
-    parser.add_argument("--val-every", type=int, default=2, help="every Nth validation frame")
+    parser.add_argument("--val-every", type=int, default=1, help="every Nth validation frame")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--folds", nargs="+", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--clip-frames", type=int, default=0, help="score only this many frames")
@@ -283,7 +365,7 @@ def main(argv: list[str] | None = None) -> list[Run] | None:
     handoff_seed = args.seeds[0] if args.handoff_seed is None else args.handoff_seed
     print(f"settings: {vars(args)}; torch threads {torch.get_num_threads()}", flush=True)
     with VideoReader(VIDEO) as video:
-        fps = video.info.fps
+        fps = args.fps = video.info.fps
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="motflow-bench-train-") as tmp, Evaluator() as ev:
         work = Path(tmp)
@@ -302,8 +384,9 @@ def main(argv: list[str] | None = None) -> list[Run] | None:
             for seed in args.seeds:
                 print(f"fold {fold} seed {seed}: fine-tuning on frames {tune}", flush=True)
                 out = work / f"model-{fold}-{seed}"
+                unguarded = Unguarded()
                 model_dir, result, n_train, n_val, train_s = fine_tune(
-                    labels, tune, args, seed, out
+                    labels, tune, args, seed, out, unguarded
                 )
                 detector, tracker = endpoint(model_dir)
                 # The guard exports the starting weights unchanged: same detections.
@@ -312,7 +395,14 @@ def main(argv: list[str] | None = None) -> list[Run] | None:
                     fold, seed, start, figures(dets, tracker, gt_path, ev, fps),
                     result.kept_starting_model, result.best_epoch, result.selected_by,
                     result.score_scale(), n_train, n_val, train_s,
+                    [asdict(e) for e in result.history],
                 )  # fmt: skip
+                if unguarded.best is not None and unguarded.best.epoch != result.best_epoch:
+                    run.unguarded_epoch = unguarded.best.epoch
+                    run.unguarded = score_state(
+                        unguarded, labels, out.with_name(out.name + "-unguarded"), result,
+                        held, gt_path, ev, fps,
+                    )  # fmt: skip
                 if fold == "A" and seed == handoff_seed and not args.no_handoff:
                     write_handoff(dets[0], HANDOFF, run)
                     print(f"wrote {len(dets[0])} detections to {HANDOFF} (and .json)")

@@ -39,6 +39,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--val-fps",
+        type=float,
+        default=DEFAULTS.val_fps,
+        help="frame rate of the labelled validation frames; they are tracked at this rate",
+    )
+    parser.add_argument(
         "--alias", type=_alias, action="append", default=[], help="yours=coco_name, e.g. ped=person"
     )
     parser.add_argument(
@@ -59,6 +65,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, DataOptions
         freeze_backbone=args.freeze_backbone,
         threads=args.threads,
         seed=args.seed,
+        val_fps=args.val_fps,
     )
     data = DataOptions(
         fmt=args.format,

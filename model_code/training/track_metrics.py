@@ -45,6 +45,7 @@ class TrackScores:
     hota: float
     frames: int = 0
     gt_boxes: int = 0
+    id_switches: int = 0  # CLEAR MOT's, as counted for MOTA
 
     def key(self) -> tuple[float, float]:
         """How selection ranks: mean of IDF1 and HOTA, then MOTA."""
@@ -73,16 +74,18 @@ def score_tracks(gt: Sequence[FrameBoxes], hyp: Sequence[FrameBoxes]) -> TrackSc
     total_tr = sum(len(i) for i in tr_ids)
     if total_gt == 0:
         return TrackScores(0.0, 0.0, 0.0, len(gt), 0)
+    mota, switches = _mota(gt_ids, tr_ids, sims, n_gt, total_gt)
     return TrackScores(
-        _mota(gt_ids, tr_ids, sims, n_gt, total_gt),
+        mota,
         _idf1(gt_ids, tr_ids, sims, n_gt, n_tr, total_gt, total_tr),
         _hota(gt_ids, tr_ids, sims, n_gt, n_tr),
         len(gt),
         total_gt,
+        switches,
     )
 
 
-def _mota(gt_ids, tr_ids, sims, n_gt, total_gt) -> float:
+def _mota(gt_ids, tr_ids, sims, n_gt, total_gt) -> tuple[float, int]:
     last_match = np.full(n_gt, -1, dtype=np.int64)  # track each gt id was last matched to
     current = np.full(n_gt, -1, dtype=np.int64)  # ... on the previous frame
     tp = fp = switches = 0
@@ -104,7 +107,7 @@ def _mota(gt_ids, tr_ids, sims, n_gt, total_gt) -> float:
         fp += len(t) - int((now >= 0).sum())
         current = now
     misses = total_gt - tp
-    return 1.0 - (misses + fp + switches) / total_gt
+    return 1.0 - (misses + fp + switches) / total_gt, switches
 
 
 def _idf1(gt_ids, tr_ids, sims, n_gt, n_tr, total_gt, total_tr) -> float:

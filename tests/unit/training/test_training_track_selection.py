@@ -89,7 +89,7 @@ def test_training_keeps_the_starting_model_when_tracking_gets_worse(monkeypatch)
             training.Validation(0.8, 0.96, 0.8, TrackScores(0.6, 0.90, 0.69)),
         ]
     )
-    monkeypatch.setattr(training, "validate", lambda model, samples, starting=False: next(script))
+    monkeypatch.setattr(training, "validate", lambda *args, **kwargs: next(script))
     model, _ = finetune_model(("person",))
     image = np.full((64, 64, 3), 127, np.uint8)
     sample = Sample(image, np.array([[10, 10, 30, 50]], np.float32), np.zeros(1, np.int64), "s")
