@@ -26,7 +26,8 @@ Fold A's first seed (or `--handoff-seed`) also writes its exported model's detec
 for the tracker benchmarks, with a `.json` beside it saying which model wrote them (the guard
 may have kept the starting one).
 
-Run: `PYTHONPATH=.:.cache/bench-site .venv/bin/python -m bench train_finetune [--epochs N ...]`.
+Run: `PYTHONPATH=.:.cache/bench-site .venv/bin/python -m bench.train_finetune [--epochs N ...]`
+(`python -m bench train_finetune` runs the defaults).
 Wall-clock figures depend on the machine's load; the command prints its settings.
 """
 
