@@ -52,8 +52,7 @@ VAL_NMS_IOU = 0.6
 MAX_DETECTIONS = 100
 # Default frame rate the validation sequences are tracked at (`TrainConfig.val_fps`): labelled
 # frames are taken as consecutive updates at this rate. Set it to the rate the labelled frames
-# were sampled at (the video's rate when every frame is labelled), so the tracker's motion per
-# update matches what it sees in deployment.
+# were sampled at (the video's rate when every frame is labelled): track lifetimes are in seconds.
 VAL_TRACK_FPS = 10.0
 _NAN = float("nan")
 
