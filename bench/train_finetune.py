@@ -54,7 +54,7 @@ from model_code.detectors import Detector, build_detector
 from model_code.handler import read_model_config, scaled_tracker
 from model_code.pipeline import TrackOptions
 from model_code.track_dets import track_detection_rows
-from model_code.tracking import tracker_config
+from model_code.tracking import tracker_config, upright_labels
 from model_code.training.evaluate import ImageResult, mean_ap
 from model_code.training.export import write_model_dir
 from model_code.training.frames import load_samples
@@ -264,6 +264,7 @@ def fine_tune(
     result = train(
         model, train_samples, val_samples, config,
         log=lambda line: print("  " + line, flush=True), on_epoch=unguarded,
+        upright=upright_labels(labels.classes),
     )  # fmt: skip
     model.load_state_dict(result.best_state)
     report = {"bench": "train_finetune", "clip": clip, "seed": seed, "best": result.best_epoch}

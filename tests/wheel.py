@@ -9,7 +9,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # What the wheel is built from: pyproject.toml's packages, with container/ as motflow.cdk's
-# image build context.
+# image build context and samples/ for the calibration clip model.tar.gz ships.
 WHEEL_SOURCES = (
     "pyproject.toml",
     "LICENSE",
@@ -21,6 +21,7 @@ WHEEL_SOURCES = (
     "model_code",
     "container",
     "requirements",
+    "samples",
 )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from model_code.tracking import upright_labels
 from model_code.training.export import write_model_dir
 from model_code.training.frames import load_samples
 from model_code.training.importers import cut_sequence, load_labels, split_by_sequence
@@ -67,7 +68,8 @@ def run_training(
     train_samples = load_samples(LabelSet(train_set.sequences, labels.classes), config.input_size)
     val_samples = load_samples(LabelSet(val_set.sequences, labels.classes), config.input_size)
     model, rows = finetune_model(labels.classes, weights_dir, data.aliases, seed=config.seed)
-    result = train(model, train_samples, val_samples, config, log=log)
+    upright = upright_labels(labels.classes)
+    result = train(model, train_samples, val_samples, config, log=log, upright=upright)
     model.load_state_dict(result.best_state)
     report: dict[str, Any] = {
         "classes": list(labels.classes),

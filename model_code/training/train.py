@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -211,9 +211,10 @@ def track_validation(
     results: list[ImageResult],
     score_scale: float | None,
     fps: float = VAL_TRACK_FPS,
+    upright: Sequence[int] | None = None,
 ) -> TrackScores | None:
     """IDF1/HOTA/MOTA of `tracked_frames`; None when no sequence carries track ids."""
-    gt, hyp = tracked_frames(samples, results, score_scale, fps)
+    gt, hyp = tracked_frames(samples, results, score_scale, fps, upright)
     return score_tracks(gt, hyp) if gt else None
 
 
@@ -222,11 +223,13 @@ def tracked_frames(
     results: list[ImageResult],
     score_scale: float | None,
     fps: float = VAL_TRACK_FPS,
+    upright: Sequence[int] | None = None,
 ) -> Tracked:
     """Track each validation sequence whose boxes all carry track ids, frame by frame at `fps`,
     with the tracker the engine would build for this model (`score_scale` None: the stock preset,
-    which reads the scale off the detections); the gt and tracks of those sequences pooled
-    (frames concatenated, ids kept apart per sequence)."""
+    which reads the scale off the detections, and its width/height bound on the `upright`
+    labels only, as the engine bounds the classes named upright; None: every label); the gt and
+    tracks of those sequences pooled (frames concatenated, ids kept apart per sequence)."""
     if score_scale is None:
         config = tracker_config(DETECTOR)
     else:
@@ -244,7 +247,7 @@ def tracked_frames(
             continue
         if not any(len(samples[i].boxes) for i in indices):
             continue
-        tracker = ByteTracker(config, frame_rate=fps)
+        tracker = ByteTracker(config, frame_rate=fps, upright_labels=upright)
         offset = number * 1_000_000  # ids of different sequences never meet
         for i in indices:
             result = results[i]
@@ -257,7 +260,11 @@ def tracked_frames(
 
 
 def validate(
-    model: NanoDet, samples: list[Sample], starting: bool = False, fps: float = VAL_TRACK_FPS
+    model: NanoDet,
+    samples: list[Sample],
+    starting: bool = False,
+    fps: float = VAL_TRACK_FPS,
+    upright: Sequence[int] | None = None,
 ) -> Validation:
     """Loss, mAP@0.5, score scale and tracking scores of `model` on `samples`, one un-augmented
     image at a time in sequence order, tracked at `fps`; the `starting` model is tracked with the
@@ -290,7 +297,7 @@ def validate(
                 )
             )
     scale = score_scale_of(true_positive_scores(results, model.num_classes))
-    gt, hyp = tracked_frames(samples, results, None if starting else scale, fps)
+    gt, hyp = tracked_frames(samples, results, None if starting else scale, fps, upright)
     return Validation(
         float(np.mean(losses)),
         mean_ap(results, model.num_classes),
@@ -358,10 +365,13 @@ def train(
     config: TrainConfig,
     log: Callable[[str], None] = print,
     on_epoch: Callable[[list[EpochResult], NanoDet], None] | None = None,
+    upright: Sequence[int] | None = None,
 ) -> TrainResult:
     """Fine-tune `model` in place (on CUDA when torch sees a GPU); return the best weights (on
     the CPU) and the per-epoch history. `on_epoch` sees the history after each fine-tuned
-    epoch (that epoch last) and its model (a benchmark keeps candidates the guard refused)."""
+    epoch (that epoch last) and its model (a benchmark keeps candidates the guard refused).
+    `upright`: the labels the tracker's width/height bound applies to in validation
+    (`upright_labels(class names)`, as the engine does; None: every label)."""
     if not train_samples or not val_samples:
         raise TrainingError("training needs at least one training and one validation frame")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -384,7 +394,7 @@ def train(
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     started = time.perf_counter()
-    start = validate(model, val_samples, starting=True, fps=config.val_fps)
+    start = validate(model, val_samples, starting=True, fps=config.val_fps, upright=upright)
     start_loo = None
     if start.frames:
         gt, start_hyp = start.frames
@@ -418,7 +428,7 @@ def train(
             optimizer.step()
             scheduler.step()
             losses.append(float(loss.total.detach()))
-        validation = validate(model, val_samples, fps=config.val_fps)
+        validation = validate(model, val_samples, fps=config.val_fps, upright=upright)
         gain = None
         if start.frames and validation.frames:
             gain = tracking_gain(start.frames[0], start.frames[1], validation.frames[1], start_loo)

@@ -113,9 +113,9 @@ def test_the_starting_model_is_validated_with_the_stock_tracker(monkeypatch):
     built = []
 
     class Recording(training.ByteTracker):
-        def __init__(self, config, frame_rate):
+        def __init__(self, config, frame_rate, upright_labels=None):
             built.append(config)
-            super().__init__(config, frame_rate=frame_rate)
+            super().__init__(config, frame_rate=frame_rate, upright_labels=upright_labels)
 
     monkeypatch.setattr(training, "ByteTracker", Recording)
     box = np.array([[10.0, 10.0, 30.0, 50.0]], np.float32)
