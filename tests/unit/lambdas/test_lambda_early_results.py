@@ -129,7 +129,8 @@ def _early(result: inference.InferenceResult, store: jobs.JobStore, seen: list[A
     seen.append(store.get(JOB))
 
 
-@pytest.mark.parametrize(
+# Each kind of result: its terminal state and the requests the endpoint accepts in all.
+EACH_KIND_OF_RESULT = pytest.mark.parametrize(
     ("kind", "final", "requests"),
     [
         ("success", lifecycle.DONE, [JOB]),
@@ -137,6 +138,9 @@ def _early(result: inference.InferenceResult, store: jobs.JobStore, seen: list[A
         ("transient", lifecycle.DONE, [JOB, f"{JOB}.attempt-2"]),
     ],
 )
+
+
+@EACH_KIND_OF_RESULT
 def test_a_result_before_its_invocation_is_recorded_waits_for_the_live_lease_holder(
     store: jobs.JobStore,
     endpoint: Endpoint,
@@ -172,14 +176,7 @@ def test_a_result_before_its_invocation_is_recorded_waits_for_the_live_lease_hol
     assert announced == [final] and endpoint.accepted == requests
 
 
-@pytest.mark.parametrize(
-    ("kind", "final", "requests"),
-    [
-        ("success", lifecycle.DONE, [JOB]),
-        ("final", lifecycle.FAILED_INFERENCE, [JOB]),
-        ("transient", lifecycle.DONE, [JOB, f"{JOB}.attempt-2"]),
-    ],
-)
+@EACH_KIND_OF_RESULT
 def test_a_result_of_a_holder_that_died_before_recording_is_applied_once(
     store: jobs.JobStore,
     endpoint: Endpoint,

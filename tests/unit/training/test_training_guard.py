@@ -9,6 +9,7 @@ import pytest
 from model_code.training import guard
 from model_code.training import train as training
 from model_code.training.track_metrics import FrameBoxes, score_tracks
+from tests.unit.training.scripted_training import train_with_validations
 
 FRAMES = 20
 XS = (0.0, 100.0, 200.0)
@@ -82,19 +83,9 @@ def _validation(frames: list[FrameBoxes]) -> training.Validation:
     ("epoch_frames", "exported"), [(ONE_GOOD_STRETCH, 0), (PERFECT, 1)], ids=["noise", "clear"]
 )
 def test_training_exports_only_a_gain_above_the_margin(monkeypatch, epoch_frames, exported):
-    from model_code.training.frames import Sample
-    from model_code.training.model import finetune_model
 
-    script = iter([_validation(FRAGMENTED), _validation(epoch_frames)])
-    monkeypatch.setattr(training, "validate", lambda *args, **kwargs: next(script))
-    model, _ = finetune_model(("person",))
-    image = np.full((64, 64, 3), 127, np.uint8)
-    sample = Sample(image, np.array([[10, 10, 30, 50]], np.float32), np.zeros(1, np.int64), "s")
-    config = training.TrainConfig(
-        epochs=1, batch_size=1, input_size=64, iterations_per_epoch=1, warmup_iterations=0
-    )
-    lines: list[str] = []
-    result = training.train(model, [sample], [sample], config, log=lines.append)
+    validations = [_validation(FRAGMENTED), _validation(epoch_frames)]
+    result, lines = train_with_validations(monkeypatch, validations)
     assert result.best_epoch == exported
     start, epoch = result.history
     assert (epoch.val_idf1 - start.val_idf1 > epoch.idf1_margin) == (exported == 1)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from model_code.training import train as training
-from model_code.training.frames import Sample, load_samples
+from model_code.training.frames import load_samples
 from model_code.training.importers import detect_format, load_labels
 from model_code.training.labels import LabelError
-from model_code.training.model import coco_rows, finetune_model
+from model_code.training.model import coco_rows
 from tests.unit.training.scenes import make_sequence
+from tests.unit.training.scripted_training import train_with_validations
 
 ZEROS_3D = "1.70 0.60 0.80 1.00 1.50 10.00 0.00"  # h w l x y z ry: read, not used
 
@@ -120,17 +120,10 @@ def test_kitti_label_without_image_is_named(tmp_path):
 
 
 def test_detection_only_labels_select_by_map_and_say_so(monkeypatch):
-    script = iter(
-        [training.Validation(1.0, 0.90, 0.8, None), training.Validation(0.9, 0.93, 0.8, None)]
-    )
-    monkeypatch.setattr(training, "validate", lambda *args, **kwargs: next(script))
-    model, _ = finetune_model(("person",))
-    image = np.full((64, 64, 3), 127, np.uint8)
-    sample = Sample(image, np.array([[10, 10, 30, 50]], np.float32), np.zeros(1, np.int64), "s")
-    config = training.TrainConfig(
-        epochs=1, batch_size=1, input_size=64, iterations_per_epoch=1, warmup_iterations=0
-    )
-    lines: list[str] = []
-    result = training.train(model, [sample], [sample], config, log=lines.append)
+    validations = [
+        training.Validation(1.0, 0.90, 0.8, None),
+        training.Validation(0.9, 0.93, 0.8, None),
+    ]
+    result, lines = train_with_validations(monkeypatch, validations)
     assert result.selected_by == "map50" and result.best_epoch == 1
     assert any("no track ids" in line and "mAP@0.5" in line for line in lines)

@@ -7,6 +7,7 @@ import pytest
 
 from model_code.training import train as training
 from model_code.training.track_metrics import FrameBoxes, TrackScores, score_tracks
+from tests.unit.training.scripted_training import train_with_validations
 
 
 def _box(x: float) -> np.ndarray:
@@ -78,26 +79,14 @@ def test_selection_ranks_by_tracking_and_refuses_worse_than_the_start():
 
 
 def test_training_keeps_the_starting_model_when_tracking_gets_worse(monkeypatch):
-    from model_code.training.frames import Sample
-    from model_code.training.model import finetune_model
 
     # Detection improves every epoch while tracking gets worse: the start must be exported.
-    script = iter(
-        [
-            training.Validation(1.0, 0.90, 0.8, TrackScores(0.5, 0.92, 0.70)),
-            training.Validation(0.9, 0.95, 0.8, TrackScores(0.5, 0.84, 0.66)),
-            training.Validation(0.8, 0.96, 0.8, TrackScores(0.6, 0.90, 0.69)),
-        ]
-    )
-    monkeypatch.setattr(training, "validate", lambda *args, **kwargs: next(script))
-    model, _ = finetune_model(("person",))
-    image = np.full((64, 64, 3), 127, np.uint8)
-    sample = Sample(image, np.array([[10, 10, 30, 50]], np.float32), np.zeros(1, np.int64), "s")
-    config = training.TrainConfig(
-        epochs=2, batch_size=1, input_size=64, iterations_per_epoch=1, warmup_iterations=0
-    )
-    lines: list[str] = []
-    result = training.train(model, [sample], [sample], config, log=lines.append)
+    validations = [
+        training.Validation(1.0, 0.90, 0.8, TrackScores(0.5, 0.92, 0.70)),
+        training.Validation(0.9, 0.95, 0.8, TrackScores(0.5, 0.84, 0.66)),
+        training.Validation(0.8, 0.96, 0.8, TrackScores(0.6, 0.90, 0.69)),
+    ]
+    result, lines = train_with_validations(monkeypatch, validations)
     assert result.best_epoch == 0 and result.kept_starting_model
     # Exported as the starting model runs today: no fixed score scale in config.json.
     assert result.score_scale() is None and result.score_scale(epoch=0) == 0.8
