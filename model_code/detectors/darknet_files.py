@@ -46,3 +46,8 @@ def checked_darknet_dir(folder: Path, origin: str, detector: str, files: Sequenc
             f"{detector} weights folder {folder} (from {origin}) lacks {', '.join(missing)}"
         )
     return folder
+
+
+def read_class_names(path: Path) -> tuple[str, ...]:
+    """A darknet names file: one class name per non-blank line, in label order."""
+    return tuple(name.strip() for name in path.read_text().splitlines() if name.strip())

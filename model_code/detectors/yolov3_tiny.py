@@ -12,7 +12,7 @@ import numpy as np
 
 from model_code.detectors.base import DetectorError
 from model_code.detectors.darknet import SECTION_HEADER, Darknet, parse_cfg
-from model_code.detectors.darknet_files import find_darknet_dir
+from model_code.detectors.darknet_files import find_darknet_dir, read_class_names
 from model_code.detectors.torch_detector import TorchDetector
 
 CFG_FILE = "yolov3-tiny.cfg"
@@ -155,9 +155,7 @@ class YoloV3TinyDetector(TorchDetector):
     ) -> None:
         folder = find_weights_dir(weights_dir)
         self.weights_dir = folder
-        self.class_names = tuple(
-            n.strip() for n in (folder / NAMES_FILE).read_text().splitlines() if n.strip()
-        )
+        self.class_names = read_class_names(folder / NAMES_FILE)
         module, cfg_text = load_yolov3_tiny(folder, fix_mask=fix_mask)
         self.yolo_masks = yolo_masks(cfg_text)
         super().__init__(module, **options)

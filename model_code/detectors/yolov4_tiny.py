@@ -15,7 +15,7 @@ from typing import Any
 
 from model_code.detectors.base import DetectorError
 from model_code.detectors.darknet import Darknet
-from model_code.detectors.darknet_files import find_darknet_dir
+from model_code.detectors.darknet_files import find_darknet_dir, read_class_names
 from model_code.detectors.torch_detector import TorchDetector
 
 CFG_FILE = "yolov4-tiny.cfg"
@@ -82,7 +82,5 @@ class YoloV4TinyDetector(TorchDetector):
     def __init__(self, weights_dir: str | os.PathLike[str] | None = None, **options: Any) -> None:
         folder = find_weights_dir(weights_dir)
         self.weights_dir = folder
-        self.class_names = tuple(
-            n.strip() for n in (folder / NAMES_FILE).read_text().splitlines() if n.strip()
-        )
+        self.class_names = read_class_names(folder / NAMES_FILE)
         super().__init__(load_yolov4_tiny(folder), **options)

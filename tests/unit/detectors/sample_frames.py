@@ -39,3 +39,29 @@ def opencv_darknet_rows(image: np.ndarray, cfg_text: str, weights: bytes) -> np.
     rows[:, [0, 2]] *= width
     rows[:, [1, 3]] *= height
     return rows
+
+
+def assert_rows_match_opencv(got: np.ndarray, want: np.ndarray) -> None:
+    """Our decoded rows (xyxy, class scores) against OpenCV DNN's (cx, cy, w, h, obj, scores):
+    every score, and the geometry of every box a class scores above 0.05."""
+    assert got.shape == (len(want), 84)
+    np.testing.assert_allclose(got[:, 4:], want[:, 5:], atol=2e-4)
+    confident = want[:, 5:].max(axis=1) > 0.05  # box geometry matters where a class scores
+    assert confident.sum() >= 1
+    centres = (got[:, :2] + got[:, 2:4]) / 2
+    sizes = got[:, 2:4] - got[:, :2]
+    np.testing.assert_allclose(centres[confident], want[confident, :2], atol=0.05)
+    np.testing.assert_allclose(sizes[confident], want[confident, 2:4], rtol=1e-3, atol=0.05)
+
+
+def assert_the_walking_person_is_found(results: list) -> None:
+    """Each of PERSON_FRAMES' detections has its best box on the person walking away, who
+    fills most of the 432-pixel height and stands right of centre."""
+    assert len(results) == len(PERSON_FRAMES)
+    for dets in results:
+        assert len(dets) >= 1
+        assert set(dets.labels.tolist()) == {0}
+        x0, y0, x1, y1 = dets.boxes[dets.scores.argmax()]
+        assert 250 < y1 - y0 <= 432
+        assert 60 < x1 - x0 < 260
+        assert 350 < (x0 + x1) / 2 < 560

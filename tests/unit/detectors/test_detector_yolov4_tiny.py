@@ -23,7 +23,11 @@ from model_code.detectors.yolov4_tiny import (
     find_weights_dir,
     load_yolov4_tiny,
 )
-from tests.unit.detectors.sample_frames import opencv_darknet_rows
+from tests.unit.detectors.sample_frames import (
+    assert_rows_match_opencv,
+    assert_the_walking_person_is_found,
+    opencv_darknet_rows,
+)
 
 INPUT = (416, 256)
 
@@ -48,14 +52,8 @@ def test_module_matches_opencv_dnn_per_anchor(person_frames: list[np.ndarray]) -
     pixels = torch.from_numpy(image).permute(2, 0, 1)[None].float()
     with torch.inference_mode():
         got = module.predict(pixels)[0].numpy()
-    assert got.shape == (len(want), 84)
-    np.testing.assert_allclose(got[:, 4:], want[:, 5:], atol=2e-4)
-    confident = want[:, 5:].max(axis=1) > 0.05  # box geometry matters where a class scores
-    assert confident.sum() >= 1
-    centres = (got[:, :2] + got[:, 2:4]) / 2
-    sizes = got[:, 2:4] - got[:, :2]
-    np.testing.assert_allclose(centres[confident], want[confident, :2], atol=0.05)
-    np.testing.assert_allclose(sizes[confident], want[confident, 2:4], rtol=1e-3, atol=0.05)
+    assert_rows_match_opencv(got, want)
+    confident = want[:, 5:].max(axis=1) > 0.05
 
     # scale_x_y (1.05) is what puts the centres there: without it they move off OpenCV's
     for layer in module.layers:
@@ -97,16 +95,7 @@ def test_unsupported_cfg_options_are_errors(cfg: str, message: str) -> None:
 def test_people_found_on_the_sample(
     detector: YoloV4TinyDetector, person_frames: list[np.ndarray]
 ) -> None:
-    results = detector.detect(person_frames)
-    assert len(results) == len(person_frames)
-    for dets in results:
-        assert len(dets) >= 1
-        assert set(dets.labels.tolist()) == {0}
-        x0, y0, x1, y1 = dets.boxes[dets.scores.argmax()]
-        # the person fills most of the 432-pixel height and stands right of centre
-        assert 250 < y1 - y0 <= 432
-        assert 60 < x1 - x0 < 260
-        assert 350 < (x0 + x1) / 2 < 560
+    assert_the_walking_person_is_found(detector.detect(person_frames))
     assert detector.class_names[0] == "person" and len(detector.class_names) == 80
 
 
