@@ -277,6 +277,7 @@ def track_video(
             tracker_config(detector.name, options.tracker),
             frame_rate=processed_fps,
             upright_labels=upright_labels(detector.class_names),
+            frame_height=info.height,
         )
         facts = StreamFacts(
             info.fps,

@@ -81,8 +81,10 @@ class TrackerConfig:
     defaults (500 px², 0.9) were chosen on the benchmark rows with the lifecycle settings: they
     drop the small or squat static clutter a detector keeps finding (docs/BENCHMARKS.md). People
     stand upright, a car is wider than tall: the engine applies the width/height bound to the
-    classes named in `UPRIGHT_CLASS_NAMES` only (`ByteTracker(upright_labels=...)`); without
-    class names (a det file's rows) it applies to every box.
+    classes named in `UPRIGHT_CLASS_NAMES` only (`ByteTracker(upright_labels=...)`), and not to
+    boxes reaching the top or bottom of the picture (`frame_height`: a person cut off there, as
+    one walking in near the camera, is wide for their height); without class names or a frame
+    height (a det file's rows) it applies to every box.
     """
 
     high_threshold: float = 0.6

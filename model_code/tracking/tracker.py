@@ -97,6 +97,7 @@ class ByteTracker:
         frame_rate: float = 30.0,
         *,
         upright_labels: Iterable[int] | None = None,
+        frame_height: float | None = None,
     ) -> None:
         if config is None:
             config = TrackerConfig()
@@ -114,6 +115,9 @@ class ByteTracker:
         self.upright_labels = (
             None if upright_labels is None else np.array(sorted(set(upright_labels)), np.int64)
         )
+        # A box reaching the top or bottom of the picture shows part of a person (one walking
+        # in near the camera is all shoulders): the width/height bound spares it.
+        self.frame_height = frame_height
         self.buffer_frames = _frames(config.track_buffer_s, self.frame_rate)
         # Frames a new track must be matched on, after its first, before its id is shown.
         self.tentative_frames = _frames(config.tentative_s, self.frame_rate)
@@ -447,6 +451,8 @@ class ByteTracker:
                 upright = w <= cfg.max_aspect_ratio * h
                 if self.upright_labels is not None:
                     upright |= ~np.isin(tracks.labels[rows], self.upright_labels)
+                if self.frame_height is not None:
+                    upright |= (boxes[:, 1] <= 1) | (boxes[:, 3] >= self.frame_height - 1)
                 keep &= upright
             rows, boxes = rows[keep], boxes[keep]
         return TrackedObjects(

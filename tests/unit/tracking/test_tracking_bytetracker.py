@@ -228,6 +228,15 @@ def test_the_width_bound_applies_to_upright_classes_only():
     assert len(step(ByteTracker(), wide, [0.9, 0.9], labels=[2, 0])) == 0  # no names: every box
 
 
+def test_a_person_cut_off_by_the_bottom_of_the_picture_is_not_bounded():
+    # Shoulders of a person walking in near the camera: wide, and reaching the bottom edge.
+    cut_off = [[300, 300, 420, 432]]
+    assert len(step(ByteTracker(frame_height=432), cut_off, [0.9], labels=[0])) == 1
+    assert len(step(ByteTracker(), cut_off, [0.9], labels=[0])) == 0  # no picture size known
+    inside = [[300, 200, 420, 320]]  # the same shape inside the picture stays bounded
+    assert len(step(ByteTracker(frame_height=432), inside, [0.9], labels=[0])) == 0
+
+
 def test_upright_labels_come_from_the_class_names():
     assert upright_labels(["person", "bicycle", "car"]) == [0]
     assert upright_labels(["forklift", "Pedestrian", "pallet"]) == [1]
